@@ -1,0 +1,176 @@
+/**
+ * Service configuration: environment variables (and command-line flags mirroring them) parsed and validated once into
+ * one frozen, typed object. Secrets (API_KEY, HF_TOKEN) are read from the environment only, never from flags, so they
+ * do not show up in `ps` output or shell history.
+ */
+import { parseArgs } from 'node:util'
+import { AppError } from './errors.js'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  /** Local checkpoint folder or Hugging Face repo id. */
+  readonly model: string
+  readonly modelRevision: string
+  readonly modelCacheDir: string
+  /** Overrides the model's own MeCab dictionary folder. */
+  readonly mecabDicdir: string | undefined
+  /** Where index snapshots live. */
+  readonly dataDir: string
+  readonly host: string
+  readonly port: number
+  /** When set, every route but /healthz, /readyz and /metrics needs `Authorization: Bearer <apiKey>`. */
+  readonly apiKey: string | undefined
+  readonly hfEndpoint: string | undefined
+  readonly hfToken: string | undefined
+  readonly ortProviders: readonly string[]
+  readonly ortThreads: number | undefined
+  readonly encoderWorkers: number
+  readonly encoderMaxBatchTokens: number | undefined
+  readonly encoderBatchWaitMs: number | undefined
+  readonly encoderMaxQueue: number | undefined
+  readonly maxBodyBytes: number
+  /** Most texts in one /encode, /rerank or /search/batch request; /index requests above it run as a job. */
+  readonly maxBatchTexts: number
+  /** Most documents accepted by one /index request (sync or job). */
+  readonly maxIndexDocuments: number
+  readonly maxTextChars: number
+  /** 0 disables periodic snapshots (shutdown still saves). */
+  readonly snapshotIntervalS: number
+  readonly indexNbits: 1 | 2 | 4
+  readonly logLevel: LogLevel
+}
+
+type Parser = (raw: string, name: string) => unknown
+
+interface VarSpec {
+  env: string
+  key: keyof Config
+  /** Default used when the variable is unset or empty. */
+  def?: string
+  parse: Parser
+  secret?: boolean
+  help: string
+}
+
+function bad(name: string, problem: string, raw: string): never {
+  throw new AppError('VALIDATION_ERROR', `${name} ${problem}, got ${JSON.stringify(raw)}`, { variable: name })
+}
+
+function int(min: number, max: number): Parser {
+  return (raw, name) => {
+    if (!/^-?\d+$/.test(raw.trim())) bad(name, `must be an integer in ${min}..${max}`, raw)
+    const n = Number(raw.trim())
+    if (!Number.isSafeInteger(n) || n < min || n > max) bad(name, `must be an integer in ${min}..${max}`, raw)
+    return n
+  }
+}
+
+const str: Parser = (raw) => raw
+const optionalStr: Parser = (raw) => raw
+
+function oneOf<T extends string>(values: readonly T[]): Parser {
+  return (raw, name) => {
+    const v = raw.trim().toLowerCase()
+    if (!(values as readonly string[]).includes(v)) bad(name, `must be one of ${values.join(', ')}`, raw)
+    return v
+  }
+}
+
+const providers: Parser = (raw, name) => {
+  const list = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+  if (list.length === 0) bad(name, 'must list at least one execution provider (e.g. cuda,cpu)', raw)
+  for (const p of list) if (!/^[a-z0-9_-]+$/.test(p)) bad(name, `has an invalid provider name ${JSON.stringify(p)}`, raw)
+  return Object.freeze(list)
+}
+
+const url: Parser = (raw, name) => {
+  try {
+    const u = new URL(raw)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') bad(name, 'must be an http(s) URL', raw)
+  } catch (e) {
+    if (e instanceof AppError) throw e
+    bad(name, 'must be an http(s) URL', raw)
+  }
+  return raw.replace(/\/+$/, '')
+}
+
+const nbits: Parser = (raw, name) => {
+  const n = int(1, 4)(raw, name)
+  if (n !== 1 && n !== 2 && n !== 4) bad(name, 'must be 1, 2 or 4', raw)
+  return n
+}
+
+/** Every variable, in the order the README's table lists them. */
+export const CONFIG_VARS: readonly VarSpec[] = [
+  { env: 'MODEL', key: 'model', def: 'answerdotai/JaColBERTv2.5', parse: str, help: 'local checkpoint folder or Hugging Face repo id' },
+  { env: 'MODEL_REVISION', key: 'modelRevision', def: 'main', parse: str, help: 'hub revision (branch, tag or commit)' },
+  { env: 'MODEL_CACHE_DIR', key: 'modelCacheDir', def: './models', parse: str, help: 'where pulled checkpoints are cached' },
+  { env: 'MECAB_DICDIR', key: 'mecabDicdir', parse: optionalStr, help: "MeCab dictionary folder (overrides the model's)" },
+  { env: 'DATA_DIR', key: 'dataDir', def: './data', parse: str, help: 'index snapshot folder' },
+  { env: 'HOST', key: 'host', def: '0.0.0.0', parse: str, help: 'listen address' },
+  { env: 'PORT', key: 'port', def: '8080', parse: int(0, 65535), help: 'listen port' },
+  { env: 'API_KEY', key: 'apiKey', parse: optionalStr, secret: true, help: 'bearer token required on every route but health and metrics' },
+  { env: 'HF_ENDPOINT', key: 'hfEndpoint', parse: url, help: 'Hugging Face Hub endpoint (mirror)' },
+  { env: 'HF_TOKEN', key: 'hfToken', parse: optionalStr, secret: true, help: 'Hugging Face token for gated/private repos' },
+  { env: 'ORT_PROVIDERS', key: 'ortProviders', def: 'cuda,cpu', parse: providers, help: 'onnxruntime execution providers, in order of preference' },
+  { env: 'ORT_THREADS', key: 'ortThreads', parse: int(1, 1024), help: 'intra-op threads per encoder session' },
+  { env: 'ENCODER_WORKERS', key: 'encoderWorkers', def: '1', parse: int(1, 64), help: 'encoder worker threads' },
+  { env: 'ENCODER_MAX_BATCH_TOKENS', key: 'encoderMaxBatchTokens', parse: int(1, 10_000_000), help: 'most tokens in one encoder batch' },
+  { env: 'ENCODER_BATCH_WAIT_MS', key: 'encoderBatchWaitMs', parse: int(0, 10_000), help: 'how long a batch waits to fill' },
+  { env: 'ENCODER_MAX_QUEUE', key: 'encoderMaxQueue', parse: int(1, 10_000_000), help: 'queued texts before requests get 503 OVERLOADED' },
+  { env: 'MAX_BODY_BYTES', key: 'maxBodyBytes', def: String(16 * 1024 * 1024), parse: int(1024, 1024 * 1024 * 1024), help: 'request body limit (bytes)' },
+  { env: 'MAX_BATCH_TEXTS', key: 'maxBatchTexts', def: '256', parse: int(1, 100_000), help: 'most texts per /encode, /rerank, /search/batch; larger /index requests run as jobs' },
+  { env: 'MAX_INDEX_DOCUMENTS', key: 'maxIndexDocuments', def: '10000', parse: int(1, 10_000_000), help: 'most documents per /index request' },
+  { env: 'MAX_TEXT_CHARS', key: 'maxTextChars', def: '20000', parse: int(1, 10_000_000), help: 'longest accepted text (UTF-16 code units)' },
+  { env: 'SNAPSHOT_INTERVAL_S', key: 'snapshotIntervalS', def: '300', parse: int(0, 86_400 * 7), help: 'periodic snapshot interval; 0 = only on shutdown' },
+  { env: 'INDEX_NBITS', key: 'indexNbits', def: '2', parse: nbits, help: 'residual bits per dimension for new indexes (1, 2 or 4)' },
+  { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
+]
+
+/** `--model-cache-dir` for MODEL_CACHE_DIR, etc. */
+export function flagName(env: string): string {
+  return env.toLowerCase().replace(/_/g, '-')
+}
+
+/**
+ * Parse env and flags (flags win) into a frozen Config. Throws AppError('VALIDATION_ERROR') naming the variable (or
+ * flag) at fault. Empty variables count as unset, the usual meaning in container manifests.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, argv: string[] = []): Config {
+  const options: Record<string, { type: 'string' }> = {}
+  for (const v of CONFIG_VARS) if (!v.secret) options[flagName(v.env)] = { type: 'string' }
+  let flags: Record<string, string | boolean | undefined>
+  try {
+    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>
+  } catch (e) {
+    throw new AppError('VALIDATION_ERROR', `bad command-line flag: ${(e as Error).message}`)
+  }
+  const out: Record<string, unknown> = {}
+  for (const v of CONFIG_VARS) {
+    const flag = v.secret ? undefined : flags[flagName(v.env)]
+    const fromFlag = typeof flag === 'string' && flag !== ''
+    const raw = fromFlag ? (flag as string) : env[v.env]
+    const name = fromFlag ? `--${flagName(v.env)}` : v.env
+    if (raw === undefined || raw === '') {
+      out[v.key] = v.def === undefined ? undefined : v.parse(v.def, v.env)
+    } else {
+      out[v.key] = v.parse(raw, name)
+    }
+  }
+  return Object.freeze(out) as unknown as Config
+}
+
+/** Help text for `jacolbert serve --help`. */
+export function configHelp(): string {
+  const rows = CONFIG_VARS.map((v) => {
+    const flag = v.secret ? '(env only)' : `--${flagName(v.env)}`
+    return `  ${v.env.padEnd(26)} ${flag.padEnd(28)} ${v.help}${v.def !== undefined ? ` [default: ${v.def}]` : ''}`
+  })
+  return rows.join('\n')
+}
+
+/** The config with secrets masked, for the start-up log line. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  return { ...config, apiKey: config.apiKey ? '<set>' : undefined, hfToken: config.hfToken ? '<set>' : undefined }
+}

@@ -1,0 +1,182 @@
+/**
+ * Prometheus metrics on a registry of the app's own (never the global one, so several apps can live in one process).
+ * Names are a contract with the Grafana dashboard (COMMON.md); changes go into /work/coord/metrics-changes.md.
+ * Gauges that mirror state (queue depth, index sizes, snapshot age, jobs) are filled at scrape time from callbacks,
+ * so nothing has to remember to update them.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { EncoderBatchEvent, IndexStats, SearchStage } from '../ports.js'
+
+export interface MetricsSources {
+  queueDepth(): number
+  indexes(): Array<{ name: string; stats: IndexStats; lastSnapshotAt: number | undefined }>
+  jobs(): Record<string, number>
+}
+
+export interface AppMetrics {
+  readonly registry: Registry
+  readonly httpRequests: Counter<'route' | 'method' | 'status_code'>
+  readonly httpDuration: Histogram<'route' | 'method' | 'status_code'>
+  readonly searchStage: Histogram<'stage'>
+  readonly snapshotDuration: Histogram<string>
+  readonly backpressure: Counter<'reason'>
+  /** Feed to createEncoder({ onBatch }). */
+  observeEncoderBatch(e: EncoderBatchEvent): void
+  observeSearch(timingsMs: Partial<Record<SearchStage, number>>, totalMs: number): void
+  setModelInfo(info: { model: string; provider: string; dim: number }): void
+  /** Where the state gauges read from; set once the encoder and index store exist. */
+  bindSources(sources: Partial<MetricsSources>): void
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
+
+export function createMetrics(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}): AppMetrics {
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'jacolbert_' })
+  const startedAt = Date.now()
+  const sources: MetricsSources = { queueDepth: () => 0, indexes: () => [], jobs: () => ({}) }
+
+  const httpRequests = new Counter({
+    name: 'jacolbert_http_requests_total',
+    help: 'HTTP requests by route template, method and status code',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    registers: [registry],
+  })
+  const httpDuration = new Histogram({
+    name: 'jacolbert_http_request_duration_seconds',
+    help: 'HTTP request latency by route template, method and status code',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
+  const batchSize = new Histogram({
+    name: 'jacolbert_encoder_batch_size',
+    help: 'texts per encoder batch',
+    labelNames: ['kind'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [registry],
+  })
+  const batchTokens = new Histogram({
+    name: 'jacolbert_encoder_batch_tokens',
+    help: 'tokens (sequence positions) per encoder batch',
+    labelNames: ['kind'] as const,
+    buckets: [16, 64, 256, 1024, 4096, 16384, 65536, 262144],
+    registers: [registry],
+  })
+  const queueWait = new Histogram({
+    name: 'jacolbert_encoder_queue_wait_seconds',
+    help: 'time texts waited in the encoder queue before their batch ran',
+    labelNames: ['kind'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
+  const compute = new Histogram({
+    name: 'jacolbert_encoder_compute_seconds',
+    help: 'model run time per encoder batch',
+    labelNames: ['kind'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
+  const tokensTotal = new Counter({
+    name: 'jacolbert_encoder_tokens_total',
+    help: 'tokens encoded (rate() gives tokens/s)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'jacolbert_encoder_queue_depth',
+    help: 'texts waiting in the encoder queue',
+    registers: [registry],
+    collect() {
+      this.set(sources.queueDepth())
+    },
+  })
+  const indexGauge = (name: string, help: string, pick: (s: IndexStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['index'] as const,
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const ix of sources.indexes()) this.set({ index: ix.name }, pick(ix.stats))
+      },
+    })
+  indexGauge('jacolbert_index_documents', 'live documents per index', (s) => s.documents)
+  indexGauge('jacolbert_index_vectors', 'stored token vectors per index', (s) => s.vectors)
+  indexGauge('jacolbert_index_bytes', 'approximate in-memory bytes per index', (s) => s.bytes)
+  const searchStage = new Histogram({
+    name: 'jacolbert_search_stage_seconds',
+    help: 'PLAID search time by stage (centroids|candidates|approx|exact|total)',
+    labelNames: ['stage'] as const,
+    buckets: STAGE_BUCKETS,
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'jacolbert_snapshot_age_seconds',
+    help: 'seconds since the index was last snapshotted (since process start if never)',
+    labelNames: ['index'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      const now = Date.now()
+      for (const ix of sources.indexes()) this.set({ index: ix.name }, (now - (ix.lastSnapshotAt ?? startedAt)) / 1000)
+    },
+  })
+  const snapshotDuration = new Histogram({
+    name: 'jacolbert_snapshot_duration_seconds',
+    help: 'time to save all dirty index snapshots',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [registry],
+  })
+  const backpressure = new Counter({
+    name: 'jacolbert_backpressure_rejections_total',
+    help: 'requests rejected with 503 OVERLOADED, by reason (encoder_queue|job_queue)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'jacolbert_jobs',
+    help: 'indexing jobs by state (finished jobs are kept for an hour)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [state, n] of Object.entries(sources.jobs())) this.set({ state }, n)
+    },
+  })
+  const modelInfo = new Gauge({
+    name: 'jacolbert_model_info',
+    help: 'the served model (value is always 1)',
+    labelNames: ['model', 'provider', 'dim'] as const,
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    httpRequests,
+    httpDuration,
+    searchStage,
+    snapshotDuration,
+    backpressure,
+    observeEncoderBatch(e) {
+      const kind = e.kind
+      batchSize.observe({ kind }, e.texts)
+      batchTokens.observe({ kind }, e.tokens)
+      queueWait.observe({ kind }, e.queueWaitMs / 1000)
+      compute.observe({ kind }, e.computeMs / 1000)
+      tokensTotal.inc({ kind }, e.tokens)
+    },
+    observeSearch(timingsMs, totalMs) {
+      for (const [stage, ms] of Object.entries(timingsMs)) if (typeof ms === 'number') searchStage.observe({ stage }, ms / 1000)
+      searchStage.observe({ stage: 'total' }, totalMs / 1000)
+    },
+    setModelInfo(info) {
+      modelInfo.reset()
+      modelInfo.set({ model: info.model, provider: info.provider, dim: String(info.dim) }, 1)
+    },
+    bindSources(s) {
+      Object.assign(sources, s)
+    },
+  }
+}

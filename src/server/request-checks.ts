@@ -1,0 +1,59 @@
+/** Checks on request content that JSON Schema cannot express or that need their own error codes. */
+import { AppError } from '../errors.js'
+import type { Metadata } from './ports.js'
+
+export const INDEX_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
+
+/** Reserved metadata key under which document text is kept for include: ['text']. */
+export const TEXT_KEY = '_text'
+
+export function checkIndexName(name: string): string {
+  if (!INDEX_NAME_RE.test(name)) {
+    throw new AppError('INVALID_INDEX_NAME', `index name ${JSON.stringify(name.slice(0, 80))} must match [a-z0-9][a-z0-9_-]{0,63}`, {
+      field: 'index',
+    })
+  }
+  return name
+}
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+export function checkText(text: string, field: string, maxChars: number): void {
+  if (text.length > maxChars) {
+    throw new AppError('TEXT_TOO_LONG', `${field} has ${text.length} characters; the limit (MAX_TEXT_CHARS) is ${maxChars}`, { field, limit: maxChars })
+  }
+  if (LONE_SURROGATE.test(text)) {
+    throw new AppError('INVALID_TEXT', `${field} contains a lone UTF-16 surrogate (not valid Unicode text)`, { field })
+  }
+}
+
+export function checkBatch(count: number, field: string, max: number, limitName = 'MAX_BATCH_TEXTS'): void {
+  if (count > max) throw new AppError('TOO_MANY_TEXTS', `${field} has ${count} items; the limit (${limitName}) is ${max}`, { field, limit: max })
+}
+
+const MAX_METADATA_KEYS = 256
+
+/** Flat metadata of string/number/boolean/null; numbers finite; the reserved text key refused. */
+export function checkMetadata(value: Record<string, unknown>, field: string): Metadata {
+  const keys = Object.keys(value)
+  if (keys.length > MAX_METADATA_KEYS) throw new AppError('INVALID_METADATA', `${field} has ${keys.length} keys; at most ${MAX_METADATA_KEYS}`, { field })
+  for (const key of keys) {
+    const v = value[key]
+    if (key === TEXT_KEY) throw new AppError('INVALID_METADATA', `${field}.${key}: the key ${TEXT_KEY} is reserved for the document text`, { field: `${field}.${key}` })
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue
+    if (typeof v === 'number' && Number.isFinite(v)) continue
+    const what = typeof v === 'number' ? 'a non-finite number' : Array.isArray(v) ? 'an array' : typeof v
+    throw new AppError('INVALID_METADATA', `${field}.${key} is ${what}; values must be strings, finite numbers, booleans or null`, {
+      field: `${field}.${key}`,
+    })
+  }
+  return value as Metadata
+}
+
+/** Metadata for a hit, without the reserved text key. */
+export function publicMetadata(m: Metadata | undefined): Metadata | undefined {
+  if (!m || !(TEXT_KEY in m)) return m
+  const { [TEXT_KEY]: _t, ...rest } = m
+  return rest
+}

@@ -1,0 +1,82 @@
+/** Index management: list, create (nbits, dim check), stats, drop. */
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Static } from 'typebox'
+import { AppError } from '../../errors.js'
+import type { ServerContext } from '../context.js'
+import type { IndexSettings, IndexStats } from '../ports.js'
+import { checkIndexName } from '../request-checks.js'
+import { CreateIndexBody, DropIndexResult, IndexInfo, IndexList, IndexParams } from '../schemas/indexes.js'
+
+function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined }): Static<typeof IndexInfo> {
+  return {
+    name: e.name,
+    dim: e.settings.dim,
+    nbits: e.settings.nbits,
+    documents: e.stats.documents,
+    vectors: e.stats.vectors,
+    tombstones: e.stats.tombstones,
+    bytes: e.stats.bytes,
+    trained: e.stats.trained,
+    centroids: e.stats.centroids,
+    dirty: e.dirty,
+    last_snapshot_at: e.lastSnapshotAt === undefined ? null : new Date(e.lastSnapshotAt).toISOString(),
+  }
+}
+
+export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  const describe = (name: string): Static<typeof IndexInfo> => {
+    const { indexStore } = ctx.parts()
+    const entry = indexStore.list().find((e) => e.name === name)
+    if (!entry) throw new AppError('INDEX_NOT_FOUND', `no index named ${name}`)
+    return info(entry)
+  }
+
+  r.get('/indexes', { schema: { summary: 'List indexes with their sizes', tags: ['indexes'], response: { 200: IndexList } } }, async () => {
+    const { indexStore } = ctx.parts()
+    return { indexes: indexStore.list().map(info) }
+  })
+
+  r.post(
+    '/indexes',
+    {
+      schema: {
+        summary: 'Create an empty index',
+        description: "dim, if given, must equal the model's dimension; nbits defaults to INDEX_NBITS.",
+        tags: ['indexes'],
+        body: CreateIndexBody,
+        response: { 201: IndexInfo },
+      },
+    },
+    async (request, reply) => {
+      const name = checkIndexName(request.body.name)
+      const { encoder, indexStore } = ctx.parts()
+      const dim = request.body.dim ?? encoder.dim
+      if (dim !== encoder.dim) {
+        throw new AppError('DIMENSION_MISMATCH', `dim ${dim} does not match the model's dimension ${encoder.dim}`, { field: 'dim', expected: encoder.dim, got: dim })
+      }
+      indexStore.create(name, { dim, nbits: request.body.nbits ?? ctx.config.indexNbits })
+      indexStore.markDirty(name)
+      reply.code(201)
+      return describe(name)
+    },
+  )
+
+  r.get(
+    '/indexes/:name',
+    { schema: { summary: 'Index settings and statistics', tags: ['indexes'], params: IndexParams, response: { 200: IndexInfo } } },
+    async (request) => describe(checkIndexName(request.params.name)),
+  )
+
+  r.delete(
+    '/indexes/:name',
+    { schema: { summary: 'Drop an index and its snapshot', tags: ['indexes'], params: IndexParams, response: { 200: DropIndexResult } } },
+    async (request) => {
+      const name = checkIndexName(request.params.name)
+      const { indexStore } = ctx.parts()
+      if (!indexStore.drop(name)) throw new AppError('INDEX_NOT_FOUND', `no index named ${name}`)
+      return { name, dropped: true }
+    },
+  )
+}

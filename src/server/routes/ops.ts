@@ -1,0 +1,28 @@
+/** GET /healthz (alive), GET /readyz (model loaded and snapshots restored), GET /metrics (Prometheus text). */
+import type { FastifyInstance, FastifySchema } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { AppError } from '../../errors.js'
+import type { ServerContext } from '../context.js'
+import { HealthResponse, ReadyResponse } from '../schemas/ops.js'
+
+export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  r.get('/healthz', { schema: { summary: 'Liveness: the process is up', tags: ['operations'], response: { 200: HealthResponse } } }, async () => ({
+    status: 'ok' as const,
+  }))
+
+  r.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: model loaded and index snapshots restored (503 NOT_READY before)', tags: ['operations'], response: { 200: ReadyResponse } } },
+    async () => {
+      if (ctx.closing()) throw new AppError('NOT_READY', 'the server is shutting down', { retryAfterS: 1 })
+      const { encoder, indexStore } = ctx.parts()
+      return { status: 'ready' as const, model: encoder.modelName, dim: encoder.dim, provider: encoder.provider, indexes: indexStore.list().length }
+    },
+  )
+
+  r.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['operations'] } as FastifySchema }, async (_req, reply) => {
+    const text = await ctx.metrics.registry.metrics()
+    return reply.type(ctx.metrics.registry.contentType).send(text)
+  })
+}

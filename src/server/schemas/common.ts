@@ -1,0 +1,61 @@
+/** Schema pieces shared by several routes. */
+import { Type, type Static } from 'typebox'
+import { ERROR_CODES } from '../../errors.js'
+
+/** Every 4xx/5xx body. `details` carries machine-readable specifics (e.g. the field or retryAfterS). */
+export const ErrorBody = Type.Object(
+  {
+    code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c)), { description: 'stable error code' }),
+    message: Type.String({ description: 'what went wrong, naming the field or variable at fault' }),
+    statusCode: Type.Integer({ description: 'the HTTP status, repeated' }),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { $id: 'ErrorBody' },
+)
+export type ErrorBodyT = Static<typeof ErrorBody>
+
+export const IndexNameField = Type.String({
+  description: 'index name: [a-z0-9][a-z0-9_-]{0,63}',
+  examples: ['default'],
+})
+
+/** Precomputed vectors: rows of numbers, or base64 of little-endian float32 row-major bytes (see `shape`). */
+export const EmbeddingsInput = Type.Union([
+  Type.Array(Type.Array(Type.Number()), { description: 'n rows of dim numbers' }),
+  Type.String({ description: 'base64 of n×dim little-endian float32, row-major' }),
+])
+
+export const ShapeField = Type.Array(Type.Integer({ minimum: 0 }), {
+  minItems: 2,
+  maxItems: 2,
+  description: '[n, dim]',
+})
+
+export const MetadataInput = Type.Record(Type.String(), Type.Unknown(), {
+  description: 'flat object of string, number, boolean or null values',
+})
+
+export const MetadataOutput = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))
+
+export const SearchParamsInput = Type.Object(
+  {
+    ncells: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: 'centroid cells probed per query vector' })),
+    centroid_score_threshold: Type.Optional(
+      Type.Number({ minimum: -1, maximum: 1, description: 'centroids scoring below this are pruned' }),
+    ),
+    ndocs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'candidates kept for exact scoring' })),
+  },
+  { additionalProperties: false },
+)
+
+export const IncludeInput = Type.Array(Type.Union([Type.Literal('metadata'), Type.Literal('text')]), {
+  maxItems: 2,
+  description: "extra fields per hit (default ['metadata'])",
+})
+
+export const Hit = Type.Object({
+  id: Type.String(),
+  score: Type.Number(),
+  metadata: Type.Optional(MetadataOutput),
+  text: Type.Optional(Type.String()),
+})
