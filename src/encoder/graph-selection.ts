@@ -1,0 +1,41 @@
+/**
+ * Which converted graph each execution provider runs, and whether a provider can load at all. The CUDA provider of
+ * onnxruntime-node is a separate shared library (libonnxruntime_providers_cuda.so) that the npm postinstall
+ * downloads; without it, asking for CUDA can only fail, so we say why and skip converting its fp16 graph.
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import type { GraphVariant } from '../model/onnx/colbert-graph.js'
+
+export const KNOWN_PROVIDERS = ['cuda', 'cpu'] as const
+
+export function variantFor(provider: string, override?: GraphVariant): GraphVariant {
+  if (override) return override
+  return provider === 'cuda' ? 'fp16-fused' : 'fp32-fused'
+}
+
+/** Folders where onnxruntime-node looks for provider libraries (next to its native binding). */
+function bindingDirs(): string[] {
+  try {
+    const req = createRequire(import.meta.url)
+    const root = join(dirname(req.resolve('onnxruntime-node')), '..', 'bin')
+    const dirs: string[] = []
+    for (const napi of readdirSync(root)) dirs.push(join(root, napi, process.platform, process.arch))
+    return dirs
+  } catch {
+    return []
+  }
+}
+
+/** undefined when the provider may load; else the reason it cannot. */
+export function providerUnavailableReason(provider: string): string | undefined {
+  if (provider === 'cpu') return undefined
+  if (provider === 'cuda') {
+    const dirs = bindingDirs()
+    if (dirs.some((d) => existsSync(join(d, 'libonnxruntime_providers_cuda.so')) || existsSync(join(d, 'onnxruntime_providers_cuda.dll')))) return undefined
+    return `onnxruntime-node's CUDA provider library (libonnxruntime_providers_cuda.so) is not installed in ${dirs[0] ?? 'its bin folder'} (npm install was run with onnxruntime-node-install=skip, or offline)`
+  }
+  if (!(KNOWN_PROVIDERS as readonly string[]).includes(provider)) return `unknown provider '${provider}' (known: ${KNOWN_PROVIDERS.join(', ')})`
+  return undefined
+}

@@ -1,0 +1,81 @@
+/**
+ * Starts ONNX worker threads. The worker module is resolved next to this file with this file's extension, so the
+ * same code runs from dist (.js) and from TypeScript under tsx or tap's loader (.ts). A tiny eval'd bootstrap
+ * imports it: that goes through the ESM loader, and the worker inherits process.execArgv (where tsx/tap put their
+ * --import/--loader hooks), so the .ts file is transformed there too.
+ */
+import { Worker } from 'node:worker_threads'
+import { AppError } from '../errors.js'
+import type { WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js'
+
+export function workerModuleUrl(): URL {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+  return new URL(`./onnx-worker${ext}`, import.meta.url)
+}
+
+export interface OnnxWorker {
+  readonly provider: string
+  readonly failures: Array<{ provider: string; error: string }>
+  run(inputIds: BigInt64Array, attentionMask: BigInt64Array, batch: number, seq: number): Promise<{ vectors: Float32Array; dim: number; computeMs: number }>
+  close(): Promise<void>
+}
+
+export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) => void): Promise<OnnxWorker> {
+  const url = workerModuleUrl().href
+  const worker = new Worker(`import(${JSON.stringify(url)}).catch((e) => { console.error(e); process.exit(70) })`, {
+    eval: true,
+    workerData: init,
+    execArgv: process.execArgv,
+  })
+  const pending = new Map<number, { resolve: (r: { vectors: Float32Array; dim: number; computeMs: number }) => void; reject: (e: Error) => void }>()
+  let nextId = 1
+  let closing = false
+  const ready = new Promise<{ provider: string; failures: Array<{ provider: string; error: string }> }>((resolve, reject) => {
+    worker.on('message', (msg: WorkerReply) => {
+      if (msg.type === 'ready') resolve({ provider: msg.provider, failures: msg.failures })
+      else if (msg.type === 'init-failed') {
+        const why = msg.failures.map((f) => `${f.provider}: ${f.error}`).join('; ')
+        reject(new AppError('ENCODER_FAILED', `no execution provider could load the model (${why})`, { failures: msg.failures }))
+      } else if (msg.type === 'result') {
+        const p = pending.get(msg.id)
+        pending.delete(msg.id)
+        p?.resolve({ vectors: msg.vectors, dim: msg.dim, computeMs: msg.computeMs })
+      } else if (msg.type === 'error') {
+        const p = pending.get(msg.id)
+        pending.delete(msg.id)
+        p?.reject(new AppError('ENCODER_FAILED', `onnxruntime failed: ${msg.message}`))
+      }
+    })
+    const fail = (err: Error): void => {
+      reject(err)
+      for (const p of pending.values()) p.reject(new AppError('ENCODER_FAILED', `encoder worker stopped: ${err.message}`))
+      pending.clear()
+      if (!closing) onExit?.(err)
+    }
+    worker.on('error', fail)
+    worker.on('exit', (code) => {
+      if (!closing || pending.size) fail(new Error(`worker exited with code ${code}`))
+    })
+  })
+  const { provider, failures } = await ready
+  return {
+    provider,
+    failures,
+    run(inputIds, attentionMask, batch, seq) {
+      return new Promise((resolve, reject) => {
+        const id = nextId++
+        pending.set(id, { resolve, reject })
+        const req: WorkerRequest = { type: 'run', id, inputIds, attentionMask, batch, seq }
+        worker.postMessage(req, [inputIds.buffer as ArrayBuffer, attentionMask.buffer as ArrayBuffer])
+      })
+    },
+    async close() {
+      closing = true
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+      worker.postMessage({ type: 'close' } satisfies WorkerRequest)
+      const timer = setTimeout(() => void worker.terminate(), 5000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}

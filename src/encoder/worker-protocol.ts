@@ -1,0 +1,13 @@
+/** Messages between the encoder (main thread) and its ONNX worker threads. Vectors travel as transferred buffers. */
+export interface WorkerInit {
+  /** graph per provider name, e.g. { cuda: '/m/onnx/fp16-fused-….onnx', cpu: '/m/onnx/fp32-fused-….onnx' } */
+  graphs: Record<string, string>
+  providers: string[]
+  threads: number | undefined
+}
+export type WorkerRequest = { type: 'run'; id: number; inputIds: BigInt64Array; attentionMask: BigInt64Array; batch: number; seq: number } | { type: 'close' }
+export type WorkerReply =
+  | { type: 'ready'; provider: string; failures: Array<{ provider: string; error: string }> }
+  | { type: 'init-failed'; failures: Array<{ provider: string; error: string }> }
+  | { type: 'result'; id: number; vectors: Float32Array; dim: number; computeMs: number }
+  | { type: 'error'; id: number; message: string }
