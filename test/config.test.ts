@@ -1,0 +1,89 @@
+/** Config: defaults, env parsing, flags overriding env, errors naming the variable, secrets from env only. */
+import t from 'tap'
+import { CONFIG_VARS, loadConfig } from '../src/config.js'
+
+t.test('defaults', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.model, 'answerdotai/JaColBERTv2.5')
+  t.equal(c.modelRevision, 'main')
+  t.equal(c.port, 8080)
+  t.equal(c.host, '0.0.0.0')
+  t.equal(c.dataDir, './data')
+  t.same(c.ortProviders, ['cuda', 'cpu'])
+  t.equal(c.snapshotIntervalS, 300)
+  t.equal(c.indexNbits, 2)
+  t.equal(c.logLevel, 'info')
+  t.equal(c.encoderWorkers, 1)
+  t.equal(c.apiKey, undefined)
+  t.equal(c.mecabDicdir, undefined)
+  t.ok(Object.isFrozen(c))
+  t.throws(() => {
+    ;(c as { port: number }).port = 1
+  })
+})
+
+t.test('env values are parsed and typed', async (t) => {
+  const c = loadConfig({
+    MODEL: '/m',
+    PORT: '9000',
+    ORT_PROVIDERS: ' CPU ',
+    ORT_THREADS: '4',
+    INDEX_NBITS: '4',
+    LOG_LEVEL: 'DEBUG',
+    API_KEY: 'k',
+    HF_ENDPOINT: 'https://hf-mirror.example/',
+    MAX_BATCH_TEXTS: '32',
+    SNAPSHOT_INTERVAL_S: '0',
+    DATA_DIR: '',
+  })
+  t.equal(c.model, '/m')
+  t.equal(c.port, 9000)
+  t.same(c.ortProviders, ['cpu'])
+  t.equal(c.ortThreads, 4)
+  t.equal(c.indexNbits, 4)
+  t.equal(c.logLevel, 'debug')
+  t.equal(c.apiKey, 'k')
+  t.equal(c.hfEndpoint, 'https://hf-mirror.example')
+  t.equal(c.maxBatchTexts, 32)
+  t.equal(c.snapshotIntervalS, 0)
+  t.equal(c.dataDir, './data', 'empty counts as unset')
+})
+
+t.test('flags override env; secrets are not flags', async (t) => {
+  const c = loadConfig({ PORT: '9000', MODEL: 'a/b' }, ['--port', '9100', '--model=/x', '--mecab-dicdir', '/d'])
+  t.equal(c.port, 9100)
+  t.equal(c.model, '/x')
+  t.equal(c.mecabDicdir, '/d')
+  t.throws(() => loadConfig({}, ['--api-key', 'x']), { code: 'VALIDATION_ERROR', message: /api-key/ })
+  t.throws(() => loadConfig({}, ['--hf-token', 'x']), { code: 'VALIDATION_ERROR' })
+  t.throws(() => loadConfig({}, ['--bogus']), { message: /bogus/ })
+  t.throws(() => loadConfig({}, ['--port', 'x']), { message: /--port/ })
+})
+
+t.test('bad values name the variable', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'abc' }, /^PORT must be an integer/],
+    [{ PORT: '70000' }, /^PORT /],
+    [{ PORT: '80.5' }, /^PORT /],
+    [{ ORT_THREADS: '0' }, /^ORT_THREADS /],
+    [{ INDEX_NBITS: '3' }, /^INDEX_NBITS must be 1, 2 or 4/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ HF_ENDPOINT: 'ftp://x' }, /^HF_ENDPOINT /],
+    [{ HF_ENDPOINT: 'not a url' }, /^HF_ENDPOINT /],
+    [{ ORT_PROVIDERS: ',' }, /^ORT_PROVIDERS /],
+    [{ MAX_BODY_BYTES: '10' }, /^MAX_BODY_BYTES /],
+    [{ SNAPSHOT_INTERVAL_S: '-1' }, /^SNAPSHOT_INTERVAL_S /],
+  ]
+  for (const [env, re] of cases) {
+    t.throws(() => loadConfig(env), { code: 'VALIDATION_ERROR', message: re }, JSON.stringify(env))
+  }
+})
+
+t.test('every documented variable from COMMON.md is parsed', async (t) => {
+  const names = CONFIG_VARS.map((v) => v.env)
+  for (const n of [
+    'MODEL', 'MODEL_REVISION', 'MODEL_CACHE_DIR', 'MECAB_DICDIR', 'DATA_DIR', 'HOST', 'PORT', 'API_KEY', 'HF_ENDPOINT', 'HF_TOKEN',
+    'ORT_PROVIDERS', 'ORT_THREADS', 'ENCODER_WORKERS', 'ENCODER_MAX_BATCH_TOKENS', 'ENCODER_BATCH_WAIT_MS', 'ENCODER_MAX_QUEUE',
+    'MAX_BODY_BYTES', 'MAX_BATCH_TEXTS', 'MAX_TEXT_CHARS', 'SNAPSHOT_INTERVAL_S', 'INDEX_NBITS', 'LOG_LEVEL',
+  ]) t.ok(names.includes(n), n)
+})
