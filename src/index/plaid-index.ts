@@ -1,0 +1,546 @@
+/**
+ * A PLAID-style multi-vector index with updates.
+ *
+ * Storage is doc-major and append-only: each document version owns a slot (per-slot typed arrays docStart, docLen,
+ * live) and a contiguous run of vectors — raw float32 while the index is untrained, then a centroid code (uint16 when
+ * K ≤ 65536) plus the packed residual. An upsert of an existing id tombstones the old slot and appends a new one; a
+ * delete tombstones. Search skips tombstones through the live bitset, so a replaced or deleted version can never be
+ * returned. Compaction (explicit, or automatic once a quarter of the stored vectors are dead) copies the live slots
+ * into fresh exact-size arrays, keeping their order.
+ *
+ * Training: the index searches exactly until it holds `minTrainVectors` live vectors, then trains k-means + codec on
+ * them and codes everything. Later vectors are coded with the existing centroids. It re-trains (from the decompressed
+ * vectors: raw ones are not kept, which is what keeps memory at ~36 bytes/vector) when either
+ *  - growth: live vectors reached 4× the count at training (the reference formula's K would have doubled), or
+ *  - drift:  at least 10% as many vectors as at training were coded since, and their mean squared residual
+ *            ‖x − C[code]‖² exceeds the training-time mean by more than 25% (new data the centroids do not cover).
+ * Both figures are reported by stats().drift.
+ */
+import { AppError } from '../errors.js'
+import { ensureCapacity } from './growable.js'
+import { buildIvf, ivfBytes, setIvfDelta } from './ivf.js'
+import { assignCodes, type CentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
+import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
+import { createPrng, sampleIndices } from './prng.js'
+import { decodeVector, encodeResidual, makeCodec, type ResidualCodec, trainCodec } from './residual-codec.js'
+import type { DriftStats, IndexSettings, IndexState, IndexStats, Metadata, PlaidIndex, SearchParams } from './types.js'
+
+export type {
+  DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage,
+} from './types.js'
+
+export const INDEX_FORMAT_VERSION = 1
+
+export const DEFAULT_INDEX_SETTINGS: Omit<IndexSettings, 'dim'> = {
+  nbits: 2,
+  seed: 12345,
+  minTrainVectors: 16384,
+  kmeansIters: 4,
+}
+
+/** Growth factor of live vectors since training that triggers a re-training. */
+const RETRAIN_GROWTH = 4
+/** Relative increase of the mean squared residual of newly coded vectors that triggers a re-training. */
+const RETRAIN_DRIFT = 1.25
+/** Fraction of the trained size that must have been coded since training before drift is judged. */
+const DRIFT_MIN_FRACTION = 0.1
+/** Dead share of stored vectors that triggers automatic compaction. */
+const AUTO_COMPACT_DEAD = 0.25
+/** k-means sample size per centroid (the reference allows up to 256). */
+const SAMPLE_PER_CENTROID = 32
+/** Vectors whose residuals set the codec's cutoffs and weights. */
+const CODEC_SAMPLE = 32768
+/** Vectors coded per chunk during (re)training. */
+const CODE_CHUNK = 65536
+/** Delta IVF size (vectors) relative to the base beyond which the IVF is rebuilt. */
+const IVF_DELTA_FRACTION = 0.1
+
+function validateSettings(s: IndexSettings): IndexSettings {
+  const bad = (msg: string): never => { throw new AppError('VALIDATION_ERROR', `index settings: ${msg}`) }
+  if (!Number.isInteger(s.dim) || s.dim < 1 || s.dim > 8192) bad(`dim must be an integer in 1..8192, got ${s.dim}`)
+  if (s.nbits !== 1 && s.nbits !== 2 && s.nbits !== 4) bad(`nbits must be 1, 2 or 4, got ${s.nbits}`)
+  if ((s.dim * s.nbits) % 8 !== 0) bad(`dim × nbits must be a multiple of 8 (dim ${s.dim}, nbits ${s.nbits})`)
+  if (!Number.isInteger(s.seed)) bad(`seed must be an integer, got ${s.seed}`)
+  if (!Number.isInteger(s.minTrainVectors) || s.minTrainVectors < 1) bad(`minTrainVectors must be a positive integer, got ${s.minTrainVectors}`)
+  if (!Number.isInteger(s.kmeansIters) || s.kmeansIters < 1 || s.kmeansIters > 100) bad(`kmeansIters must be in 1..100, got ${s.kmeansIters}`)
+  if (s.numCentroids !== undefined && (!Number.isInteger(s.numCentroids) || s.numCentroids < 1 || s.numCentroids > 1 << 24)) {
+    bad(`numCentroids must be a positive integer, got ${s.numCentroids}`)
+  }
+  return s
+}
+
+function validateMetadata(id: string, m: unknown): Metadata | undefined {
+  if (m === undefined || m === null) return undefined
+  if (typeof m !== 'object' || Array.isArray(m)) throw new AppError('INVALID_METADATA', `document "${id}": metadata must be an object`)
+  for (const [key, v] of Object.entries(m as Record<string, unknown>)) {
+    const ok = v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+    if (!ok) throw new AppError('INVALID_METADATA', `document "${id}": metadata field "${key}" must be a string, finite number, boolean or null`)
+  }
+  return m as Metadata
+}
+
+/** Mutable arrays of one index (everything search reads, plus bookkeeping). */
+interface Core extends SearchView {
+  nVectors: number
+  liveDocs: number
+  liveVectors: number
+  deadVectors: number
+  slotOf: Map<string, number>
+  stringBytes: number
+  /** slots below this are in the IVF base; those at or above it in the delta */
+  ivfBaseSlots: number
+  ivfBaseVectors: number
+  drift: DriftStats & { residualSumSince: number }
+}
+
+function emptyCore(dim: number): Core {
+  return {
+    dim, nSlots: 0, nVectors: 0, liveDocs: 0, liveVectors: 0, deadVectors: 0,
+    docStart: new Uint32Array(0), docLen: new Uint32Array(0), live: new Uint8Array(0),
+    ids: [], metadata: [], slotOf: new Map(), stringBytes: 0,
+    trained: false, raw: new Float32Array(0), codes: new Uint16Array(0), residuals: new Uint8Array(0),
+    cset: null, codec: null, ivf: null, ivfBaseSlots: 0, ivfBaseVectors: 0,
+    drift: { vectorsAtTrain: 0, residualAtTrain: 0, vectorsSinceTrain: 0, residualSinceTrain: 0, residualSumSince: 0, trainings: 0 },
+  }
+}
+
+function stringCost(id: string, m: Metadata | undefined): number {
+  // rough V8 cost: 2 bytes per char + object headers; metadata estimated from its JSON size
+  return 2 * id.length + 32 + (m === undefined ? 0 : 2 * JSON.stringify(m).length + 64)
+}
+
+class PlaidIndexImpl implements PlaidIndex {
+  readonly settings: IndexSettings
+  private c: Core
+  private readonly scratch = createSearchScratch()
+
+  constructor(settings: IndexSettings, core?: Core) {
+    this.settings = settings
+    this.c = core ?? emptyCore(settings.dim)
+  }
+
+  upsert(docs: Array<{ id: string; vectors: Float32Array; metadata?: Metadata }>): { added: string[]; updated: string[] } {
+    const dim = this.settings.dim
+    if (!Array.isArray(docs)) throw new AppError('VALIDATION_ERROR', 'upsert expects an array of documents')
+    const metas: Array<Metadata | undefined> = []
+    let total = 0
+    for (const d of docs) {
+      if (typeof d?.id !== 'string' || d.id.length === 0) throw new AppError('VALIDATION_ERROR', 'every document needs a non-empty string id')
+      const v = d.vectors
+      if (!(v instanceof Float32Array) || v.length === 0 || v.length % dim !== 0) {
+        throw new AppError('DIMENSION_MISMATCH', `document "${d.id}": vectors must be a non-empty Float32Array of n×${dim} values, got ${v?.length}`)
+      }
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i])) throw new AppError('INVALID_VECTOR', `document "${d.id}": vector value ${i} is not finite`)
+      }
+      metas.push(validateMetadata(d.id, d.metadata))
+      total += v.length / dim
+    }
+    const c = this.c
+    const added: string[] = [], updated: string[] = []
+    // allocate room for the whole batch once
+    const firstNewSlot = c.nSlots
+    c.docStart = ensureCapacity(c.docStart, c.nSlots + docs.length)
+    c.docLen = ensureCapacity(c.docLen, c.nSlots + docs.length)
+    c.live = ensureCapacity(c.live, c.nSlots + docs.length)
+    const vecBase = c.nVectors
+    if (c.trained) {
+      c.codes = ensureCapacity(c.codes, c.nVectors + total)
+      c.residuals = ensureCapacity(c.residuals, (c.nVectors + total) * c.codec!.bytesPerVector)
+    } else {
+      c.raw = ensureCapacity(c.raw, (c.nVectors + total) * dim)
+    }
+    const batch = c.trained ? new Float32Array(total * dim) : c.raw
+    let at = c.trained ? 0 : c.nVectors * dim
+    for (let i = 0; i < docs.length; i++) {
+      const d = docs[i]
+      const n = d.vectors.length / dim
+      const old = c.slotOf.get(d.id)
+      if (old !== undefined) { this.tombstone(old); updated.push(d.id) } else added.push(d.id)
+      const s = c.nSlots++
+      c.docStart[s] = c.nVectors
+      c.docLen[s] = n
+      c.live[s] = 1
+      c.ids[s] = d.id
+      c.metadata[s] = metas[i]
+      c.slotOf.set(d.id, s)
+      c.stringBytes += stringCost(d.id, metas[i])
+      c.nVectors += n
+      c.liveDocs++
+      c.liveVectors += n
+      batch.set(d.vectors, at)
+      at += d.vectors.length
+    }
+    if (c.trained) {
+      this.codeInto(batch, total, vecBase)
+      this.refreshIvf(firstNewSlot)
+      if (this.retrainReason() !== undefined) { this.train(); return { added, updated } }
+    } else if (c.liveVectors >= this.settings.minTrainVectors) {
+      this.train()
+      return { added, updated }
+    }
+    this.maybeCompact()
+    return { added, updated }
+  }
+
+  delete(ids: string[]): { deleted: string[]; missing: string[] } {
+    const deleted: string[] = [], missing: string[] = []
+    for (const id of ids) {
+      const s = this.c.slotOf.get(id)
+      if (s === undefined) { missing.push(id); continue }
+      this.tombstone(s)
+      deleted.push(id)
+    }
+    this.maybeCompact()
+    return { deleted, missing }
+  }
+
+  get(id: string): { id: string; metadata?: Metadata; nVectors: number } | undefined {
+    const s = this.c.slotOf.get(id)
+    if (s === undefined) return undefined
+    const m = this.c.metadata[s]
+    return m === undefined ? { id, nVectors: this.c.docLen[s] } : { id, metadata: m, nVectors: this.c.docLen[s] }
+  }
+
+  ids(): string[] {
+    const out: string[] = []
+    for (let s = 0; s < this.c.nSlots; s++) if (this.c.live[s]) out.push(this.c.ids[s])
+    return out
+  }
+
+  search(query: Float32Array, params: SearchParams) {
+    return searchIndex(this.c, query, params, this.scratch)
+  }
+
+  stats(): IndexStats {
+    const c = this.c
+    let bytes = c.docStart.byteLength + c.docLen.byteLength + c.live.byteLength + c.raw.byteLength + c.codes.byteLength +
+      c.residuals.byteLength + c.stringBytes + c.slotOf.size * 16
+    if (c.cset) bytes += c.cset.centroids.byteLength + c.cset.coarse.byteLength + c.cset.groupOffsets.byteLength
+    if (c.ivf) bytes += ivfBytes(c.ivf)
+    const d = c.drift
+    return {
+      documents: c.liveDocs, vectors: c.liveVectors, tombstones: c.nSlots - c.liveDocs, bytes, trained: c.trained,
+      centroids: c.cset?.k ?? 0,
+      drift: {
+        vectorsAtTrain: d.vectorsAtTrain, residualAtTrain: d.residualAtTrain, vectorsSinceTrain: d.vectorsSinceTrain,
+        residualSinceTrain: d.vectorsSinceTrain > 0 ? d.residualSumSince / d.vectorsSinceTrain : 0, trainings: d.trainings,
+      },
+    }
+  }
+
+  compact(): void {
+    const c = this.c
+    if (c.nSlots === c.liveDocs) return
+    const dim = this.settings.dim
+    const slots = this.liveSlots()
+    const n = slots.length
+    const docStart = new Uint32Array(n), docLen = new Uint32Array(n), live = new Uint8Array(n).fill(1)
+    const ids: string[] = new Array(n), metadata: Array<Metadata | undefined> = new Array(n)
+    const bpv = c.codec?.bytesPerVector ?? 0
+    const raw = new Float32Array(c.trained ? 0 : c.liveVectors * dim)
+    const codes = c.trained ? new (c.codes.constructor as Uint16ArrayConstructor)(c.liveVectors) : new Uint16Array(0)
+    const residuals = new Uint8Array(c.trained ? c.liveVectors * bpv : 0)
+    let at = 0
+    c.slotOf.clear()
+    for (let i = 0; i < n; i++) {
+      const s = slots[i], a = c.docStart[s], len = c.docLen[s]
+      docStart[i] = at
+      docLen[i] = len
+      ids[i] = c.ids[s]
+      metadata[i] = c.metadata[s]
+      c.slotOf.set(ids[i], i)
+      if (c.trained) {
+        codes.set(c.codes.subarray(a, a + len), at)
+        residuals.set(c.residuals.subarray(a * bpv, (a + len) * bpv), at * bpv)
+      } else {
+        raw.set(c.raw.subarray(a * dim, (a + len) * dim), at * dim)
+      }
+      at += len
+    }
+    Object.assign(c, { docStart, docLen, live, ids, metadata, raw, codes, residuals, nSlots: n, nVectors: at, deadVectors: 0 })
+    c.stringBytes = 0
+    for (let i = 0; i < n; i++) c.stringBytes += stringCost(ids[i], metadata[i])
+    if (c.trained) this.rebuildIvf()
+  }
+
+  retrain(): void {
+    if (this.c.liveVectors > 0) this.train()
+  }
+
+  exportState(): IndexState {
+    const c = this.c
+    const arrays: IndexState['arrays'] = {
+      docStart: c.docStart.slice(0, c.nSlots),
+      docLen: c.docLen.slice(0, c.nSlots),
+      live: c.live.slice(0, c.nSlots),
+    }
+    const scalars: IndexState['scalars'] = {
+      nSlots: c.nSlots, nVectors: c.nVectors, trained: c.trained,
+      vectorsAtTrain: c.drift.vectorsAtTrain, residualAtTrain: c.drift.residualAtTrain,
+      vectorsSinceTrain: c.drift.vectorsSinceTrain, residualSumSince: c.drift.residualSumSince, trainings: c.drift.trainings,
+    }
+    if (c.trained) {
+      const cs = c.cset!, codec = c.codec!
+      arrays.codes = c.codes.slice(0, c.nVectors)
+      arrays.residuals = c.residuals.slice(0, c.nVectors * codec.bytesPerVector)
+      arrays.centroids = cs.centroids.slice()
+      arrays.coarse = cs.coarse.slice()
+      arrays.groupOffsets = cs.groupOffsets.slice()
+      arrays.cutoffs = codec.cutoffs.slice()
+      arrays.weights = codec.weights.slice()
+      scalars.numCentroids = cs.k
+      scalars.groups = cs.groups
+    } else {
+      arrays.raw = c.raw.slice(0, c.nVectors * this.settings.dim)
+    }
+    return {
+      formatVersion: INDEX_FORMAT_VERSION,
+      settings: { ...this.settings },
+      scalars,
+      arrays,
+      ids: c.ids.slice(0, c.nSlots),
+      metadata: c.metadata.slice(0, c.nSlots).map((m) => m ?? null),
+    }
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------------
+
+  private tombstone(s: number): void {
+    const c = this.c
+    if (!c.live[s]) return
+    c.live[s] = 0
+    c.liveDocs--
+    c.liveVectors -= c.docLen[s]
+    c.deadVectors += c.docLen[s]
+    c.slotOf.delete(c.ids[s])
+  }
+
+  private maybeCompact(): void {
+    const c = this.c
+    if (c.deadVectors > 0 && c.deadVectors >= AUTO_COMPACT_DEAD * c.nVectors) this.compact()
+  }
+
+  private liveSlots(): Uint32Array {
+    const c = this.c
+    const out = new Uint32Array(c.liveDocs)
+    let i = 0
+    for (let s = 0; s < c.nSlots; s++) if (c.live[s]) out[i++] = s
+    return out
+  }
+
+  /** Why a re-training is due now, or undefined. */
+  private retrainReason(): 'growth' | 'drift' | undefined {
+    const c = this.c, d = c.drift
+    if (!c.trained) return undefined
+    if (c.liveVectors >= RETRAIN_GROWTH * d.vectorsAtTrain) return 'growth'
+    if (d.vectorsSinceTrain >= DRIFT_MIN_FRACTION * d.vectorsAtTrain && d.residualAtTrain > 0 &&
+      d.residualSumSince / d.vectorsSinceTrain > RETRAIN_DRIFT * d.residualAtTrain) return 'drift'
+    return undefined
+  }
+
+  /** Codes n vectors (rows of x) into codes/residuals at vector index `at`; updates the drift sums. */
+  private codeInto(x: Float32Array, n: number, at: number): number {
+    const c = this.c, cs = c.cset!, codec = c.codec!, dim = this.settings.dim
+    const score = new Float32Array(n)
+    assignCodes(cs, x, 0, n, c.codes, at, score)
+    let sum = 0
+    const bpv = codec.bytesPerVector
+    for (let i = 0; i < n; i++) {
+      const code = c.codes[at + i]
+      encodeResidual(codec, x, i * dim, cs.centroids, code * dim, c.residuals, (at + i) * bpv)
+      let xx = 0
+      for (let d = 0; d < dim; d++) xx += x[i * dim + d] * x[i * dim + d]
+      sum += Math.max(0, xx - 2 * score[i] + 1) // ‖x − C‖² with ‖C‖ = 1
+    }
+    c.drift.vectorsSinceTrain += n
+    c.drift.residualSumSince += sum
+    return sum
+  }
+
+  private rebuildIvf(): void {
+    const c = this.c
+    c.ivf = buildIvf(c.cset!.k, c.codes, c.docStart, c.docLen, this.liveSlots())
+    c.ivfBaseSlots = c.nSlots
+    c.ivfBaseVectors = c.nVectors
+  }
+
+  private refreshIvf(_firstNew: number): void {
+    const c = this.c
+    if (c.nVectors - c.ivfBaseVectors > IVF_DELTA_FRACTION * c.ivfBaseVectors) { this.rebuildIvf(); return }
+    const delta: number[] = []
+    for (let s = c.ivfBaseSlots; s < c.nSlots; s++) if (c.live[s]) delta.push(s)
+    setIvfDelta(c.ivf!, c.codes, c.docStart, c.docLen, Uint32Array.from(delta))
+  }
+
+  /** Writes stored vector `stored` (decompressed when trained) to out at outOff. */
+  private vectorReader(): (stored: number, out: Float32Array, outOff: number) => void {
+    const c = this.c, dim = this.settings.dim
+    if (!c.trained) return (v, out, o) => { out.set(c.raw.subarray(v * dim, v * dim + dim), o) }
+    const codec = c.codec!, cents = c.cset!.centroids, bpv = codec.bytesPerVector
+    return (v, out, o) => decodeVector(codec, cents, c.codes[v], c.residuals, v * bpv, out, o)
+  }
+
+  /** (Re)trains centroids and codec on the live vectors, codes them all and compacts. */
+  private train(): void {
+    const c = this.c, dim = this.settings.dim
+    const slots = this.liveSlots()
+    const n = c.liveVectors
+    if (n === 0) return
+    // stored vector index of each live vector, in slot order
+    const stored = new Uint32Array(n)
+    for (let i = 0, at = 0; i < slots.length; i++) {
+      const a = c.docStart[slots[i]], len = c.docLen[slots[i]]
+      for (let v = 0; v < len; v++) stored[at++] = a + v
+    }
+    const read = this.vectorReader()
+    const rng = createPrng(this.settings.seed + c.drift.trainings)
+    const k = Math.min(this.settings.numCentroids ?? defaultNumCentroids(n), n)
+    const m = Math.min(n, Math.max(k, SAMPLE_PER_CENTROID * k))
+    const pick = sampleIndices(n, m, rng)
+    const sample = new Float32Array(m * dim)
+    for (let i = 0; i < m; i++) read(stored[pick[i]], sample, i * dim)
+    const cset = trainCentroids(sample, m, dim, k, this.settings.kmeansIters, rng)
+
+    // codec from the residuals of an evenly spread subset of the sample
+    const nc = Math.min(m, CODEC_SAMPLE)
+    const step = m / nc
+    const sub = new Float32Array(nc * dim)
+    for (let i = 0; i < nc; i++) sub.set(sample.subarray(Math.floor(i * step) * dim, Math.floor(i * step) * dim + dim), i * dim)
+    const subCodes = new Uint32Array(nc)
+    assignCodes(cset, sub, 0, nc, subCodes, 0, null)
+    for (let i = 0; i < nc; i++) {
+      const co = subCodes[i] * dim
+      for (let d = 0; d < dim; d++) sub[i * dim + d] -= cset.centroids[co + d]
+    }
+    const codec = trainCodec(sub, this.settings.nbits, dim)
+
+    // code every live vector into fresh, exact-size arrays (a compaction at the same time)
+    const codes = k <= 65536 ? new Uint16Array(n) : new Uint32Array(n)
+    const residuals = new Uint8Array(n * codec.bytesPerVector)
+    const chunk = new Float32Array(Math.min(n, CODE_CHUNK) * dim)
+    const score = new Float32Array(Math.min(n, CODE_CHUNK))
+    let residualSum = 0
+    for (let v0 = 0; v0 < n; v0 += CODE_CHUNK) {
+      const len = Math.min(CODE_CHUNK, n - v0)
+      for (let i = 0; i < len; i++) read(stored[v0 + i], chunk, i * dim)
+      assignCodes(cset, chunk, 0, len, codes, v0, score)
+      for (let i = 0; i < len; i++) {
+        encodeResidual(codec, chunk, i * dim, cset.centroids, codes[v0 + i] * dim, residuals, (v0 + i) * codec.bytesPerVector)
+        let xx = 0
+        for (let d = 0; d < dim; d++) xx += chunk[i * dim + d] ** 2
+        residualSum += Math.max(0, xx - 2 * score[i] + 1)
+      }
+    }
+    const docStart = new Uint32Array(slots.length), docLen = new Uint32Array(slots.length)
+    const ids: string[] = new Array(slots.length), metadata: Array<Metadata | undefined> = new Array(slots.length)
+    c.slotOf.clear()
+    let stringBytes = 0
+    for (let i = 0, at = 0; i < slots.length; i++) {
+      const s = slots[i]
+      docStart[i] = at
+      docLen[i] = c.docLen[s]
+      at += c.docLen[s]
+      ids[i] = c.ids[s]
+      metadata[i] = c.metadata[s]
+      c.slotOf.set(ids[i], i)
+      stringBytes += stringCost(ids[i], metadata[i])
+    }
+    Object.assign(c, {
+      docStart, docLen, live: new Uint8Array(slots.length).fill(1), ids, metadata, stringBytes,
+      nSlots: slots.length, nVectors: n, deadVectors: 0,
+      trained: true, raw: new Float32Array(0), codes, residuals, cset, codec,
+    })
+    c.drift = {
+      vectorsAtTrain: n, residualAtTrain: residualSum / n, vectorsSinceTrain: 0, residualSinceTrain: 0, residualSumSince: 0,
+      trainings: c.drift.trainings + 1,
+    }
+    this.rebuildIvf()
+  }
+
+  /** For restore: installs validated arrays. */
+  static fromState(state: IndexState): PlaidIndexImpl {
+    const bad = (msg: string): never => { throw new AppError('SNAPSHOT_INVALID', `index state: ${msg}`) }
+    if (state?.formatVersion !== INDEX_FORMAT_VERSION) bad(`unsupported format version ${state?.formatVersion} (expected ${INDEX_FORMAT_VERSION})`)
+    const settings = validateSettings({ ...DEFAULT_INDEX_SETTINGS, ...state.settings })
+    const dim = settings.dim
+    const sc = state.scalars, ar = state.arrays
+    const num = (key: string): number => {
+      const v = sc[key]
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return bad(`scalar ${key} missing or invalid`)
+      return v
+    }
+    const arr = <T>(key: string, ctor: new (...a: never[]) => T, len: number): T => {
+      const a = ar[key]
+      if (!(a instanceof ctor)) return bad(`array ${key} missing or of the wrong type`)
+      if ((a as unknown as ArrayLike<number>).length !== len) bad(`array ${key} has length ${(a as unknown as ArrayLike<number>).length}, expected ${len}`)
+      return a
+    }
+    const nSlots = num('nSlots'), nVectors = num('nVectors')
+    const trained = sc.trained === true
+    const core = emptyCore(dim)
+    core.docStart = arr('docStart', Uint32Array, nSlots)
+    core.docLen = arr('docLen', Uint32Array, nSlots)
+    core.live = arr('live', Uint8Array, nSlots)
+    if (!Array.isArray(state.ids) || state.ids.length !== nSlots) bad('ids length does not match the slots')
+    if (!Array.isArray(state.metadata) || state.metadata.length !== nSlots) bad('metadata length does not match the slots')
+    core.nSlots = nSlots
+    core.nVectors = nVectors
+    core.ids = state.ids.slice()
+    core.metadata = state.metadata.map((m) => m ?? undefined)
+    for (let s = 0; s < nSlots; s++) {
+      if (core.docStart[s] + core.docLen[s] > nVectors) bad(`slot ${s} points past the stored vectors`)
+      if (core.live[s]) {
+        if (core.slotOf.has(core.ids[s])) bad(`id "${core.ids[s]}" is live twice`)
+        core.slotOf.set(core.ids[s], s)
+        core.liveDocs++
+        core.liveVectors += core.docLen[s]
+      } else core.deadVectors += core.docLen[s]
+      core.stringBytes += stringCost(core.ids[s], core.metadata[s])
+    }
+    core.drift = {
+      vectorsAtTrain: num('vectorsAtTrain'), residualAtTrain: num('residualAtTrain'), vectorsSinceTrain: num('vectorsSinceTrain'),
+      residualSinceTrain: 0, residualSumSince: num('residualSumSince'), trainings: num('trainings'),
+    }
+    if (trained) {
+      const k = num('numCentroids'), groups = num('groups')
+      const codesArr = ar.codes
+      if (!(codesArr instanceof Uint16Array || codesArr instanceof Uint32Array) || codesArr.length !== nVectors) bad('array codes missing or of the wrong size')
+      const codes = codesArr as Uint16Array | Uint32Array
+      for (let i = 0; i < codes.length; i++) if (codes[i] >= k) bad(`code ${codes[i]} at vector ${i} exceeds the ${k} centroids`)
+      const groupOffsets = arr('groupOffsets', Uint32Array, groups + 1)
+      if (groupOffsets[groups] !== k) bad('groupOffsets do not cover the centroids')
+      const cset: CentroidSet = {
+        k, dim, groups, centroids: arr('centroids', Float32Array, k * dim), coarse: arr('coarse', Float32Array, groups * dim), groupOffsets,
+      }
+      const n = 1 << settings.nbits
+      const codec: ResidualCodec = makeCodec(settings.nbits, dim, arr('cutoffs', Float32Array, n - 1), arr('weights', Float32Array, n))
+      core.residuals = arr('residuals', Uint8Array, nVectors * codec.bytesPerVector)
+      core.codes = codes
+      core.cset = cset
+      core.codec = codec
+      core.trained = true
+      const idx = new PlaidIndexImpl(settings, core)
+      idx.rebuildIvf()
+      return idx
+    }
+    core.raw = arr('raw', Float32Array, nVectors * dim)
+    return new PlaidIndexImpl(settings, core)
+  }
+}
+
+/** A new, empty index; it trains itself once it holds `minTrainVectors` vectors. */
+export function createPlaidIndex(settings: Partial<IndexSettings> & { dim: number }): PlaidIndex {
+  const full = validateSettings({ ...DEFAULT_INDEX_SETTINGS, ...stripUndefined(settings) } as IndexSettings)
+  return new PlaidIndexImpl(full)
+}
+
+/** Rebuilds an index from exportState()'s output (arrays are adopted, not copied); AppError SNAPSHOT_INVALID when inconsistent. */
+export function restorePlaidIndex(state: IndexState): PlaidIndex {
+  return PlaidIndexImpl.fromState(state)
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+

@@ -1,0 +1,107 @@
+/**
+ * PLAID residual codec: a vector x is stored as its centroid code plus, per dimension, the bucket (nbits) of the
+ * residual r = x − C[code]. Cutoffs are the pooled residual quantiles at i/n (i = 1..n−1), bucket weights the
+ * quantiles at (i+0.5)/n, n = 2^nbits; a value's bucket = number of cutoffs strictly below it. Decompression is
+ * C[code] + weights[bucket], L2-normalised. Packing: 8/nbits dimensions per byte, dimension t of a byte at bits
+ * nbits·(t mod (8/nbits)), so dim=128, nbits=2 takes 32 bytes (plus a 2-byte code when K ≤ 65536).
+ */
+import { AppError } from '../errors.js'
+
+export interface ResidualCodec {
+  nbits: 1 | 2 | 4
+  dim: number
+  /** 2^nbits − 1 increasing values */
+  cutoffs: Float32Array
+  /** 2^nbits values */
+  weights: Float32Array
+  /** dim·nbits/8 */
+  bytesPerVector: number
+  /** 256 × valuesPerByte: the weights a packed byte decodes to, for fast unpacking */
+  byteTable: Float32Array
+  valuesPerByte: number
+}
+
+/** Linear-interpolation quantile of an ascending array (like numpy/torch defaults). */
+function quantile(sorted: Float32Array, q: number): number {
+  const pos = q * (sorted.length - 1)
+  const lo = Math.floor(pos)
+  const hi = Math.min(sorted.length - 1, lo + 1)
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo)
+}
+
+/** Builds the codec from pooled residual values (any length ≥ 1; the array is sorted in place). */
+export function trainCodec(residualValues: Float32Array, nbits: 1 | 2 | 4, dim: number): ResidualCodec {
+  if (residualValues.length === 0) throw new Error('codec: no residual values')
+  residualValues.sort()
+  const n = 1 << nbits
+  const cutoffs = new Float32Array(n - 1)
+  for (let i = 1; i < n; i++) cutoffs[i - 1] = quantile(residualValues, i / n)
+  const weights = new Float32Array(n)
+  for (let i = 0; i < n; i++) weights[i] = quantile(residualValues, (i + 0.5) / n)
+  return makeCodec(nbits, dim, cutoffs, weights)
+}
+
+/** A codec from stored cutoffs and weights (snapshot restore). */
+export function makeCodec(nbits: 1 | 2 | 4, dim: number, cutoffs: Float32Array, weights: Float32Array): ResidualCodec {
+  const n = 1 << nbits
+  if (cutoffs.length !== n - 1 || weights.length !== n) {
+    throw new AppError('SNAPSHOT_INVALID', `codec: expected ${n - 1} cutoffs and ${n} weights for nbits=${nbits}`)
+  }
+  if ((dim * nbits) % 8 !== 0) throw new AppError('VALIDATION_ERROR', `dim ${dim} × nbits ${nbits} must be a multiple of 8 bits`)
+  const valuesPerByte = 8 / nbits
+  const mask = n - 1
+  const byteTable = new Float32Array(256 * valuesPerByte)
+  for (let b = 0; b < 256; b++) {
+    for (let t = 0; t < valuesPerByte; t++) byteTable[b * valuesPerByte + t] = weights[(b >> (nbits * t)) & mask]
+  }
+  return { nbits, dim, cutoffs, weights, bytesPerVector: (dim * nbits) / 8, byteTable, valuesPerByte }
+}
+
+/** Bucket of one residual value: number of cutoffs strictly below it. */
+function bucketOf(v: number, cutoffs: Float32Array): number {
+  let b = 0
+  while (b < cutoffs.length && cutoffs[b] < v) b++
+  return b
+}
+
+/** Packs the residual of x (at xOff) against centroid c (at cOff) into out[outOff .. +bytesPerVector]. O(dim·nbits). */
+export function encodeResidual(
+  codec: ResidualCodec, x: Float32Array, xOff: number, cents: Float32Array, cOff: number, out: Uint8Array, outOff: number,
+): void {
+  const { dim, nbits, cutoffs, valuesPerByte } = codec
+  for (let p = 0, d = 0; d < dim; p++) {
+    let byte = 0
+    for (let t = 0; t < valuesPerByte; t++, d++) byte |= bucketOf(x[xOff + d] - cents[cOff + d], cutoffs) << (nbits * t)
+    out[outOff + p] = byte
+  }
+}
+
+/** Writes the unpacked residual (weights, not normalised) of a packed vector to out[0..dim). */
+export function unpackResidual(codec: ResidualCodec, packed: Uint8Array, pOff: number, out: Float32Array): void {
+  const { bytesPerVector, byteTable, valuesPerByte: v } = codec
+  for (let p = 0, d = 0; p < bytesPerVector; p++) {
+    const t = packed[pOff + p] * v
+    for (let s = 0; s < v; s++) out[d++] = byteTable[t + s]
+  }
+}
+
+/** Decompresses one vector: normalise(C[code] + residual) into out[outOff .. +dim). */
+export function decodeVector(
+  codec: ResidualCodec, cents: Float32Array, code: number, packed: Uint8Array, pOff: number, out: Float32Array, outOff = 0,
+): void {
+  const { dim, bytesPerVector, byteTable, valuesPerByte: v } = codec
+  const c = code * dim
+  let s = 0
+  for (let p = 0, d = 0; p < bytesPerVector; p++) {
+    const t = packed[pOff + p] * v
+    for (let u = 0; u < v; u++, d++) {
+      const x = cents[c + d] + byteTable[t + u]
+      out[outOff + d] = x
+      s += x * x
+    }
+  }
+  if (s > 0) {
+    const inv = 1 / Math.sqrt(s)
+    for (let d = 0; d < dim; d++) out[outOff + d] *= inv
+  }
+}

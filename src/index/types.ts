@@ -1,0 +1,71 @@
+/** Public types of the PLAID index (re-exported by plaid-index.ts, the module other areas import). */
+export type MetadataValue = string | number | boolean | null
+export type Metadata = Record<string, MetadataValue>
+
+export interface IndexSettings {
+  dim: number
+  nbits: 1 | 2 | 4
+  seed: number
+  /** live vectors needed before the index trains centroids; below that, search is exact brute force */
+  minTrainVectors: number
+  /** fixed centroid count; default 2^floor(log2(16·√vectors)) at each (re)training */
+  numCentroids?: number
+  kmeansIters: number
+}
+
+export interface SearchParams {
+  k: number
+  ncells?: number
+  centroidScoreThreshold?: number
+  ndocs?: number
+  filter?: (metadata: Metadata | undefined, id: string) => boolean
+}
+
+export interface SearchHit { id: string; score: number; metadata?: Metadata }
+export type SearchStage = 'centroids' | 'candidates' | 'approx' | 'exact'
+
+/** What the index measures to decide a re-training (see plaid-index.ts). */
+export interface DriftStats {
+  /** live vectors when the centroids were last trained */
+  vectorsAtTrain: number
+  /** mean ‖x − C[code]‖² over the vectors coded at training */
+  residualAtTrain: number
+  /** vectors coded with the current centroids since training */
+  vectorsSinceTrain: number
+  /** mean ‖x − C[code]‖² over those (0 when none) */
+  residualSinceTrain: number
+  /** number of (re)trainings so far */
+  trainings: number
+}
+
+export interface IndexStats {
+  documents: number
+  vectors: number
+  tombstones: number
+  bytes: number
+  trained: boolean
+  centroids: number
+  drift: DriftStats
+}
+
+export interface IndexState {
+  formatVersion: number
+  settings: IndexSettings
+  scalars: Record<string, number | string | boolean>
+  arrays: Record<string, Float32Array | Int32Array | Uint32Array | Uint8Array | Uint16Array | Float64Array>
+  ids: string[]
+  metadata: Array<Metadata | null>
+}
+
+export interface PlaidIndex {
+  readonly settings: IndexSettings
+  upsert(docs: Array<{ id: string; vectors: Float32Array; metadata?: Metadata }>): { added: string[]; updated: string[] }
+  delete(ids: string[]): { deleted: string[]; missing: string[] }
+  get(id: string): { id: string; metadata?: Metadata; nVectors: number } | undefined
+  ids(): string[]
+  search(query: Float32Array, params: SearchParams): { hits: SearchHit[]; timingsMs: Partial<Record<SearchStage, number>> }
+  stats(): IndexStats
+  compact(): void
+  retrain(): void
+  exportState(): IndexState
+}
