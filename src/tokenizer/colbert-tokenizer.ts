@@ -8,13 +8,16 @@
  * also what MeCab sees first, and it can change how the text's first word is segmented (27 of 5,587 JSQuAD lines with
  * IPADIC), so we segment `". " + text` too and drop the leading "." word.
  */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { AppError } from '../errors.js'
-import type { ColbertSettings } from './colbert-settings.js'
+import { loadColbertSettings, type ColbertSettings } from './colbert-settings.js'
+import { createMecabAnalyzer } from './mecab/index.js'
 import { isWellFormedText, normalizeText } from './normalize.js'
 import { buildSkipTable } from './punctuation.js'
 import { splitOnSpecialTokens } from './special-tokens.js'
-import { DEFAULT_TOKENIZER_CONFIG, type TokenizerConfig } from './tokenizer-config.js'
-import type { Vocab } from './vocab.js'
+import { DEFAULT_TOKENIZER_CONFIG, loadTokenizerConfig, type TokenizerConfig } from './tokenizer-config.js'
+import { loadVocab, type Vocab } from './vocab.js'
 import { createWordPiece } from './wordpiece.js'
 
 export interface TokenizedText {
@@ -180,4 +183,49 @@ export function createColbertTokenizer(parts: ColbertTokenizerParts): ColbertTok
       return { words, tokens, ids: out, attentionMask: new Uint8Array(n).fill(1), keepMask: keep }
     },
   }
+}
+
+/** Where `jacolbert pull` unpacks the unidic-lite dictionary inside a checkpoint folder. */
+export const MODEL_DICTIONARY_SUBDIR = join('unidic_lite', 'dicdir')
+
+/** The dictionary folder for `modelDir`: `dicdir` if given, else `<modelDir>/unidic_lite/dicdir`, else an AppError. */
+export function resolveDictionaryDir(modelDir: string, dicdir: string | undefined, mecabDic?: string): string {
+  if (dicdir) return dicdir
+  const bundled = join(modelDir, MODEL_DICTIONARY_SUBDIR)
+  if (existsSync(join(bundled, 'sys.dic'))) return bundled
+  const wanted = mecabDic ? ` (its tokenizer_config names mecab_dic "${mecabDic}")` : ''
+  throw new AppError(
+    'DICTIONARY_INVALID',
+    `no MeCab dictionary for the model in ${modelDir}${wanted}: ${bundled} does not exist. Set MECAB_DICDIR (CLI: --dic) ` +
+      'to a dictionary folder compiled by mecab-dict-index, or run `jacolbert pull`, which unpacks unidic-lite there',
+    { modelDir, expected: bundled },
+  )
+}
+
+/** The model's position limit: tokenizer_config's model_max_length and config.json's max_position_embeddings. */
+function maxPositionsOf(modelDir: string, config: TokenizerConfig): number {
+  let limit = config.modelMaxLength ?? 512
+  const path = join(modelDir, 'config.json')
+  if (existsSync(path)) {
+    try {
+      const mpe = (JSON.parse(readFileSync(path, 'utf8')) as { max_position_embeddings?: unknown }).max_position_embeddings
+      if (typeof mpe === 'number' && Number.isInteger(mpe) && mpe > 0) limit = config.modelMaxLength ? Math.min(limit, mpe) : mpe
+    } catch (err) {
+      throw new AppError('CHECKPOINT_INVALID', `${path}: cannot parse: ${(err as Error).message}`, { file: path }, { cause: err })
+    }
+  }
+  return limit
+}
+
+/**
+ * Load the tokenizer of a checkpoint folder: vocab.txt, artifact.metadata (ColBERT settings; required),
+ * tokenizer_config.json (JaColBERT's when absent), and the MeCab dictionary (see resolveDictionaryDir). Sync.
+ */
+export function loadColbertTokenizer(modelDir: string, opts: { dicdir?: string; segmenter?: Segmenter } = {}): ColbertTokenizer {
+  const vocab = loadVocab(join(modelDir, 'vocab.txt'))
+  // a folder without artifact.metadata is not a ColBERT checkpoint; guessing its lengths would encode silently wrong
+  const settings = loadColbertSettings(join(modelDir, 'artifact.metadata'))
+  const tokenizerConfig = loadTokenizerConfig(join(modelDir, 'tokenizer_config.json'))
+  const segmenter = opts.segmenter ?? createMecabAnalyzer(resolveDictionaryDir(modelDir, opts.dicdir, tokenizerConfig.mecabDic))
+  return createColbertTokenizer({ vocab, settings, segmenter, tokenizerConfig, maxPositions: maxPositionsOf(modelDir, tokenizerConfig) })
 }

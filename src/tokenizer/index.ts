@@ -13,6 +13,9 @@ export { ASCII_PUNCTUATION, punctuationIds, buildSkipTable } from './punctuation
 export { splitOnSpecialTokens, type TextChunk } from './special-tokens.js'
 export {
   createColbertTokenizer,
+  loadColbertTokenizer,
+  resolveDictionaryDir,
+  MODEL_DICTIONARY_SUBDIR,
   DYNAMIC_QUERY_MULTIPLE,
   DYNAMIC_QUERY_MIN_MASKS,
   type ColbertTokenizer,
