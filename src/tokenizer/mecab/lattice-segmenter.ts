@@ -1,0 +1,338 @@
+/**
+ * MeCab's lattice construction and Viterbi search, over UTF-8 bytes, reproducing `mecab -Owakati`.
+ *
+ * Rules followed (from MeCab 0.996's tokenizer.cpp / viterbi.cpp / char_property.h):
+ * - positions are byte offsets; a lookup happens only at positions where some node ends (BOS at 0);
+ * - a lookup first skips characters of the SPACE kind (chained: each next char must share a category
+ *   bit with the previous one), then every dictionary word that is a prefix of the rest becomes a node
+ *   starting after the skipped spaces (its rlength covers them, so whitespace never becomes a word);
+ * - unknown words are added when no dictionary word starts there or the char's category has `invoke`:
+ *   one grouped word over the whole run of the category (when the run after the first char is at most
+ *   max-grouping-size chars), plus words of 1..length chars of the first char's category, and a
+ *   single-char word if nothing else was added; each unknown word gets every unk.dic entry of the
+ *   category;
+ * - a lookup never looks further than 65535 bytes ahead; characters are classified by their UCS-2
+ *   value (4-byte UTF-8 sequences, i.e. astral chars such as emoji, are classified as U+0000);
+ * - node cost = best(left cost + matrix[left.rcAttr + lsize * right.lcAttr]) + word cost; ties go to
+ *   the left node MeCab meets first (its end lists are last-in-first-out), which this code mirrors by
+ *   keeping the same linked-list order and a strict `<`;
+ * - EOS connects to the last position (≤ end of text) where a node ends.
+ *
+ * Cost: O(n · k · m) for n bytes, k nodes starting at a position and m nodes ending there (like MeCab);
+ * the inner loop touches only typed arrays and allocates nothing once the arena has grown.
+ */
+import { charDefaultType, charGroup, charInvoke, charLength } from './char-property.js'
+import type { DictionaryFile } from './dictionary-file.js'
+
+export interface LatticeTables {
+  readonly sys: DictionaryFile
+  readonly unk: DictionaryFile
+  /** First unk.dic token and token count per char category id. */
+  readonly unkFirst: Int32Array
+  readonly unkCount: Int32Array
+  readonly charMap: Uint32Array
+  readonly matrix: Int16Array
+  readonly lsize: number
+  readonly maxGroupingSize: number
+}
+
+/** A byte range [start, end) of the encoded text for each word of the best path, in order. */
+export interface ByteSegmentation {
+  readonly bytes: Uint8Array
+  readonly length: number
+  readonly starts: Int32Array
+  readonly ends: Int32Array
+  readonly count: number
+}
+
+const LOOKAHEAD_LIMIT = 65535
+const INITIAL_NODES = 1 << 12
+
+export interface LatticeSegmenter {
+  /** Segments `bytes[0, length)` (bytes[length..length+8) must be 0); the result is valid until the next call. */
+  segmentBytes(bytes: Uint8Array, length: number): ByteSegmentation
+}
+
+export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
+  const { charMap, matrix, lsize, maxGroupingSize, unkFirst, unkCount } = t
+  const sysTrie = t.sys.trie
+  const sysU16 = t.sys.tokenU16
+  const sysI16 = t.sys.tokenI16
+  const unkU16 = t.unk.tokenU16
+  const unkI16 = t.unk.tokenI16
+  const spaceType = charMap[0x20] & 0x3ffff
+  // The group scan only needs to know whether the run exceeds max-grouping-size, and whether it ends
+  // within the first 15 chars (the largest `length`); past both it can stop (keeps long runs linear).
+  const groupScanLimit = Math.max(maxGroupingSize, 16) + 1
+
+  // Node arena (struct of arrays). Node 0 is BOS.
+  let cap = INITIAL_NODES
+  let nStart = new Int32Array(cap) // surface start (after skipped spaces)
+  let nLen = new Int32Array(cap) // surface length in bytes
+  let nEnd = new Int32Array(cap) // position where the node ends (start of lookup + rlength)
+  let nLc = new Int32Array(cap)
+  let nRc = new Int32Array(cap)
+  let nWc = new Int32Array(cap)
+  let nCost = new Float64Array(cap)
+  let nPrev = new Int32Array(cap)
+  let nEnext = new Int32Array(cap)
+  let count = 0
+  let endHead = new Int32Array(1024)
+  let bytes: Uint8Array = new Uint8Array(0)
+  // Left-node cache of one position (copied from its end list before the right nodes are connected).
+  let lIds = new Int32Array(256)
+  let lCost = new Float64Array(256)
+  let lRc = new Int32Array(256)
+  // Result buffers.
+  let outStarts = new Int32Array(256)
+  let outEnds = new Int32Array(256)
+  // Out-parameter of charInfo (byte length of the char read).
+  let mblen = 0
+
+  function grow(): void {
+    const n = cap * 2
+    const g32 = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(n)
+      b.set(a)
+      return b
+    }
+    nStart = g32(nStart)
+    nLen = g32(nLen)
+    nEnd = g32(nEnd)
+    nLc = g32(nLc)
+    nRc = g32(nRc)
+    nWc = g32(nWc)
+    nPrev = g32(nPrev)
+    nEnext = g32(nEnext)
+    const c = new Float64Array(n)
+    c.set(nCost)
+    nCost = c
+    cap = n
+  }
+
+  function addNode(start: number, len: number, end: number, lc: number, rc: number, wc: number): void {
+    if (count === cap) grow()
+    const i = count++
+    nStart[i] = start
+    nLen[i] = len
+    nEnd[i] = end
+    nLc[i] = lc
+    nRc[i] = rc
+    nWc[i] = wc
+  }
+
+  /** MeCab's utf8_to_ucs2 + table lookup: CharInfo of the char at p (not reading past `end`); sets mblen. */
+  function charInfo(p: number, end: number): number {
+    const b0 = bytes[p]
+    const rem = end - p
+    if (b0 < 0x80) {
+      mblen = 1
+      return charMap[b0]
+    }
+    if (rem >= 2 && (b0 & 0xe0) === 0xc0) {
+      mblen = 2
+      return charMap[((b0 & 0x1f) << 6) | (bytes[p + 1] & 0x3f)]
+    }
+    if (rem >= 3 && (b0 & 0xf0) === 0xe0) {
+      mblen = 3
+      return charMap[((b0 & 0x0f) << 12) | ((bytes[p + 1] & 0x3f) << 6) | (bytes[p + 2] & 0x3f)]
+    }
+    if (rem >= 4 && (b0 & 0xf8) === 0xf0) mblen = 4
+    else if (rem >= 5 && (b0 & 0xfc) === 0xf8) mblen = 5
+    else if (rem >= 6 && (b0 & 0xfe) === 0xfc) mblen = 6
+    else mblen = 1
+    return charMap[0]
+  }
+
+  function addUnknown(info: number, begin: number, begin2: number, begin3: number): void {
+    const cat = charDefaultType(info)
+    const first = unkFirst[cat]
+    const n = unkCount[cat]
+    // MeCab stores length and rlength as unsigned short.
+    const len = (begin3 - begin2) & 0xffff
+    const end = begin + ((begin3 - begin) & 0xffff)
+    for (let k = 0; k < n; k++) {
+      const o = (first + k) << 3
+      addNode(begin2, len, end, unkU16[o], unkU16[o + 1], unkI16[o + 3])
+    }
+  }
+
+  /** Adds the nodes starting at `begin` (in MeCab's creation order). */
+  function lookup(begin: number, textEnd: number): void {
+    const end = textEnd - begin >= LOOKAHEAD_LIMIT ? begin + LOOKAHEAD_LIMIT : textEnd
+    const firstNode = count
+
+    // Skip leading spaces (seekToOtherType with the SPACE CharInfo).
+    let p = begin
+    let cinfo = 0
+    mblen = 0
+    let cType = spaceType
+    while (p !== end) {
+      const f = charInfo(p, end)
+      cinfo = f
+      if ((cType & f & 0x3ffff) === 0) break
+      p += mblen
+      cType = f
+    }
+    const begin2 = p
+    const firstLen = mblen
+
+    // Dictionary words: common-prefix search of the double-array trie from begin2.
+    let searchLen = end - begin2
+    if (searchLen === 0) {
+      // Darts treats a zero length as "up to the NUL terminator".
+      let q = begin2
+      while (bytes[q] !== 0) q++
+      searchLen = q - begin2
+    }
+    let b = sysTrie[0]
+    let i = 0
+    for (;;) {
+      const n = sysTrie[2 * b]
+      if (n < 0 && sysTrie[2 * b + 1] === b) {
+        const v = -n - 1
+        const firstTok = v >> 8
+        const toks = v & 0xff
+        for (let j = 0; j < toks; j++) {
+          const o = (firstTok + j) << 3
+          addNode(begin2, i, begin2 + i, sysU16[o], sysU16[o + 1], sysI16[o + 3])
+        }
+      }
+      if (i === searchLen) break
+      const q = b + bytes[begin2 + i] + 1
+      if (sysTrie[2 * q + 1] !== b) break
+      b = sysTrie[2 * q]
+      i++
+    }
+
+    if (count > firstNode && charInvoke(cinfo) === 0) return
+
+    let begin3 = begin2 + firstLen
+    let groupBegin3 = -1
+    if (begin3 > end) {
+      addUnknown(cinfo, begin, begin2, begin3)
+      if (count > firstNode) return
+    }
+
+    if (charGroup(cinfo) !== 0) {
+      // seekToOtherType from the second char, chaining categories.
+      let q = begin3
+      let clen = 0
+      let cT = cinfo
+      let stopped = false
+      while (q !== end) {
+        const f = charInfo(q, end)
+        if ((cT & f & 0x3ffff) === 0) break
+        q += mblen
+        clen++
+        cT = f
+        if (clen > groupScanLimit) {
+          stopped = true
+          break
+        }
+      }
+      if (!stopped) {
+        if (clen <= maxGroupingSize) addUnknown(cinfo, begin, begin2, q)
+        groupBegin3 = q
+      }
+    }
+
+    const maxLen = charLength(cinfo)
+    const cTypeBits = cinfo & 0x3ffff
+    for (let k = 1; k <= maxLen; k++) {
+      if (begin3 > end) break
+      if (begin3 === groupBegin3) continue
+      addUnknown(cinfo, begin, begin2, begin3)
+      const f = charInfo(begin3, end)
+      if ((cTypeBits & f & 0x3ffff) === 0) break
+      begin3 += mblen
+    }
+
+    if (count === firstNode) addUnknown(cinfo, begin, begin2, begin3)
+  }
+
+  function segmentBytes(input: Uint8Array, len: number): ByteSegmentation {
+    bytes = input
+    if (endHead.length < len + 8) endHead = new Int32Array(Math.max(len + 8, endHead.length * 2))
+    endHead.fill(-1, 0, len + 8)
+    count = 0
+    addNode(0, 0, 0, 0, 0, 0)
+    nCost[0] = 0
+    nPrev[0] = -1
+    nEnext[0] = -1
+    endHead[0] = 0
+
+    for (let pos = 0; pos < len; pos++) {
+      const head = endHead[pos]
+      if (head < 0) continue
+      const first = count
+      lookup(pos, len)
+      // Cache the left nodes of this position in list order.
+      let m = 0
+      for (let l = head; l >= 0; l = nEnext[l]) {
+        if (m === lIds.length) {
+          const a = new Int32Array(m * 2)
+          a.set(lIds)
+          lIds = a
+          const c = new Float64Array(m * 2)
+          c.set(lCost)
+          lCost = c
+          const r = new Int32Array(m * 2)
+          r.set(lRc)
+          lRc = r
+        }
+        lIds[m] = l
+        lCost[m] = nCost[l]
+        lRc[m] = nRc[l]
+        m++
+      }
+      // MeCab connects the right nodes newest first.
+      for (let r = count - 1; r >= first; r--) {
+        const base = lsize * nLc[r]
+        let best = Infinity
+        let bestNode = -1
+        for (let k = 0; k < m; k++) {
+          const c = lCost[k] + matrix[lRc[k] + base]
+          if (c < best) {
+            best = c
+            bestNode = lIds[k]
+          }
+        }
+        nPrev[r] = bestNode
+        nCost[r] = best + nWc[r]
+        const x = nEnd[r]
+        nEnext[r] = endHead[x]
+        endHead[x] = r
+      }
+    }
+
+    // EOS (lcAttr 0, wcost 0) connects to the last position that has ending nodes.
+    let eosPos = len
+    while (endHead[eosPos] < 0) eosPos--
+    let best = Infinity
+    let bestNode = -1
+    for (let l = endHead[eosPos]; l >= 0; l = nEnext[l]) {
+      const c = nCost[l] + matrix[nRc[l]]
+      if (c < best) {
+        best = c
+        bestNode = l
+      }
+    }
+
+    let words = 0
+    for (let n = bestNode; n > 0; n = nPrev[n]) words++
+    if (outStarts.length < words) {
+      outStarts = new Int32Array(words * 2)
+      outEnds = new Int32Array(words * 2)
+    }
+    let w = words
+    for (let n = bestNode; n > 0; n = nPrev[n]) {
+      w--
+      outStarts[w] = nStart[n]
+      outEnds[w] = nStart[n] + nLen[n]
+    }
+    return { bytes, length: len, starts: outStarts, ends: outEnds, count: words }
+  }
+
+  return { segmentBytes }
+}
