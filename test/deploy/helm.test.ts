@@ -147,7 +147,7 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
 
   // Init step pulls the model into the cache the server reads.
   const init = (pod.spec.initContainers ?? []) as Obj[]
-  if (v.model.pull.enabled) {
+  if (v.model.pull.enabled && !String(v.model.name).startsWith('/')) {
     t.equal(init.length, 1, 'one init container')
     const pull = init[0]
     t.same(pull.command.slice(0, 4), ['node', 'dist/cli/main.js', 'pull', '$(MODEL)'], 'init runs `jacolbert pull $(MODEL)`')
@@ -158,7 +158,7 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
     t.equal(mountPath(pull, 'models'), mountPath(server, 'models'), 'same models mount as the server')
     t.equal(pull.image, server.image, 'init uses the server image')
   } else {
-    t.equal(init.length, 0, 'no init container when model.pull.enabled is false')
+    t.equal(init.length, 0, 'no init container when model.pull.enabled is false or MODEL is a folder')
   }
 
   for (const ing of objectsOf(r, 'Ingress')) {
@@ -231,7 +231,7 @@ t.test('GPU + persistence example', async (t) => {
 t.test('existing Secret, local model folder, several replicas', async (t) => {
   const values: Values = {
     auth: { existingSecret: 'my-keys' },
-    model: { name: '/models/local-checkpoint', pull: { enabled: false } },
+    model: { name: '/models/local-checkpoint' },
     replicaCount: 3,
     persistence: { enabled: true, models: { existingClaim: 'shared-models' } },
   }
@@ -245,6 +245,12 @@ t.test('existing Secret, local model folder, several replicas', async (t) => {
   const vol = (workload(r).spec.template.spec.volumes as Obj[]).find((x) => x.name === 'models')
   t.equal(vol?.persistentVolumeClaim?.claimName, 'shared-models', 'models volume is the existing claim')
   t.match(r.notes, /replicaCount is 3/, 'NOTES warns that pods do not share indexes')
+})
+
+t.test('model.pull.enabled=false drops the init container for a hub id too', async (t) => {
+  const r = renderChart(CHART_DIR, { overrides: [{ model: { pull: { enabled: false } } }] })
+  checkConsistency(t, r, r.values)
+  t.equal(workload(r).spec.template.spec.initContainers, undefined, 'no initContainers key')
 })
 
 t.test('every service setting can be set from values, and only those', async (t) => {

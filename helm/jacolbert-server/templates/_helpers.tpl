@@ -171,7 +171,7 @@ spec:
   {{- end }}
   securityContext:
     {{- toYaml .Values.podSecurityContext | nindent 4 }}
-  {{- if .Values.model.pull.enabled }}
+  {{- if and .Values.model.pull.enabled (not (hasPrefix "/" .Values.model.name)) }}
   initContainers:
     - name: pull-model
       image: {{ include "jacolbert.image" . }}
