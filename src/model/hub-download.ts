@@ -177,7 +177,6 @@ export async function pullModel(repo: string, opts: PullOptions): Promise<PullRe
       return { dir: finalDir, downloaded: true, marker }
     }
 
-    await mkdir(stagingDir, { recursive: true })
     const ctx: HubContext = { endpoint, repo, token, signal: opts.signal }
     const [firstFile, ...otherFiles] = [...files.required, ...files.optional]
     if (!firstFile) throw new AppError('MODEL_UNAVAILABLE', 'no files to download')
@@ -188,6 +187,7 @@ export async function pullModel(repo: string, opts: PullOptions): Promise<PullRe
     } catch (err) {
       throw explain(err, ctx, revision, firstFile, true)
     }
+    await mkdir(stagingDir, { recursive: true })
     const pinned = first.commit ?? revision // the remaining files come from the same commit
     if (first.downloadUrl === resolveUrl(ctx, revision, firstFile)) first.downloadUrl = resolveUrl(ctx, pinned, firstFile)
     const downloaded: CompleteMarker['files'] = []

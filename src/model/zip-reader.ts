@@ -173,14 +173,12 @@ async function extractEntry(fh: FileHandle, zipPath: string, entry: ZipEntry, de
       cb(null, chunk)
     },
   })
-  const source = createReadStream('', { fd: fh.fd, autoClose: false, start: dataStart, end: dataStart + entry.compressedSize - 1 })
   if (entry.compressedSize === 0) {
-    source.destroy()
     await open(dest, 'w').then((f) => f.close())
-  } else if (entry.method === 8) {
-    await pipeline(source, createInflateRaw(), check, createWriteStream(dest))
   } else {
-    await pipeline(source, check, createWriteStream(dest))
+    const source = createReadStream('', { fd: fh.fd, autoClose: false, start: dataStart, end: dataStart + entry.compressedSize - 1 })
+    if (entry.method === 8) await pipeline(source, createInflateRaw(), check, createWriteStream(dest))
+    else await pipeline(source, check, createWriteStream(dest))
   }
   if (written !== entry.size) fail(`has ${written} bytes, the directory says ${entry.size}`)
   if ((crc >>> 0) !== entry.crc) fail(`fails its CRC-32 check`)
