@@ -37,7 +37,7 @@ export function tokenizeLine(tokenizer: ColbertTokenizer, line: string, opts: To
 /** Tokenises every line of `input`, handing output text to `write` once per input chunk. Returns the line count. */
 export async function tokenizeStream(
   tokenizer: ColbertTokenizer,
-  input: AsyncIterable<Buffer | string>,
+  input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   write: (text: string) => void | Promise<void>,
   opts: TokenizeStreamOptions,
 ): Promise<number> {

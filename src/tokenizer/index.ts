@@ -24,4 +24,5 @@ export {
   type Segmenter,
   type TokenizedText,
 } from './colbert-tokenizer.js'
+export { createMecabAnalyzer, type MecabAnalyzer } from './mecab/index.js'
 export { packBatch, orderByLength, splitByTokenBudget, type PackedBatch } from './batch.js'

@@ -10,8 +10,10 @@ export interface Vocab {
   /** token string of each id */
   readonly tokens: readonly string[]
   readonly size: number
-  /** longest token in code points, `##` prefix excluded for continuation pieces; bounds WordPiece's search */
-  readonly maxPieceCodePoints: number
+  /** longest token in code points, as written (a word's first piece is matched literally); bounds WordPiece */
+  readonly maxTokenCodePoints: number
+  /** longest continuation piece in code points, its `##` excluded; bounds WordPiece after the first piece */
+  readonly maxContinuationCodePoints: number
   /** id of `token`, or -1 */
   idOf(token: string): number
   has(token: string): boolean
@@ -38,17 +40,20 @@ export function parseVocab(text: string, source = 'vocab.txt'): Vocab {
   if (tokens.length > 0 && tokens[tokens.length - 1] === '') tokens.pop()
   if (tokens.length === 0) throw new AppError('CHECKPOINT_INVALID', `${source}: the vocabulary is empty`, { file: source })
   const ids = new Map<string, number>()
-  let maxPieceCodePoints = 0
+  let maxTokenCodePoints = 0
+  let maxContinuationCodePoints = 0
   for (let id = 0; id < tokens.length; id++) {
     const tok = tokens[id]
     ids.set(tok, id)
-    const len = codePointLength(tok.startsWith('##') ? tok.slice(2) : tok)
-    if (len > maxPieceCodePoints) maxPieceCodePoints = len
+    const len = codePointLength(tok)
+    if (len > maxTokenCodePoints) maxTokenCodePoints = len
+    if (tok.startsWith('##') && len - 2 > maxContinuationCodePoints) maxContinuationCodePoints = len - 2
   }
   return {
     tokens,
     size: tokens.length,
-    maxPieceCodePoints,
+    maxTokenCodePoints,
+    maxContinuationCodePoints,
     idOf: (token) => ids.get(token) ?? -1,
     has: (token) => ids.has(token),
   }

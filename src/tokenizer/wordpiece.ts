@@ -5,7 +5,7 @@
  * piece matches, becomes one `[UNK]`.
  *
  * Cost per part of n code points: at most n · min(n, P) Map lookups, P = the vocabulary's longest piece in code points
- * (the search never tries a substring longer than any vocabulary entry, which gives the same result as trying it).
+ * (the search never tries a substring longer than any vocabulary entry of its kind, which could not match anyway).
  */
 import type { Vocab } from './vocab.js'
 import { AppError } from '../errors.js'
@@ -37,7 +37,8 @@ export function createWordPiece(vocab: Vocab, opts: WordPieceOptions = {}): Word
   const maxChars = opts.maxInputCharsPerWord ?? 100
   const unkId = vocab.idOf(unkToken)
   if (unkId < 0) throw new AppError('CHECKPOINT_INVALID', `the vocabulary has no unknown token '${unkToken}'`)
-  const maxPiece = Math.max(1, vocab.maxPieceCodePoints)
+  const maxFirst = Math.max(1, vocab.maxTokenCodePoints)
+  const maxContinuation = Math.max(1, vocab.maxContinuationCodePoints)
   // UTF-16 offset of each code point boundary of the current part; reused across calls
   let bounds = new Int32Array(128)
 
@@ -67,7 +68,7 @@ export function createWordPiece(vocab: Vocab, opts: WordPieceOptions = {}): Word
     const mark = ids.length
     let start = 0
     while (start < n) {
-      let end = Math.min(n, start + maxPiece)
+      let end = Math.min(n, start + (start === 0 ? maxFirst : maxContinuation))
       let found = -1
       let piece = ''
       while (end > start) {

@@ -61,6 +61,14 @@ t.test('greedy longest match with ## continuations', async (t) => {
   t.same(run(v, 'aaa'), ['a', '##a', '##a'])
 })
 
+t.test('a word may start with a literal "##" token; the search bounds allow it', async (t) => {
+  const v = vocabOf(['##abcdef', 'x', '##y'])
+  t.equal(v.maxContinuationCodePoints, 6)
+  t.same(run(v, '##abcdef'), ['##abcdef'])
+  t.same(run(v, 'x##abcdef'), ['[UNK]'], 'after the first piece only "##"+substring is looked up')
+  t.same(run(v, 'xy'), ['x', '##y'])
+})
+
 t.test('any unmatched part makes the whole word one [UNK]', async (t) => {
   const v = vocabOf(['un', '##aff'])
   t.same(run(v, 'unaffx'), ['[UNK]'])
@@ -99,7 +107,8 @@ t.test('vocab.txt: id = line number, empty line kept, CRLF and a missing final n
   t.equal(v.idOf(''), 2)
   t.equal(v.idOf('##y'), 4)
   t.equal(v.idOf('nope'), -1)
-  t.equal(v.maxPieceCodePoints, 5)
+  t.equal(v.maxTokenCodePoints, 5)
+  t.equal(v.maxContinuationCodePoints, 1)
   t.equal(parseVocab('a\na\n').idOf('a'), 1, 'a repeated token maps to its last line, like a Python dict')
   t.throws(() => parseVocab(''), { code: 'CHECKPOINT_INVALID' })
 })
