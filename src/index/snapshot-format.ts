@@ -1,0 +1,220 @@
+/**
+ * The on-disk snapshot format (version 1; documented in docs/snapshot-format.md): one folder holding
+ * - `manifest.json`: format name and version, the index's own state version, settings, scalars, and for every file its
+ *   name, dtype, element count, byte size and CRC-32;
+ * - one raw little-endian file per typed array (`<name>.bin`), written straight from the array's memory;
+ * - `documents.jsonl`: one line per document slot, `[id, metadata | null]`.
+ * Reading verifies sizes and checksums before any byte is trusted and refuses anything else with
+ * AppError('SNAPSHOT_INVALID') naming the file. Cost: one sequential pass over each file (CRC) plus one copy at most.
+ */
+import { readFile } from 'node:fs/promises'
+import { endianness } from 'node:os'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { AppError } from '../errors.js'
+import type { IndexSettings, IndexState, Metadata } from './types.js'
+import { writeFileDurable, type SnapshotHooks } from './snapshot-atomic.js'
+
+export const SNAPSHOT_FORMAT = 'jacolbert-plaid-snapshot'
+export const SNAPSHOT_FORMAT_VERSION = 1
+export const MANIFEST_FILE = 'manifest.json'
+export const DOCUMENTS_FILE = 'documents.jsonl'
+
+type StateArray = IndexState['arrays'][string]
+
+const DTYPES = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  uint16: Uint16Array,
+  uint8: Uint8Array,
+} as const
+export type Dtype = keyof typeof DTYPES
+
+export interface ArrayEntry { name: string; file: string; dtype: Dtype; length: number; bytes: number; crc32: number }
+export interface SnapshotManifest {
+  format: typeof SNAPSHOT_FORMAT
+  version: number
+  byteOrder: 'little-endian'
+  createdAt: string
+  index: { formatVersion: number; settings: IndexSettings; scalars: IndexState['scalars'] }
+  arrays: ArrayEntry[]
+  documents: { file: string; count: number; bytes: number; crc32: number }
+}
+
+const ARRAY_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
+
+function dtypeOf(arr: StateArray): Dtype {
+  if (arr instanceof Float32Array) return 'float32'
+  if (arr instanceof Float64Array) return 'float64'
+  if (arr instanceof Int32Array) return 'int32'
+  if (arr instanceof Uint32Array) return 'uint32'
+  if (arr instanceof Uint16Array) return 'uint16'
+  if (arr instanceof Uint8Array) return 'uint8'
+  throw new TypeError('unsupported typed array in index state')
+}
+
+function assertLittleEndian(): void {
+  // Files are the arrays' memory verbatim; on a big-endian host that would silently change every number.
+  if (endianness() !== 'LE') throw new AppError('SNAPSHOT_INVALID', 'snapshots need a little-endian host')
+}
+
+function bytesOf(arr: ArrayBufferView): Buffer {
+  return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength)
+}
+
+/** Writes `state` as snapshot files into the (empty) folder `dir`, fsyncing each; the manifest goes last. */
+export async function writeStateFiles(state: IndexState, dir: string, hooks?: SnapshotHooks): Promise<{ bytes: number }> {
+  assertLittleEndian()
+  if (state.metadata.length !== state.ids.length) {
+    throw new TypeError(`index state has ${state.ids.length} ids but ${state.metadata.length} metadata entries`)
+  }
+  for (const [k, v] of Object.entries(state.scalars)) {
+    // JSON would turn NaN/Infinity into null and -0 into 0: refuse rather than load back something else.
+    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) throw new TypeError(`index state scalar ${k} = ${v} cannot be stored exactly`)
+  }
+  let total = 0
+  const arrays: ArrayEntry[] = []
+  for (const [name, arr] of Object.entries(state.arrays)) {
+    if (!ARRAY_NAME.test(name)) throw new TypeError(`index state array name ${JSON.stringify(name)} is not a safe file name`)
+    const buf = bytesOf(arr)
+    const file = `${name}.bin`
+    await writeFileDurable(join(dir, file), buf)
+    arrays.push({ name, file, dtype: dtypeOf(arr), length: arr.length, bytes: buf.byteLength, crc32: crc32(buf) })
+    total += buf.byteLength
+    await hooks?.afterFile?.(file)
+  }
+  const lines: string[] = new Array(state.ids.length)
+  for (let i = 0; i < state.ids.length; i++) lines[i] = JSON.stringify([state.ids[i], state.metadata[i] ?? null])
+  const docs = Buffer.from(lines.length === 0 ? '' : lines.join('\n') + '\n', 'utf8')
+  await writeFileDurable(join(dir, DOCUMENTS_FILE), docs)
+  total += docs.byteLength
+  await hooks?.afterFile?.(DOCUMENTS_FILE)
+  const manifest: SnapshotManifest = {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_FORMAT_VERSION,
+    byteOrder: 'little-endian',
+    createdAt: new Date().toISOString(),
+    index: { formatVersion: state.formatVersion, settings: state.settings, scalars: state.scalars },
+    arrays,
+    documents: { file: DOCUMENTS_FILE, count: state.ids.length, bytes: docs.byteLength, crc32: crc32(docs) },
+  }
+  const json = JSON.stringify(manifest, null, 2) + '\n'
+  await writeFileDurable(join(dir, MANIFEST_FILE), json)
+  return { bytes: total + Buffer.byteLength(json) }
+}
+
+function invalid(file: string, problem: string): never {
+  throw new AppError('SNAPSHOT_INVALID', `snapshot file ${file}: ${problem}`, { file })
+}
+
+async function readChecked(dir: string, file: string, bytes: number, crc: number): Promise<Buffer> {
+  const path = join(dir, file)
+  let buf: Buffer
+  try {
+    buf = await readFile(path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return invalid(path, code === 'ENOENT' ? 'missing' : `unreadable (${code ?? String(err)})`)
+  }
+  if (buf.byteLength !== bytes) invalid(path, `size ${buf.byteLength} bytes, manifest says ${bytes} (truncated or foreign)`)
+  if (crc32(buf) !== crc) invalid(path, 'CRC-32 mismatch (corrupt)')
+  return buf
+}
+
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+}
+
+/** Parses and checks the manifest's shape (not the files). */
+export async function readManifest(dir: string): Promise<SnapshotManifest> {
+  const path = join(dir, MANIFEST_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return invalid(path, code === 'ENOENT' ? 'missing (not a snapshot folder, or an incomplete one)' : `unreadable (${code})`)
+  }
+  let m: SnapshotManifest
+  try {
+    m = JSON.parse(text) as SnapshotManifest
+  } catch {
+    return invalid(path, 'not valid JSON (truncated or corrupt)')
+  }
+  if (typeof m !== 'object' || m === null || m.format !== SNAPSHOT_FORMAT) invalid(path, `not a ${SNAPSHOT_FORMAT} manifest`)
+  if (m.version !== SNAPSHOT_FORMAT_VERSION) {
+    invalid(path, `format version ${JSON.stringify(m.version)} is not supported (this build reads version ${SNAPSHOT_FORMAT_VERSION})`)
+  }
+  if (m.byteOrder !== 'little-endian') invalid(path, `byte order ${JSON.stringify(m.byteOrder)} is not supported`)
+  const idx = m.index
+  if (typeof idx !== 'object' || idx === null || typeof idx.formatVersion !== 'number' || typeof idx.settings !== 'object' ||
+      idx.settings === null || typeof idx.scalars !== 'object' || idx.scalars === null) {
+    invalid(path, 'index section malformed')
+  }
+  if (!Array.isArray(m.arrays)) invalid(path, 'arrays section malformed')
+  const seen = new Set<string>()
+  for (const a of m.arrays) {
+    if (typeof a !== 'object' || a === null || typeof a.name !== 'string' || !ARRAY_NAME.test(a.name) || seen.has(a.name) ||
+        a.file !== `${a.name}.bin` || !Object.hasOwn(DTYPES, a.dtype) || !isUint(a.length) || !isUint(a.bytes) || !isUint(a.crc32) ||
+        a.bytes !== a.length * DTYPES[a.dtype].BYTES_PER_ELEMENT) {
+      invalid(path, `array entry ${JSON.stringify(a)} malformed`)
+    }
+    seen.add(a.name)
+  }
+  const d = m.documents
+  if (typeof d !== 'object' || d === null || d.file !== DOCUMENTS_FILE || !isUint(d.count) || !isUint(d.bytes) || !isUint(d.crc32)) {
+    invalid(path, 'documents section malformed')
+  }
+  return m
+}
+
+/** Reads and verifies the snapshot files in `dir` into an IndexState (arrays own aligned memory). */
+export async function readStateFiles(dir: string): Promise<IndexState> {
+  assertLittleEndian()
+  const m = await readManifest(dir)
+  const arrays: IndexState['arrays'] = {}
+  for (const a of m.arrays) {
+    const buf = await readChecked(dir, a.file, a.bytes, a.crc32)
+    const Ctor = DTYPES[a.dtype]
+    if (buf.byteOffset % Ctor.BYTES_PER_ELEMENT === 0) {
+      arrays[a.name] = new Ctor(buf.buffer as ArrayBuffer, buf.byteOffset, a.length)
+    } else {
+      // Small files may come from Node's shared pool at an odd offset: copy into fresh, aligned memory.
+      const out = new Ctor(a.length)
+      new Uint8Array(out.buffer).set(buf)
+      arrays[a.name] = out
+    }
+  }
+  const docsPath = join(dir, m.documents.file)
+  const docs = (await readChecked(dir, m.documents.file, m.documents.bytes, m.documents.crc32)).toString('utf8')
+  const ids: string[] = new Array(m.documents.count)
+  const metadata: Array<Metadata | null> = new Array(m.documents.count)
+  let pos = 0
+  for (let i = 0; i < m.documents.count; i++) {
+    const nl = docs.indexOf('\n', pos)
+    if (nl < 0) invalid(docsPath, `has ${i} lines, manifest says ${m.documents.count}`)
+    let row: unknown
+    try {
+      row = JSON.parse(docs.slice(pos, nl))
+    } catch {
+      invalid(docsPath, `line ${i + 1} is not valid JSON`)
+    }
+    if (!Array.isArray(row) || row.length !== 2 || typeof row[0] !== 'string' || (row[1] !== null && (typeof row[1] !== 'object' || Array.isArray(row[1])))) {
+      invalid(docsPath, `line ${i + 1} is not [id, metadata|null]`)
+    }
+    ids[i] = row[0]
+    metadata[i] = row[1] as Metadata | null
+    pos = nl + 1
+  }
+  if (pos !== docs.length) invalid(docsPath, `has more lines than the ${m.documents.count} the manifest says`)
+  return {
+    formatVersion: m.index.formatVersion,
+    settings: m.index.settings,
+    scalars: m.index.scalars,
+    arrays,
+    ids,
+    metadata,
+  }
+}

@@ -1,0 +1,39 @@
+/** A deterministic IndexState-shaped value (every dtype, odd lengths, metadata) for snapshot tests without an index. */
+import type { IndexState } from '../../src/index/types.js'
+
+export function fakeState(tag: number, scale = 1): IndexState {
+  let s = tag * 2654435761 >>> 0
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    return s / 4294967296
+  }
+  const n = 1000 * scale + tag
+  const f32 = new Float32Array(n * 8)
+  for (let i = 0; i < f32.length; i++) f32[i] = rnd() * 2 - 1
+  f32[3] = -0
+  f32[5] = Number.NaN
+  const i32 = new Int32Array(n)
+  for (let i = 0; i < n; i++) i32[i] = Math.floor(rnd() * 2 ** 32) - 2 ** 31
+  const ids: string[] = []
+  const metadata: IndexState['metadata'] = []
+  for (let i = 0; i < 50 + tag; i++) {
+    ids.push(`doc-${tag}-${i}` + (i % 7 === 0 ? '\n改行"quote' : ''))
+    metadata.push(i % 3 === 0 ? null : { lang: i % 2 ? 'ja' : 'en', n: i * 1.5, ok: i % 5 === 0, none: null, text: '日本語\u2028' })
+  }
+  return {
+    formatVersion: 1,
+    settings: { dim: 8, nbits: 2, seed: tag, minTrainVectors: 100, kmeansIters: 4 },
+    scalars: { trained: true, nextId: n, tag, label: `v${tag}` },
+    arrays: {
+      vectors: f32,
+      codes: i32,
+      residuals: Uint8Array.from({ length: n * 2 + 1 }, () => Math.floor(rnd() * 256)),
+      offsets: Uint32Array.from({ length: n + 1 }, (_, i) => i * 3),
+      small: Uint16Array.from({ length: 3 }, (_, i) => 65535 - i),
+      weights: Float64Array.from({ length: 5 }, () => rnd()),
+      empty: new Float32Array(0),
+    },
+    ids,
+    metadata,
+  }
+}
