@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { tokenizeStream } from '../../src/cli/tokenize-command.js'
+import { run, tokenizeStream } from '../../src/cli/tokenize-command.js'
 import { loadColbertTokenizer } from '../../src/tokenizer/index.js'
 import { dictionaryOnly, GOLDEN_PATH, IPADIC_DIR, REPO_ROOT, sharedOnly, TINY_MODEL_DIR } from '../helpers/shared.js'
 
@@ -50,17 +50,36 @@ t.test('jacolbert tokenize (spawned) prints the golden layout, one JSON object p
   }
 })
 
-t.test('usage errors exit 2, checkpoint errors exit 1 with the code', async (t) => {
-  t.equal(cli([], '').status, 2, 'no --model')
-  t.equal(cli(['--model', 'x', '--kind', 'passage'], '').status, 2, 'bad --kind')
-  t.equal(cli(['--model', 'x', '--bogus'], '').status, 2, 'unknown option')
-  t.equal(cli(['--model', 'x', '--dynamic-length'], '').status, 2, '--dynamic-length without --kind query')
-  const help = cli(['--help'], '')
-  t.equal(help.status, 0)
+/** run() in-process with stdout/stderr captured. */
+async function runCaptured(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' }
+  const origOut = process.stdout.write.bind(process.stdout)
+  const origErr = process.stderr.write.bind(process.stderr)
+  process.stdout.write = ((s: string | Uint8Array) => ((out.stdout += String(s)), true)) as typeof process.stdout.write
+  process.stderr.write = ((s: string | Uint8Array) => ((out.stderr += String(s)), true)) as typeof process.stderr.write
+  try {
+    return { code: await run(args), ...out }
+  } finally {
+    process.stdout.write = origOut
+    process.stderr.write = origErr
+  }
+}
+
+t.test('usage errors exit 2; a bad checkpoint is an AppError naming the file', async (t) => {
+  for (const [args, why] of [
+    [[], 'no --model'],
+    [['--model', 'x', '--kind', 'passage'], 'bad --kind'],
+    [['--model', 'x', '--bogus'], 'unknown option'],
+    [['--model', 'x', '--dynamic-length'], '--dynamic-length without --kind query'],
+  ] as Array<[string[], string]>) {
+    const r = await runCaptured(args)
+    t.equal(r.code, 2, why)
+    t.match(r.stderr, /jacolbert tokenize: /)
+  }
+  const help = await runCaptured(['--help'])
+  t.equal(help.code, 0)
   t.match(help.stdout, /--model DIR/)
-  const missing = cli(['--model', '/nonexistent/model', '--dic', IPADIC_DIR], 'x\n')
-  t.equal(missing.status, 1)
-  t.match(missing.stderr, /\[CHECKPOINT_INVALID\].*vocab\.txt/)
+  await t.rejects(runCaptured(['--model', '/nonexistent/model', '--dic', IPADIC_DIR]), { code: 'CHECKPOINT_INVALID', message: /vocab\.txt/ })
 })
 
 t.test('tokenizeStream: lines split across chunks and inside multi-byte characters, CRLF, no final newline', { skip }, async (t) => {
