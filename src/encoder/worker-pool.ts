@@ -1,8 +1,9 @@
 /**
  * Starts ONNX worker threads. The worker module is resolved next to this file with this file's extension, so the
  * same code runs from dist (.js) and from TypeScript under tsx or tap's loader (.ts). A tiny eval'd bootstrap
- * imports it: that goes through the ESM loader, and the worker inherits process.execArgv (where tsx/tap put their
- * --import/--loader hooks), so the .ts file is transformed there too.
+ * imports it through the ESM loader. The worker inherits process.execArgv, but on Node 20 hooks that tsx or tap
+ * register with module.register() do not reach worker threads (ERR_UNKNOWN_FILE_EXTENSION), so when running from
+ * .ts the bootstrap first registers tsx's hooks (a dev dependency; dist never takes this path).
  */
 import { Worker } from 'node:worker_threads'
 import { AppError } from '../errors.js'
@@ -22,7 +23,10 @@ export interface OnnxWorker {
 
 export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) => void): Promise<OnnxWorker> {
   const url = workerModuleUrl().href
-  const worker = new Worker(`import(${JSON.stringify(url)}).catch((e) => { console.error(e); process.exit(70) })`, {
+  const load = url.endsWith('.ts')
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}) })`
+    : `import(${JSON.stringify(url)})`
+  const worker = new Worker(`${load}.catch((e) => { console.error(e); process.exit(70) })`, {
     eval: true,
     workerData: init,
     execArgv: process.execArgv,
