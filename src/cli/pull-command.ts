@@ -1,5 +1,6 @@
 /** `jacolbert pull <repo-id>`: download a checkpoint from the Hugging Face Hub (and unidic-lite) into the model cache. */
 import { parseArgs } from 'node:util'
+import { isAppError } from '../errors.js'
 import { pullModel } from '../model/hub-download.js'
 import { createProgressReporter, formatBytes } from '../model/hub-progress.js'
 
@@ -67,6 +68,13 @@ export async function run(argv: string[]): Promise<number> {
       : `${repo}@${result.marker.revision}${commit} is already complete in the cache\n`)
     process.stdout.write(`${result.dir}\n`)
     return 0
+  } catch (err) {
+    if (isAppError(err) && err.code === 'MODEL_UNAVAILABLE' && err.details?.reason !== undefined) {
+      reporter.finish()
+      process.stderr.write(`jacolbert pull: [${err.code}] ${err.message}. Check this machine's network access, or set HF_ENDPOINT to a reachable mirror.\n`)
+      return 1
+    }
+    throw err
   } finally {
     reporter.finish()
   }

@@ -231,14 +231,14 @@ t.test('concurrent pulls of the same model: one downloads, the other waits for i
   const cache = await tempCache(t)
   const waits: string[] = []
   const [a, b] = await Promise.all([
-    pullModel(REPO, pullOpts(hub, cache)),
+    pullModel(REPO, pullOpts(hub, cache, { onStatus: (m) => waits.push(m) })),
     pullModel(REPO, pullOpts(hub, cache, { onStatus: (m) => waits.push(m) })),
   ])
   t.equal(a.dir, b.dir)
   t.equal([a.downloaded, b.downloaded].filter(Boolean).length, 1, 'exactly one pull downloaded')
   await expectIdenticalToFixtures(t, a.dir)
   t.equal(hub.requests.filter((r) => r.server === 'cdn' && r.method === 'GET' && r.path.startsWith(`/lfs/${sha256Hex(fixtures['model.safetensors']!)}`)).length, 1, 'model.safetensors fetched once')
-  t.ok(waits.some((m) => /waiting for another download/.test(m)), 'the second pull said it was waiting')
+  t.ok(waits.some((m) => /waiting for another download/.test(m)), 'the other pull said it was waiting')
 })
 
 t.test('a stale lock (dead holder) is taken over', sharedOnly(), async (t) => {
