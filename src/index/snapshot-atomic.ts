@@ -72,10 +72,17 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /** Removes `<dir>.tmp-<pid>-*` folders left by processes that no longer run. */
-async function removeDeadTempDirs(dir: string): Promise<void> {
+export async function removeDeadTempDirs(dir: string): Promise<void> {
   const parent = dirname(dir)
   const prefix = basename(dir) + TMP_INFIX
-  for (const entry of await readdir(parent)) {
+  let entries: string[]
+  try {
+    entries = await readdir(parent)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  for (const entry of entries) {
     if (!entry.startsWith(prefix)) continue
     const pid = Number.parseInt(entry.slice(prefix.length), 10)
     if (Number.isInteger(pid) && pid !== process.pid && !isProcessAlive(pid)) {

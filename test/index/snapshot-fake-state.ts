@@ -1,4 +1,5 @@
 /** A deterministic IndexState-shaped value (every dtype, odd lengths, metadata) for snapshot tests without an index. */
+import type { Test } from 'tap'
 import type { IndexState } from '../../src/index/types.js'
 
 export function fakeState(tag: number, scale = 1): IndexState {
@@ -36,4 +37,37 @@ export function fakeState(tag: number, scale = 1): IndexState {
     ids,
     metadata,
   }
+}
+
+/** Bit-level equality of two states: same dtype and bytes for every array (NaN and -0 included), deep equality elsewhere. */
+export function sameState(t: Test, got: IndexState, want: IndexState, msg: string): void {
+  t.same(Object.keys(got.arrays).sort(), Object.keys(want.arrays).sort(), `${msg}: array names`)
+  for (const [name, w] of Object.entries(want.arrays)) {
+    const g = got.arrays[name]
+    t.equal(g?.constructor, w.constructor, `${msg}: ${name} dtype`)
+    t.ok(g !== undefined && Buffer.from(g.buffer, g.byteOffset, g.byteLength).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)),
+      `${msg}: ${name} bytes identical`)
+  }
+  t.same(got.ids, want.ids, `${msg}: ids`)
+  t.same(got.metadata, want.metadata, `${msg}: metadata`)
+  t.same(got.settings, want.settings, `${msg}: settings`)
+  t.same(got.scalars, want.scalars, `${msg}: scalars`)
+  t.equal(got.formatVersion, want.formatVersion, `${msg}: formatVersion`)
+}
+
+/** Random unit vectors (n×dim), seeded. */
+export function randomUnitVectors(n: number, dim: number, seed: number): Float32Array {
+  let s = seed >>> 0
+  const out = new Float32Array(n * dim)
+  for (let i = 0; i < n; i++) {
+    let norm = 0
+    for (let d = 0; d < dim; d++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+      const v = s / 4294967296 - 0.5
+      out[i * dim + d] = v
+      norm += v * v
+    }
+    for (let d = 0; d < dim; d++) out[i * dim + d] /= Math.sqrt(norm)
+  }
+  return out
 }

@@ -9,7 +9,7 @@ import { AppError } from '../../src/errors.js'
 import type { IndexState } from '../../src/index/types.js'
 import { recoverSnapshotDir, replaceDirAtomically, removeSnapshotDir, type SnapshotStep } from '../../src/index/snapshot-atomic.js'
 import { readStateFiles, writeStateFiles } from '../../src/index/snapshot-format.js'
-import { fakeState } from './snapshot-fake-state.js'
+import { fakeState, sameState } from './snapshot-fake-state.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const CHILD = resolve(HERE, 'snapshot-crash-child.ts')
@@ -24,22 +24,6 @@ async function load(dir: string): Promise<IndexState> {
   const { present } = await recoverSnapshotDir(dir)
   if (!present) throw new Error(`no snapshot at ${dir}`)
   return readStateFiles(dir)
-}
-
-/** Bit-level equality: same dtype and bytes for every array (NaN and -0 included), deep equality elsewhere. */
-function sameState(t: Test, got: IndexState, want: IndexState, msg: string): void {
-  t.same(Object.keys(got.arrays).sort(), Object.keys(want.arrays).sort(), `${msg}: array names`)
-  for (const [name, w] of Object.entries(want.arrays)) {
-    const g = got.arrays[name]
-    t.equal(g?.constructor, w.constructor, `${msg}: ${name} dtype`)
-    t.ok(g !== undefined && Buffer.from(g.buffer, g.byteOffset, g.byteLength).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)),
-      `${msg}: ${name} bytes identical`)
-  }
-  t.same(got.ids, want.ids, `${msg}: ids`)
-  t.same(got.metadata, want.metadata, `${msg}: metadata`)
-  t.same(got.settings, want.settings, `${msg}: settings`)
-  t.same(got.scalars, want.scalars, `${msg}: scalars`)
-  t.equal(got.formatVersion, want.formatVersion, `${msg}: formatVersion`)
 }
 
 async function rejects(t: Test, p: Promise<unknown>, file: string, msg: RegExp): Promise<void> {
