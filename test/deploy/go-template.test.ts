@@ -17,6 +17,14 @@ t.test('text, fields and trim markers', async (t) => {
   t.equal(render('{{ "a}}b" }}', {}), 'a}}b', 'braces inside a string literal')
 })
 
+t.test('numbers: values-file floats vs template ints, as Helm prints them', async (t) => {
+  t.equal(render('{{ .n }} {{ .m }} {{ .f }}', { n: 16777216, m: 123456, f: 0.5 }), '1.6777216e+07 123456 0.5', 'float64 %v')
+  t.equal(render('{{ .n | int64 }} {{ int64 "42" }} {{ int64 "" }}', { n: 16777216 }), '16777216 42 0', 'sprig int64')
+  t.equal(render('{{ kindIs "float64" .n }} {{ kindIs "int" 3 }} {{ kindIs "string" .s }}', { n: 1, s: '' }), 'true true true')
+  t.equal(render('{{ gt (int .r) 1 }}', { r: 3 }), 'true', 'int compared with a template literal')
+  t.throws(() => render('{{ gt .r 1 }}', { r: 3 }), /incompatible types for comparison: float64 gt int64/, 'float64 vs int, as Go refuses')
+})
+
 t.test('conditionals follow Go truthiness', async (t) => {
   const tpl = '{{ if .v }}T{{ else if .w }}W{{ else }}F{{ end }}'
   for (const [v, want] of [[0, 'F'], ['', 'F'], [[], 'F'], [{}, 'F'], [false, 'F'], [null, 'F'], [1, 'T'], ['0', 'T'], [[0], 'T']] as const) {

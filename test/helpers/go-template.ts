@@ -4,6 +4,8 @@
  * sub-pipelines, fields (.A.B, $.A, $v.A), variables (:= and =), literals, if/else if/else, with/else, range (lists and
  * maps, one or two variables)/else, define/template/include, and the functions in FUNCS. Semantics follow Go's:
  * empty values (nil, false, 0, "", [], {}) are false; missing map keys are nil and print as "" (Helm's behaviour).
+ * Numbers keep Go's two kinds apart: JS numbers are float64 (what Helm makes of every number in a values file, which
+ * prints as 1.6777216e+07 from 1e6 up), JS bigints are ints (template literals, int/int64 results), as in Helm.
  * Anything outside the subset throws, naming the template and the construct, so a template edit cannot pass silently.
  */
 import { createHash } from 'node:crypto'
@@ -23,7 +25,7 @@ type Token =
   | { t: 'var'; name: string; path: string[] } // $x.A ; name "$" for root
   | { t: 'ident'; name: string }
   | { t: 'string'; value: string }
-  | { t: 'number'; value: number }
+  | { t: 'number'; value: number | bigint }
   | { t: 'bool'; value: boolean }
   | { t: 'nil' }
   | { t: 'pipe' }
@@ -123,7 +125,7 @@ function tokenize(s: string, name: string): Token[] {
       const m = /-?[0-9]+(\.[0-9]+)?/y
       m.lastIndex = i
       const r = m.exec(s)!
-      out.push({ t: 'number', value: Number(r[0]) })
+      out.push({ t: 'number', value: r[1] ? Number(r[0]) : BigInt(r[0]) })
       i += r[0].length
       continue
     }
@@ -288,7 +290,7 @@ function parse(src: string, name: string): Parsed {
 // Evaluation.
 
 export function isTrue(v: Value): boolean {
-  if (v === null || v === undefined || v === false || v === 0 || v === '') return false
+  if (v === null || v === undefined || v === false || v === 0 || v === 0n || v === '') return false
   if (Array.isArray(v)) return v.length > 0
   if (typeof v === 'object') return Object.keys(v as object).length > 0
   return true
@@ -297,9 +299,24 @@ export function isTrue(v: Value): boolean {
 function toText(v: Value): string {
   if (v === null || v === undefined) return ''
   if (typeof v === 'string') return v
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  if (typeof v === 'number') return formatFloat64(v)
+  if (typeof v === 'bigint' || typeof v === 'boolean') return String(v)
   if (typeof v === 'function') throw new Error('cannot print a function')
-  return JSON.stringify(v) // Go would print map[...]; templates must not rely on it
+  return JSON.stringify(v, jsonBigint) // Go would print map[...]; templates must not rely on it
+}
+
+const jsonBigint = (_k: string, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)
+
+/** Go's %v for a float64 (strconv 'g', shortest digits): exponent form when the exponent is < -4 or >= 6. */
+function formatFloat64(v: number): string {
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : v < 0 ? '-Inf' : 'NaN'
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0'
+  const [mant, expStr] = v.toExponential().split('e') // shortest round-trip digits, like Go's
+  const exp = Number(expStr)
+  if (exp < -4 || exp >= 6) {
+    return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`
+  }
+  return String(v)
 }
 
 function field(v: Value, path: string[], where: string): Value {
@@ -323,7 +340,7 @@ function goPrintf(format: string, args: Value[]): string {
     if (verb === '%') return '%'
     const a = args[k++]
     if (verb === 'q') return JSON.stringify(toText(a))
-    if (verb === 'd') return String(Math.trunc(Number(a)))
+    if (verb === 'd') return typeof a === 'bigint' ? String(a) : String(Math.trunc(Number(a)))
     return toText(a)
   })
 }
@@ -335,14 +352,35 @@ function toYaml(v: Value): string {
 }
 
 function compare(a: Value, b: Value, op: string): boolean {
-  if (typeof a !== typeof b) throw new Error(`incompatible types for comparison: ${typeof a} ${op} ${typeof b}`)
+  if (typeof a !== typeof b) throw new Error(`incompatible types for comparison: ${goKind(a)} ${op} ${goKind(b)}`)
   const x = a as number
   const y = b as number
   return op === 'lt' ? x < y : op === 'le' ? x <= y : op === 'gt' ? x > y : x >= y
 }
 
 function deepCopy<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T)
+  return v === undefined ? v : (structuredClone(v) as T)
+}
+
+/** reflect.Kind names as Sprig's kindIs/kindOf report them. */
+function goKind(v: Value): string {
+  if (v === null || v === undefined) return 'invalid'
+  if (typeof v === 'number') return 'float64'
+  if (typeof v === 'bigint') return 'int64'
+  if (typeof v === 'string') return 'string'
+  if (typeof v === 'boolean') return 'bool'
+  if (Array.isArray(v)) return 'slice'
+  if (typeof v === 'function') return 'func'
+  return 'map'
+}
+
+/** Sprig's int64 (spf13/cast): numbers truncate, numeric strings parse, anything else is 0. */
+function toInt64(v: Value): bigint {
+  if (typeof v === 'bigint') return v
+  if (typeof v === 'number') return BigInt(Math.trunc(v))
+  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return BigInt(v.trim())
+  if (typeof v === 'boolean') return v ? 1n : 0n
+  return 0n
 }
 
 export interface TemplateSet {
@@ -364,7 +402,7 @@ export function createTemplateSet(): TemplateSet {
   const FUNCS: Record<string, (...a: Value[]) => Value> = {
     include: (name, data) => execute(String(name), data),
     toYaml: (v) => toYaml(v),
-    toJson: (v) => JSON.stringify(v ?? null),
+    toJson: (v) => JSON.stringify(v ?? null, jsonBigint),
     nindent: (n, s) => '\n' + indentLines(toText(s), Number(n)),
     indent: (n, s) => indentLines(toText(s), Number(n)),
     quote: (...a) => a.map((x) => JSON.stringify(x === null || x === undefined ? '' : toText(x))).join(' '),
@@ -387,7 +425,10 @@ export function createTemplateSet(): TemplateSet {
     lower: (s) => toText(s).toLowerCase(),
     upper: (s) => toText(s).toUpperCase(),
     toString: (v: Value) => toText(v),
-    int: (v) => Math.trunc(Number(v ?? 0)),
+    int: (v) => toInt64(v),
+    int64: (v) => toInt64(v),
+    kindIs: (kind, v) => goKind(v) === kind || (kind === 'int' && goKind(v) === 'int64'),
+    kindOf: (v) => goKind(v),
     b64enc: (s) => Buffer.from(toText(s), 'utf8').toString('base64'),
     sha256sum: (s) => createHash('sha256').update(toText(s)).digest('hex'),
     eq: (a, ...bs) => bs.some((b) => a === b),
@@ -496,10 +537,10 @@ export function createTemplateSet(): TemplateSet {
             ? v.map((x, i) => [i, x])
             : v && typeof v === 'object'
               ? Object.keys(v).sort().map((k) => [k, (v as Record<string, Value>)[k]])
-              : typeof v === 'number'
-                ? Array.from({ length: v }, (_x, i) => [i, i])
+              : typeof v === 'bigint'
+                ? Array.from({ length: Number(v) }, (_x, i) => [BigInt(i), BigInt(i)])
                 : []
-          if (v !== null && v !== undefined && typeof v !== 'object' && typeof v !== 'number') {
+          if (v !== null && v !== undefined && typeof v !== 'object' && typeof v !== 'bigint') {
             throw new Error(`${where}: range over ${typeof v}`)
           }
           if (entries.length === 0) { run(node.otherwise, dot, scope, name, out); break }

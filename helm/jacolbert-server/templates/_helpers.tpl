@@ -92,9 +92,12 @@ cpu
 {{- end }}
 {{- end -}}
 
-{{/* One optional env var: emitted only when the value is set (so the service's own default applies otherwise). */}}
+{{/* One optional env var: emitted only when the value is set (so the service's own default applies otherwise).
+     Helm reads numbers in values files as float64, which print as 1.6777216e+07 from a million up: every setting
+     here is an integer, so numbers go through int64 first. */}}
 {{- define "jacolbert.optionalEnv" -}}
 {{- $value := index . 1 -}}
+{{- if kindIs "float64" $value }}{{ $value = int64 $value }}{{ end -}}
 {{- if or $value (eq (toString $value) "0") }}
 - name: {{ index . 0 }}
   value: {{ $value | toString | quote }}
