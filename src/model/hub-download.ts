@@ -12,7 +12,7 @@
  * that exists under its final name is always whole. Interrupted runs resume from the staging folder.
  */
 import { existsSync } from 'node:fs'
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { AppError } from '../errors.js'
 import { downloadFile, hashFile, type DownloadProgress, type ExpectedContent, type FileSource } from './hub-file-download.js'
@@ -187,8 +187,8 @@ export async function pullModel(repo: string, opts: PullOptions): Promise<PullRe
     } catch (err) {
       throw explain(err, ctx, revision, firstFile, true)
     }
-    await mkdir(stagingDir, { recursive: true })
     const pinned = first.commit ?? revision // the remaining files come from the same commit
+    await prepareStaging(stagingDir, first.commit)
     if (first.downloadUrl === resolveUrl(ctx, revision, firstFile)) first.downloadUrl = resolveUrl(ctx, pinned, firstFile)
     const downloaded: CompleteMarker['files'] = []
     for (const file of [firstFile, ...otherFiles]) {
@@ -236,6 +236,7 @@ export async function pullModel(repo: string, opts: PullOptions): Promise<PullRe
     const marker: CompleteMarker = {
       format: 1, repo, revision, commit: first.commit ?? null, endpoint, files: downloaded, dictionary: dict, completedAt: new Date().toISOString(),
     }
+    await rm(join(stagingDir, '.commit'), { force: true })
     await writeMarker(stagingDir, marker)
     if (existsSync(finalDir)) {
       // a forced re-pull or a folder without a valid marker: move it aside first, the rename below must not merge
@@ -247,7 +248,20 @@ export async function pullModel(repo: string, opts: PullOptions): Promise<PullRe
     return { dir: finalDir, downloaded: true, marker }
   } finally {
     await lock.release()
+    await rmdir(repoDir).catch(() => undefined) // only succeeds when a failed first request left it empty
   }
+}
+
+/**
+ * Keeps what an interrupted run of the same commit left in the staging folder (finished files are re-verified,
+ * `.part` files resumed) and starts afresh when the revision now points to another commit.
+ */
+async function prepareStaging(stagingDir: string, commit: string | undefined): Promise<void> {
+  const stamp = join(stagingDir, '.commit')
+  const previous = await readFile(stamp, 'utf8').catch(() => undefined)
+  if (previous !== undefined && previous !== (commit ?? '')) await rm(stagingDir, { recursive: true, force: true })
+  await mkdir(stagingDir, { recursive: true })
+  await writeFile(stamp, commit ?? '')
 }
 
 interface HubContext {

@@ -136,7 +136,7 @@ function describeCode(code: string, message: string | undefined): string {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_NONAME':
-      return `${code}: host name does not resolve, is this machine offline?`
+      return `${code}: the host name does not resolve (offline, or no DNS)`
     case 'ECONNREFUSED':
       return `${code}: connection refused`
     case 'UND_ERR_CONNECT_TIMEOUT':

@@ -3,7 +3,8 @@
  * process) never write the same staging folder. The holder refreshes the file's mtime; a lock that has not been
  * refreshed for `staleMs` belongs to a dead process and is taken over. Host-independent (no pid checks).
  */
-import { open, readFile, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { hostname } from 'node:os'
 import { AppError } from '../errors.js'
 import { sleep } from './hub-http.js'
@@ -34,7 +35,12 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
       await fh.close()
       return holdLock(path, staleMs)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') {
+        await mkdir(dirname(path), { recursive: true }) // removed by a failed pull that cleaned up after itself
+        continue
+      }
+      if (code !== 'EEXIST') throw err
     }
     const age = await lockAge(path)
     if (age !== undefined && age > staleMs) {

@@ -280,3 +280,25 @@ t.test('a corrupt dictionary archive is refused', sharedOnly(), async (t) => {
   await t.rejects(pullModel(REPO, pullOpts(hub, cache)), { code: 'DOWNLOAD_FAILED', message: /unidic-lite-1\.0\.8\.tar\.gz is corrupt/ })
   t.notOk(existsSync(join(cache, 'answerdotai--JaColBERTv2.5', 'main')))
 })
+
+t.test('a staging folder from another commit is discarded, not mixed in', sharedOnly(), async (t) => {
+  const cache = await tempCache(t)
+  const hubA = await withHub(t)
+  hubA.truncate.set('model.safetensors', { afterBytes: 1_500_000, times: 1 })
+  await t.rejects(pullModel(REPO, pullOpts(hubA, cache, { retries: 0 })), { code: 'DOWNLOAD_FAILED' })
+  t.ok(existsSync(join(cache, 'answerdotai--JaColBERTv2.5', '.incomplete-main', 'config.json')), 'first run left finished files')
+
+  // the branch moved: new commit, new weights and config
+  const newWeights = Buffer.from(fixtures['model.safetensors']!)
+  newWeights[newWeights.length - 1]! ^= 1
+  const newConfig = Buffer.from(fixtures['config.json']!.toString('utf8').replace('{', '{\n  "_note": "v2",'))
+  const files = { ...fixtures, 'model.safetensors': newWeights, 'config.json': newConfig }
+  const hubB = await startFakeHub({ repo: REPO, commit: 'b'.repeat(40), files, lfs: ['model.safetensors'], cdnFiles: { [UNIDIC_PATH]: archive } })
+  t.teardown(() => hubB.close())
+  const result = await pullModel(REPO, pullOpts(hubB, cache))
+  t.ok(readFileSync(join(result.dir, 'model.safetensors')).equals(newWeights), 'new weights, not a resumed mix')
+  t.ok(readFileSync(join(result.dir, 'config.json')).equals(newConfig), 'new config')
+  t.equal(result.marker.commit, 'b'.repeat(40))
+  t.notOk(hubB.requests.some((r) => r.range), 'nothing resumed across commits')
+  t.notOk(existsSync(join(result.dir, '.commit')), 'no staging stamp in the final folder')
+})
