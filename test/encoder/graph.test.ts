@@ -99,3 +99,16 @@ t.test('graph cache: second call reuses the file; changed weights give a new key
   t.equal(third.converted, true)
   t.not(third.key, first.key, 'new weights, new key')
 })
+
+t.test('a read-only checkpoint folder is never written; the cache falls back to the temp folder', async (t) => {
+  const { chmodSync, readdirSync } = await import('node:fs')
+  const dir = await makeRandomCheckpoint(join(t.testdir(), 'ro'), { vocabSize: 64, hidden: 16, heads: 2, intermediate: 32, layers: 1, dim: 8, seed: 31 })
+  chmodSync(dir, 0o555)
+  try {
+    const g = await ensureConvertedGraph(dir, 'fp32')
+    t.notOk(g.path.startsWith(dir), `cached elsewhere: ${g.path}`)
+    t.notOk(readdirSync(dir).includes('onnx'), 'no onnx folder created in the checkpoint')
+  } finally {
+    chmodSync(dir, 0o755)
+  }
+})

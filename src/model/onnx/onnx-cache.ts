@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { mkdir, open, rename, stat, unlink, writeFile, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { loadCheckpoint, type Checkpoint } from '../checkpoint.js'
 import { buildColbertGraph, CONVERTER_VERSION, type GraphVariant } from './colbert-graph.js'
 import { encodeModel } from './graph-builder.js'
@@ -53,8 +53,15 @@ export async function graphCacheKey(ckpt: Checkpoint, variant: GraphVariant): Pr
   return createHash('sha256').update(`${base}\0${variant}`).digest('hex').slice(0, 16)
 }
 
+/**
+ * Whether we may cache in `dir` (<modelDir>/onnx). A checkpoint folder whose mode has no write bit is treated as
+ * read-only even when the process could write (root ignores mode bits): it is someone's pristine copy.
+ */
 async function writable(dir: string): Promise<boolean> {
   try {
+    const parent = dirname(dir)
+    const ps = await stat(parent).catch(() => undefined)
+    if (ps && (ps.mode & 0o222) === 0) return false
     await mkdir(dir, { recursive: true })
     const probe = join(dir, `.probe-${process.pid}-${Date.now()}`)
     await writeFile(probe, '')
