@@ -21,7 +21,6 @@
  * Cost: O(n · k · m) for n bytes, k nodes starting at a position and m nodes ending there (like MeCab);
  * the inner loop touches only typed arrays and allocates nothing once the arena has grown.
  */
-import { charDefaultType, charGroup, charInvoke, charLength } from './char-property.js'
 import type { DictionaryFile } from './dictionary-file.js'
 
 export interface LatticeTables {
@@ -65,17 +64,13 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
   // within the first 15 chars (the largest `length`); past both it can stop (keeps long runs linear).
   const groupScanLimit = Math.max(maxGroupingSize, 16) + 1
 
-  // Node arena (struct of arrays). Node 0 is BOS.
+  // Node arena: 8 int32 fields per node (one cache line holds two nodes), costs apart. Node 0 is BOS.
+  // Fields: +0 surface start (after skipped spaces), +1 surface length in bytes, +2 end position
+  // (lookup position + rlength), +3 lcAttr, +4 rcAttr, +5 word cost, +6 best previous node, +7 next node
+  // in the same end list.
   let cap = INITIAL_NODES
-  let nStart = new Int32Array(cap) // surface start (after skipped spaces)
-  let nLen = new Int32Array(cap) // surface length in bytes
-  let nEnd = new Int32Array(cap) // position where the node ends (start of lookup + rlength)
-  let nLc = new Int32Array(cap)
-  let nRc = new Int32Array(cap)
-  let nWc = new Int32Array(cap)
+  let nodes = new Int32Array(cap * 8)
   let nCost = new Float64Array(cap)
-  let nPrev = new Int32Array(cap)
-  let nEnext = new Int32Array(cap)
   let count = 0
   let endHead = new Int32Array(1024)
   let bytes: Uint8Array = new Uint8Array(0)
@@ -83,6 +78,13 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
   let lIds = new Int32Array(256)
   let lCost = new Float64Array(256)
   let lRc = new Int32Array(256)
+  // Per-position memo of the best left node for a right lcAttr (homographs often share it): the same
+  // left list and lcAttr give the same minimum and the same tie-break, so reuse is exact.
+  const attrs = Math.max(t.sys.lsize, t.sys.rsize, t.unk.lsize, t.unk.rsize, 1)
+  const memoStamp = new Int32Array(attrs).fill(-1)
+  const memoBest = new Float64Array(attrs)
+  const memoNode = new Int32Array(attrs)
+  let stamp = 0
   // Result buffers.
   let outStarts = new Int32Array(256)
   let outEnds = new Int32Array(256)
@@ -91,19 +93,9 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
 
   function grow(): void {
     const n = cap * 2
-    const g32 = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
-      const b = new Int32Array(n)
-      b.set(a)
-      return b
-    }
-    nStart = g32(nStart)
-    nLen = g32(nLen)
-    nEnd = g32(nEnd)
-    nLc = g32(nLc)
-    nRc = g32(nRc)
-    nWc = g32(nWc)
-    nPrev = g32(nPrev)
-    nEnext = g32(nEnext)
+    const a = new Int32Array(n * 8)
+    a.set(nodes)
+    nodes = a
     const c = new Float64Array(n)
     c.set(nCost)
     nCost = c
@@ -112,13 +104,13 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
 
   function addNode(start: number, len: number, end: number, lc: number, rc: number, wc: number): void {
     if (count === cap) grow()
-    const i = count++
-    nStart[i] = start
-    nLen[i] = len
-    nEnd[i] = end
-    nLc[i] = lc
-    nRc[i] = rc
-    nWc[i] = wc
+    const o = count++ << 3
+    nodes[o] = start
+    nodes[o + 1] = len
+    nodes[o + 2] = end
+    nodes[o + 3] = lc
+    nodes[o + 4] = rc
+    nodes[o + 5] = wc
   }
 
   /** MeCab's utf8_to_ucs2 + table lookup: CharInfo of the char at p (not reading past `end`); sets mblen. */
@@ -145,7 +137,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
   }
 
   function addUnknown(info: number, begin: number, begin2: number, begin3: number): void {
-    const cat = charDefaultType(info)
+    const cat = (info >>> 18) & 0xff // default category id
     const first = unkFirst[cat]
     const n = unkCount[cat]
     // MeCab stores length and rlength as unsigned short.
@@ -185,27 +177,37 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
       while (bytes[q] !== 0) q++
       searchLen = q - begin2
     }
-    let b = sysTrie[0]
+    const trie = sysTrie
+    const text = bytes
+    let b = trie[0]
     let i = 0
     for (;;) {
-      const n = sysTrie[2 * b]
-      if (n < 0 && sysTrie[2 * b + 1] === b) {
+      const n = trie[2 * b]
+      if (n < 0 && trie[2 * b + 1] === b) {
         const v = -n - 1
-        const firstTok = v >> 8
         const toks = v & 0xff
-        for (let j = 0; j < toks; j++) {
-          const o = (firstTok + j) << 3
-          addNode(begin2, i, begin2 + i, sysU16[o], sysU16[o + 1], sysI16[o + 3])
+        while (count + toks > cap) grow()
+        const nd = nodes
+        let o = (v >> 8) << 3
+        let d = count << 3
+        for (let j = 0; j < toks; j++, o += 8, d += 8) {
+          nd[d] = begin2
+          nd[d + 1] = i
+          nd[d + 2] = begin2 + i
+          nd[d + 3] = sysU16[o]
+          nd[d + 4] = sysU16[o + 1]
+          nd[d + 5] = sysI16[o + 3]
         }
+        count += toks
       }
       if (i === searchLen) break
-      const q = b + bytes[begin2 + i] + 1
-      if (sysTrie[2 * q + 1] !== b) break
-      b = sysTrie[2 * q]
+      const q = b + text[begin2 + i] + 1
+      if (trie[2 * q + 1] !== b) break
+      b = trie[2 * q]
       i++
     }
 
-    if (count > firstNode && charInvoke(cinfo) === 0) return
+    if (count > firstNode && cinfo >>> 31 === 0 /* not invoke */) return
 
     let begin3 = begin2 + firstLen
     let groupBegin3 = -1
@@ -214,7 +216,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
       if (count > firstNode) return
     }
 
-    if (charGroup(cinfo) !== 0) {
+    if (((cinfo >>> 30) & 1) !== 0 /* group */) {
       // seekToOtherType from the second char, chaining categories.
       let q = begin3
       let clen = 0
@@ -237,7 +239,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
       }
     }
 
-    const maxLen = charLength(cinfo)
+    const maxLen = (cinfo >>> 26) & 0xf
     const cTypeBits = cinfo & 0x3ffff
     for (let k = 1; k <= maxLen; k++) {
       if (begin3 > end) break
@@ -251,6 +253,70 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     if (count === firstNode) addUnknown(cinfo, begin, begin2, begin3)
   }
 
+  /**
+   * Connects the nodes created at one position (ids first..count-1) to the nodes ending there (list at
+   * `head`): best left node by cumulative + connection cost, then each joins the end list of its end.
+   */
+  function connect(head: number, first: number): void {
+    const nd = nodes
+    const costs = nCost
+    const eh = endHead
+    // Cache the left nodes of this position in list order.
+    let m = 0
+    for (let l = head; l >= 0; l = nd[(l << 3) + 7]) m++
+    if (m > lIds.length) {
+      const size = Math.max(m, lIds.length * 2)
+      lIds = new Int32Array(size)
+      lCost = new Float64Array(size)
+      lRc = new Int32Array(size)
+    }
+    const ids = lIds
+    const lc0 = lCost
+    const rc0 = lRc
+    m = 0
+    for (let l = head; l >= 0; l = nd[(l << 3) + 7]) {
+      ids[m] = l
+      lc0[m] = costs[l]
+      rc0[m] = nd[(l << 3) + 4]
+      m++
+    }
+    if (++stamp === 0x7fffffff) {
+      memoStamp.fill(-1)
+      stamp = 0
+    }
+    const st = stamp
+    // MeCab connects the right nodes newest first.
+    for (let r = count - 1; r >= first; r--) {
+      const ro = r << 3
+      const lc = nd[ro + 3]
+      let best: number
+      let bestNode: number
+      if (memoStamp[lc] === st) {
+        best = memoBest[lc]
+        bestNode = memoNode[lc]
+      } else {
+        const base = lsize * lc
+        best = Infinity
+        bestNode = -1
+        for (let k = 0; k < m; k++) {
+          const c = lc0[k] + matrix[rc0[k] + base]
+          if (c < best) {
+            best = c
+            bestNode = ids[k]
+          }
+        }
+        memoStamp[lc] = st
+        memoBest[lc] = best
+        memoNode[lc] = bestNode
+      }
+      nd[ro + 6] = bestNode
+      costs[r] = best + nd[ro + 5]
+      const x = nd[ro + 2]
+      nd[ro + 7] = eh[x]
+      eh[x] = r
+    }
+  }
+
   function segmentBytes(input: Uint8Array, len: number): ByteSegmentation {
     bytes = input
     if (endHead.length < len + 8) endHead = new Int32Array(Math.max(len + 8, endHead.length * 2))
@@ -258,8 +324,8 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     count = 0
     addNode(0, 0, 0, 0, 0, 0)
     nCost[0] = 0
-    nPrev[0] = -1
-    nEnext[0] = -1
+    nodes[6] = -1
+    nodes[7] = -1
     endHead[0] = 0
 
     for (let pos = 0; pos < len; pos++) {
@@ -267,43 +333,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
       if (head < 0) continue
       const first = count
       lookup(pos, len)
-      // Cache the left nodes of this position in list order.
-      let m = 0
-      for (let l = head; l >= 0; l = nEnext[l]) {
-        if (m === lIds.length) {
-          const a = new Int32Array(m * 2)
-          a.set(lIds)
-          lIds = a
-          const c = new Float64Array(m * 2)
-          c.set(lCost)
-          lCost = c
-          const r = new Int32Array(m * 2)
-          r.set(lRc)
-          lRc = r
-        }
-        lIds[m] = l
-        lCost[m] = nCost[l]
-        lRc[m] = nRc[l]
-        m++
-      }
-      // MeCab connects the right nodes newest first.
-      for (let r = count - 1; r >= first; r--) {
-        const base = lsize * nLc[r]
-        let best = Infinity
-        let bestNode = -1
-        for (let k = 0; k < m; k++) {
-          const c = lCost[k] + matrix[lRc[k] + base]
-          if (c < best) {
-            best = c
-            bestNode = lIds[k]
-          }
-        }
-        nPrev[r] = bestNode
-        nCost[r] = best + nWc[r]
-        const x = nEnd[r]
-        nEnext[r] = endHead[x]
-        endHead[x] = r
-      }
+      connect(head, first)
     }
 
     // EOS (lcAttr 0, wcost 0) connects to the last position that has ending nodes.
@@ -311,8 +341,8 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     while (endHead[eosPos] < 0) eosPos--
     let best = Infinity
     let bestNode = -1
-    for (let l = endHead[eosPos]; l >= 0; l = nEnext[l]) {
-      const c = nCost[l] + matrix[nRc[l]]
+    for (let l = endHead[eosPos]; l >= 0; l = nodes[(l << 3) + 7]) {
+      const c = nCost[l] + matrix[nodes[(l << 3) + 4]]
       if (c < best) {
         best = c
         bestNode = l
@@ -320,16 +350,16 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     }
 
     let words = 0
-    for (let n = bestNode; n > 0; n = nPrev[n]) words++
+    for (let n = bestNode; n > 0; n = nodes[(n << 3) + 6]) words++
     if (outStarts.length < words) {
       outStarts = new Int32Array(words * 2)
       outEnds = new Int32Array(words * 2)
     }
     let w = words
-    for (let n = bestNode; n > 0; n = nPrev[n]) {
+    for (let n = bestNode; n > 0; n = nodes[(n << 3) + 6]) {
       w--
-      outStarts[w] = nStart[n]
-      outEnds[w] = nStart[n] + nLen[n]
+      outStarts[w] = nodes[n << 3]
+      outEnds[w] = nodes[n << 3] + nodes[(n << 3) + 1]
     }
     return { bytes, length: len, starts: outStarts, ends: outEnds, count: words }
   }
