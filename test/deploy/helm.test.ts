@@ -4,7 +4,7 @@
  * references, GPU requests, persistence, and the init step that pulls the model.
  */
 import t, { type Test } from 'tap'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import YAML from 'yaml'
 import { CONFIG_VARS } from '../../src/config.js'
@@ -16,6 +16,20 @@ const CHART_DIR = join(REPO_ROOT, 'helm', 'jacolbert-server')
 const SCHEMA = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as Record<string, unknown>
 const GPU_VALUES = YAML.parse(readFileSync(join(CHART_DIR, 'values-gpu.yaml'), 'utf8')) as Values
 const CONFIG_ENV = new Set(CONFIG_VARS.map((v) => v.env))
+
+/** Environment variables the code reads outside src/config.ts (e.g. UNIDIC_LITE_URL in src/model/unidic-lite.ts). */
+function envNamesReadBySrc(dir = join(REPO_ROOT, 'src')): Set<string> {
+  const names = new Set<string>()
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) for (const n of envNamesReadBySrc(p)) names.add(n)
+    else if (e.name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]+)/g)) names.add(m[1])
+  }
+  return names
+}
+const CODE_ENV = new Set([...CONFIG_ENV, ...envNamesReadBySrc()])
+/** Names that only reach the pod through extraEnv in a test. */
+const EXTRA_ENV_NAME = 'JACOLBERT_NO_SIMD'
 const DEFAULT_PORT = Number(CONFIG_VARS.find((v) => v.env === 'PORT')?.def)
 
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -68,7 +82,7 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
   const env = envMap(server)
   t.equal(env.get('PORT')?.value, String(httpPort?.containerPort), 'PORT env equals the container port')
   t.equal(env.size, (server.env as Obj[]).length, 'env names are unique')
-  for (const name of env.keys()) t.ok(CONFIG_ENV.has(name), `env ${name} is a variable src/config.ts reads`)
+  for (const name of env.keys()) t.ok(CODE_ENV.has(name), `env ${name} is a variable the service reads`)
 
   // Probes: health on /healthz (startup, liveness), readiness on /readyz, all on the http port.
   const resolvePort = (p: unknown) => (typeof p === 'number' ? p : (server.ports as Obj[]).find((x) => x.name === p)?.containerPort)
@@ -153,7 +167,8 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
     t.same(pull.command.slice(0, 4), ['node', 'dist/cli/main.js', 'pull', '$(MODEL)'], 'init runs `jacolbert pull $(MODEL)`')
     const initEnv = envMap(pull)
     t.equal(initEnv.get('MODEL')?.value, v.model.name, 'init container defines MODEL, so $(MODEL) expands')
-    for (const name of initEnv.keys()) t.ok(CONFIG_ENV.has(name), `init env ${name} is a config variable`)
+    for (const name of initEnv.keys()) t.ok(CODE_ENV.has(name), `init env ${name} is a variable the service reads`)
+    for (const e of (v.extraEnv ?? []) as Obj[]) t.same(initEnv.get(e.name), e, `extraEnv ${e.name} reaches the init container`)
     t.equal(initEnv.get('MODEL_CACHE_DIR')?.value, env.get('MODEL_CACHE_DIR')?.value, 'same MODEL_CACHE_DIR as the server')
     t.equal(mountPath(pull, 'models'), mountPath(server, 'models'), 'same models mount as the server')
     t.equal(pull.image, server.image, 'init uses the server image')
@@ -255,7 +270,8 @@ t.test('model.pull.enabled=false drops the init container for a hub id too', asy
 
 t.test('every service setting can be set from values, and only those', async (t) => {
   const values: Values = {
-    model: { mecabDicdir: '/dic', hfEndpoint: 'https://hub.internal' },
+    model: { mecabDicdir: '/dic', hfEndpoint: 'https://hub.internal', unidicLite: { url: 'https://mirror.internal/unidic-lite-1.0.8.tar.gz', sha256: 'a'.repeat(64) } },
+    extraEnv: [{ name: EXTRA_ENV_NAME, value: '1' }],
     auth: { apiKey: 'k', hfToken: 'h' },
     config: {
       ortProviders: 'cpu', ortThreads: 4, encoderWorkers: 2, encoderMaxBatchTokens: 8192, encoderBatchWaitMs: 0,
@@ -267,7 +283,10 @@ t.test('every service setting can be set from values, and only those', async (t)
   t.same(validateJsonSchema(SCHEMA, r.values), [], 'values valid')
   const server = checkConsistency(t, r, r.values)
   const env = envMap(server)
-  t.same([...env.keys()].sort(), [...CONFIG_ENV].sort(), 'the chart sets exactly the variables src/config.ts reads')
+  const expected = [...CONFIG_ENV, 'UNIDIC_LITE_URL', 'UNIDIC_LITE_SHA256', EXTRA_ENV_NAME]
+  t.ok(expected.every((n) => CODE_ENV.has(n)), 'all of them are read by the code')
+  t.same([...env.keys()].sort(), expected.sort(), 'the chart can set every variable of src/config.ts, the unidic-lite source, and extraEnv')
+  t.same(env.get(EXTRA_ENV_NAME), { name: EXTRA_ENV_NAME, value: '1' }, 'extraEnv passed through as given')
   t.equal(env.get('ENCODER_BATCH_WAIT_MS')?.value, '0', 'a zero is rendered, not dropped')
   // Helm reads values-file numbers as float64, which Go prints as 1.048576e+06 from a million up.
   t.equal(env.get('MAX_BODY_BYTES')?.value, '1048576', 'large numbers are rendered as integers, not 1.048576e+06')

@@ -81,6 +81,14 @@ cpu
 - name: HF_ENDPOINT
   value: {{ .Values.model.hfEndpoint | quote }}
 {{- end }}
+{{- with .Values.model.unidicLite.url }}
+- name: UNIDIC_LITE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.model.unidicLite.sha256 }}
+- name: UNIDIC_LITE_SHA256
+  value: {{ . | quote }}
+{{- end }}
 {{- $secret := include "jacolbert.secretName" . }}
 {{- if and $secret (or .Values.auth.existingSecret .Values.auth.hfToken) }}
 - name: HF_TOKEN
@@ -140,9 +148,6 @@ cpu
       key: {{ .Values.auth.apiKeyKey }}
       optional: {{ if .Values.auth.existingSecret }}true{{ else }}false{{ end }}
 {{- end }}
-{{- with .Values.extraEnv }}
-{{ toYaml . }}
-{{- end }}
 {{- end -}}
 
 {{/* Pod template shared by the Deployment and the StatefulSet. */}}
@@ -182,6 +187,9 @@ spec:
       command: ["node", "dist/cli/main.js", "pull", "$(MODEL)"]
       env:
         {{- include "jacolbert.modelEnv" . | nindent 8 }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       securityContext:
         {{- toYaml .Values.securityContext | nindent 8 }}
       {{- with .Values.model.pull.resources }}
@@ -204,6 +212,9 @@ spec:
           protocol: TCP
       env:
         {{- include "jacolbert.serverEnv" . | nindent 8 }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- if .Values.probes.startup.enabled }}
       startupProbe:
         httpGet:
