@@ -6,7 +6,7 @@
  * A wheel (zip) from `UNIDIC_LITE_URL` works too.
  */
 import { existsSync } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { AppError } from '../errors.js'
 import { downloadFile, type DownloadProgress } from './hub-file-download.js'
@@ -76,6 +76,12 @@ export async function installUnidicLite(modelDir: string, opts: InstallUnidicOpt
   const stagingDir = join(base, '.incomplete-dicdir')
   const archiveName = basename(new URL(source.url).pathname) || 'unidic-lite-archive'
   const archivePath = join(base, `.${archiveName}`)
+  const stampPath = join(base, '.installed.json')
+  if (hasUnidicLite(modelDir)) {
+    // installed by an earlier (possibly interrupted) run: the folder only ever appears whole
+    const stamp = await readFile(stampPath, 'utf8').then((s) => JSON.parse(s) as InstalledDictionary, () => undefined)
+    if (stamp?.source === source.url && (source.sha256 === undefined || stamp.archiveSha256 === source.sha256)) return { ...stamp, dir: finalDir }
+  }
   await mkdir(base, { recursive: true })
 
   const archive = await downloadFile({
@@ -109,12 +115,14 @@ export async function installUnidicLite(modelDir: string, opts: InstallUnidicOpt
   await rm(finalDir, { recursive: true, force: true })
   await rename(stagingDir, finalDir)
   await rm(archivePath, { force: true })
-  return {
+  const installed: InstalledDictionary = {
     dir: finalDir,
     source: source.url,
     archiveSha256: archive.sha256,
     files: extracted.map((e) => ({ name: relName(e), size: e.size })).sort((a, b) => a.name.localeCompare(b.name)),
   }
+  await writeFile(stampPath, `${JSON.stringify(installed, null, 2)}\n`)
+  return installed
 }
 
 const DICDIR_MARK = 'unidic_lite/dicdir/'

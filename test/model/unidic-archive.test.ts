@@ -159,6 +159,10 @@ t.test('installUnidicLite: sdist (tar.gz) and wheel (zip) layouts; an archive wi
   t.equal(r1.dir, join(m1, 'unidic_lite', 'dicdir'))
   t.ok(hasUnidicLite(m1))
   for (const [name, data] of Object.entries(dicFiles)) t.ok(readFileSync(join(r1.dir, name)).equals(data), `sdist: ${name}`)
+  const requests = hub.requests.length
+  const again = await installUnidicLite(m1, { source: { url: `${hub.cdnOrigin}/sdist.tar.gz`, sha256: sha256Hex(archive) } })
+  t.same(again, r1, 'an installed dictionary is reused')
+  t.equal(hub.requests.length, requests, 'without a request')
 
   if (wheel) {
     const m2 = join(dir, 'm2')
