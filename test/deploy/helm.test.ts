@@ -203,6 +203,7 @@ t.test('values.yaml and values-gpu.yaml validate against values.schema.json', as
   const bad = (override: Values) => validateJsonSchema(SCHEMA, loadChartValues(CHART_DIR, [override]))
   t.match(bad({ gpu: { count: 'two' } }), [/\$\.gpu\.count: expected integer/], 'wrong type is caught')
   t.match(bad({ gpu: { enable: true } }), [/unknown key "enable"/], 'a misspelt key is caught')
+  t.same(bad({ global: { imageRegistry: 'r.example' } }), [], 'global values from a parent chart are allowed')
   t.match(bad({ service: { port: 70000 } }), [/maximum 65535/], 'out-of-range port is caught')
   t.match(bad({ config: { indexNbits: 3 } }), [/not one of/], 'INDEX_NBITS outside 1|2|4 is caught')
   t.match(bad({ config: { logLevel: 'verbose' } }), [/not one of/], 'unknown LOG_LEVEL is caught')
