@@ -1,13 +1,91 @@
 /**
  * Dense float32 kernels shared by k-means, coding and search: blocks of dot products and argmax assignment.
- * Plain TypeScript over Float32Array; row-major matrices, dot-product form (both operands have `dim` contiguous).
+ * Row-major matrices, dot-product form (both operands have `dim` contiguous). Large tiles run in the WebAssembly
+ * SIMD kernel (simd-kernels.ts; 9–12× the TypeScript loop here, measured in bench/index-profile.ts), operands copied
+ * into its memory (copy cost (na + nb)·dim against na·nb·dim multiply-adds); small ones and dim % 4 ≠ 0 stay in
+ * TypeScript.
  */
+import { createSimdArena, type SimdArena, simdAvailable } from './simd-kernels.js'
+
+/** Below this many multiply-adds a tile is not worth the copies. */
+const SIMD_MIN_WORK = 8192
+/** The shared scratch arena's size bound (it lives as long as the process). */
+const SHARED_ARENA_BYTES = 8 << 20
+let shared: SimdArena | null | undefined
+
+function sharedArena(): SimdArena | null {
+  if (shared === undefined) shared = createSimdArena(SHARED_ARENA_BYTES)
+  return shared
+}
+
+function useSimd(na: number, nb: number, dim: number): boolean {
+  return dim % 4 === 0 && na * nb * dim >= SIMD_MIN_WORK && simdAvailable()
+}
 
 /**
  * out[outOff + i*nb + j] = a_i · b_j for i < na, j < nb, where a_i = a[aOff + i*dim ...], b_j = b[bOff + j*dim ...].
  * Cost na·nb·dim multiply-adds. Four rows of `a` share each pass over b_j (register blocking) so b is read na/4 times.
  */
 export function dotTile(
+  a: Float32Array, aOff: number, na: number,
+  b: Float32Array, bOff: number, nb: number,
+  dim: number, out: Float32Array, outOff = 0,
+): void {
+  if (useSimd(na, nb, dim)) {
+    const arena = sharedArena()
+    if (arena !== null) { simdTile(arena, a, aOff, na, b, bOff, nb, dim, out, outOff); return }
+  }
+  jsDotTile(a, aOff, na, b, bOff, nb, dim, out, outOff)
+}
+
+/** dotTile through the shared arena, in chunks of rows of a and b that fit it. */
+function simdTile(
+  arena: SimdArena, a: Float32Array, aOff: number, na: number, b: Float32Array, bOff: number, nb: number,
+  dim: number, out: Float32Array, outOff: number,
+): void {
+  const floats = SHARED_ARENA_BYTES / 4
+  const nbC = Math.max(1, Math.min(nb, Math.floor(floats / 2 / dim)))
+  // a chunk: naC·dim + naC·nbC floats in the other half
+  const naC = Math.max(1, Math.min(na, Math.floor(floats / 2 / (dim + nbC))))
+  arena.reserve(SHARED_ARENA_BYTES + 64 * 1024)
+  const bPtr = 0, aPtr = nbC * dim * 4, oPtr = aPtr + naC * dim * 4
+  for (let j0 = 0; j0 < nb; j0 += nbC) {
+    const nbj = Math.min(nbC, nb - j0)
+    arena.f32(bPtr, nbj * dim).set(b.subarray(bOff + j0 * dim, bOff + (j0 + nbj) * dim))
+    for (let i0 = 0; i0 < na; i0 += naC) {
+      const nai = Math.min(naC, na - i0)
+      arena.f32(aPtr, nai * dim).set(a.subarray(aOff + i0 * dim, aOff + (i0 + nai) * dim))
+      arena.dotTile(aPtr, nai, bPtr, nbj, dim, oPtr)
+      const res = arena.f32(oPtr, nai * nbj)
+      if (nbj === nb) out.set(res, outOff + i0 * nb)
+      else for (let i = 0; i < nai; i++) out.set(res.subarray(i * nbj, (i + 1) * nbj), outOff + (i0 + i) * nb + j0)
+    }
+  }
+}
+
+/**
+ * Scores queries against a fixed matrix kept resident in WebAssembly memory (the centroids at search time):
+ * score(q, n, out) writes out[r·n + j] = m_r · q_j for all rows r. Falls back to TypeScript without SIMD.
+ */
+export interface ResidentScorer { score(q: Float32Array, n: number, out: Float32Array): void }
+
+export function createResidentScorer(m: Float32Array, rows: number, dim: number): ResidentScorer {
+  const arena = dim % 4 === 0 ? createSimdArena(rows * dim * 4 + 1024) : null
+  if (arena === null) return { score: (q, n, out) => jsDotTile(m, 0, rows, q, 0, n, dim, out, 0) }
+  arena.f32(0, rows * dim).set(m.subarray(0, rows * dim))
+  const qPtr = rows * dim * 4
+  return {
+    score(q, n, out) {
+      const oPtr = qPtr + n * dim * 4
+      arena.reserve(oPtr + rows * n * 4)
+      arena.f32(qPtr, n * dim).set(q.subarray(0, n * dim))
+      arena.dotTile(0, rows, qPtr, n, dim, oPtr)
+      out.set(arena.f32(oPtr, rows * n))
+    },
+  }
+}
+
+function jsDotTile(
   a: Float32Array, aOff: number, na: number,
   b: Float32Array, bOff: number, nb: number,
   dim: number, out: Float32Array, outOff = 0,
@@ -57,6 +135,10 @@ export function assignNearest(
   cents: Float32Array, k: number, bias: Float32Array | null,
   best: Int32Array | Uint32Array, bestOff: number, score: Float32Array | null,
 ): void {
+  if (useSimd(POINT_BLOCK, k, dim)) {
+    simdAssign(points, pOff, n, dim, cents, k, bias, best, bestOff, score)
+    return
+  }
   const tile = new Float32Array(POINT_BLOCK * CENTROID_BLOCK)
   const bestScore = new Float32Array(POINT_BLOCK)
   const bestIdx = new Int32Array(POINT_BLOCK)
@@ -94,6 +176,36 @@ export function normalizeRows(m: Float32Array, n: number, dim: number): void {
     if (s > 0) {
       const inv = 1 / Math.sqrt(s)
       for (let d = 0; d < dim; d++) m[o + d] *= inv
+    }
+  }
+}
+
+const SIMD_POINT_BLOCK = 256
+
+/** assignNearest with the centroids resident in a temporary WebAssembly memory and tiles of 256 points × k. */
+function simdAssign(
+  points: Float32Array, pOff: number, n: number, dim: number, cents: Float32Array, k: number, bias: Float32Array | null,
+  best: Int32Array | Uint32Array, bestOff: number, score: Float32Array | null,
+): void {
+  const cBytes = k * dim * 4
+  const pPtr = cBytes, oPtr = pPtr + SIMD_POINT_BLOCK * dim * 4
+  const arena = createSimdArena(oPtr + SIMD_POINT_BLOCK * k * 4)!
+  arena.f32(0, k * dim).set(cents.subarray(0, k * dim))
+  for (let p0 = 0; p0 < n; p0 += SIMD_POINT_BLOCK) {
+    const np = Math.min(SIMD_POINT_BLOCK, n - p0)
+    arena.f32(pPtr, np * dim).set(points.subarray(pOff + p0 * dim, pOff + (p0 + np) * dim))
+    arena.dotTile(pPtr, np, 0, k, dim, oPtr)
+    const tile = arena.f32(oPtr, np * k)
+    for (let i = 0; i < np; i++) {
+      const row = i * k
+      let bs = -Infinity, bi = 0
+      if (bias === null) {
+        for (let c = 0; c < k; c++) if (tile[row + c] > bs) { bs = tile[row + c]; bi = c }
+      } else {
+        for (let c = 0; c < k; c++) { const s = tile[row + c] + bias[c]; if (s > bs) { bs = s; bi = c } }
+      }
+      best[bestOff + p0 + i] = bi
+      if (score !== null) score[p0 + i] = bs
     }
   }
 }

@@ -30,19 +30,59 @@ export function defaultNumCentroids(nVectors: number): number {
 }
 
 /** Fine-centroid count below which training and assignment stay flat and exact. */
-export const FLAT_MAX_CENTROIDS = 2048
+export const FLAT_MAX_CENTROIDS = 256
 /** Default number of coarse cells probed when coding a vector with two-level centroids. */
 export const DEFAULT_PROBES = 8
 
+/** Points per centroid that k-means++ seeding looks at (a subsample: seeding is sequential, k passes over it). */
+const KPP_POINTS_PER_CENTROID = 8
+
 /**
- * L2 Lloyd iterations on n points (rows of `points`), k ≤ n. Initial centroids are k distinct random points; an emptied
- * cluster is re-seeded with a random point. Returns k×dim means (not normalised). Cost iters·n·k·dim.
+ * k-means++ seeding (D² sampling) on a subsample of ≤ 8·k points: random seeds put two centroids in one cluster and
+ * merge two others more often than Lloyd can repair in 4 iterations. Cost k·min(n, 8k)·dim.
+ */
+function kmeansPlusPlus(points: Float32Array, n: number, dim: number, k: number, rng: Prng): Float32Array {
+  const pick = sampleIndices(n, Math.min(n, KPP_POINTS_PER_CENTROID * k), rng)
+  const m = pick.length
+  const sub = new Float32Array(m * dim)
+  const norms = new Float64Array(m)
+  for (let i = 0; i < m; i++) {
+    const o = pick[i] * dim
+    let s = 0
+    for (let d = 0; d < dim; d++) { sub[i * dim + d] = points[o + d]; s += points[o + d] ** 2 }
+    norms[i] = s
+  }
+  const cents = new Float32Array(k * dim)
+  const d2 = new Float64Array(m).fill(Infinity)
+  let chosen = rng.int(m)
+  for (let c = 0; c < k; c++) {
+    cents.set(sub.subarray(chosen * dim, chosen * dim + dim), c * dim)
+    const co = chosen * dim, cn = norms[chosen]
+    let total = 0
+    for (let i = 0; i < m; i++) {
+      let dot = 0
+      const o = i * dim
+      for (let d = 0; d < dim; d++) dot += sub[o + d] * sub[co + d]
+      const dist = Math.max(0, norms[i] + cn - 2 * dot)
+      if (dist < d2[i]) d2[i] = dist
+      total += d2[i]
+    }
+    if (c === k - 1) break
+    if (total <= 0) { chosen = rng.int(m); continue }
+    let r = rng.next() * total
+    chosen = m - 1
+    for (let i = 0; i < m; i++) { r -= d2[i]; if (r <= 0) { chosen = i; break } }
+  }
+  return cents
+}
+
+/**
+ * L2 Lloyd iterations on n points (rows of `points`), k ≤ n, seeded by k-means++; an emptied cluster is re-seeded
+ * with a random point. Returns k×dim means (not normalised). Cost iters·n·k·dim.
  */
 export function lloydKmeans(points: Float32Array, n: number, dim: number, k: number, iters: number, rng: Prng): Float32Array {
   if (k > n) throw new Error(`k-means: k=${k} exceeds the ${n} points`)
-  const cents = new Float32Array(k * dim)
-  const init = sampleIndices(n, k, rng)
-  for (let c = 0; c < k; c++) cents.set(points.subarray(init[c] * dim, init[c] * dim + dim), c * dim)
+  const cents = kmeansPlusPlus(points, n, dim, k, rng)
   const bias = new Float32Array(k)
   const assign = new Int32Array(n)
   const sums = new Float64Array(k * dim)
@@ -102,8 +142,10 @@ function allocate(k: number, sizes: Uint32Array, total: number): Uint32Array {
 }
 
 /** Trains k unit centroids on the n sample rows (k ≤ n), two-level when k > FLAT_MAX_CENTROIDS. */
-export function trainCentroids(sample: Float32Array, n: number, dim: number, k: number, iters: number, rng: Prng): CentroidSet {
-  if (k <= FLAT_MAX_CENTROIDS) {
+export function trainCentroids(
+  sample: Float32Array, n: number, dim: number, k: number, iters: number, rng: Prng, flatMax = FLAT_MAX_CENTROIDS,
+): CentroidSet {
+  if (k <= flatMax) {
     const centroids = lloydKmeans(sample, n, dim, k, iters, rng)
     normalizeRows(centroids, k, dim)
     const coarse = new Float32Array(dim)

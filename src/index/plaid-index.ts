@@ -38,6 +38,9 @@ export const DEFAULT_INDEX_SETTINGS: Omit<IndexSettings, 'dim'> = {
   kmeansIters: 4,
 }
 
+/** Phase timings of the last (re)training, for benchmarks: sample, kmeans, codec, encode, ivf (ms). */
+export const lastTrainTimings: Record<string, number> = {}
+
 /** Growth factor of live vectors since training that triggers a re-training. */
 const RETRAIN_GROWTH = 4
 /** Relative increase of the mean squared residual of newly coded vectors that triggers a re-training. */
@@ -393,6 +396,8 @@ class PlaidIndexImpl implements PlaidIndex {
       const a = c.docStart[slots[i]], len = c.docLen[slots[i]]
       for (let v = 0; v < len; v++) stored[at++] = a + v
     }
+    let tPhase = performance.now()
+    const phase = (name: string): void => { const now = performance.now(); lastTrainTimings[name] = now - tPhase; tPhase = now }
     const read = this.vectorReader()
     const rng = createPrng(this.settings.seed + c.drift.trainings)
     const k = Math.min(this.settings.numCentroids ?? defaultNumCentroids(n), n)
@@ -400,7 +405,9 @@ class PlaidIndexImpl implements PlaidIndex {
     const pick = sampleIndices(n, m, rng)
     const sample = new Float32Array(m * dim)
     for (let i = 0; i < m; i++) read(stored[pick[i]], sample, i * dim)
+    phase('sample')
     const cset = trainCentroids(sample, m, dim, k, this.settings.kmeansIters, rng)
+    phase('kmeans')
 
     // codec from the residuals of an evenly spread subset of the sample
     const nc = Math.min(m, CODEC_SAMPLE)
@@ -414,6 +421,7 @@ class PlaidIndexImpl implements PlaidIndex {
       for (let d = 0; d < dim; d++) sub[i * dim + d] -= cset.centroids[co + d]
     }
     const codec = trainCodec(sub, this.settings.nbits, dim)
+    phase('codec')
 
     // code every live vector into fresh, exact-size arrays (a compaction at the same time)
     const codes = k <= 65536 ? new Uint16Array(n) : new Uint32Array(n)
@@ -432,6 +440,7 @@ class PlaidIndexImpl implements PlaidIndex {
         residualSum += Math.max(0, xx - 2 * score[i] + 1)
       }
     }
+    phase('encode')
     const docStart = new Uint32Array(slots.length), docLen = new Uint32Array(slots.length)
     const ids: string[] = new Array(slots.length), metadata: Array<Metadata | undefined> = new Array(slots.length)
     c.slotOf.clear()
@@ -456,6 +465,7 @@ class PlaidIndexImpl implements PlaidIndex {
       trainings: c.drift.trainings + 1,
     }
     this.rebuildIvf()
+    phase('ivf')
   }
 
   /** For restore: installs validated arrays. */

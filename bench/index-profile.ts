@@ -1,0 +1,87 @@
+/**
+ * Quick profile of the PLAID engine on an embedding set (not the official bench: that is bench/index-bench.ts).
+ *
+ *   npx tsx bench/index-profile.ts --data DIR [--queries 100] [--exact 50] [--k 10] [--sweep] [--json FILE]
+ *
+ * Prints build time, bytes/vector, per-stage search latency (p50), success@10 (qrels) and top-10 overlap with exact
+ * brute-force MaxSim over the original vectors, and with --sweep the quality/latency curve over ncells, threshold and
+ * ndocs used to pick the defaults in plaid-search.ts.
+ */
+import { writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { readEmbeddingSet } from '../src/index/embedding-set.js'
+import { maxSim } from '../src/index/maxsim.js'
+import { createPlaidIndex, lastTrainTimings } from '../src/index/plaid-index.js'
+import type { SearchParams } from '../src/index/types.js'
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' }, queries: { type: 'string', default: '100' }, exact: { type: 'string', default: '50' },
+    k: { type: 'string', default: '10' }, sweep: { type: 'boolean', default: false }, json: { type: 'string' },
+    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' },
+  },
+})
+if (!values.data) { console.error('usage: --data DIR'); process.exit(2) }
+const set = await readEmbeddingSet(values.data)
+const dim = set.dim
+const nQ = Math.min(set.nQueries, Number(values.queries))
+const nExact = Math.min(nQ, Number(values.exact))
+const k = Number(values.k)
+const docs = Array.from({ length: set.nDocs }, (_, d) => ({
+  id: `doc${d}`,
+  vectors: set.docs.subarray(set.docOffsets[d] * dim, (set.docOffsets[d] + set.doclens[d]) * dim),
+}))
+const query = (q: number) => set.queries.subarray(q * set.queryLen * dim, (q + 1) * set.queryLen * dim)
+
+// exact brute force over the original vectors (reference ranking)
+const exactTop: string[][] = []
+let t0 = performance.now()
+for (let q = 0; q < nExact; q++) {
+  const scores = docs.map((d, i) => ({ i, s: maxSim(query(q), set.queryLen, d.vectors, 0, d.vectors.length / dim, dim) }))
+  scores.sort((a, b) => b.s - a.s || a.i - b.i)
+  exactTop.push(scores.slice(0, k).map((x) => `doc${x.i}`))
+}
+const exactMs = (performance.now() - t0) / Math.max(1, nExact)
+let exactSuccess = 0
+if (set.qrels) for (let q = 0; q < nExact; q++) if (exactTop[q].includes(`doc${set.qrels[q]}`)) exactSuccess++
+
+t0 = performance.now()
+const index = createPlaidIndex({ dim, nbits: Number(values.nbits) as 1 | 2 | 4, minTrainVectors: 1 })
+const batch = Number(values.batch)
+if (batch > 0) for (let i = 0; i < docs.length; i += batch) index.upsert(docs.slice(i, i + batch))
+else index.upsert(docs)
+const buildS = (performance.now() - t0) / 1000
+const st = index.stats()
+const mem = process.memoryUsage()
+console.log(`build ${buildS.toFixed(1)} s, ${st.vectors} vectors, K=${st.centroids}, ${(st.bytes / st.vectors).toFixed(2)} bytes/vector, rss ${(mem.rss / 2 ** 20).toFixed(0)} MB`)
+console.log('train phases (ms)', JSON.stringify(Object.fromEntries(Object.entries(lastTrainTimings).map(([k, v]) => [k, Math.round(v)]))))
+console.log(`exact brute force: ${exactMs.toFixed(1)} ms/query, success@${k} ${(exactSuccess / Math.max(1, nExact)).toFixed(3)} (${nExact} queries)`)
+
+function run(params: Omit<SearchParams, 'k'>) {
+  for (let q = 0; q < Math.min(5, nQ); q++) index.search(query(q), { k, ...params }) // warm-up
+  const lat: number[] = []
+  const stage: Record<string, number[]> = {}
+  let success = 0, overlap = 0
+  for (let q = 0; q < nQ; q++) {
+    const t = performance.now()
+    const r = index.search(query(q), { k, ...params })
+    lat.push(performance.now() - t)
+    for (const [s, ms] of Object.entries(r.timingsMs)) (stage[s] ??= []).push(ms!)
+    const ids = r.hits.map((h) => h.id)
+    if (set.qrels && ids.includes(`doc${set.qrels[q]}`)) success++
+    if (q < nExact) overlap += ids.filter((id) => exactTop[q].includes(id)).length / k
+  }
+  const p = (a: number[], f: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(f * s.length))] }
+  const stages = Object.fromEntries(Object.entries(stage).map(([s, a]) => [s, +p(a, 0.5).toFixed(2)]))
+  return { ...params, p50: +p(lat, 0.5).toFixed(2), p95: +p(lat, 0.95).toFixed(2), success: +(success / nQ).toFixed(3),
+    overlap: +(overlap / Math.max(1, nExact)).toFixed(3), stages }
+}
+
+const rows = [run({})]
+if (values.sweep) {
+  for (const ncells of [1, 2, 4]) for (const threshold of [0.3, 0.4, 0.5]) for (const ndocs of [64, 128, 256, 512]) {
+    rows.push(run({ ncells, centroidScoreThreshold: threshold, ndocs }))
+  }
+}
+console.table(rows.map((r) => ({ ...r, stages: JSON.stringify(r.stages) })))
+if (values.json) writeFileSync(values.json, JSON.stringify({ buildS, bytesPerVector: st.bytes / st.vectors, exactSuccess: exactSuccess / nExact, rows }, null, 2))

@@ -1,0 +1,128 @@
+import t from 'tap'
+import { assignCodes, defaultNumCentroids, lloydKmeans, trainCentroids } from '../../src/index/kmeans.js'
+import { createPrng, sampleIndices } from '../../src/index/prng.js'
+import { gaussian, normalize } from './synthetic-vectors.js'
+
+/** n points around `k` random unit centres with small noise; returns points and their true cluster. */
+function clusters(seed: number, k: number, perCluster: number, dim: number, noise: number) {
+  const rng = createPrng(seed)
+  const centres = new Float32Array(k * dim)
+  for (let i = 0; i < centres.length; i++) centres[i] = gaussian(rng)
+  for (let c = 0; c < k; c++) normalize(centres, c * dim, dim)
+  const n = k * perCluster
+  const points = new Float32Array(n * dim)
+  const truth = new Uint32Array(n)
+  for (let p = 0; p < n; p++) {
+    const c = p % k
+    truth[p] = c
+    for (let d = 0; d < dim; d++) points[p * dim + d] = centres[c * dim + d] + (noise / Math.sqrt(dim)) * gaussian(rng)
+    normalize(points, p * dim, dim)
+  }
+  return { centres, points, truth, n }
+}
+
+/** Every true cluster maps to one code and every code to one true cluster. */
+function purity(truth: Uint32Array, codes: Uint32Array, k: number): { pure: boolean; used: number } {
+  const map = new Map<number, number>()
+  const back = new Map<number, number>()
+  let pure = true
+  for (let p = 0; p < truth.length; p++) {
+    const a = map.get(truth[p]), b = back.get(codes[p])
+    if (a === undefined) map.set(truth[p], codes[p]); else if (a !== codes[p]) pure = false
+    if (b === undefined) back.set(codes[p], truth[p]); else if (b !== truth[p]) pure = false
+  }
+  return { pure, used: map.size === k ? back.size : -1 }
+}
+
+t.test('the reference K formula', async (t) => {
+  t.equal(defaultNumCentroids(1_802_902), 16384)
+  t.equal(defaultNumCentroids(100_000), 4096)
+  t.equal(defaultNumCentroids(1), 16)
+})
+
+t.test('flat k-means recovers well-separated clusters exactly', async (t) => {
+  const dim = 32, k = 16
+  const { centres, points, truth, n } = clusters(11, k, 40, dim, 0.2)
+  const cs = trainCentroids(points, n, dim, k, 8, createPrng(2))
+  t.equal(cs.groups, 1)
+  const codes = new Uint32Array(n)
+  assignCodes(cs, points, 0, n, codes, 0, null)
+  const { pure, used } = purity(truth, codes, k)
+  t.ok(pure, 'each cluster has its own centroid')
+  t.equal(used, k)
+  // each learned centroid is close to its true centre and unit length
+  for (let c = 0; c < k; c++) {
+    let best = -1, norm = 0
+    for (let d = 0; d < dim; d++) norm += cs.centroids[c * dim + d] ** 2
+    for (let g = 0; g < k; g++) {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += cs.centroids[c * dim + d] * centres[g * dim + d]
+      best = Math.max(best, s)
+    }
+    t.ok(Math.abs(norm - 1) < 1e-5 && best > 0.99, `centroid ${c}: cos to truth ${best.toFixed(4)}`)
+  }
+})
+
+t.test('two-level training recovers the clusters, and probing agrees with the exact argmax', async (t) => {
+  const dim = 32, k = 64
+  const { points, truth, n } = clusters(12, k, 30, dim, 0.2)
+  const cs = trainCentroids(points, n, dim, k, 8, createPrng(3), 16)
+  t.equal(cs.groups, 8, '√64 coarse cells')
+  t.equal(cs.groupOffsets[cs.groups], k)
+  const probed = new Uint32Array(n), exact = new Uint32Array(n)
+  assignCodes(cs, points, 0, n, probed, 0, null, 2)
+  assignCodes(cs, points, 0, n, exact, 0, null, cs.groups) // probes ≥ groups: exhaustive
+  let agree = 0
+  for (let p = 0; p < n; p++) if (probed[p] === exact[p]) agree++
+  t.ok(agree / n >= 0.98, `probe agreement ${agree / n}`)
+  // a cell boundary can cut a true cluster, so two-level is not always pure; it must stay close to flat k-means
+  const flat = trainCentroids(points, n, dim, k, 8, createPrng(3))
+  const flatCodes = new Uint32Array(n)
+  assignCodes(flat, points, 0, n, flatCodes, 0, null)
+  const fit = (c: Float32Array, codes: Uint32Array) => {
+    let s = 0
+    for (let p = 0; p < n; p++) for (let d = 0; d < dim; d++) s += points[p * dim + d] * c[codes[p] * dim + d]
+    return s / n
+  }
+  const f2 = fit(cs.centroids, exact), f1 = fit(flat.centroids, flatCodes)
+  t.comment(`mean cosine to centroid: two-level ${f2.toFixed(4)}, flat ${f1.toFixed(4)}`)
+  t.ok(f2 > f1 - 0.02, 'two-level fits almost as well as flat')
+  let majority = 0
+  const byCode = new Map<number, Map<number, number>>()
+  for (let p = 0; p < n; p++) {
+    const m = byCode.get(exact[p]) ?? new Map<number, number>()
+    m.set(truth[p], (m.get(truth[p]) ?? 0) + 1)
+    byCode.set(exact[p], m)
+  }
+  for (const m of byCode.values()) majority += Math.max(...m.values())
+  t.ok(majority / n >= 0.9, `points in their code's majority cluster: ${majority / n}`)
+  // exhaustive equals brute force
+  let same = 0
+  for (let p = 0; p < n; p++) {
+    let bi = 0, bs = -Infinity
+    for (let c = 0; c < k; c++) {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += points[p * dim + d] * cs.centroids[c * dim + d]
+      if (s > bs) { bs = s; bi = c }
+    }
+    if (bi === exact[p]) same++
+  }
+  t.equal(same, n)
+})
+
+t.test('training is deterministic for a seed and differs across seeds', async (t) => {
+  const dim = 16
+  const { points, n } = clusters(13, 8, 20, dim, 0.5)
+  const a = lloydKmeans(points, n, dim, 8, 4, createPrng(9))
+  const b = lloydKmeans(points, n, dim, 8, 4, createPrng(9))
+  const c = lloydKmeans(points, n, dim, 8, 4, createPrng(10))
+  t.same(Array.from(a), Array.from(b))
+  t.notSame(Array.from(a), Array.from(c))
+})
+
+t.test('sampleIndices gives distinct sorted indices', async (t) => {
+  const s = sampleIndices(1000, 300, createPrng(1))
+  t.equal(new Set(s).size, 300)
+  for (let i = 1; i < s.length; i++) t.ok(s[i] > s[i - 1])
+  t.equal(sampleIndices(5, 9, createPrng(1)).length, 5)
+})

@@ -1,0 +1,213 @@
+import t, { type Test } from 'tap'
+import { AppError } from '../../src/errors.js'
+import { createPlaidIndex, type PlaidIndex, restorePlaidIndex } from '../../src/index/plaid-index.js'
+import { createPrng } from '../../src/index/prng.js'
+import { liveDecoded, makeDocs, queryFor, rankExact } from './synthetic-vectors.js'
+
+const dim = 32
+const base = makeDocs({ seed: 21, dim, nDocs: 160, nTopics: 24, minLen: 8, maxLen: 24, noise: 0.8 })
+const rng = createPrng(99)
+const queries = Array.from({ length: 8 }, () => queryFor(base.docs[rng.int(base.docs.length)].vectors, dim, 8, 0.5, rng))
+const EVERYTHING = { ncells: 1 << 20, ndocs: 1 << 20, centroidScoreThreshold: -10 }
+
+function trainedIndex(docs = base.docs, nbits: 1 | 2 | 4 = 2): PlaidIndex {
+  const index = createPlaidIndex({ dim, nbits, minTrainVectors: 500, numCentroids: 32, seed: 5 })
+  index.upsert(docs)
+  return index
+}
+
+/** Scores must match a float64 MaxSim over the decompressed vectors (decoded independently from the exported state). */
+function checkAgainstDecoded(t: Tap, index: PlaidIndex, q: Float32Array, k: number, params = EVERYTHING): void {
+  const ref = rankExact(q, liveDecoded(index.exportState()), dim)
+  const got = index.search(q, { k, ...params }).hits
+  t.equal(got.length, Math.min(k, ref.length))
+  for (let i = 0; i < got.length; i++) {
+    // near-ties may swap places between float32 and float64; compare scores rank by rank and ids as sets of clear winners
+    t.ok(Math.abs(got[i].score - ref[i].score) < 1e-3, `rank ${i}: ${got[i].score} vs ${ref[i].score}`)
+  }
+  const clear = ref.filter((r, i) => i < k && (i + 1 >= ref.length || r.score - ref[i + 1].score > 1e-3) && (i === 0 || ref[i - 1].score - r.score > 1e-3))
+  const gotIds = new Set(got.map((h) => h.id))
+  for (const r of clear) t.ok(gotIds.has(r.id), `${r.id} found`)
+}
+type Tap = Test
+
+t.test('untrained index searches exactly (brute-force MaxSim over the original vectors)', async (t) => {
+  const index = createPlaidIndex({ dim, minTrainVectors: 1e9 })
+  index.upsert(base.docs)
+  t.equal(index.stats().trained, false)
+  for (const q of queries.slice(0, 4)) {
+    const ref = rankExact(q, base.docs, dim).slice(0, 10)
+    const got = index.search(q, { k: 10 })
+    t.same(got.hits.map((h) => h.id), ref.map((r) => r.id))
+    for (let i = 0; i < 10; i++) t.ok(Math.abs(got.hits[i].score - ref[i].score) < 1e-4)
+    t.ok(got.timingsMs.exact !== undefined)
+  }
+})
+
+t.test('trained search with ncells = K and ndocs ≥ collection equals brute-force MaxSim over decompressed vectors', async (t) => {
+  for (const nbits of [1, 2, 4] as const) {
+    const index = trainedIndex(base.docs, nbits)
+    const st = index.stats()
+    t.ok(st.trained && st.centroids === 32, `nbits ${nbits} trained`)
+    for (const q of queries.slice(0, 3)) checkAgainstDecoded(t, index, q, 15)
+  }
+})
+
+t.test('default parameters find the document a query was drawn from; timings per stage', async (t) => {
+  const index = trainedIndex()
+  const r2 = createPrng(7)
+  let found = 0
+  for (let i = 0; i < 20; i++) {
+    const target = base.docs[r2.int(base.docs.length)]
+    const q = queryFor(target.vectors, dim, 8, 0.3, r2)
+    const res = index.search(q, { k: 10 })
+    if (res.hits.some((h) => h.id === target.id)) found++
+    t.same(Object.keys(res.timingsMs).sort(), ['approx', 'candidates', 'centroids', 'exact'])
+  }
+  t.ok(found >= 18, `found ${found}/20`)
+})
+
+t.test('upsert and delete never change other documents\' scores and never return stale versions', async (t) => {
+  const index = trainedIndex()
+  const q = queries[0]
+  const before = new Map(index.search(q, { k: 160, ...EVERYTHING }).hits.map((h) => [h.id, h.score]))
+  const top = [...before.keys()].slice(0, 3)
+  const fresh = makeDocs({ seed: 77, dim, nDocs: 3, nTopics: 4, minLen: 8, maxLen: 12, noise: 0.8 })
+  // replace the current top-1 with unrelated vectors, delete the top-2, add two new documents
+  const up = index.upsert([{ id: top[0], vectors: fresh.docs[0].vectors }, { id: 'new1', vectors: fresh.docs[1].vectors }, { id: 'new2', vectors: fresh.docs[2].vectors }])
+  t.same(up, { added: ['new1', 'new2'], updated: [top[0]] })
+  t.same(index.delete([top[1], 'nope']), { deleted: [top[1]], missing: ['nope'] })
+  t.equal(index.get(top[1]), undefined)
+  t.equal(index.get(top[0])?.nVectors, fresh.docs[0].vectors.length / dim)
+  const after = index.search(q, { k: 200, ...EVERYTHING }).hits
+  t.equal(new Set(after.map((h) => h.id)).size, after.length, 'no id twice')
+  t.notOk(after.some((h) => h.id === top[1]), 'deleted document never returned')
+  t.equal(after.length, 160 - 1 + 2)
+  for (const h of after) {
+    if (h.id === top[0] || h.id.startsWith('new')) continue
+    t.equal(h.score, before.get(h.id), `${h.id} unchanged`)
+  }
+  // the replaced document is scored by its new vectors
+  checkAgainstDecoded(t, index, q, 200)
+  const st = index.stats()
+  t.equal(st.documents, 161)
+  t.equal(index.ids().length, 161)
+
+  index.compact()
+  t.equal(index.stats().tombstones, 0)
+  const compacted = index.search(q, { k: 200, ...EVERYTHING }).hits
+  t.same(compacted, after, 'compaction changes nothing visible')
+})
+
+t.test('many deletes trigger automatic compaction; results stay those of the survivors', async (t) => {
+  const index = trainedIndex()
+  const gone = base.docs.slice(0, 60).map((d) => d.id)
+  index.delete(gone)
+  t.equal(index.stats().tombstones, 0, 'compacted automatically')
+  t.equal(index.stats().documents, 100)
+  const hits = index.search(queries[1], { k: 100, ...EVERYTHING }).hits
+  t.equal(hits.length, 100)
+  t.notOk(hits.some((h) => gone.includes(h.id)))
+  checkAgainstDecoded(t, index, queries[1], 100)
+})
+
+t.test('retrain keeps results consistent with the decompressed collection and the documents findable', async (t) => {
+  const index = trainedIndex()
+  const r2 = createPrng(8)
+  const target = base.docs[17]
+  const q = queryFor(target.vectors, dim, 8, 0.3, r2)
+  t.equal(index.search(q, { k: 1 }).hits[0].id, target.id)
+  index.retrain()
+  t.equal(index.stats().drift.trainings, 2)
+  t.equal(index.search(q, { k: 1 }).hits[0].id, target.id)
+  checkAgainstDecoded(t, index, q, 20)
+})
+
+t.test('drift: vectors far from every centroid trigger a re-training; growth ×4 does too', async (t) => {
+  const index = trainedIndex()
+  t.equal(index.stats().drift.trainings, 1)
+  const other = makeDocs({ seed: 1234, dim, nDocs: 40, nTopics: 6, minLen: 8, maxLen: 24, noise: 0.2, prefix: 'x' })
+  index.upsert(other.docs)
+  const d = index.stats().drift
+  t.equal(d.trainings, 2, `re-trained (residual at train ${d.residualAtTrain.toFixed(3)})`)
+  t.equal(d.vectorsSinceTrain, 0)
+
+  // growth: re-adding copies of the same documents (same distribution, no drift) under new ids
+  const small = createPlaidIndex({ dim, minTrainVectors: 200, numCentroids: 8, seed: 1 })
+  const first = base.docs.slice(0, 16)
+  small.upsert(first)
+  const at = small.stats().drift.vectorsAtTrain
+  t.ok(small.stats().trained)
+  for (let copy = 1; copy < 3; copy++) small.upsert(first.map((d) => ({ id: `${d.id}-${copy}`, vectors: d.vectors })))
+  t.equal(small.stats().drift.trainings, 1, 'no re-training below ×4 for same-distribution data')
+  t.ok(Math.abs(small.stats().drift.residualSinceTrain - small.stats().drift.residualAtTrain) < 1e-6, 'same residual as at training')
+  small.upsert(first.map((d) => ({ id: `${d.id}-3`, vectors: d.vectors })))
+  t.equal(small.stats().drift.trainings, 2, 're-trained at ×4 growth')
+  t.equal(small.stats().drift.vectorsAtTrain, 4 * at)
+})
+
+t.test('exportState → restorePlaidIndex gives identical results (trained with tombstones, and untrained)', async (t) => {
+  const index = trainedIndex()
+  index.delete([base.docs[3].id])
+  index.upsert([{ id: base.docs[4].id, vectors: base.docs[5].vectors, metadata: { group: 9 } }])
+  t.ok(index.stats().tombstones > 0)
+  const copy = restorePlaidIndex(index.exportState())
+  // (bytes differ: the copy's arrays have no spare capacity)
+  t.same({ ...copy.stats(), bytes: 0 }, { ...index.stats(), bytes: 0 })
+  for (const q of queries) t.same(copy.search(q, { k: 10 }).hits, index.search(q, { k: 10 }).hits)
+  t.same(copy.get(base.docs[4].id), { id: base.docs[4].id, metadata: { group: 9 }, nVectors: base.docs[5].vectors.length / dim })
+  // and it keeps working after restore
+  copy.upsert([{ id: 'later', vectors: base.docs[6].vectors }])
+  t.equal(copy.search(queries[0], { k: 500, ...EVERYTHING }).hits.length, 160)
+
+  const raw = createPlaidIndex({ dim, minTrainVectors: 1e9 })
+  raw.upsert(base.docs.slice(0, 20))
+  const rawCopy = restorePlaidIndex(raw.exportState())
+  t.same(rawCopy.search(queries[0], { k: 5 }).hits, raw.search(queries[0], { k: 5 }).hits)
+})
+
+t.test('restore refuses inconsistent state with SNAPSHOT_INVALID', async (t) => {
+  const state = trainedIndex().exportState()
+  t.throws(() => restorePlaidIndex({ ...state, formatVersion: 99 }), { code: 'SNAPSHOT_INVALID' })
+  t.throws(() => restorePlaidIndex({ ...state, arrays: { ...state.arrays, codes: new Uint16Array(3) } }), { code: 'SNAPSHOT_INVALID' })
+  t.throws(() => restorePlaidIndex({ ...state, ids: state.ids.slice(1) }), { code: 'SNAPSHOT_INVALID' })
+  const bigCode = (state.arrays.codes as Uint16Array).slice()
+  bigCode[0] = 40000
+  t.throws(() => restorePlaidIndex({ ...state, arrays: { ...state.arrays, codes: bigCode } }), { code: 'SNAPSHOT_INVALID' })
+})
+
+t.test('filter is applied before scoring: k results when k exist, all passing the filter', async (t) => {
+  const index = trainedIndex(base.docs.map((d) => ({ ...d })))
+  for (const q of queries.slice(0, 4)) {
+    const even = index.search(q, { k: 10, filter: (m) => m?.even === true })
+    t.equal(even.hits.length, 10)
+    t.ok(even.hits.every((h) => h.metadata?.even === true))
+    // equal to brute force restricted to the filter, for clear winners
+    const ref = rankExact(q, liveDecoded(index.exportState()).filter((_, i) => i % 2 === 0), dim)
+    t.equal(even.hits[0].id, ref[0].id)
+    // a very selective filter: only 3 documents pass, wherever they are
+    const few = new Set([base.docs[1].id, base.docs[50].id, base.docs[151].id])
+    const r = index.search(q, { k: 10, filter: (_m, id) => few.has(id) })
+    t.same(new Set(r.hits.map((h) => h.id)), few)
+    t.equal(index.search(q, { k: 10, filter: () => false }).hits.length, 0)
+    // a filter that passes 20 documents, with default (small) candidate lists: still 10 hits
+    const group = index.search(q, { k: 10, filter: (m) => m?.group === 3 && m.even === false })
+    t.equal(group.hits.length, 10)
+  }
+})
+
+t.test('invalid input is refused with the documented error codes', async (t) => {
+  const index = trainedIndex()
+  const code = (fn: () => unknown) => { try { fn(); return 'none' } catch (e) { return e instanceof AppError ? e.code : String(e) } }
+  t.equal(code(() => index.upsert([{ id: 'a', vectors: new Float32Array(dim + 1) }])), 'DIMENSION_MISMATCH')
+  t.equal(code(() => index.upsert([{ id: 'a', vectors: new Float32Array(dim).fill(Number.NaN) }])), 'INVALID_VECTOR')
+  t.equal(code(() => index.upsert([{ id: '', vectors: new Float32Array(dim) }])), 'VALIDATION_ERROR')
+  t.equal(code(() => index.upsert([{ id: 'a', vectors: new Float32Array(dim), metadata: { x: { y: 1 } } as never }])), 'INVALID_METADATA')
+  t.equal(code(() => index.search(new Float32Array(dim - 1), { k: 5 })), 'DIMENSION_MISMATCH')
+  t.equal(code(() => index.search(queries[0], { k: 0 })), 'INVALID_SEARCH_PARAMS')
+  t.equal(code(() => index.search(queries[0], { k: 5, ndocs: 1.5 })), 'INVALID_SEARCH_PARAMS')
+  t.equal(code(() => createPlaidIndex({ dim: 6, nbits: 4 as never, minTrainVectors: 1 } as never)), 'none')
+  t.equal(code(() => createPlaidIndex({ dim: 6, nbits: 2 })), 'VALIDATION_ERROR')
+  t.equal(code(() => createPlaidIndex({ dim, nbits: 3 as never })), 'VALIDATION_ERROR')
+  t.equal(index.stats().documents, 160, 'failed upserts changed nothing')
+})

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { assignNearest, createResidentScorer, dotTile } from '../../src/index/dense-kernels.js'
+import { createPrng } from '../../src/index/prng.js'
+import { simdAvailable } from '../../src/index/simd-kernels.js'
+
+function naive(a: Float32Array, na: number, b: Float32Array, nb: number, dim: number): Float64Array {
+  const out = new Float64Array(na * nb)
+  for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) {
+    let s = 0
+    for (let d = 0; d < dim; d++) s += a[i * dim + d] * b[j * dim + d]
+    out[i * nb + j] = s
+  }
+  return out
+}
+
+const rng = createPrng(7)
+const rand = (n: number) => Float32Array.from({ length: n }, () => rng.next() - 0.5)
+
+t.test('WebAssembly SIMD is available on this Node (the fast path is exercised)', async (t) => {
+  t.ok(simdAvailable())
+})
+
+t.test('dotTile matches a float64 reference for odd shapes, SIMD and TypeScript paths', async (t) => {
+  for (const [na, nb, dim] of [[1, 1, 4], [7, 5, 128], [33, 65, 128], [300, 40, 32], [9, 300, 6], [5, 3, 13]]) {
+    const a = rand(na * dim + 3), b = rand(nb * dim + 5)
+    const out = new Float32Array(na * nb + 2)
+    dotTile(a, 3, na, b, 5, nb, dim, out, 2)
+    const ref = naive(a.subarray(3), na, b.subarray(5), nb, dim)
+    let maxErr = 0
+    for (let i = 0; i < na * nb; i++) maxErr = Math.max(maxErr, Math.abs(out[2 + i] - ref[i]))
+    t.ok(maxErr < 1e-4, `${na}×${nb}×${dim}: max error ${maxErr}`)
+  }
+})
+
+t.test('large tiles that need chunking through the shared arena stay exact', async (t) => {
+  const na = 20000, nb = 70, dim = 64
+  const a = rand(na * dim), b = rand(nb * dim)
+  const out = new Float32Array(na * nb)
+  dotTile(a, 0, na, b, 0, nb, dim, out, 0)
+  for (const i of [0, 1, 9999, 19999]) {
+    for (const j of [0, 33, 69]) {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += a[i * dim + d] * b[j * dim + d]
+      t.ok(Math.abs(out[i * nb + j] - s) < 1e-4)
+    }
+  }
+})
+
+t.test('resident scorer equals dotTile; assignNearest picks the argmax with bias', async (t) => {
+  const rows = 500, dim = 32, n = 9
+  const m = rand(rows * dim), q = rand(n * dim)
+  const out = new Float32Array(rows * n)
+  createResidentScorer(m, rows, dim).score(q, n, out)
+  const ref = naive(m, rows, q, n, dim)
+  let maxErr = 0
+  for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - ref[i]))
+  t.ok(maxErr < 1e-4)
+
+  const pts = rand(600 * dim), bias = rand(rows)
+  const best = new Int32Array(600), score = new Float32Array(600)
+  assignNearest(pts, 0, 600, dim, m, rows, bias, best, 0, score)
+  const dots = naive(pts, 600, m, rows, dim)
+  let wrong = 0
+  for (let p = 0; p < 600; p++) {
+    let bi = 0
+    for (let c = 1; c < rows; c++) if (dots[p * rows + c] + bias[c] > dots[p * rows + bi] + bias[bi]) bi = c
+    // float32 vs float64 can flip a near tie; the chosen one must then be within rounding of the best
+    if (best[p] !== bi && Math.abs(dots[p * rows + best[p]] + bias[best[p]] - (dots[p * rows + bi] + bias[bi])) > 1e-5) wrong++
+  }
+  t.equal(wrong, 0)
+})

@@ -1,0 +1,116 @@
+/**
+ * Small seeded synthetic data for the index tests: unit "topic" centres, documents whose token vectors are noisy
+ * copies of a few topics, queries made of noisy copies of one document's tokens. Plus independent reference code
+ * (float64 MaxSim, a decoder of the documented residual layout) so tests do not check the engine against itself.
+ */
+import type { IndexState } from '../../src/index/plaid-index.js'
+import { createPrng, type Prng } from '../../src/index/prng.js'
+
+export function gaussian(rng: Prng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next())
+}
+
+export function normalize(v: Float32Array, off: number, dim: number): void {
+  let s = 0
+  for (let d = 0; d < dim; d++) s += v[off + d] ** 2
+  const inv = 1 / Math.sqrt(s)
+  for (let d = 0; d < dim; d++) v[off + d] *= inv
+}
+
+export interface SyntheticSet {
+  dim: number
+  topics: Float32Array
+  docs: Array<{ id: string; vectors: Float32Array; metadata: { group: number; even: boolean } }>
+}
+
+export function makeDocs(opts: { seed: number; dim: number; nDocs: number; nTopics: number; minLen: number; maxLen: number; noise: number; prefix?: string }): SyntheticSet {
+  const { dim, nDocs, nTopics, minLen, maxLen, noise } = opts
+  const rng = createPrng(opts.seed)
+  const topics = new Float32Array(nTopics * dim)
+  for (let i = 0; i < topics.length; i++) topics[i] = gaussian(rng)
+  for (let t = 0; t < nTopics; t++) normalize(topics, t * dim, dim)
+  const docs: SyntheticSet['docs'] = []
+  const s = noise / Math.sqrt(dim)
+  for (let i = 0; i < nDocs; i++) {
+    const len = minLen + rng.int(maxLen - minLen + 1)
+    const own = [rng.int(nTopics), rng.int(nTopics)]
+    const v = new Float32Array(len * dim)
+    for (let r = 0; r < len; r++) {
+      const t = own[rng.int(2)]
+      for (let d = 0; d < dim; d++) v[r * dim + d] = topics[t * dim + d] + s * gaussian(rng)
+      normalize(v, r * dim, dim)
+    }
+    docs.push({ id: `${opts.prefix ?? 'd'}${i}`, vectors: v, metadata: { group: i % 5, even: i % 2 === 0 } })
+  }
+  return { dim, topics, docs }
+}
+
+/** A query of qlen noisy copies of random tokens of `doc`. */
+export function queryFor(doc: Float32Array, dim: number, qlen: number, noise: number, rng: Prng): Float32Array {
+  const n = doc.length / dim
+  const q = new Float32Array(qlen * dim)
+  const s = noise / Math.sqrt(dim)
+  for (let j = 0; j < qlen; j++) {
+    const r = rng.int(n)
+    for (let d = 0; d < dim; d++) q[j * dim + d] = doc[r * dim + d] + s * gaussian(rng)
+    normalize(q, j * dim, dim)
+  }
+  return q
+}
+
+/** Float64 MaxSim, written independently of src/index/maxsim.ts. */
+export function maxSim64(q: Float32Array, doc: Float32Array, dim: number): number {
+  const qlen = q.length / dim, n = doc.length / dim
+  let total = 0
+  for (let j = 0; j < qlen; j++) {
+    let best = -Infinity
+    for (let i = 0; i < n; i++) {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += q[j * dim + d] * doc[i * dim + d]
+      if (s > best) best = s
+    }
+    total += best
+  }
+  return total
+}
+
+/** Brute-force ranking of [id, vectors] pairs by float64 MaxSim, best first (ties by id). */
+export function rankExact(q: Float32Array, docs: Array<{ id: string; vectors: Float32Array }>, dim: number): Array<{ id: string; score: number }> {
+  return docs.map((d) => ({ id: d.id, score: maxSim64(q, d.vectors, dim) })).sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+}
+
+/**
+ * Decodes every stored vector from an exported state, following the layout documented in residual-codec.ts
+ * (value of dimension t of byte p at bits nbits·(t mod 8/nbits); vector = normalise(C[code] + weights[bucket])).
+ */
+export function decodeAllFromState(state: IndexState): Float32Array {
+  const { dim, nbits } = state.settings
+  const codes = state.arrays.codes, res = state.arrays.residuals, C = state.arrays.centroids, w = state.arrays.weights
+  const per = 8 / nbits, bpv = dim / per, mask = (1 << nbits) - 1
+  const out = new Float32Array(codes.length * dim)
+  for (let v = 0; v < codes.length; v++) {
+    let s = 0
+    for (let d = 0; d < dim; d++) {
+      const byte = res[v * bpv + Math.floor(d / per)]
+      const bucket = (byte >> (nbits * (d % per))) & mask
+      const x = C[codes[v] * dim + d] + w[bucket]
+      out[v * dim + d] = x
+      s += x * x
+    }
+    for (let d = 0; d < dim; d++) out[v * dim + d] /= Math.sqrt(s)
+  }
+  return out
+}
+
+/** Live documents of an exported state with their decompressed vectors. */
+export function liveDecoded(state: IndexState): Array<{ id: string; vectors: Float32Array }> {
+  const all = decodeAllFromState(state)
+  const dim = state.settings.dim
+  const out: Array<{ id: string; vectors: Float32Array }> = []
+  const start = state.arrays.docStart, len = state.arrays.docLen, live = state.arrays.live
+  for (let s = 0; s < state.ids.length; s++) {
+    if (!live[s]) continue
+    out.push({ id: state.ids[s], vectors: all.subarray(start[s] * dim, (start[s] + len[s]) * dim) })
+  }
+  return out
+}
