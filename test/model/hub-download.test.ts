@@ -22,7 +22,7 @@ const UNIDIC_PATH = '/packages/55/2b/unidic-lite-1.0.8.tar.gz'
 const fixtures: Record<string, Buffer> = {}
 const { archive, dicFiles } = makeFakeUnidicArchive()
 
-async function withHub(t: Test, opts: { requireToken?: string } = {}): Promise<FakeHub> {
+async function withHub(t: Test, opts: { requireToken?: string; renamed?: Record<string, string> } = {}): Promise<FakeHub> {
   const files: Record<string, Buffer> = { ...fixtures, 'special_tokens_map.json': SPECIAL_TOKENS }
   const hub = await startFakeHub({ repo: REPO, commit: COMMIT, files, lfs: ['model.safetensors', 'vocab.txt'], cdnFiles: { [UNIDIC_PATH]: archive }, ...opts })
   t.teardown(() => hub.close())
@@ -301,4 +301,29 @@ t.test('a staging folder from another commit is discarded, not mixed in', shared
   t.equal(result.marker.commit, 'b'.repeat(40))
   t.notOk(hubB.requests.some((r) => r.range), 'nothing resumed across commits')
   t.notOk(existsSync(join(result.dir, '.commit')), 'no staging stamp in the final folder')
+})
+
+t.test('a stalled transfer hits the idle timeout and resumes; a 503 is retried', sharedOnly(), async (t) => {
+  const hub = await withHub(t)
+  const cache = await tempCache(t)
+  hub.stall.set('model.safetensors', { afterBytes: 1_200_000, times: 1 })
+  hub.unavailable.set('vocab.txt', 2)
+  const statuses: string[] = []
+  const started = Date.now()
+  const result = await pullModel(REPO, pullOpts(hub, cache, { idleTimeoutMs: 300, onStatus: (m) => statuses.push(m) }))
+  await expectIdenticalToFixtures(t, result.dir)
+  t.ok(Date.now() - started < 10_000, 'finished well after the idle timeout, without hanging')
+  t.ok(statuses.some((m) => /model\.safetensors: .*no data for 0\.3 s/.test(m)), 'idle timeout reported')
+  t.ok(hub.requests.some((r) => r.range === 'bytes=1200000-'), 'resumed after the stalled bytes')
+  t.equal(hub.requests.filter((r) => r.server === 'cdn' && r.status === 503).length, 2, 'two 503s')
+  t.ok(statuses.some((m) => /vocab\.txt: .*HTTP 503.*retry 2\//.test(m)), '503 retried with backoff')
+})
+
+t.test('a renamed repository (relative redirect) is followed', sharedOnly(), async (t) => {
+  const hub = await withHub(t, { renamed: { 'bclavie/JaColBERTv2.5': REPO } })
+  const cache = await tempCache(t)
+  const result = await pullModel('bclavie/JaColBERTv2.5', pullOpts(hub, cache))
+  t.equal(result.dir, join(cache, 'bclavie--JaColBERTv2.5', 'main'))
+  await expectIdenticalToFixtures(t, result.dir)
+  t.ok(hub.requests.some((r) => r.status === 307), 'the redirect was seen')
 })

@@ -27,6 +27,8 @@ export interface FakeHubOptions {
   /** Extra files on the CDN origin, e.g. the unidic-lite archive: path → bytes. */
   cdnFiles?: Record<string, Buffer>
   requireToken?: string
+  /** Old repo ids that redirect to `repo`. */
+  renamed?: Record<string, string>
 }
 
 export interface FakeHub {
@@ -39,6 +41,10 @@ export interface FakeHub {
   corrupt: Map<string, number>
   /** Files answered with 404 EntryNotFound. */
   missing: Set<string>
+  /** Per file name (or CDN path): send this many body bytes, then stall with the connection open, `times` times. */
+  stall: Map<string, { afterBytes: number; times: number }>
+  /** Per file name (or CDN path): answer GET with 503 this many times. */
+  unavailable: Map<string, number>
   /** Answer Range requests with the whole file (200), like a server without Range support. */
   ignoreRange: boolean
   close(): Promise<void>
@@ -58,8 +64,11 @@ export async function startFakeHub(opts: FakeHubOptions): Promise<FakeHub> {
     truncate: new Map<string, { afterBytes: number; times: number }>(),
     corrupt: new Map<string, number>(),
     missing: new Set<string>(),
+    stall: new Map<string, { afterBytes: number; times: number }>(),
+    unavailable: new Map<string, number>(),
     ignoreRange: false,
   }
+  const stalled: ServerResponse[] = []
   const lfsBySha = new Map<string, string>()
   for (const name of opts.lfs) lfsBySha.set(sha256Hex(opts.files[name]!), name)
 
@@ -75,6 +84,12 @@ export async function startFakeHub(opts: FakeHubOptions): Promise<FakeHub> {
   }
 
   const serveBody = (req: IncomingMessage, res: ServerResponse, key: string, content: Buffer, headers: Record<string, string>): void => {
+    const down = state.unavailable.get(key) ?? 0
+    if (down > 0 && req.method === 'GET') {
+      state.unavailable.set(key, down - 1)
+      res.writeHead(503, { 'retry-after': '0' }).end('busy')
+      return
+    }
     let body = content
     const corruptLeft = state.corrupt.get(key) ?? 0
     if (corruptLeft > 0) {
@@ -99,6 +114,13 @@ export async function startFakeHub(opts: FakeHubOptions): Promise<FakeHub> {
     res.writeHead(status, { ...headers, 'content-length': String(body.length), 'accept-ranges': 'bytes' })
     if (req.method === 'HEAD') {
       res.end()
+      return
+    }
+    const hang = state.stall.get(key)
+    if (hang && hang.times > 0 && hang.afterBytes < body.length) {
+      hang.times--
+      res.write(body.subarray(0, hang.afterBytes))
+      stalled.push(res) // never ended; closed with the server
       return
     }
     const cut = state.truncate.get(key)
@@ -133,6 +155,12 @@ export async function startFakeHub(opts: FakeHubOptions): Promise<FakeHub> {
         return void res.writeHead(401, { 'x-error-code': auth ? 'RepoNotFound' : 'GatedRepo', 'x-error-message': 'Access restricted' }).end()
       }
     }
+    for (const [oldName, newName] of Object.entries(opts.renamed ?? {})) {
+      if (newName === opts.repo && path.startsWith(`/${oldName}/resolve/`)) {
+        // a renamed repository: the Hub answers with a relative redirect to the new name
+        return void res.writeHead(307, { location: `/${opts.repo}/resolve/${path.slice(oldName.length + 10)}` }).end()
+      }
+    }
     if (!path.startsWith(prefix)) return void res.writeHead(401, { 'x-error-code': 'RepoNotFound' }).end()
     const rest = path.slice(prefix.length)
     const slash = rest.indexOf('/')
@@ -165,9 +193,12 @@ export async function startFakeHub(opts: FakeHubOptions): Promise<FakeHub> {
     get truncate() { return state.truncate },
     get corrupt() { return state.corrupt },
     get missing() { return state.missing },
+    get stall() { return state.stall },
+    get unavailable() { return state.unavailable },
     get ignoreRange() { return state.ignoreRange },
     set ignoreRange(v: boolean) { state.ignoreRange = v },
     async close() {
+      for (const r of stalled) r.destroy()
       await Promise.all([closeServer(hub), closeServer(cdn)])
     },
   }

@@ -75,6 +75,21 @@ for (const format of ['gnu', 'pax', 'ustar'] as const) {
   })
 }
 
+const HAS_PYTHON = hasTool('python3', '--version')
+
+t.test('tar.gz streamed by Python tarfile (how setuptools writes an sdist), pax and gnu', { skip: HAS_PYTHON ? false : 'python3 not installed' }, async (t) => {
+  const dir = await tmp(t)
+  const src = join(dir, 'src')
+  const files = sourceTree(src)
+  for (const format of ['PAX_FORMAT', 'GNU_FORMAT']) {
+    const archive = join(dir, `py-${format}.tar.gz`)
+    const script = `import tarfile, sys\nwith tarfile.open(sys.argv[1], 'w|gz', format=tarfile.${format}) as tf:\n    tf.add('pkg')\n`
+    execFileSync('python3', ['-c', script, archive], { cwd: src })
+    const dest = join(dir, `out-${format}`)
+    checkExtracted(t, dest, files, await extractTar(archive, dest, (name) => name))
+  }
+})
+
 t.test('zip (made by Info-ZIP): deflated and stored entries, CRC and size checks', { skip: HAS_ZIP ? false : 'zip command not installed' }, async (t) => {
   const dir = await tmp(t)
   const src = join(dir, 'src')
