@@ -57,6 +57,8 @@ export interface DownloadedFile {
 class CorruptDownloadError extends Error {}
 
 const WRITE_BATCH_BYTES = 1 << 20
+/** Hard stop for retries that keep making progress. */
+const MAX_TRIES = 100
 
 /** Downloads (or resumes) one file; see the module comment. Cost: one pass over the network, one over the disk to hash. */
 export async function downloadFile(opts: DownloadFileOptions): Promise<DownloadedFile> {
@@ -64,7 +66,9 @@ export async function downloadFile(opts: DownloadFileOptions): Promise<Downloade
   let attempt = 0
   let corruptRetries = 1
   let resumed = false
+  let tries = 0
   for (;;) {
+    const sizeBefore = await sizeOf(partPath)
     try {
       const source = await opts.resolveSource(attempt)
       resumed = (await transfer(opts, source, partPath)) || resumed
@@ -86,7 +90,9 @@ export async function downloadFile(opts: DownloadFileOptions): Promise<Downloade
         }
         throw new AppError('DOWNLOAD_FAILED', `${opts.name} is corrupt after two downloads: ${err.message}. The partial file was deleted; try again later.`)
       }
-      if (isRetryable(err) && attempt < opts.retries) {
+      // a try that moved the download forward does not use up a retry (a long file on a flaky line still finishes)
+      if (opts.retries > 0 && (await sizeOf(partPath)) > sizeBefore) attempt = 0
+      if (isRetryable(err) && attempt < opts.retries && ++tries <= MAX_TRIES) {
         attempt++
         const wait = backoffMs(attempt, opts.retryBaseMs)
         opts.onStatus?.(`${opts.name}: ${(err as Error).message}; retry ${attempt}/${opts.retries} in ${(wait / 1000).toFixed(1)} s`)
