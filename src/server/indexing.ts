@@ -83,18 +83,20 @@ export async function upsertDocuments(ctx: ServerContext, name: string, docs: Pr
   return result
 }
 
-const JOB_BATCH = 64
-
-/** The job body for a large /index request: batches of JOB_BATCH, waiting out encoder backpressure instead of failing. */
+/**
+ * The job body for a large /index request: batches of MAX_BATCH_TEXTS documents (large, because each upsert that grows
+ * the index may retrain its centroids), waiting out encoder backpressure instead of failing.
+ */
 export function indexingJob(
   ctx: ServerContext,
   name: string,
   docs: PreparedDocument[],
   collect?: { added: string[]; updated: string[] },
 ): (job: JobContext) => Promise<void> {
+  const size = Math.max(1, ctx.config.maxBatchTexts)
   return async (job) => {
-    for (let start = 0; start < docs.length; start += JOB_BATCH) {
-      const batch = docs.slice(start, start + JOB_BATCH)
+    for (let start = 0; start < docs.length; start += size) {
+      const batch = docs.slice(start, start + size)
       for (;;) {
         job.checkCancelled()
         try {

@@ -125,7 +125,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
   })
   const snapshotDuration = new Histogram({
     name: 'jacolbert_snapshot_duration_seconds',
-    help: 'time to save all dirty index snapshots',
+    help: 'time to save one index snapshot (periodic and at shutdown)',
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   })

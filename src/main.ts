@@ -1,0 +1,159 @@
+/**
+ * Process entry: config -> listen (probes answer at once; /readyz is 503 NOT_READY while loading) -> resolve the model
+ * (pulled on first use) -> encoder -> restore index snapshots -> ready. SIGTERM/SIGINT: refuse new work, drain
+ * in-flight requests and the running indexing job's batch, save dirty indexes, close the encoder, exit 0.
+ */
+import { pathToFileURL } from 'node:url'
+import { pino, type Logger } from 'pino'
+import { loadConfig, redactConfig, type Config } from './config.js'
+import { createEncoder } from './encoder/index.js'
+import { isAppError } from './errors.js'
+import { createIndexStore } from './index/index-store.js'
+import { compileFilter } from './index/metadata-filter.js'
+import { resolveModelDir } from './model/resolve-model.js'
+import { buildApp } from './server/app.js'
+import { createMetrics } from './server/plugins/metrics.js'
+
+/** Give up on a graceful shutdown after this long (Kubernetes' default grace period is 30 s). */
+const SHUTDOWN_TIMEOUT_MS = 25_000
+
+export interface RunningServer {
+  /** The bound address, e.g. http://127.0.0.1:8080. */
+  url: string
+  /** Resolves when the model and indexes are loaded (rejects when loading failed). */
+  loaded: Promise<void>
+  /** Graceful shutdown (what SIGTERM does, minus the exit). */
+  shutdown(reason: string): Promise<void>
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'jacolbert' },
+    // Belt and braces: request logging never includes headers, but a stray object must not leak the key either.
+    redact: ['req.headers.authorization', 'headers.authorization', 'apiKey', 'hfToken'],
+  })
+}
+
+export async function runServer(config: Config, opts: { logger?: Logger; handleSignals?: boolean } = {}): Promise<RunningServer> {
+  const log = opts.logger ?? createLogger(config)
+  const metrics = createMetrics()
+  const app = buildApp({ config, logger: log, metrics, compileFilter })
+  const ctx = app.jacolbert
+  let parts: { encoder: { close(): Promise<void> }; store: ReturnType<typeof createIndexStore> } | undefined
+  let shuttingDown: Promise<void> | undefined
+
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      log.info({ reason }, 'shutting down: refusing new requests, draining in-flight ones')
+      ctx.beginClose()
+      await app.close() // stops listening, waits for in-flight requests
+      await ctx.jobs.shutdown()
+      if (parts) {
+        await parts.store.close() // stops periodic snapshots and saves every dirty index
+        await parts.encoder.close()
+      }
+      log.info('shutdown complete')
+    })()
+    return shuttingDown
+  }
+
+  if (opts.handleSignals) {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        if (shuttingDown) {
+          log.warn({ signal }, 'second signal: exiting without waiting')
+          process.exit(1)
+        }
+        const timer = setTimeout(() => {
+          log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'graceful shutdown timed out')
+          process.exit(1)
+        }, SHUTDOWN_TIMEOUT_MS)
+        timer.unref()
+        shutdown(signal).then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed')
+            process.exit(1)
+          },
+        )
+      })
+    }
+  }
+
+  log.info({ config: redactConfig(config) }, 'starting')
+  const url = await app.listen({ host: config.host, port: config.port })
+  log.info({ url }, 'listening (not ready until the model and indexes are loaded)')
+
+  const loaded = (async () => {
+    const t0 = Date.now()
+    let lastLog = 0
+    const modelDir = await resolveModelDir(config.model, {
+      cacheDir: config.modelCacheDir,
+      revision: config.modelRevision,
+      endpoint: config.hfEndpoint,
+      token: config.hfToken,
+      onProgress: (p) => {
+        const now = Date.now()
+        if (now - lastLog < 5000) return
+        lastLog = now
+        log.info({ file: p.file, bytes: p.bytes, total: p.total }, 'downloading model')
+      },
+    })
+    const encoder = await createEncoder({
+      modelDir,
+      ...(config.mecabDicdir ? { dicdir: config.mecabDicdir } : {}),
+      providers: [...config.ortProviders],
+      ...(config.ortThreads !== undefined ? { threads: config.ortThreads } : {}),
+      workers: config.encoderWorkers,
+      ...(config.encoderMaxBatchTokens !== undefined ? { maxBatchTokens: config.encoderMaxBatchTokens } : {}),
+      ...(config.encoderMaxQueue !== undefined ? { maxQueueTexts: config.encoderMaxQueue } : {}),
+      ...(config.encoderBatchWaitMs !== undefined ? { batchWaitMs: config.encoderBatchWaitMs } : {}),
+      onBatch: (e) => metrics.observeEncoderBatch(e),
+      logger: log.child({ component: 'encoder' }),
+    })
+    const store = createIndexStore({
+      dataDir: config.dataDir,
+      defaultSettings: { dim: encoder.dim, nbits: config.indexNbits },
+      logger: log.child({ component: 'index-store' }),
+      onSnapshot: (e) => metrics.snapshotDuration.observe(e.durationMs / 1000),
+    })
+    parts = { encoder, store }
+    await store.restoreAll()
+    if (shuttingDown) return
+    ctx.attach({ encoder, indexStore: store })
+    if (config.snapshotIntervalS > 0) store.startPeriodicSnapshots(config.snapshotIntervalS * 1000)
+    log.info(
+      { model: encoder.modelName, modelDir, dim: encoder.dim, provider: encoder.provider, indexes: store.list().length, ms: Date.now() - t0 },
+      'ready',
+    )
+  })()
+  loaded.catch(() => {}) // the caller awaits it; this only keeps an early failure from counting as unhandled
+  return { url, loaded, shutdown }
+}
+
+/** `node dist/main.js` / `jacolbert serve`: exit code 1 with a one-line reason when start-up fails. */
+export async function main(argv: string[]): Promise<number> {
+  let config: Config
+  try {
+    config = loadConfig(process.env, argv)
+  } catch (err) {
+    process.stderr.write(`jacolbert: ${(err as Error).message}\n`)
+    return 2
+  }
+  const log = createLogger(config)
+  try {
+    const server = await runServer(config, { logger: log, handleSignals: true })
+    await server.loaded
+    return new Promise<number>(() => {}) // runs until a signal
+  } catch (err) {
+    const msg = isAppError(err) ? `[${err.code}] ${err.message}` : (err as Error).message
+    log.fatal({ err }, `start-up failed: ${msg}`)
+    process.stderr.write(`jacolbert: start-up failed: ${msg}\n`)
+    return 1
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then((code) => process.exit(code))
+}

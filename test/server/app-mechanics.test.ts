@@ -1,0 +1,182 @@
+/** HTTP mechanics with a fake encoder and brute-force index: error shapes, limits, auth, backpressure, jobs. */
+import t from 'tap'
+import { loadConfig, type Config } from '../../src/config.js'
+import { buildApp } from '../../src/server/app.js'
+import { compileFilter } from '../../src/index/metadata-filter.js'
+import { createFakeEncoder, createFakeStore } from './fakes.js'
+
+function config(over: Record<string, string> = {}): Config {
+  return loadConfig({ MAX_BATCH_TEXTS: '4', MAX_TEXT_CHARS: '50', MAX_BODY_BYTES: '65536', ...over })
+}
+
+function makeApp(over: Record<string, string> = {}, encOpts: Parameters<typeof createFakeEncoder>[0] = {}) {
+  const encoder = createFakeEncoder(encOpts)
+  const indexStore = createFakeStore()
+  const app = buildApp({ config: config(over), encoder, indexStore, compileFilter })
+  return { app, encoder, indexStore }
+}
+
+t.test('error bodies for bad input', async (t) => {
+  const { app } = makeApp()
+  t.teardown(() => app.close())
+  const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object })
+  const expectErr = async (name: string, resP: Promise<{ statusCode: number; json(): any }>, status: number, code: string, field?: RegExp) => {
+    const res = await resP
+    t.equal(res.statusCode, status, `${name}: status`)
+    const body = res.json()
+    t.equal(body.code, code, `${name}: code (${body.message})`)
+    t.equal(body.statusCode, status, `${name}: statusCode in body`)
+    t.type(body.message, 'string')
+    if (field) t.match(body.message, field, `${name}: message names the field`)
+  }
+  await expectErr('wrong type', post('/encode', { texts: [1] }), 400, 'VALIDATION_ERROR', /texts\/0/)
+  await expectErr('empty texts', post('/encode', { texts: [] }), 400, 'VALIDATION_ERROR', /texts/)
+  await expectErr('missing texts', post('/encode', {}), 400, 'VALIDATION_ERROR', /texts/)
+  await expectErr('unknown field', post('/encode', { texts: ['a'], top_k: 3 }), 400, 'VALIDATION_ERROR', /top_k/)
+  await expectErr('bad kind', post('/encode', { texts: ['a'], kind: 'passage' }), 400, 'VALIDATION_ERROR', /kind/)
+  await expectErr('too many', post('/encode', { texts: ['a', 'b', 'c', 'd', 'e'] }), 400, 'TOO_MANY_TEXTS', /MAX_BATCH_TEXTS/)
+  await expectErr('too long', post('/encode', { texts: ['x'.repeat(51)] }), 400, 'TEXT_TOO_LONG', /texts\[0\]/)
+  await expectErr('lone surrogate', post('/encode', { texts: ['a\ud800b'] }), 400, 'INVALID_TEXT', /texts\[0\]/)
+  await expectErr(
+    'malformed JSON',
+    app.inject({ method: 'POST', url: '/encode', headers: { 'content-type': 'application/json' }, payload: '{"texts": [' }),
+    400,
+    'INVALID_JSON',
+  )
+  await expectErr(
+    'invalid UTF-8',
+    app.inject({
+      method: 'POST',
+      url: '/encode',
+      headers: { 'content-type': 'application/json' },
+      payload: Buffer.concat([Buffer.from('{"texts": ["'), Buffer.from([0xff, 0xfe, 0x82]), Buffer.from('"]}')]),
+    }),
+    400,
+    'INVALID_JSON',
+    /UTF-8/,
+  )
+  await expectErr(
+    'wrong media type',
+    app.inject({ method: 'POST', url: '/encode', headers: { 'content-type': 'text/plain' }, payload: 'hello' }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  )
+  await expectErr('body too large', post('/encode', { texts: ['x'.repeat(70000)] }), 413, 'PAYLOAD_TOO_LARGE')
+  await expectErr('unknown route', app.inject({ method: 'GET', url: '/nope' }), 404, 'NOT_FOUND')
+  await expectErr('wrong method', app.inject({ method: 'GET', url: '/search' }), 405, 'METHOD_NOT_ALLOWED')
+  // vectors
+  await expectErr('NaN-ish (huge) vector', app.inject({ method: 'POST', url: '/index', headers: { 'content-type': 'application/json' }, payload: '{"documents":[{"id":"a","embeddings":[[1e999,0,0,0,0,0,0,0]]}]}' }), 400, 'INVALID_VECTOR', /embeddings\/0\/0/)
+  const nanB64 = Buffer.from(new Float32Array([NaN, 0, 0, 0, 0, 0, 0, 0]).buffer).toString('base64')
+  await expectErr('NaN base64 vector', post('/index', { documents: [{ id: 'a', embeddings: nanB64 }] }), 400, 'INVALID_VECTOR')
+  await expectErr('wrong dimension', post('/index', { documents: [{ id: 'a', embeddings: [[1, 2, 3]] }] }), 400, 'DIMENSION_MISMATCH', /embeddings\[0\]/)
+  await expectErr('wrong dim base64', post('/index', { documents: [{ id: 'a', embeddings: Buffer.alloc(12).toString('base64'), shape: [1, 3] }] }), 400, 'DIMENSION_MISMATCH')
+  await expectErr('not base64', post('/index', { documents: [{ id: 'a', embeddings: '!!!!' }] }), 400, 'INVALID_VECTOR')
+  await expectErr('empty vectors', post('/index', { documents: [{ id: 'a', embeddings: [] }] }), 400, 'INVALID_VECTOR')
+  await expectErr('no text nor embeddings', post('/index', { documents: [{ id: 'a' }] }), 400, 'VALIDATION_ERROR', /documents\[0\]/)
+  await expectErr('duplicate ids', post('/index', { documents: [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }] }), 400, 'VALIDATION_ERROR', /repeats/)
+  await expectErr('nested metadata', post('/index', { documents: [{ id: 'a', text: 'x', metadata: { tags: ['a'] } }] }), 400, 'INVALID_METADATA', /tags/)
+  // index names
+  for (const bad of ['../x', 'UPPER', '', '-lead', 'a'.repeat(65), 'a/b', '.hidden']) {
+    await expectErr(`index name ${JSON.stringify(bad)}`, post('/index', { index: bad, documents: [{ id: 'a', text: 'x' }] }), 400, 'INVALID_INDEX_NAME')
+  }
+  await expectErr('path trick in URL', app.inject({ method: 'GET', url: '/indexes/..%2Fetc' }), 400, 'INVALID_INDEX_NAME')
+  await expectErr('unknown index', post('/search', { index: 'nope', query: 'q' }), 404, 'INDEX_NOT_FOUND')
+  await expectErr('unknown index stats', app.inject({ method: 'GET', url: '/indexes/nope' }), 404, 'INDEX_NOT_FOUND')
+  t.equal((await post('/index', { documents: [{ id: 'a', text: 'hello' }] })).statusCode, 200)
+  await expectErr('k = 0', post('/search', { query: 'q', k: 0 }), 400, 'VALIDATION_ERROR', /k/)
+  await expectErr('k = 1001', post('/search', { query: 'q', k: 1001 }), 400, 'VALIDATION_ERROR', /k/)
+  await expectErr('k huge', app.inject({ method: 'POST', url: '/search', headers: { 'content-type': 'application/json' }, payload: '{"query":"q","k":1e400}' }), 400, 'VALIDATION_ERROR', /k/)
+  await expectErr('k fractional', post('/search', { query: 'q', k: 2.5 }), 400, 'VALIDATION_ERROR', /k/)
+  await expectErr('ndocs < k', post('/search', { query: 'q', k: 10, params: { ndocs: 5 } }), 400, 'INVALID_SEARCH_PARAMS', /ndocs/)
+  await expectErr('unknown filter op', post('/search', { query: 'q', filter: { year: { $regex: 'x' } } }), 400, 'INVALID_FILTER', /\$regex/)
+  await expectErr('query and embeddings', post('/search', { query: 'q', query_embeddings: [[0, 0, 0, 0, 0, 0, 0, 1]] }), 400, 'VALIDATION_ERROR')
+  await expectErr('neither query', post('/search', {}), 400, 'VALIDATION_ERROR')
+  await expectErr('query wrong dim', post('/search', { query_embeddings: [[1, 2]] }), 400, 'DIMENSION_MISMATCH')
+  await expectErr('unknown job', app.inject({ method: 'GET', url: '/jobs/xyz' }), 404, 'JOB_NOT_FOUND')
+  await expectErr('delete missing doc', app.inject({ method: 'DELETE', url: '/indexes/default/documents/zzz' }), 404, 'DOCUMENT_NOT_FOUND')
+  await expectErr('create dup index', post('/indexes', { name: 'default' }), 409, 'INDEX_EXISTS')
+  await expectErr('create wrong dim', post('/indexes', { name: 'other', dim: 3 }), 400, 'DIMENSION_MISMATCH')
+  await expectErr('create bad nbits', post('/indexes', { name: 'other', nbits: 3 }), 400, 'VALIDATION_ERROR', /nbits/)
+  await expectErr('rerank empty docs', post('/rerank', { query: 'q', documents: [] }), 400, 'VALIDATION_ERROR', /documents/)
+  await expectErr('rerank top_n 0', post('/rerank', { query: 'q', documents: ['a'], top_n: 0 }), 400, 'VALIDATION_ERROR', /top_n/)
+})
+
+t.test('auth on: bearer required except health, readiness, metrics', async (t) => {
+  const { app } = makeApp({ API_KEY: 's3cret-key' })
+  t.teardown(() => app.close())
+  for (const url of ['/healthz', '/readyz', '/metrics']) t.equal((await app.inject({ url })).statusCode, 200, `${url} public`)
+  const noAuth = await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] } })
+  t.equal(noAuth.statusCode, 401)
+  t.equal(noAuth.json().code, 'UNAUTHORIZED')
+  t.equal(noAuth.headers['www-authenticate'], 'Bearer')
+  const wrong = await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] }, headers: { authorization: 'Bearer s3cret-kez' } })
+  t.equal(wrong.statusCode, 401)
+  const basic = await app.inject({ method: 'GET', url: '/indexes', headers: { authorization: 'Basic czNjcmV0LWtleQ==' } })
+  t.equal(basic.statusCode, 401)
+  const ok = await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] }, headers: { authorization: 'Bearer s3cret-key' } })
+  t.equal(ok.statusCode, 200)
+  t.equal((await app.inject({ url: '/nope' })).statusCode, 401, 'unknown routes do not reveal themselves')
+})
+
+t.test('auth off: no header needed', async (t) => {
+  const { app } = makeApp()
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ method: 'GET', url: '/indexes' })).statusCode, 200)
+})
+
+t.test('backpressure: OVERLOADED -> 503 with Retry-After, counted', async (t) => {
+  let full = true
+  const { app } = makeApp({}, { overloaded: () => full })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] } })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'OVERLOADED')
+  t.equal(res.headers['retry-after'], '2')
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  t.match(metrics, /jacolbert_backpressure_rejections_total\{reason="encoder_queue"\} 1/)
+  full = false
+  t.equal((await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] } })).statusCode, 200)
+})
+
+t.test('not ready: probes answer, work routes 503 NOT_READY until attach', async (t) => {
+  const app = buildApp({ config: config(), compileFilter })
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+  const r = await app.inject({ url: '/readyz' })
+  t.equal(r.statusCode, 503)
+  t.equal(r.json().code, 'NOT_READY')
+  t.ok(r.headers['retry-after'])
+  t.equal((await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] } })).json().code, 'NOT_READY')
+  app.jacolbert.attach({ encoder: createFakeEncoder(), indexStore: createFakeStore() })
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+  app.jacolbert.beginClose()
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while shutting down')
+  t.equal((await app.inject({ method: 'GET', url: '/indexes' })).statusCode, 503, 'new work refused while shutting down')
+})
+
+t.test('large /index batches run as jobs with progress; wait:true waits', async (t) => {
+  const { app, indexStore } = makeApp()
+  t.teardown(() => app.close())
+  const docs = Array.from({ length: 150 }, (_, i) => ({ id: `d${i}`, text: `text ${i}`, metadata: { i } }))
+  const res = await app.inject({ method: 'POST', url: '/index', payload: { index: 'big', documents: docs } })
+  t.equal(res.statusCode, 202)
+  const job = res.json()
+  t.equal(job.total, 150)
+  t.equal(res.headers.location, `/jobs/${job.job_id}`)
+  let info = job
+  for (let i = 0; i < 100 && info.state !== 'succeeded' && info.state !== 'failed'; i++) {
+    await new Promise((r) => setTimeout(r, 10))
+    info = (await app.inject({ url: `/jobs/${job.job_id}` })).json()
+  }
+  t.equal(info.state, 'succeeded')
+  t.equal(info.done, 150)
+  t.equal(info.added, 150)
+  t.equal(indexStore.get('big')?.stats().documents, 150)
+  const waited = await app.inject({ method: 'POST', url: '/index', payload: { index: 'big', documents: docs, wait: true } })
+  t.equal(waited.statusCode, 200)
+  t.equal(waited.json().updated.length, 150)
+  const small = await app.inject({ method: 'POST', url: '/index', payload: { index: 'big', documents: docs.slice(0, 2), async: true } })
+  t.equal(small.statusCode, 202, 'async: true makes a job even for small batches')
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  t.match(metrics, /jacolbert_jobs\{state="succeeded"\} [23]/)
+})
