@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { writeEmbeddingSet } from '../src/index/embedding-set.js'
 
 const HELP = `usage: npm run bench:gen -- --docs N --out DIR [--seed S] [--dim 128] [--queries 500] [--query-len 32]
-  [--topic-noise 0.2] [--token-noise 0.7] [--query-noise 1.75] [--min-len 60] [--max-len 300]`
+  [--topic-noise 0.2] [--token-noise 0.7] [--query-noise 1.6] [--min-len 60] [--max-len 300]`
 
 /** Seeded uniform [0,1) stream (Mulberry32) plus Box–Muller normals. */
 function createRandom(seed: number): { uniform(): number; int(n: number): number; normal(): number } {
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       docs: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, dim: { type: 'string', default: '128' },
       queries: { type: 'string', default: '500' }, 'query-len': { type: 'string', default: '32' },
       'topic-noise': { type: 'string', default: '0.2' }, 'token-noise': { type: 'string', default: '0.7' },
-      'query-noise': { type: 'string', default: '1.75' }, 'min-len': { type: 'string', default: '60' }, 'max-len': { type: 'string', default: '300' },
+      'query-noise': { type: 'string', default: '1.6' }, 'min-len': { type: 'string', default: '60' }, 'max-len': { type: 'string', default: '300' },
       help: { type: 'boolean', short: 'h' },
     },
   })
