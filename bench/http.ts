@@ -28,18 +28,6 @@ const JSQUAD = resolve(SHARED, 'fixtures', 'jsquad-valid-v1.3.json')
 const DICDIR = process.env.MECAB_DICDIR ?? '/var/lib/mecab/dic/ipadic-utf8'
 const BATCH = 256
 
-// The encoder's worker threads inherit process.execArgv; under the `tsx` CLI that does not carry a working loader
-// into the worker, under `node --import tsx` it does. Re-run this file that way (once).
-if (!process.env.JACOLBERT_BENCH_CHILD && !process.execArgv.includes('tsx')) {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, JACOLBERT_BENCH_CHILD: '1' },
-  })
-  child.on('exit', (code) => process.exit(code ?? 1))
-} else {
-  await main()
-}
-
 interface Hist { average: number; mean: number; stddev: number; p50: number; p90: number; p97_5: number; p99: number; max: number }
 interface AcResult {
   requests: Hist
@@ -332,4 +320,16 @@ function printTable(r: {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)))
   for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c])).join('  ')}\n`)
   process.stdout.write(`HTTP /search over in-process throughput at ${r.connections} concurrent: ${r.httpOverInProcess.toFixed(3)}\n`)
+}
+
+// The encoder's worker threads inherit process.execArgv; under the `tsx` CLI that does not carry a working loader
+// into the worker, under `node --import tsx` it does. Re-run this file that way (once).
+if (!process.env.JACOLBERT_BENCH_CHILD && !process.execArgv.includes('tsx')) {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, JACOLBERT_BENCH_CHILD: '1' },
+  })
+  child.on('exit', (code) => process.exit(code ?? 1))
+} else {
+  await main()
 }
