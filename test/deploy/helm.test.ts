@@ -165,6 +165,9 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
     t.equal(init.length, 1, 'one init container')
     const pull = init[0]
     t.same(pull.command.slice(0, 4), ['node', 'dist/cli/main.js', 'pull', '$(MODEL)'], 'init runs `jacolbert pull $(MODEL)`')
+    t.same(pull.command.slice(4), v.model.mecabDicdir ? ['--no-dictionary'] : [], 'unidic-lite skipped only when MECAB_DICDIR is set')
+    const pullHelp = readFileSync(join(REPO_ROOT, 'src', 'cli', 'pull-command.ts'), 'utf8')
+    for (const flag of pull.command.slice(4)) t.match(pullHelp, new RegExp(`'${flag.slice(2)}': \\{ type: 'boolean'`), `pull accepts ${flag}`)
     const initEnv = envMap(pull)
     t.equal(initEnv.get('MODEL')?.value, v.model.name, 'init container defines MODEL, so $(MODEL) expands')
     for (const name of initEnv.keys()) t.ok(CODE_ENV.has(name), `init env ${name} is a variable the service reads`)

@@ -184,7 +184,8 @@ spec:
     - name: pull-model
       image: {{ include "jacolbert.image" . }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
-      command: ["node", "dist/cli/main.js", "pull", "$(MODEL)"]
+      {{- /* With MECAB_DICDIR set the model's own dictionary is never read: skip its 47 MB download. */}}
+      command: ["node", "dist/cli/main.js", "pull", "$(MODEL)"{{ if .Values.model.mecabDicdir }}, "--no-dictionary"{{ end }}]
       env:
         {{- include "jacolbert.modelEnv" . | nindent 8 }}
         {{- with .Values.extraEnv }}
