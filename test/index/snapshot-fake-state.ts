@@ -1,6 +1,6 @@
 /** A deterministic IndexState-shaped value (every dtype, odd lengths, metadata) for snapshot tests without an index. */
 import type { Test } from 'tap'
-import type { IndexState } from '../../src/index/types.js'
+import { createPlaidIndex, type IndexState, type PlaidIndex } from '../../src/index/plaid-index.js'
 
 export function fakeState(tag: number, scale = 1): IndexState {
   let s = tag * 2654435761 >>> 0
@@ -70,4 +70,13 @@ export function randomUnitVectors(n: number, dim: number, seed: number): Float32
     for (let d = 0; d < dim; d++) out[i * dim + d] /= Math.sqrt(norm)
   }
   return out
+}
+
+/** A small trained PlaidIndex (dim 16) whose content depends on `tag`, with an update and a delete applied. */
+export function realIndex(tag: number): PlaidIndex {
+  const index = createPlaidIndex({ dim: 16, nbits: 2, minTrainVectors: 500, seed: tag })
+  index.upsert(Array.from({ length: 80 + tag }, (_, d) => ({ id: `r${tag}-${d}`, vectors: randomUnitVectors(6 + (d % 5), 16, tag * 1000 + d), metadata: { d } })))
+  index.upsert([{ id: `r${tag}-1`, vectors: randomUnitVectors(3, 16, 7) }])
+  index.delete([`r${tag}-2`])
+  return index
 }

@@ -5,7 +5,12 @@ import { join } from 'node:path'
 import { AppError } from '../../src/errors.js'
 import { createPlaidIndex, type PlaidIndex } from '../../src/index/plaid-index.js'
 import { loadIndexSnapshot, saveIndexSnapshot } from '../../src/index/snapshot.js'
-import { randomUnitVectors, sameState } from './snapshot-fake-state.js'
+import { spawn } from 'node:child_process'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { randomUnitVectors, realIndex, sameState } from './snapshot-fake-state.js'
+
+const CHILD = resolve(dirname(fileURLToPath(import.meta.url)), 'snapshot-crash-child.ts')
 
 const DIM = 32
 const base = await mkdtemp(join(tmpdir(), 'snapshot-'))
@@ -80,4 +85,19 @@ t.test('refuses corrupt snapshots and inconsistent states with SNAPSHOT_INVALID'
   await expectInvalid(/codes\.bin/)
   await rm(dir, { recursive: true })
   await expectInvalid(/no snapshot at/)
+})
+
+t.test('a process killed while saving a real index leaves the previous or the new index loadable', async (t) => {
+  const run = (dir: string, killAt: string): Promise<NodeJS.Signals | null> => new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '2', '0', killAt], { stdio: 'ignore' })
+    child.on('error', rej)
+    child.on('exit', (_code, signal) => res(signal))
+  })
+  for (const [killAt, want] of [['file:codes.bin', 1], ['step:old-moved-away', 1], ['step:new-in-place', 2]] as const) {
+    const dir = join(base, `crash-${killAt.replace(/[^a-z]/g, '')}`)
+    await saveIndexSnapshot(realIndex(1), dir)
+    t.equal(await run(dir, killAt), 'SIGKILL', `${killAt}: killed`)
+    const loaded = await loadIndexSnapshot(dir)
+    sameState(t, loaded.exportState(), realIndex(want).exportState(), `${killAt}: index ${want}`)
+  }
 })
