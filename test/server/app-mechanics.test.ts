@@ -180,3 +180,23 @@ t.test('large /index batches run as jobs with progress; wait:true waits', async 
   const metrics = (await app.inject({ url: '/metrics' })).body
   t.match(metrics, /jacolbert_jobs\{state="succeeded"\} [23]/)
 })
+
+t.test('graceful close: in-flight requests finish, new connections are refused', async (t) => {
+  let release: () => void = () => {}
+  const gate = new Promise<void>((r) => (release = r))
+  const encoder = createFakeEncoder()
+  const slow = { ...encoder, encodeDocuments: async (texts: string[]) => (await gate, encoder.encodeDocuments(texts)) }
+  const app = buildApp({ config: config(), encoder: slow, indexStore: createFakeStore(), compileFilter })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  const inflight = fetch(`${url}/encode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts":["slow"]}' })
+  await new Promise((r) => setTimeout(r, 50))
+  app.jacolbert.beginClose()
+  const closed = app.close()
+  await new Promise((r) => setTimeout(r, 50))
+  await t.rejects(fetch(`${url}/healthz`), 'no new connections once closing')
+  release()
+  const res = await inflight
+  t.equal(res.status, 200, 'the in-flight request completed')
+  t.equal(((await res.json()) as { data: unknown[] }).data.length, 1)
+  await closed
+})
