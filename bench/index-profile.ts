@@ -7,18 +7,19 @@
  * brute-force MaxSim over the original vectors, and with --sweep the quality/latency curve over ncells, threshold and
  * ndocs used to pick the defaults in plaid-search.ts.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { deserialize, serialize } from 'node:v8'
 import { parseArgs } from 'node:util'
 import { readEmbeddingSet } from '../src/index/embedding-set.js'
 import { maxSim } from '../src/index/maxsim.js'
-import { createPlaidIndex, lastTrainTimings } from '../src/index/plaid-index.js'
+import { createPlaidIndex, type IndexState, type PlaidIndex, lastTrainTimings, restorePlaidIndex } from '../src/index/plaid-index.js'
 import type { SearchParams } from '../src/index/types.js'
 
 const { values } = parseArgs({
   options: {
     data: { type: 'string' }, queries: { type: 'string', default: '100' }, exact: { type: 'string', default: '50' },
     k: { type: 'string', default: '10' }, sweep: { type: 'boolean', default: false }, json: { type: 'string' },
-    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' },
+    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' }, cache: { type: 'string' },
   },
 })
 if (!values.data) { console.error('usage: --data DIR'); process.exit(2) }
@@ -33,10 +34,12 @@ const docs = Array.from({ length: set.nDocs }, (_, d) => ({
 }))
 const query = (q: number) => set.queries.subarray(q * set.queryLen * dim, (q + 1) * set.queryLen * dim)
 
-// exact brute force over the original vectors (reference ranking)
-const exactTop: string[][] = []
+// exact brute force over the original vectors (reference ranking); --cache keeps it and the built index between runs
+const cacheFile = values.cache
+const cached = cacheFile && existsSync(cacheFile) ? deserialize(readFileSync(cacheFile)) as { exactTop: string[][]; state: IndexState } : undefined
+const exactTop: string[][] = cached?.exactTop.slice(0, nExact) ?? []
 let t0 = performance.now()
-for (let q = 0; q < nExact; q++) {
+for (let q = exactTop.length; q < nExact; q++) {
   const scores = docs.map((d, i) => ({ i, s: maxSim(query(q), set.queryLen, d.vectors, 0, d.vectors.length / dim, dim) }))
   scores.sort((a, b) => b.s - a.s || a.i - b.i)
   exactTop.push(scores.slice(0, k).map((x) => `doc${x.i}`))
@@ -46,11 +49,16 @@ let exactSuccess = 0
 if (set.qrels) for (let q = 0; q < nExact; q++) if (exactTop[q].includes(`doc${set.qrels[q]}`)) exactSuccess++
 
 t0 = performance.now()
-const index = createPlaidIndex({ dim, nbits: Number(values.nbits) as 1 | 2 | 4, minTrainVectors: 1 })
-const batch = Number(values.batch)
-if (batch > 0) for (let i = 0; i < docs.length; i += batch) index.upsert(docs.slice(i, i + batch))
-else index.upsert(docs)
+let index: PlaidIndex
+if (cached) index = restorePlaidIndex(cached.state)
+else {
+  index = createPlaidIndex({ dim, nbits: Number(values.nbits) as 1 | 2 | 4, minTrainVectors: 1 })
+  const batch = Number(values.batch)
+  if (batch > 0) for (let i = 0; i < docs.length; i += batch) index.upsert(docs.slice(i, i + batch))
+  else index.upsert(docs)
+}
 const buildS = (performance.now() - t0) / 1000
+if (cacheFile && !cached) writeFileSync(cacheFile, serialize({ exactTop, state: index.exportState() }))
 const st = index.stats()
 const mem = process.memoryUsage()
 console.log(`build ${buildS.toFixed(1)} s, ${st.vectors} vectors, K=${st.centroids}, ${(st.bytes / st.vectors).toFixed(2)} bytes/vector, rss ${(mem.rss / 2 ** 20).toFixed(0)} MB`)

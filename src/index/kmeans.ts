@@ -10,6 +10,7 @@
  * exact argmax for most vectors and, where it did not, lost little dot product (see bench/index-profile.ts).
  */
 import { assignNearest, dotTile, normalizeRows } from './dense-kernels.js'
+import { createSimdArena, type SimdArena, unitTable } from './simd-kernels.js'
 import { type Prng, sampleIndices } from './prng.js'
 
 export interface CentroidSet {
@@ -192,6 +193,51 @@ export function trainCentroids(
 const ASSIGN_BLOCK = 4096
 
 /**
+ * Per centroid set, a WebAssembly memory holding the fine centroids at 0 and the coarse ones after them, with
+ * scratch space beyond (`scratch`, a byte offset) for query/point blocks and score tiles. Shared by coding and search
+ * so the centroids exist once in WebAssembly memory. null without SIMD or when dim % 4 ≠ 0.
+ */
+export interface CentroidArena {
+  arena: SimdArena
+  coarsePtr: number
+  /** first free byte; grows once when a decode table is installed */
+  scratch: number
+  /** decode unit table (simd-kernels unitTable) of the codec paired with these centroids, once installed */
+  tablePtr: number
+  tableWeights: Float32Array | null
+}
+
+/** Installs the decode table for `weights` (the paired codec's) in the arena once; returns its byte offset. */
+export function installDecodeTable(ca: CentroidArena, nbits: 1 | 2 | 4, weights: Float32Array): number {
+  if (ca.tableWeights === weights) return ca.tablePtr
+  if (ca.tableWeights !== null) throw new Error('centroid arena: a different codec is already installed')
+  const table = unitTable(nbits, weights)
+  ca.tablePtr = ca.scratch
+  ca.arena.reserve(ca.scratch + table.byteLength + 65536)
+  ca.arena.f32(ca.tablePtr, table.length).set(table)
+  ca.scratch += table.byteLength
+  ca.tableWeights = weights
+  return ca.tablePtr
+}
+const arenas = new WeakMap<CentroidSet, CentroidArena | null>()
+
+export function centroidArena(set: CentroidSet): CentroidArena | null {
+  let ca = arenas.get(set)
+  if (ca === undefined) {
+    const fine = set.k * set.dim * 4, coarse = set.groups * set.dim * 4
+    const arena = set.dim % 4 === 0 ? createSimdArena(fine + coarse + 65536) : null
+    if (arena === null) ca = null
+    else {
+      arena.f32(0, set.k * set.dim).set(set.centroids)
+      arena.f32(fine, set.groups * set.dim).set(set.coarse)
+      ca = { arena, coarsePtr: fine, scratch: fine + coarse, tablePtr: 0, tableWeights: null }
+    }
+    arenas.set(set, ca)
+  }
+  return ca
+}
+
+/**
  * codes[outOff + p] = argmax over the probed fine centroids of x_p · c (exact when groups ≤ probes), for the n rows
  * of `points` starting at row pOff; score[p] (optional) = that dot product. Points are processed in blocks: coarse
  * scores for the block, then per cell the points that probe it are gathered and scored as one tile.
@@ -207,6 +253,8 @@ export function assignCodes(
     for (let p = 0; p < n; p++) codes[outOff + p] = idx[p]
     return
   }
+  const ca = centroidArena(set)
+  if (ca !== null) { assignProbedSimd(set, ca, points, pOff, n, codes, outOff, score, probes); return }
   const blk = Math.min(ASSIGN_BLOCK, n)
   const coarseTile = new Float32Array(blk * groups)
   const probeOf = new Int32Array(blk * probes)
@@ -251,6 +299,70 @@ export function assignCodes(
         gathered.set(points.subarray(src, src + dim), (t - a) * dim)
       }
       dotTile(gathered, 0, b - a, centroids, c0 * dim, nc, dim, tile, 0)
+      for (let t = a; t < b; t++) {
+        const i = cellPoints[t], row = (t - a) * nc
+        let bs = bestScore[i], bi = bestIdx[i]
+        for (let c = 0; c < nc; c++) if (tile[row + c] > bs) { bs = tile[row + c]; bi = c0 + c }
+        bestScore[i] = bs
+        bestIdx[i] = bi
+      }
+    }
+    for (let i = 0; i < np; i++) {
+      codes[outOff + p0 + i] = bestIdx[i]
+      if (score !== null) score[p0 + i] = bestScore[i]
+    }
+  }
+}
+
+/** The probed assignment with everything in the centroid arena: points are copied in once per block and scored per cell by index. */
+function assignProbedSimd(
+  set: CentroidSet, ca: CentroidArena, points: Float32Array, pOff: number, n: number,
+  codes: Uint16Array | Uint32Array | Int32Array, outOff: number, score: Float32Array | null, probes: number,
+): void {
+  const { dim, groups, groupOffsets } = set
+  const { arena, coarsePtr } = ca
+  const blk = Math.min(ASSIGN_BLOCK, n)
+  let maxCell = 0
+  for (let g = 0; g < groups; g++) maxCell = Math.max(maxCell, groupOffsets[g + 1] - groupOffsets[g])
+  const ptsPtr = ca.scratch, idxPtr = ptsPtr + blk * dim * 4, ctPtr = idxPtr + blk * probes * 4, ftPtr = ctPtr + blk * groups * 4
+  arena.reserve(ftPtr + blk * maxCell * 4)
+  const probeOf = new Int32Array(blk * probes)
+  const bestScore = new Float32Array(blk)
+  const bestIdx = new Int32Array(blk)
+  const cellCount = new Uint32Array(groups + 1)
+  const cellPoints = new Int32Array(blk * probes)
+  const top = new Float32Array(probes)
+  for (let p0 = 0; p0 < n; p0 += blk) {
+    const np = Math.min(blk, n - p0)
+    arena.f32(ptsPtr, np * dim).set(points.subarray((pOff + p0) * dim, (pOff + p0 + np) * dim))
+    arena.dotTile(ptsPtr, np, coarsePtr, groups, dim, ctPtr)
+    const coarseTile = arena.f32(ctPtr, np * groups)
+    cellCount.fill(0)
+    for (let i = 0; i < np; i++) {
+      top.fill(-Infinity)
+      const row = i * groups, po = i * probes
+      for (let g = 0; g < groups; g++) {
+        const s = coarseTile[row + g]
+        if (s <= top[probes - 1]) continue
+        let j = probes - 1
+        while (j > 0 && top[j - 1] < s) { top[j] = top[j - 1]; probeOf[po + j] = probeOf[po + j - 1]; j-- }
+        top[j] = s
+        probeOf[po + j] = g
+      }
+      for (let j = 0; j < probes; j++) cellCount[probeOf[po + j] + 1]++
+    }
+    for (let g = 0; g < groups; g++) cellCount[g + 1] += cellCount[g]
+    const fill = cellCount.slice(0, groups)
+    for (let i = 0; i < np; i++) for (let j = 0; j < probes; j++) cellPoints[fill[probeOf[i * probes + j]]++] = i
+    arena.i32(idxPtr, np * probes).set(cellPoints.subarray(0, np * probes))
+    bestScore.fill(-Infinity)
+    bestIdx.fill(0)
+    for (let g = 0; g < groups; g++) {
+      const a = cellCount[g], b = cellCount[g + 1]
+      const c0 = groupOffsets[g], nc = groupOffsets[g + 1] - c0
+      if (a === b || nc === 0) continue
+      arena.dotTileIdx(idxPtr + a * 4, b - a, c0 * dim * 4, nc, dim, ftPtr, ptsPtr)
+      const tile = arena.f32(ftPtr, (b - a) * nc)
       for (let t = a; t < b; t++) {
         const i = cellPoints[t], row = (t - a) * nc
         let bs = bestScore[i], bi = bestIdx[i]

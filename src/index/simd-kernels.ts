@@ -48,16 +48,29 @@ const op = {
   i32: (v: number) => [0x41, ...sleb(v)],
   add: [0x6a], mul: [0x6c], shl: [0x74], geS: [0x4e], gtS: [0x4a], ltS: [0x48],
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...uleb(d)], brIf: (d: number) => [0x0d, ...uleb(d)],
-  f32store: [0x38, 2, 0], f32add: [0x92],
+  f32store: [0x38, 2, 0], f32add: [0x92], i32load: [0x28, 2, 0], load8u: [0x2d, 0, 0], load16u: [0x2f, 1, 0],
+  shrU: [0x76], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
 
-function buildDotTileModule(): Uint8Array {
-  // params: 0 a, 1 na, 2 b, 3 nb, 4 dim, 5 out
+/**
+ * One function body. indexed = false: dot_tile(a, na, b, nb, dim, out), rows of a contiguous. indexed = true:
+ * dot_tile_idx(idx, na, b, nb, dim, out, a): row i of a is at a + idx[i]·dim·4 (idx: i32 array), so the caller
+ * scores a subset of resident points without gathering (copying) them.
+ */
+function dotTileBody(indexed: boolean): number[] {
+  // params: 0 a (or idx), 1 na, 2 b, 3 nb, 4 dim, 5 out, [indexed: 6 aBase]
   // i32 locals: 6 i, 7 j, 8 d (byte offset), 9 rowBytes, 10..13 pa0..pa3, 14 pb, 15 po, 16 nbBytes
   // v128 locals: 17 vb, 18..21 acc0..acc3
-  const [A, NA, B, NB, DIM, OUT, I, J, D, ROW, PA, PB, PO, NBB, VB, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18]
+  const x = indexed ? 1 : 0
+  const [A, NA, B, NB, DIM, OUT, ABASE] = [0, 1, 2, 3, 4, 5, 6]
+  const [I, J, D, ROW, PA, PB, PO, NBB, VB, ACC] = [6, 7, 8, 9, 10, 14, 15, 16, 17, 18].map((l) => l + x)
+  // address of row i+r of a
+  const rowAddr = (r: number) => indexed
+    ? [...op.get(ABASE), ...op.get(A), ...op.get(I), ...op.i32(r), ...op.add, ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(ROW), ...op.mul, ...op.add]
+    : r === 0 ? [...op.get(A), ...op.get(I), ...op.get(ROW), ...op.mul, ...op.add] : [...op.get(PA + r - 1), ...op.get(ROW), ...op.add]
   const hsum = (acc: number) => [...op.get(acc), ...op.lane(0), ...op.get(acc), ...op.lane(1), ...op.f32add,
     ...op.get(acc), ...op.lane(2), ...op.get(acc), ...op.lane(3), ...op.f32add, ...op.f32add]
   // acc_r += load(pa_r + d) * vb
@@ -65,7 +78,7 @@ function buildDotTileModule(): Uint8Array {
     ...op.get(ACC + r), ...op.get(PA + r), ...op.get(D), ...op.add, ...op.vload, ...op.get(VB), ...op.fx4mul, ...op.fx4add, ...op.set(ACC + r),
   ]
   const rowsBlock = (rows: number) => [
-    ...Array.from({ length: rows - 1 }, (_, r) => [...op.get(PA + r), ...op.get(ROW), ...op.add, ...op.set(PA + r + 1)]).flat(),
+    ...Array.from({ length: rows }, (_, r) => [...rowAddr(r), ...op.set(PA + r)]).flat(),
     ...op.i32(0), ...op.set(J),
     ...op.get(B), ...op.set(PB),
     // po = out + i·nb·4
@@ -95,27 +108,80 @@ function buildDotTileModule(): Uint8Array {
     // blocks of 4 rows
     ...op.block, ...op.loop,
     ...op.get(I), ...op.i32(4), ...op.add, ...op.get(NA), ...op.gtS, ...op.brIf(1),
-    ...op.get(A), ...op.get(I), ...op.get(ROW), ...op.mul, ...op.add, ...op.set(PA),
     ...rowsBlock(4),
     ...op.get(I), ...op.i32(4), ...op.add, ...op.set(I), ...op.br(0),
     ...op.end, ...op.end,
     // remaining rows one at a time
     ...op.block, ...op.loop,
     ...op.get(I), ...op.get(NA), ...op.geS, ...op.brIf(1),
-    ...op.get(A), ...op.get(I), ...op.get(ROW), ...op.mul, ...op.add, ...op.set(PA),
     ...rowsBlock(1),
     ...op.get(I), ...op.i32(1), ...op.add, ...op.set(I), ...op.br(0),
     ...op.end, ...op.end,
     ...op.end,
   ]
+  return body
+}
+
+/**
+ * decode_nbits(codes, res, n, cents, table, dim, out, bpv): out row v = normalise(C[codes[v]] + residual v) for n
+ * vectors, codes an int32 array, residuals packed bpv bytes per vector. Works on units of 4 dimensions: `table` maps
+ * a unit's packed bits to its 4 bucket weights (one v128), so a unit costs 2 vector loads, an add and a store.
+ * Unit bits: nbits 2 → one byte; nbits 4 → a little-endian u16; nbits 1 → a nibble.
+ */
+function decodeBody(nbits: 1 | 2 | 4): number[] {
+  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV] = [0, 1, 2, 3, 4, 5, 6, 7]
+  const [V, U, CP, RP, OP, ROW, ACC, X] = [8, 9, 10, 11, 12, 13, 14, 15]
+  const unitIndex = nbits === 2
+    ? [...op.get(RP), ...op.get(U), ...op.i32(4), ...op.shrU, ...op.add, ...op.load8u]
+    : nbits === 4
+      ? [...op.get(RP), ...op.get(U), ...op.i32(3), ...op.shrU, ...op.add, ...op.load16u]
+      : [...op.get(RP), ...op.get(U), ...op.i32(5), ...op.shrU, ...op.add, ...op.load8u,
+        ...op.get(U), ...op.i32(2), ...op.shrU, ...op.i32(4), ...op.and, ...op.shrU, ...op.i32(15), ...op.and]
+  return [
+    ...vec([[6, I32], [2, V128]]),
+    ...op.get(DIM), ...op.i32(2), ...op.shl, ...op.set(ROW),
+    ...op.i32(0), ...op.set(V),
+    ...op.block, ...op.loop,
+    ...op.get(V), ...op.get(N), ...op.geS, ...op.brIf(1),
+    ...op.get(CENTS), ...op.get(CODES), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(ROW), ...op.mul, ...op.add, ...op.set(CP),
+    ...op.get(RES), ...op.get(V), ...op.get(BPV), ...op.mul, ...op.add, ...op.set(RP),
+    ...op.get(OUT), ...op.get(V), ...op.get(ROW), ...op.mul, ...op.add, ...op.set(OP),
+    ...op.vzero, ...op.set(ACC), ...op.i32(0), ...op.set(U),
+    ...op.loop,
+    ...op.get(CP), ...op.get(U), ...op.add, ...op.vload,
+    ...op.get(TABLE), ...unitIndex, ...op.i32(4), ...op.shl, ...op.add, ...op.vload,
+    ...op.fx4add, ...op.set(X),
+    ...op.get(OP), ...op.get(U), ...op.add, ...op.get(X), ...op.vstore,
+    ...op.get(ACC), ...op.get(X), ...op.get(X), ...op.fx4mul, ...op.fx4add, ...op.set(ACC),
+    ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    // X = splat(1 / sqrt(max(‖x‖², tiny)))
+    ...op.f32const(1), ...op.get(ACC), ...op.lane(0), ...op.get(ACC), ...op.lane(1), ...op.f32add,
+    ...op.get(ACC), ...op.lane(2), ...op.get(ACC), ...op.lane(3), ...op.f32add, ...op.f32add,
+    ...op.f32const(1e-30), ...op.f32max, ...op.f32sqrt, ...op.f32div, ...op.splat, ...op.set(X),
+    ...op.i32(0), ...op.set(U),
+    ...op.loop,
+    ...op.get(OP), ...op.get(U), ...op.add,
+    ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.vstore,
+    ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
+function buildDotTileModule(): Uint8Array {
   const name = (s: string) => { const b = [...Buffer.from(s, 'utf8')]; return [...uleb(b.length), ...b] }
+  const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0]])),
+    ...section(1, vec([6, 7, 8].map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]))),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('dot_tile'), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
+    ...section(3, vec([[0], [1], [2], [2], [2]])),
+    ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
+      [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04]])),
+    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4)].map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
 }
@@ -143,6 +209,20 @@ export interface SimdArena {
   reserve(bytes: number): void
   f32(byteOffset: number, length: number): Float32Array
   dotTile(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number): void
+  /** like dotTile, row i of a at aBase + idx[i]·dim·4, idx an int32 array at idxPtr */
+  dotTileIdx(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number): void
+  i32(byteOffset: number, length: number): Int32Array
+  u8(byteOffset: number, length: number): Uint8Array
+  /** out rows = normalise(C[code] + residual) for n vectors; see decodeBody */
+  decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number): void
+}
+
+/** The unit table decode() needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights. */
+export function unitTable(nbits: 1 | 2 | 4, weights: Float32Array): Float32Array {
+  const perUnit = 4 * nbits, entries = 1 << perUnit, mask = (1 << nbits) - 1
+  const t = new Float32Array(entries * 4)
+  for (let e = 0; e < entries; e++) for (let d = 0; d < 4; d++) t[e * 4 + d] = weights[(e >> (nbits * d)) & mask]
+  return t
 }
 
 export function createSimdArena(bytes: number): SimdArena | null {
@@ -152,12 +232,19 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const memory = new wasm!.Memory({ initial: pages(bytes) })
   const inst = new wasm!.Instance(mod, { env: { mem: memory } })
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
+  const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
+  type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number) => void
+  const decoders: Record<number, Decode> = { 1: inst.exports.decode1 as Decode, 2: inst.exports.decode2 as Decode, 4: inst.exports.decode4 as Decode }
   return {
     reserve(b: number) {
       const have = memory.buffer.byteLength
       if (b > have) memory.grow(pages(b) - pages(have))
     },
     f32: (off, len) => new Float32Array(memory.buffer, off, len),
+    i32: (off, len) => new Int32Array(memory.buffer, off, len),
+    u8: (off, len) => new Uint8Array(memory.buffer, off, len),
+    decode: (nbits, c, r, n, cents, table, dim, out, bpv) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv) },
+    dotTileIdx: (i, na, b, nb, dim, out, a) => { if (na > 0 && nb > 0) fnIdx(i, na, b, nb, dim, out, a) },
     dotTile: (a, na, b, nb, dim, out) => { if (na > 0 && nb > 0) fn(a, na, b, nb, dim, out) },
   }
 }

@@ -211,3 +211,18 @@ t.test('invalid input is refused with the documented error codes', async (t) => 
   t.equal(code(() => createPlaidIndex({ dim, nbits: 3 as never })), 'VALIDATION_ERROR')
   t.equal(index.stats().documents, 160, 'failed upserts changed nothing')
 })
+
+t.test('dimensions that are not a multiple of 4 take the TypeScript paths and stay exact', async (t) => {
+  const d6 = makeDocs({ seed: 4, dim: 6, nDocs: 60, nTopics: 8, minLen: 5, maxLen: 12, noise: 0.5 })
+  const index = createPlaidIndex({ dim: 6, nbits: 4, minTrainVectors: 100, numCentroids: 16 })
+  index.upsert(d6.docs)
+  t.ok(index.stats().trained)
+  const r = createPrng(3)
+  for (let i = 0; i < 3; i++) {
+    const q = queryFor(d6.docs[r.int(60)].vectors, 6, 4, 0.3, r)
+    const ref = rankExact(q, liveDecoded(index.exportState()), 6)
+    const got = index.search(q, { k: 60, ...EVERYTHING }).hits
+    t.equal(got.length, 60)
+    for (let j = 0; j < 60; j++) t.ok(Math.abs(got[j].score - ref[j].score) < 1e-4)
+  }
+})
