@@ -10,7 +10,7 @@
  *    RSS after warm-up vs after the load (within 10 %).
  *
  * Options: --duration S (per autocannon run, default 10), --connections N (default 8), --mixed-duration S (default 60),
- * --mixed-connections N (default 32), --warmup S (default 10), --skip-mixed, --json FILE (default bench/results/http.json).
+ * --mixed-connections N (default 32), --warmup S (default 10), --rounds N (alternating HTTP/in-process, default 2), --skip-mixed, --json FILE (default bench/results/http.json).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -49,17 +49,19 @@ async function main(): Promise<void> {
       'mixed-duration': { type: 'string', default: '60' },
       'mixed-connections': { type: 'string', default: '32' },
       warmup: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '2' },
       'skip-mixed': { type: 'boolean', default: false },
       json: { type: 'string', default: join(ROOT, 'bench', 'results', 'http.json') },
       help: { type: 'boolean', default: false },
     },
   })
   if (args.help) {
-    process.stdout.write('usage: npm run bench:http -- [--duration 10] [--connections 8] [--mixed-duration 60] [--mixed-connections 32] [--warmup 10] [--skip-mixed] [--json FILE]\n')
+    process.stdout.write('usage: npm run bench:http -- [--duration 10] [--connections 8] [--mixed-duration 60] [--mixed-connections 32] [--warmup 10] [--rounds 2] [--skip-mixed] [--json FILE]\n')
     return
   }
   const duration = Number(args.duration)
   const connections = Number(args.connections)
+  const rounds = Math.max(1, Number(args.rounds))
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
 
   const corpus = JSON.parse(readFileSync(JSQUAD, 'utf8')) as { data: Array<{ title: string; paragraphs: Array<{ context: string; qas: Array<{ question: string }> }> }> }
@@ -89,19 +91,33 @@ async function main(): Promise<void> {
     const indexMs = performance.now() - t1
     log(`server ready in ${loadMs.toFixed(0)} ms; indexed ${docs.length} passages over HTTP in ${indexMs.toFixed(0)} ms`)
 
-    // ---- 2. autocannon /search and /encode ----
+    // ---- 2+3. autocannon /search, alternating with the same searches in-process (the server idles meanwhile);
+    // alternating rounds spread the noise of this shared machine over both sides of the ratio ----
     const searchReqs = questions.map((q) => req('/search', { query: q, k: 10 }))
     const encodeReqs = passages.slice(0, 256).map((p) => req('/encode', { texts: [p.text], kind: 'document' }))
+    const inproc = await createInProcess(docs)
+    const serverStats = (await (await fetch(`${base}/indexes/default`)).json()) as { vectors: number; centroids: number }
+    log(`index: server ${serverStats.vectors} vectors / ${serverStats.centroids} centroids; in-process ${inproc.stats.vectors} / ${inproc.stats.centroids}`)
     await autocannon({ url: base, connections, duration: 2, requests: searchReqs }) // warm-up
-    const httpSearch = await autocannon({ url: base, connections, duration, requests: searchReqs })
-    log(`HTTP /search: ${httpSearch.requests.average.toFixed(1)} req/s, p50 ${httpSearch.latency.p50} ms, p99 ${httpSearch.latency.p99} ms`)
+    await inproc.run(questions, connections, 2) // warm-up
+    const httpRounds: AcResult[] = []
+    const inRounds: InProcResult[] = []
+    for (let round = 0; round < rounds; round++) {
+      const h = await autocannon({ url: base, connections, duration, requests: searchReqs })
+      httpRounds.push(h)
+      log(`round ${round + 1} HTTP /search: ${h.requests.average.toFixed(1)} req/s, p50 ${h.latency.p50} ms, p99 ${h.latency.p99} ms`)
+      const ip = await inproc.run(questions, connections, duration)
+      inRounds.push(ip)
+      log(`round ${round + 1} in-process search: ${ip.rps.toFixed(1)} req/s, p50 ${ip.p50.toFixed(2)} ms, p99 ${ip.p99.toFixed(2)} ms`)
+    }
+    await inproc.close()
+    const httpSearch = httpRounds[httpRounds.length - 1]
+    const httpRps = httpRounds.reduce((s, r) => s + r.requests.average, 0) / rounds
+    const inProc = { ...inRounds[inRounds.length - 1], rps: inRounds.reduce((s, r) => s + r.rps, 0) / rounds }
+    const overhead = httpRps / inProc.rps
+    log(`mean over ${rounds} rounds: HTTP ${httpRps.toFixed(1)} req/s, in-process ${inProc.rps.toFixed(1)} req/s; HTTP/in-process = ${overhead.toFixed(3)}`)
     const httpEncode = await autocannon({ url: base, connections, duration, requests: encodeReqs })
     log(`HTTP /encode: ${httpEncode.requests.average.toFixed(1)} req/s, p50 ${httpEncode.latency.p50} ms, p99 ${httpEncode.latency.p99} ms`)
-
-    // ---- 3. the same searches in-process (the server idles meanwhile) ----
-    const inProc = await inProcessSearch(docs, questions, connections, duration)
-    const overhead = httpSearch.requests.average / inProc.rps
-    log(`in-process search: ${inProc.rps.toFixed(1)} req/s, p50 ${inProc.p50.toFixed(2)} ms, p99 ${inProc.p99.toFixed(2)} ms; HTTP/in-process = ${overhead.toFixed(3)}`)
 
     // ---- 4. mixed load ----
     let mixed: Record<string, unknown> | undefined
@@ -159,7 +175,10 @@ async function main(): Promise<void> {
       durationS: duration,
       serverLoadMs: loadMs,
       indexOverHttpMs: indexMs,
-      httpSearch: { rps: httpSearch.requests.average, latencyMs: pick(httpSearch.latency), non2xx: httpSearch.non2xx, errors: httpSearch.errors },
+      rounds,
+      httpSearchRoundsRps: httpRounds.map((r) => r.requests.average),
+      inProcessSearchRoundsRps: inRounds.map((r) => r.rps),
+      httpSearch: { rps: httpRps, latencyMs: pick(httpSearch.latency), non2xx: httpRounds.reduce((s, r) => s + r.non2xx, 0), errors: httpRounds.reduce((s, r) => s + r.errors, 0) },
       httpEncode: { rps: httpEncode.requests.average, latencyMs: pick(httpEncode.latency), non2xx: httpEncode.non2xx, errors: httpEncode.errors },
       inProcessSearch: inProc,
       httpOverInProcess: overhead,
@@ -259,48 +278,50 @@ async function serverRss(base: string): Promise<number> {
   return Number(m[1])
 }
 
-/** The same work as POST /search without HTTP: encode the query, search the index; `connections` loops at once. */
-async function inProcessSearch(
-  docs: Array<{ id: string; text: string; metadata: { title: string } }>,
-  questions: string[],
-  connections: number,
-  durationS: number,
-): Promise<{ rps: number; p50: number; p90: number; p99: number; requests: number }> {
+interface InProcResult { rps: number; p50: number; p90: number; p99: number; requests: number }
+
+/**
+ * The same work as POST /search without HTTP: encode the query, search the index. The encoder has the server's settings
+ * (cpu, 1 thread) and the index is built from the same batches in the same order.
+ */
+async function createInProcess(docs: Array<{ id: string; text: string; metadata: { title: string } }>) {
   const { createEncoder } = await import('../src/encoder/index.js')
   const { createIndexStore } = await import('../src/index/index-store.js')
   const encoder = await createEncoder({ modelDir: MODEL_DIR, dicdir: DICDIR, providers: ['cpu'], threads: 1 })
-  try {
-    const store = createIndexStore({ defaultSettings: { dim: encoder.dim, nbits: 2 } })
-    const index = store.getOrCreate('default')
-    for (let s = 0; s < docs.length; s += BATCH) {
-      const batch = docs.slice(s, s + BATCH)
-      const enc = await encoder.encodeDocuments(batch.map((d) => d.text))
-      index.upsert(batch.map((d, i) => ({ id: d.id, vectors: enc[i].vectors, metadata: d.metadata })))
-    }
-    const one = async (q: string) => {
-      const [e] = await encoder.encodeQueries([q])
-      return index.search(e.vectors, { k: 10 }).hits
-    }
-    for (let i = 0; i < 50; i++) await one(questions[i]) // warm-up
-    const latencies: number[] = []
-    const end = performance.now() + durationS * 1000
-    let next = 0
-    const t0 = performance.now()
-    await Promise.all(
-      Array.from({ length: connections }, async () => {
-        while (performance.now() < end) {
-          const s = performance.now()
-          await one(questions[next++ % questions.length])
-          latencies.push(performance.now() - s)
-        }
-      }),
-    )
-    const elapsed = (performance.now() - t0) / 1000
-    latencies.sort((a, b) => a - b)
-    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]
-    return { rps: latencies.length / elapsed, p50: q(0.5), p90: q(0.9), p99: q(0.99), requests: latencies.length }
-  } finally {
-    await encoder.close()
+  const store = createIndexStore({ defaultSettings: { dim: encoder.dim, nbits: 2 } })
+  const index = store.getOrCreate('default')
+  for (let s = 0; s < docs.length; s += BATCH) {
+    const batch = docs.slice(s, s + BATCH)
+    const enc = await encoder.encodeDocuments(batch.map((d) => d.text))
+    index.upsert(batch.map((d, i) => ({ id: d.id, vectors: enc[i].vectors, metadata: d.metadata })))
+  }
+  const one = async (q: string) => {
+    const [e] = await encoder.encodeQueries([q])
+    return index.search(e.vectors, { k: 10 }).hits
+  }
+  return {
+    stats: index.stats(),
+    close: () => encoder.close(),
+    /** `connections` loops at once for `durationS`. */
+    async run(questions: string[], connections: number, durationS: number): Promise<InProcResult> {
+      const latencies: number[] = []
+      const end = performance.now() + durationS * 1000
+      let next = 0
+      const t0 = performance.now()
+      await Promise.all(
+        Array.from({ length: connections }, async () => {
+          while (performance.now() < end) {
+            const s = performance.now()
+            await one(questions[next++ % questions.length])
+            latencies.push(performance.now() - s)
+          }
+        }),
+      )
+      const elapsed = (performance.now() - t0) / 1000
+      latencies.sort((a, b) => a - b)
+      const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]
+      return { rps: latencies.length / elapsed, p50: q(0.5), p90: q(0.9), p99: q(0.99), requests: latencies.length }
+    },
   }
 }
 
