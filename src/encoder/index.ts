@@ -33,6 +33,8 @@ export interface Encoder {
 export interface EncoderLogger { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
 export interface EncoderOptions {
   modelDir: string
+  /** Shown as Encoder.modelName (e.g. the hub repo id MODEL named); default modelDir. */
+  modelName?: string
   dicdir?: string
   providers?: string[]
   threads?: number
@@ -224,7 +226,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   }
 
   return {
-    modelName: opts.modelDir,
+    modelName: opts.modelName ?? opts.modelDir,
     dim: settings.dim,
     provider,
     settings,
