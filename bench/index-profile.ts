@@ -6,6 +6,11 @@
  * Prints build time, bytes/vector, per-stage search latency (p50), success@10 (qrels) and top-10 overlap with exact
  * brute-force MaxSim over the original vectors, and with --sweep the quality/latency curve over ncells, threshold and
  * ndocs used to pick the defaults in plaid-search.ts.
+ *
+ * --updates: the update scenario instead. Index A is built on the first 90% of the documents, then the last 10% are
+ * upserted (new vectors, coded with A's centroids) and 5% of all documents (seeded choice) deleted; index B is built
+ * from scratch on the same final collection. Prints top-10 overlap with exact MaxSim over the final collection for
+ * both, success@10 (queries whose target was deleted are skipped), and checks every hit is a live, current document.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { deserialize, serialize } from 'node:v8'
@@ -19,7 +24,7 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string' }, queries: { type: 'string', default: '100' }, exact: { type: 'string', default: '50' },
     k: { type: 'string', default: '10' }, sweep: { type: 'boolean', default: false }, json: { type: 'string' },
-    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' }, cache: { type: 'string' },
+    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' }, cache: { type: 'string' }, updates: { type: 'boolean', default: false },
   },
 })
 if (!values.data) { console.error('usage: --data DIR'); process.exit(2) }
@@ -33,6 +38,8 @@ const docs = Array.from({ length: set.nDocs }, (_, d) => ({
   vectors: set.docs.subarray(set.docOffsets[d] * dim, (set.docOffsets[d] + set.doclens[d]) * dim),
 }))
 const query = (q: number) => set.queries.subarray(q * set.queryLen * dim, (q + 1) * set.queryLen * dim)
+
+if (values.updates) { await updateScenario(); process.exit(0) }
 
 // exact brute force over the original vectors (reference ranking); --cache keeps it and the built index between runs
 const cacheFile = values.cache
@@ -93,3 +100,49 @@ if (values.sweep) {
 }
 console.table(rows.map((r) => ({ ...r, stages: JSON.stringify(r.stages) })))
 if (values.json) writeFileSync(values.json, JSON.stringify({ buildS, bytesPerVector: st.bytes / st.vectors, exactSuccess: exactSuccess / nExact, rows }, null, 2))
+
+async function updateScenario(): Promise<void> {
+  const n = docs.length
+  const cut = Math.floor(n * 0.9)
+  // seeded 5% deletions (every 20th document, offset 7)
+  const deleted = new Set<string>()
+  for (let d = 7; d < n; d += 20) deleted.add(`doc${d}`)
+  const finalDocs = docs.filter((d) => !deleted.has(d.id))
+  let t = performance.now()
+  const a = createPlaidIndex({ dim, minTrainVectors: 1 })
+  a.upsert(docs.slice(0, cut))
+  const buildA = performance.now() - t
+  t = performance.now()
+  for (let i = cut; i < n; i += 100) a.upsert(docs.slice(i, Math.min(n, i + 100)))
+  a.delete([...deleted])
+  const updateMs = performance.now() - t
+  t = performance.now()
+  const b = createPlaidIndex({ dim, minTrainVectors: 1 })
+  b.upsert(finalDocs)
+  const buildB = performance.now() - t
+  console.log(`A: built on ${cut} docs in ${(buildA / 1000).toFixed(1)} s, +${n - cut} upserted in batches of 100 and ${deleted.size} deleted in ${(updateMs / 1000).toFixed(1)} s; ` +
+    `drift ${JSON.stringify(a.stats().drift)}`)
+  console.log(`B: from scratch on ${finalDocs.length} docs in ${(buildB / 1000).toFixed(1)} s`)
+  const live = new Set(finalDocs.map((d) => d.id))
+  let overlapA = 0, overlapB = 0, succA = 0, succB = 0, succExact = 0, nq = 0, bad = 0
+  for (let q = 0; q < nExact; q++) {
+    const scores = finalDocs.map((d) => ({ id: d.id, s: maxSim(query(q), set.queryLen, d.vectors, 0, d.vectors.length / dim, dim) }))
+    scores.sort((x, y) => y.s - x.s)
+    const exact = scores.slice(0, k).map((x) => x.id)
+    const ha = a.search(query(q), { k }).hits.map((h) => h.id)
+    const hb = b.search(query(q), { k }).hits.map((h) => h.id)
+    for (const id of ha) if (!live.has(id)) bad++
+    overlapA += ha.filter((id) => exact.includes(id)).length / k
+    overlapB += hb.filter((id) => exact.includes(id)).length / k
+    if (set.qrels && live.has(`doc${set.qrels[q]}`)) {
+      nq++
+      const target = `doc${set.qrels[q]}`
+      if (ha.includes(target)) succA++
+      if (hb.includes(target)) succB++
+      if (exact.includes(target)) succExact++
+    }
+  }
+  console.log(`overlap@${k} vs exact over the final collection (${nExact} queries): updated ${(overlapA / nExact).toFixed(3)}, ` +
+    `from scratch ${(overlapB / nExact).toFixed(3)}; success@${k} (${nq} queries with a live target): updated ${(succA / nq).toFixed(3)}, ` +
+    `from scratch ${(succB / nq).toFixed(3)}, exact ${(succExact / nq).toFixed(3)}; hits that are deleted or stale: ${bad}`)
+}

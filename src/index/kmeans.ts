@@ -13,16 +13,101 @@ import { assignNearest, dotTile, normalizeRows } from './dense-kernels.js'
 import { createSimdArena, type SimdArena, unitTable } from './simd-kernels.js'
 import { type Prng, sampleIndices } from './prng.js'
 
+/**
+ * Fine centroids are stored as int16 (value = int16 · CENTROID_SCALE; unit rows so |value| ≤ 1 fits with room):
+ * half the memory of float32, one copy only, living in the set's WebAssembly memory when SIMD is used, and scored
+ * with the int16 dot kernel (1.6× the float32 one). The rounding (≤ 3·10⁻⁵ per component) is far below the residual
+ * codec's error, and every consumer (coding, decoding, scoring) uses the same rounded centroids.
+ */
+export const CENTROID_SCALE = 2 ** -14
+
 export interface CentroidSet {
   k: number
   dim: number
-  /** k×dim, unit rows, grouped by coarse cell */
-  centroids: Float32Array
+  /** k×dim int16 rows (× CENTROID_SCALE), grouped by coarse cell; re-read after arena growth (a getter) */
+  readonly centroids: Int16Array
   groups: number
   /** groups×dim, unit rows */
   coarse: Float32Array
   /** groups+1 offsets into the fine centroids */
   groupOffsets: Uint32Array
+  /** the WebAssembly arena holding the centroids, or null (no SIMD, or dim % 8 ≠ 0) */
+  readonly arena: CentroidArena | null
+  /** bytes held: the int16 centroids (in the arena: the whole arena, scratch included), coarse and offsets */
+  bytes(): number
+}
+
+/**
+ * A set's WebAssembly memory: int16 fine centroids at 0, float32 coarse centroids at coarsePtr, then scratch from
+ * `scratch` (a byte offset) for query/point blocks and score tiles, shared by coding and search.
+ */
+export interface CentroidArena {
+  arena: SimdArena
+  coarsePtr: number
+  /** first free byte; grows once when a decode table is installed */
+  scratch: number
+  /** decode unit table (simd-kernels unitTable) of the codec paired with these centroids, once installed */
+  tablePtr: number
+  tableWeights: Float32Array | null
+}
+
+/** Builds a set from int16 rows (adopted) or from unit float32 rows (rounded to int16). */
+export function createCentroidSet(
+  k: number, dim: number, rows: Int16Array | Float32Array, coarse: Float32Array, groupOffsets: Uint32Array,
+): CentroidSet {
+  let q: Int16Array
+  if (rows instanceof Int16Array) q = rows
+  else {
+    q = new Int16Array(k * dim)
+    for (let i = 0; i < k * dim; i++) q[i] = Math.max(-32767, Math.min(32767, Math.round(rows[i] / CENTROID_SCALE)))
+  }
+  const fine = k * dim * 2, coarseBytes = coarse.byteLength
+  const simd = dim % 8 === 0 ? createSimdArena(fine + coarseBytes + 65536) : null
+  let ca: CentroidArena | null = null
+  let view = q
+  if (simd !== null) {
+    simd.i16(0, k * dim).set(q)
+    simd.f32(fine, coarse.length).set(coarse)
+    ca = { arena: simd, coarsePtr: fine, scratch: fine + coarseBytes, tablePtr: 0, tableWeights: null }
+    view = simd.i16(0, k * dim)
+  }
+  const groups = groupOffsets.length - 1
+  return {
+    k, dim, groups, coarse, groupOffsets, arena: ca,
+    get centroids(): Int16Array {
+      // a growth of the WebAssembly memory detaches old views (length 0): take a fresh one
+      if (ca !== null && view.length !== k * dim) view = ca.arena.i16(0, k * dim)
+      return view
+    },
+    bytes: () => (ca !== null ? ca.arena.byteLength() : q.byteLength) + coarse.byteLength + groupOffsets.byteLength,
+  }
+}
+
+/** Float32 copy of the centroids (for the TypeScript fallbacks and small flat sets; cached per set). */
+const dequantized = new WeakMap<CentroidSet, Float32Array>()
+export function centroidsF32(set: CentroidSet): Float32Array {
+  let f = dequantized.get(set)
+  if (f === undefined) {
+    const q = set.centroids
+    f = new Float32Array(q.length)
+    for (let i = 0; i < q.length; i++) f[i] = q[i] * CENTROID_SCALE
+    dequantized.set(set, f)
+  }
+  return f
+}
+
+/** Rounds rows of x to int16 at a scale that keeps int32 dot products with unit int16 centroids from overflowing. */
+export function quantizeRows(x: Float32Array, xOff: number, n: number, dim: number, out: Int16Array): number {
+  let maxNorm2 = 0
+  for (let i = 0; i < n; i++) {
+    let s = 0
+    for (let d = 0; d < dim; d++) s += x[xOff + i * dim + d] ** 2
+    if (s > maxNorm2) maxNorm2 = s
+  }
+  // |x·c| ≤ ‖x‖·‖c‖: with ‖x‖·scale ≤ 2^15 and ‖c‖/CENTROID_SCALE ≤ 2^14 every partial sum stays below 2^29
+  const scale = Math.min(2 ** 14, 2 ** 15 / Math.max(1e-30, Math.sqrt(maxNorm2)))
+  for (let i = 0; i < n * dim; i++) out[i] = Math.max(-32767, Math.min(32767, Math.round(x[xOff + i] * scale)))
+  return scale
 }
 
 /** The reference's K: 2^floor(log2(16·√n)). */
@@ -152,7 +237,7 @@ export function trainCentroids(
     const coarse = new Float32Array(dim)
     for (let c = 0; c < k; c++) for (let d = 0; d < dim; d++) coarse[d] += centroids[c * dim + d]
     normalizeRows(coarse, 1, dim)
-    return { k, dim, centroids, groups: 1, coarse, groupOffsets: Uint32Array.of(0, k) }
+    return createCentroidSet(k, dim, centroids, coarse, Uint32Array.of(0, k))
   }
   const groups = 2 ** Math.round(Math.log2(Math.sqrt(k)))
   const coarseMeans = lloydKmeans(sample, n, dim, groups, iters, rng)
@@ -187,25 +272,10 @@ export function trainCentroids(
   }
   normalizeRows(centroids, k, dim)
   normalizeRows(coarseMeans, groups, dim)
-  return { k, dim, centroids, groups, coarse: coarseMeans, groupOffsets }
+  return createCentroidSet(k, dim, centroids, coarseMeans, groupOffsets)
 }
 
-const ASSIGN_BLOCK = 4096
-
-/**
- * Per centroid set, a WebAssembly memory holding the fine centroids at 0 and the coarse ones after them, with
- * scratch space beyond (`scratch`, a byte offset) for query/point blocks and score tiles. Shared by coding and search
- * so the centroids exist once in WebAssembly memory. null without SIMD or when dim % 4 ≠ 0.
- */
-export interface CentroidArena {
-  arena: SimdArena
-  coarsePtr: number
-  /** first free byte; grows once when a decode table is installed */
-  scratch: number
-  /** decode unit table (simd-kernels unitTable) of the codec paired with these centroids, once installed */
-  tablePtr: number
-  tableWeights: Float32Array | null
-}
+const ASSIGN_BLOCK = 1024
 
 /** Installs the decode table for `weights` (the paired codec's) in the arena once; returns its byte offset. */
 export function installDecodeTable(ca: CentroidArena, nbits: 1 | 2 | 4, weights: Float32Array): number {
@@ -219,22 +289,8 @@ export function installDecodeTable(ca: CentroidArena, nbits: 1 | 2 | 4, weights:
   ca.tableWeights = weights
   return ca.tablePtr
 }
-const arenas = new WeakMap<CentroidSet, CentroidArena | null>()
-
 export function centroidArena(set: CentroidSet): CentroidArena | null {
-  let ca = arenas.get(set)
-  if (ca === undefined) {
-    const fine = set.k * set.dim * 4, coarse = set.groups * set.dim * 4
-    const arena = set.dim % 4 === 0 ? createSimdArena(fine + coarse + 65536) : null
-    if (arena === null) ca = null
-    else {
-      arena.f32(0, set.k * set.dim).set(set.centroids)
-      arena.f32(fine, set.groups * set.dim).set(set.coarse)
-      ca = { arena, coarsePtr: fine, scratch: fine + coarse, tablePtr: 0, tableWeights: null }
-    }
-    arenas.set(set, ca)
-  }
-  return ca
+  return set.arena
 }
 
 /**
@@ -246,15 +302,16 @@ export function assignCodes(
   set: CentroidSet, points: Float32Array, pOff: number, n: number,
   codes: Uint16Array | Uint32Array | Int32Array, outOff: number, score: Float32Array | null, probes = DEFAULT_PROBES,
 ): void {
-  const { dim, groups, centroids, coarse, groupOffsets, k } = set
+  const { dim, groups, coarse, groupOffsets, k } = set
   if (groups <= probes) {
     const idx = new Int32Array(n)
-    assignNearest(points, pOff * dim, n, dim, centroids, k, null, idx, 0, score)
+    assignNearest(points, pOff * dim, n, dim, centroidsF32(set), k, null, idx, 0, score)
     for (let p = 0; p < n; p++) codes[outOff + p] = idx[p]
     return
   }
   const ca = centroidArena(set)
   if (ca !== null) { assignProbedSimd(set, ca, points, pOff, n, codes, outOff, score, probes); return }
+  const centroids = centroidsF32(set)
   const blk = Math.min(ASSIGN_BLOCK, n)
   const coarseTile = new Float32Array(blk * groups)
   const probeOf = new Int32Array(blk * probes)
@@ -324,8 +381,10 @@ function assignProbedSimd(
   const blk = Math.min(ASSIGN_BLOCK, n)
   let maxCell = 0
   for (let g = 0; g < groups; g++) maxCell = Math.max(maxCell, groupOffsets[g + 1] - groupOffsets[g])
-  const ptsPtr = ca.scratch, idxPtr = ptsPtr + blk * dim * 4, ctPtr = idxPtr + blk * probes * 4, ftPtr = ctPtr + blk * groups * 4
+  const ptsPtr = ca.scratch, qPtr = ptsPtr + blk * dim * 4, idxPtr = qPtr + blk * dim * 2
+  const ctPtr = idxPtr + blk * probes * 4, ftPtr = ctPtr + blk * groups * 4
   arena.reserve(ftPtr + blk * maxCell * 4)
+  const qBlock = new Int16Array(blk * dim)
   const probeOf = new Int32Array(blk * probes)
   const bestScore = new Float32Array(blk)
   const bestIdx = new Int32Array(blk)
@@ -335,6 +394,8 @@ function assignProbedSimd(
   for (let p0 = 0; p0 < n; p0 += blk) {
     const np = Math.min(blk, n - p0)
     arena.f32(ptsPtr, np * dim).set(points.subarray((pOff + p0) * dim, (pOff + p0 + np) * dim))
+    const qs = quantizeRows(points, (pOff + p0) * dim, np, dim, qBlock)
+    arena.i16(qPtr, np * dim).set(qBlock.subarray(0, np * dim))
     arena.dotTile(ptsPtr, np, coarsePtr, groups, dim, ctPtr)
     const coarseTile = arena.f32(ctPtr, np * groups)
     cellCount.fill(0)
@@ -361,7 +422,7 @@ function assignProbedSimd(
       const a = cellCount[g], b = cellCount[g + 1]
       const c0 = groupOffsets[g], nc = groupOffsets[g + 1] - c0
       if (a === b || nc === 0) continue
-      arena.dotTileIdx(idxPtr + a * 4, b - a, c0 * dim * 4, nc, dim, ftPtr, ptsPtr)
+      arena.dotTileIdxI16(idxPtr + a * 4, b - a, c0 * dim * 2, nc, dim, ftPtr, qPtr, CENTROID_SCALE / qs)
       const tile = arena.f32(ftPtr, (b - a) * nc)
       for (let t = a; t < b; t++) {
         const i = cellPoints[t], row = (t - a) * nc

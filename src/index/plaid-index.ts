@@ -19,7 +19,7 @@
 import { AppError } from '../errors.js'
 import { ensureCapacity } from './growable.js'
 import { buildIvf, ivfBytes, setIvfDelta } from './ivf.js'
-import { assignCodes, type CentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
+import { assignCodes, CENTROID_SCALE, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
 import { decodeVector, encodeResidual, makeCodec, type ResidualCodec, trainCodec } from './residual-codec.js'
@@ -219,7 +219,7 @@ class PlaidIndexImpl implements PlaidIndex {
     const c = this.c
     let bytes = c.docStart.byteLength + c.docLen.byteLength + c.live.byteLength + c.raw.byteLength + c.codes.byteLength +
       c.residuals.byteLength + c.stringBytes + c.slotOf.size * 16
-    if (c.cset) bytes += c.cset.centroids.byteLength + c.cset.coarse.byteLength + c.cset.groupOffsets.byteLength
+    if (c.cset) bytes += c.cset.bytes()
     if (c.ivf) bytes += ivfBytes(c.ivf)
     const d = c.drift
     return {
@@ -287,12 +287,14 @@ class PlaidIndexImpl implements PlaidIndex {
       const cs = c.cset!, codec = c.codec!
       arrays.codes = c.codes.slice(0, c.nVectors)
       arrays.residuals = c.residuals.slice(0, c.nVectors * codec.bytesPerVector)
-      arrays.centroids = cs.centroids.slice()
+      // int16 centroids travel as their bit pattern in a Uint16Array (IndexState has no Int16Array); × centroidScale
+      arrays.centroids = new Uint16Array(cs.centroids.slice().buffer)
       arrays.coarse = cs.coarse.slice()
       arrays.groupOffsets = cs.groupOffsets.slice()
       arrays.cutoffs = codec.cutoffs.slice()
       arrays.weights = codec.weights.slice()
       scalars.numCentroids = cs.k
+      scalars.centroidScale = CENTROID_SCALE
       scalars.groups = cs.groups
     } else {
       arrays.raw = c.raw.slice(0, c.nVectors * this.settings.dim)
@@ -347,11 +349,12 @@ class PlaidIndexImpl implements PlaidIndex {
     const c = this.c, cs = c.cset!, codec = c.codec!, dim = this.settings.dim
     const score = new Float32Array(n)
     assignCodes(cs, x, 0, n, c.codes, at, score)
+    const cents = cs.centroids
     let sum = 0
     const bpv = codec.bytesPerVector
     for (let i = 0; i < n; i++) {
       const code = c.codes[at + i]
-      encodeResidual(codec, x, i * dim, cs.centroids, code * dim, c.residuals, (at + i) * bpv)
+      encodeResidual(codec, x, i * dim, cents, code * dim, c.residuals, (at + i) * bpv, CENTROID_SCALE)
       let xx = 0
       for (let d = 0; d < dim; d++) xx += x[i * dim + d] * x[i * dim + d]
       sum += Math.max(0, xx - 2 * score[i] + 1) // ‖x − C‖² with ‖C‖ = 1
@@ -380,8 +383,8 @@ class PlaidIndexImpl implements PlaidIndex {
   private vectorReader(): (stored: number, out: Float32Array, outOff: number) => void {
     const c = this.c, dim = this.settings.dim
     if (!c.trained) return (v, out, o) => { out.set(c.raw.subarray(v * dim, v * dim + dim), o) }
-    const codec = c.codec!, cents = c.cset!.centroids, bpv = codec.bytesPerVector
-    return (v, out, o) => decodeVector(codec, cents, c.codes[v], c.residuals, v * bpv, out, o)
+    const codec = c.codec!, cset = c.cset!, bpv = codec.bytesPerVector
+    return (v, out, o) => decodeVector(codec, cset.centroids, c.codes[v], c.residuals, v * bpv, out, o, CENTROID_SCALE)
   }
 
   /** (Re)trains centroids and codec on the live vectors, codes them all and compacts. */
@@ -416,9 +419,10 @@ class PlaidIndexImpl implements PlaidIndex {
     for (let i = 0; i < nc; i++) sub.set(sample.subarray(Math.floor(i * step) * dim, Math.floor(i * step) * dim + dim), i * dim)
     const subCodes = new Uint32Array(nc)
     assignCodes(cset, sub, 0, nc, subCodes, 0, null)
+    const cq = cset.centroids
     for (let i = 0; i < nc; i++) {
       const co = subCodes[i] * dim
-      for (let d = 0; d < dim; d++) sub[i * dim + d] -= cset.centroids[co + d]
+      for (let d = 0; d < dim; d++) sub[i * dim + d] -= cq[co + d] * CENTROID_SCALE
     }
     const codec = trainCodec(sub, this.settings.nbits, dim)
     phase('codec')
@@ -433,8 +437,9 @@ class PlaidIndexImpl implements PlaidIndex {
       const len = Math.min(CODE_CHUNK, n - v0)
       for (let i = 0; i < len; i++) read(stored[v0 + i], chunk, i * dim)
       assignCodes(cset, chunk, 0, len, codes, v0, score)
+      const cq = cset.centroids
       for (let i = 0; i < len; i++) {
-        encodeResidual(codec, chunk, i * dim, cset.centroids, codes[v0 + i] * dim, residuals, (v0 + i) * codec.bytesPerVector)
+        encodeResidual(codec, chunk, i * dim, cq, codes[v0 + i] * dim, residuals, (v0 + i) * codec.bytesPerVector, CENTROID_SCALE)
         let xx = 0
         for (let d = 0; d < dim; d++) xx += chunk[i * dim + d] ** 2
         residualSum += Math.max(0, xx - 2 * score[i] + 1)
@@ -520,9 +525,9 @@ class PlaidIndexImpl implements PlaidIndex {
       for (let i = 0; i < codes.length; i++) if (codes[i] >= k) bad(`code ${codes[i]} at vector ${i} exceeds the ${k} centroids`)
       const groupOffsets = arr('groupOffsets', Uint32Array, groups + 1)
       if (groupOffsets[groups] !== k) bad('groupOffsets do not cover the centroids')
-      const cset: CentroidSet = {
-        k, dim, groups, centroids: arr('centroids', Float32Array, k * dim), coarse: arr('coarse', Float32Array, groups * dim), groupOffsets,
-      }
+      const bits = arr('centroids', Uint16Array, k * dim)
+      if (sc.centroidScale !== CENTROID_SCALE) bad(`centroid scale ${String(sc.centroidScale)} is not ${CENTROID_SCALE}`)
+      const cset = createCentroidSet(k, dim, new Int16Array(bits.buffer, bits.byteOffset, k * dim), arr('coarse', Float32Array, groups * dim), groupOffsets)
       const n = 1 << settings.nbits
       const codec: ResidualCodec = makeCodec(settings.nbits, dim, arr('cutoffs', Float32Array, n - 1), arr('weights', Float32Array, n))
       core.residuals = arr('residuals', Uint8Array, nVectors * codec.bytesPerVector)

@@ -12,7 +12,7 @@
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
 import type { Ivf } from './ivf.js'
-import { type CentroidSet, centroidArena, installDecodeTable } from './kmeans.js'
+import { CENTROID_SCALE, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { topIndices } from './top-k.js'
@@ -182,12 +182,14 @@ export function searchIndex(
 /** S[c·qlen + j] = C_c · q_j, with the centroids resident in their WebAssembly arena (TypeScript loop without SIMD). */
 function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, S: Float32Array): void {
   const ca = centroidArena(cset)
-  if (ca === null) { dotTile(cset.centroids, 0, cset.k, query, 0, qlen, cset.dim, S, 0); return }
+  if (ca === null) { dotTile(centroidsF32(cset), 0, cset.k, query, 0, qlen, cset.dim, S, 0); return }
   const { arena, scratch } = ca
-  const qBytes = qlen * cset.dim * 4
+  const q16 = new Int16Array(qlen * cset.dim)
+  const qs = quantizeRows(query, 0, qlen, cset.dim, q16)
+  const qBytes = qlen * cset.dim * 2
   arena.reserve(scratch + qBytes + S.length * 4)
-  arena.f32(scratch, qlen * cset.dim).set(query)
-  arena.dotTile(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes)
+  arena.i16(scratch, qlen * cset.dim).set(q16)
+  arena.dotTileI16(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes, CENTROID_SCALE / qs)
   S.set(arena.f32(scratch + qBytes, cset.k * qlen))
 }
 
@@ -294,12 +296,26 @@ let simScratch = new Float32Array(0)
  * packed residuals (no decompression) was 3–5× slower than decompress + SIMD tile, so it is not used.
  */
 export function exactScores(view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array): Float32Array {
+  const out = new Float32Array(slots.length)
+  // chunks of documents with ≤ EXACT_CHUNK vectors bound the scratch memory (a longer document is a chunk alone)
+  for (let i0 = 0; i0 < slots.length;) {
+    let i1 = i0, total = 0
+    while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= EXACT_CHUNK)) total += view.docLen[slots[i1++]]
+    exactChunk(view, query, qlen, slots, i0, i1, total, out)
+    i0 = i1
+  }
+  return out
+}
+
+const EXACT_CHUNK = 4096
+
+function exactChunk(
+  view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,
+): void {
   const codec = view.codec!
   const cset = view.cset!
   const { dim, codes, residuals, docStart, docLen } = view
   const bpv = codec.bytesPerVector
-  let total = 0
-  for (let i = 0; i < slots.length; i++) total += docLen[slots[i]]
   if (simScratch.length < total * qlen) simScratch = new Float32Array(total * qlen)
   let sims: Float32Array = simScratch
   const ca = centroidArena(cset)
@@ -313,28 +329,28 @@ export function exactScores(view: SearchView, query: Float32Array, qlen: number,
     const sPtr = qPtr + qlen * dim * 4
     arena.reserve(sPtr + total * qlen * 4)
     const codesView = arena.i32(codesPtr, total), resView = arena.u8(resPtr, total * bpv)
-    for (let i = 0, row = 0; i < slots.length; i++) {
+    for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], len = docLen[slots[i]]
       for (let v = 0; v < len; v++) codesView[row + v] = codes[a + v]
       resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
       row += len
     }
-    arena.decode(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv)
+    arena.decode(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE)
     arena.f32(qPtr, qlen * dim).set(query)
     arena.dotTile(vPtr, total, qPtr, qlen, dim, sPtr)
     sims = arena.f32(sPtr, total * qlen)
   } else {
     if (decodeScratch.length < total * dim) decodeScratch = new Float32Array(total * dim)
     const V = decodeScratch
-    for (let i = 0, row = 0; i < slots.length; i++) {
+    const cents = cset.centroids
+    for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], b = a + docLen[slots[i]]
-      for (let v = a; v < b; v++, row++) decodeVector(codec, cset.centroids, codes[v], residuals, v * bpv, V, row * dim)
+      for (let v = a; v < b; v++, row++) decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
     }
     dotTile(V, 0, total, query, 0, qlen, dim, sims, 0)
   }
-  const out = new Float32Array(slots.length)
   const best = new Float32Array(qlen)
-  for (let i = 0, row = 0; i < slots.length; i++) {
+  for (let i = i0, row = 0; i < i1; i++) {
     const len = docLen[slots[i]]
     best.fill(-Infinity)
     for (let r = 0; r < len; r++, row++) {
@@ -345,7 +361,6 @@ export function exactScores(view: SearchView, query: Float32Array, qlen: number,
     for (let j = 0; j < qlen; j++) sum += best[j]
     out[i] = sum
   }
-  return out
 }
 
 function pickHits(view: SearchView, slots: Uint32Array, scores: Float32Array, k: number): SearchHit[] {

@@ -64,14 +64,18 @@ function bucketOf(v: number, cutoffs: Float32Array): number {
   return b
 }
 
-/** Packs the residual of x (at xOff) against centroid c (at cOff) into out[outOff .. +bytesPerVector]. O(dim·nbits). */
+/**
+ * Packs the residual of x (at xOff) against centroid c (at cOff, value = cents·scale; int16 centroids use
+ * kmeans.CENTROID_SCALE, float32 ones 1) into out[outOff .. +bytesPerVector]. O(dim·nbits).
+ */
 export function encodeResidual(
-  codec: ResidualCodec, x: Float32Array, xOff: number, cents: Float32Array, cOff: number, out: Uint8Array, outOff: number,
+  codec: ResidualCodec, x: Float32Array, xOff: number, cents: Float32Array | Int16Array, cOff: number, out: Uint8Array, outOff: number,
+  scale = 1,
 ): void {
   const { dim, nbits, cutoffs, valuesPerByte } = codec
   for (let p = 0, d = 0; d < dim; p++) {
     let byte = 0
-    for (let t = 0; t < valuesPerByte; t++, d++) byte |= bucketOf(x[xOff + d] - cents[cOff + d], cutoffs) << (nbits * t)
+    for (let t = 0; t < valuesPerByte; t++, d++) byte |= bucketOf(x[xOff + d] - cents[cOff + d] * scale, cutoffs) << (nbits * t)
     out[outOff + p] = byte
   }
 }
@@ -85,9 +89,10 @@ export function unpackResidual(codec: ResidualCodec, packed: Uint8Array, pOff: n
   }
 }
 
-/** Decompresses one vector: normalise(C[code] + residual) into out[outOff .. +dim). */
+/** Decompresses one vector: normalise(C[code]·scale + residual) into out[outOff .. +dim). */
 export function decodeVector(
-  codec: ResidualCodec, cents: Float32Array, code: number, packed: Uint8Array, pOff: number, out: Float32Array, outOff = 0,
+  codec: ResidualCodec, cents: Float32Array | Int16Array, code: number, packed: Uint8Array, pOff: number, out: Float32Array, outOff = 0,
+  scale = 1,
 ): void {
   const { dim, bytesPerVector, byteTable, valuesPerByte: v } = codec
   const c = code * dim
@@ -95,7 +100,7 @@ export function decodeVector(
   for (let p = 0, d = 0; p < bytesPerVector; p++) {
     const t = packed[pOff + p] * v
     for (let u = 0; u < v; u++, d++) {
-      const x = cents[c + d] + byteTable[t + u]
+      const x = cents[c + d] * scale + byteTable[t + u]
       out[outOff + d] = x
       s += x * x
     }

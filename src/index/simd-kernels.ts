@@ -42,13 +42,15 @@ function sleb(n: number): number[] {
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
 
-const I32 = 0x7f, V128 = 0x7b
+const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b
 const op = {
   get: (i: number) => [0x20, ...uleb(i)], set: (i: number) => [0x21, ...uleb(i)], tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   add: [0x6a], mul: [0x6c], shl: [0x74], geS: [0x4e], gtS: [0x4a], ltS: [0x48],
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...uleb(d)], brIf: (d: number) => [0x0d, ...uleb(d)],
   f32store: [0x38, 2, 0], f32add: [0x92], i32load: [0x28, 2, 0], load8u: [0x2d, 0, 0], load16u: [0x2f, 1, 0],
+  ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
+  f32fromI32: [0xb2], f32mul: [0x94], load16x4s: [0xfd, 0x03, 3, 0], fx4fromI32: [0xfd, ...uleb(250)],
   shrU: [0x76], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
@@ -60,22 +62,28 @@ const op = {
  * dot_tile_idx(idx, na, b, nb, dim, out, a): row i of a is at a + idx[i]·dim·4 (idx: i32 array), so the caller
  * scores a subset of resident points without gathering (copying) them.
  */
-function dotTileBody(indexed: boolean): number[] {
-  // params: 0 a (or idx), 1 na, 2 b, 3 nb, 4 dim, 5 out, [indexed: 6 aBase]
-  // i32 locals: 6 i, 7 j, 8 d (byte offset), 9 rowBytes, 10..13 pa0..pa3, 14 pb, 15 po, 16 nbBytes
-  // v128 locals: 17 vb, 18..21 acc0..acc3
-  const x = indexed ? 1 : 0
+function dotTileBody(indexed: boolean, i16 = false): number[] {
+  // params: 0 a (or idx), 1 na, 2 b, 3 nb, 4 dim, 5 out, [indexed: 6 aBase], [i16: scale (f32)]
+  // i32 locals: i, j, d (byte offset), rowBytes, pa0..pa3, pb, po, nbBytes; v128 locals: vb, acc0..acc3
+  // i16: rows are int16 (dim % 8 == 0), products summed exactly in int32 (i32x4.dot_i16x8_s: 8 multiply-adds per
+  // instruction, twice f32x4), the sum converted to f32 and multiplied by `scale`.
+  const x = (indexed ? 1 : 0) + (i16 ? 1 : 0)
   const [A, NA, B, NB, DIM, OUT, ABASE] = [0, 1, 2, 3, 4, 5, 6]
+  const SCALE = indexed ? 7 : 6
   const [I, J, D, ROW, PA, PB, PO, NBB, VB, ACC] = [6, 7, 8, 9, 10, 14, 15, 16, 17, 18].map((l) => l + x)
   // address of row i+r of a
   const rowAddr = (r: number) => indexed
     ? [...op.get(ABASE), ...op.get(A), ...op.get(I), ...op.i32(r), ...op.add, ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(ROW), ...op.mul, ...op.add]
     : r === 0 ? [...op.get(A), ...op.get(I), ...op.get(ROW), ...op.mul, ...op.add] : [...op.get(PA + r - 1), ...op.get(ROW), ...op.add]
-  const hsum = (acc: number) => [...op.get(acc), ...op.lane(0), ...op.get(acc), ...op.lane(1), ...op.f32add,
-    ...op.get(acc), ...op.lane(2), ...op.get(acc), ...op.lane(3), ...op.f32add, ...op.f32add]
+  const hsum = (acc: number) => i16
+    ? [...op.get(acc), ...op.ilane(0), ...op.get(acc), ...op.ilane(1), ...op.add,
+      ...op.get(acc), ...op.ilane(2), ...op.get(acc), ...op.ilane(3), ...op.add, ...op.add, ...op.f32fromI32, ...op.get(SCALE), ...op.f32mul]
+    : [...op.get(acc), ...op.lane(0), ...op.get(acc), ...op.lane(1), ...op.f32add,
+      ...op.get(acc), ...op.lane(2), ...op.get(acc), ...op.lane(3), ...op.f32add, ...op.f32add]
   // acc_r += load(pa_r + d) * vb
   const madd = (r: number) => [
-    ...op.get(ACC + r), ...op.get(PA + r), ...op.get(D), ...op.add, ...op.vload, ...op.get(VB), ...op.fx4mul, ...op.fx4add, ...op.set(ACC + r),
+    ...op.get(ACC + r), ...op.get(PA + r), ...op.get(D), ...op.add, ...op.vload, ...op.get(VB),
+    ...(i16 ? [...op.ix4dot16, ...op.ix4add] : [...op.fx4mul, ...op.fx4add]), ...op.set(ACC + r),
   ]
   const rowsBlock = (rows: number) => [
     ...Array.from({ length: rows }, (_, r) => [...rowAddr(r), ...op.set(PA + r)]).flat(),
@@ -102,7 +110,7 @@ function dotTileBody(indexed: boolean): number[] {
   ]
   const body = [
     ...vec([[11, I32], [5, V128]]),
-    ...op.get(DIM), ...op.i32(2), ...op.shl, ...op.set(ROW),
+    ...op.get(DIM), ...op.i32(i16 ? 1 : 2), ...op.shl, ...op.set(ROW),
     ...op.get(NB), ...op.i32(2), ...op.shl, ...op.set(NBB),
     ...op.i32(0), ...op.set(I),
     // blocks of 4 rows
@@ -129,8 +137,9 @@ function dotTileBody(indexed: boolean): number[] {
  * Unit bits: nbits 2 → one byte; nbits 4 → a little-endian u16; nbits 1 → a nibble.
  */
 function decodeBody(nbits: 1 | 2 | 4): number[] {
-  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV] = [0, 1, 2, 3, 4, 5, 6, 7]
-  const [V, U, CP, RP, OP, ROW, ACC, X] = [8, 9, 10, 11, 12, 13, 14, 15]
+  // params: codes, res, n, cents (int16 rows), table, dim, out, bpv, scale (f32: centroid = int16 · scale)
+  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
+  const [V, U, CP, RP, OP, ROW, ACC, X, SC] = [9, 10, 11, 12, 13, 14, 15, 16, 17]
   const unitIndex = nbits === 2
     ? [...op.get(RP), ...op.get(U), ...op.i32(4), ...op.shrU, ...op.add, ...op.load8u]
     : nbits === 4
@@ -138,17 +147,19 @@ function decodeBody(nbits: 1 | 2 | 4): number[] {
       : [...op.get(RP), ...op.get(U), ...op.i32(5), ...op.shrU, ...op.add, ...op.load8u,
         ...op.get(U), ...op.i32(2), ...op.shrU, ...op.i32(4), ...op.and, ...op.shrU, ...op.i32(15), ...op.and]
   return [
-    ...vec([[6, I32], [2, V128]]),
+    ...vec([[6, I32], [3, V128]]),
     ...op.get(DIM), ...op.i32(2), ...op.shl, ...op.set(ROW),
+    ...op.get(SCALE), ...op.splat, ...op.set(SC),
     ...op.i32(0), ...op.set(V),
     ...op.block, ...op.loop,
     ...op.get(V), ...op.get(N), ...op.geS, ...op.brIf(1),
-    ...op.get(CENTS), ...op.get(CODES), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(ROW), ...op.mul, ...op.add, ...op.set(CP),
+    // centroid rows are int16: half the bytes of the output row
+    ...op.get(CENTS), ...op.get(CODES), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(DIM), ...op.i32(1), ...op.shl, ...op.mul, ...op.add, ...op.set(CP),
     ...op.get(RES), ...op.get(V), ...op.get(BPV), ...op.mul, ...op.add, ...op.set(RP),
     ...op.get(OUT), ...op.get(V), ...op.get(ROW), ...op.mul, ...op.add, ...op.set(OP),
     ...op.vzero, ...op.set(ACC), ...op.i32(0), ...op.set(U),
     ...op.loop,
-    ...op.get(CP), ...op.get(U), ...op.add, ...op.vload,
+    ...op.get(CP), ...op.get(U), ...op.i32(1), ...op.shrU, ...op.add, ...op.load16x4s, ...op.fx4fromI32, ...op.get(SC), ...op.fx4mul,
     ...op.get(TABLE), ...unitIndex, ...op.i32(4), ...op.shl, ...op.add, ...op.vload,
     ...op.fx4add, ...op.set(X),
     ...op.get(OP), ...op.get(U), ...op.add, ...op.get(X), ...op.vstore,
@@ -176,12 +187,16 @@ function buildDotTileModule(): Uint8Array {
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([6, 7, 8].map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]))),
+    // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
+    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1]].map(([n, f]) =>
+      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]))),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
-      [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04]])),
-    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4)].map((b) => [...uleb(b.length), ...b]))),
+      [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
+      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06]])),
+    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true)]
+      .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
 }
@@ -207,14 +222,19 @@ export function simdAvailable(): boolean {
 export interface SimdArena {
   /** makes the memory at least `bytes` long (views from f32() become invalid after a growth) */
   reserve(bytes: number): void
+  byteLength(): number
   f32(byteOffset: number, length: number): Float32Array
   dotTile(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number): void
   /** like dotTile, row i of a at aBase + idx[i]·dim·4, idx an int32 array at idxPtr */
   dotTileIdx(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number): void
   i32(byteOffset: number, length: number): Int32Array
   u8(byteOffset: number, length: number): Uint8Array
-  /** out rows = normalise(C[code] + residual) for n vectors; see decodeBody */
-  decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number): void
+  i16(byteOffset: number, length: number): Int16Array
+  /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
+  decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number): void
+  /** dotTile over int16 rows (dim % 8 == 0): out = scale · Σ a·b (exact integer sums) */
+  dotTileI16(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, scale: number): void
+  dotTileIdxI16(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number, scale: number): void
 }
 
 /** The unit table decode() needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights. */
@@ -233,17 +253,23 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const inst = new wasm!.Instance(mod, { env: { mem: memory } })
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
   const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
-  type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number) => void
+  type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
+  const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
+  const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
   const decoders: Record<number, Decode> = { 1: inst.exports.decode1 as Decode, 2: inst.exports.decode2 as Decode, 4: inst.exports.decode4 as Decode }
   return {
     reserve(b: number) {
       const have = memory.buffer.byteLength
       if (b > have) memory.grow(pages(b) - pages(have))
     },
+    byteLength: () => memory.buffer.byteLength,
     f32: (off, len) => new Float32Array(memory.buffer, off, len),
     i32: (off, len) => new Int32Array(memory.buffer, off, len),
     u8: (off, len) => new Uint8Array(memory.buffer, off, len),
-    decode: (nbits, c, r, n, cents, table, dim, out, bpv) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv) },
+    i16: (off, len) => new Int16Array(memory.buffer, off, len),
+    decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
+    dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
+    dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },
     dotTileIdx: (i, na, b, nb, dim, out, a) => { if (na > 0 && nb > 0) fnIdx(i, na, b, nb, dim, out, a) },
     dotTile: (a, na, b, nb, dim, out) => { if (na > 0 && nb > 0) fn(a, na, b, nb, dim, out) },
   }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { assignCodes, defaultNumCentroids, lloydKmeans, trainCentroids } from '../../src/index/kmeans.js'
+import { assignCodes, centroidsF32, defaultNumCentroids, lloydKmeans, trainCentroids } from '../../src/index/kmeans.js'
 import { createPrng, sampleIndices } from '../../src/index/prng.js'
 import { gaussian, normalize } from './synthetic-vectors.js'
 
@@ -53,13 +53,13 @@ t.test('flat k-means recovers well-separated clusters exactly', async (t) => {
   // each learned centroid is close to its true centre and unit length
   for (let c = 0; c < k; c++) {
     let best = -1, norm = 0
-    for (let d = 0; d < dim; d++) norm += cs.centroids[c * dim + d] ** 2
+    for (let d = 0; d < dim; d++) norm += centroidsF32(cs)[c * dim + d] ** 2
     for (let g = 0; g < k; g++) {
       let s = 0
-      for (let d = 0; d < dim; d++) s += cs.centroids[c * dim + d] * centres[g * dim + d]
+      for (let d = 0; d < dim; d++) s += centroidsF32(cs)[c * dim + d] * centres[g * dim + d]
       best = Math.max(best, s)
     }
-    t.ok(Math.abs(norm - 1) < 1e-5 && best > 0.99, `centroid ${c}: cos to truth ${best.toFixed(4)}`)
+    t.ok(Math.abs(norm - 1) < 1e-3 && best > 0.99, `centroid ${c}: cos to truth ${best.toFixed(4)}`)
   }
 })
 
@@ -84,7 +84,7 @@ t.test('two-level training recovers the clusters, and probing agrees with the ex
     for (let p = 0; p < n; p++) for (let d = 0; d < dim; d++) s += points[p * dim + d] * c[codes[p] * dim + d]
     return s / n
   }
-  const f2 = fit(cs.centroids, exact), f1 = fit(flat.centroids, flatCodes)
+  const f2 = fit(centroidsF32(cs), exact), f1 = fit(centroidsF32(flat), flatCodes)
   t.comment(`mean cosine to centroid: two-level ${f2.toFixed(4)}, flat ${f1.toFixed(4)}`)
   t.ok(f2 > f1 - 0.02, 'two-level fits almost as well as flat')
   let majority = 0
@@ -102,7 +102,7 @@ t.test('two-level training recovers the clusters, and probing agrees with the ex
     let bi = 0, bs = -Infinity
     for (let c = 0; c < k; c++) {
       let s = 0
-      for (let d = 0; d < dim; d++) s += points[p * dim + d] * cs.centroids[c * dim + d]
+      for (let d = 0; d < dim; d++) s += points[p * dim + d] * centroidsF32(cs)[c * dim + d]
       if (s > bs) { bs = s; bi = c }
     }
     if (bi === exact[p]) same++

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { assignCodes, trainCentroids } from '../../src/index/kmeans.js'
+import { assignCodes, centroidsF32, trainCentroids } from '../../src/index/kmeans.js'
 import { createPrng } from '../../src/index/prng.js'
 import { decodeVector, encodeResidual, makeCodec, trainCodec, unpackResidual } from '../../src/index/residual-codec.js'
 import { gaussian, makeDocs } from './synthetic-vectors.js'
@@ -11,18 +11,19 @@ const all = new Float32Array(n * dim)
 set.docs.reduce((at, d) => { all.set(d.vectors, at); return at + d.vectors.length }, 0)
 const cset = trainCentroids(all, n, dim, 64, 4, createPrng(1))
 const codes = new Uint32Array(n)
+const C32 = centroidsF32(cset)
 assignCodes(cset, all, 0, n, codes, 0, null)
 
 function meanCosine(nbits: 1 | 2 | 4): { cos: number; codec: ReturnType<typeof trainCodec> } {
   const res = new Float32Array(n * dim)
-  for (let v = 0; v < n; v++) for (let d = 0; d < dim; d++) res[v * dim + d] = all[v * dim + d] - cset.centroids[codes[v] * dim + d]
+  for (let v = 0; v < n; v++) for (let d = 0; d < dim; d++) res[v * dim + d] = all[v * dim + d] - C32[codes[v] * dim + d]
   const codec = trainCodec(res, nbits, dim)
   const packed = new Uint8Array(n * codec.bytesPerVector)
   const out = new Float32Array(dim)
   let sum = 0
   for (let v = 0; v < n; v++) {
-    encodeResidual(codec, all, v * dim, cset.centroids, codes[v] * dim, packed, v * codec.bytesPerVector)
-    decodeVector(codec, cset.centroids, codes[v], packed, v * codec.bytesPerVector, out)
+    encodeResidual(codec, all, v * dim, C32, codes[v] * dim, packed, v * codec.bytesPerVector)
+    decodeVector(codec, C32, codes[v], packed, v * codec.bytesPerVector, out)
     let c = 0
     for (let d = 0; d < dim; d++) c += out[d] * all[v * dim + d]
     sum += c
@@ -35,7 +36,7 @@ t.test('round trip: mean cosine of decompressed vs original grows with nbits and
   let floor = 0
   for (let v = 0; v < n; v++) {
     let c = 0
-    for (let d = 0; d < dim; d++) c += cset.centroids[codes[v] * dim + d] * all[v * dim + d]
+    for (let d = 0; d < dim; d++) c += C32[codes[v] * dim + d] * all[v * dim + d]
     floor += c
   }
   floor /= n

@@ -85,7 +85,12 @@ export function rankExact(q: Float32Array, docs: Array<{ id: string; vectors: Fl
  */
 export function decodeAllFromState(state: IndexState): Float32Array {
   const { dim, nbits } = state.settings
-  const codes = state.arrays.codes, res = state.arrays.residuals, C = state.arrays.centroids, w = state.arrays.weights
+  const codes = state.arrays.codes, res = state.arrays.residuals, w = state.arrays.weights
+  // centroids: int16 bit patterns in a Uint16Array, value × scalars.centroidScale
+  const bits = state.arrays.centroids
+  const i16 = new Int16Array(bits.buffer, bits.byteOffset, bits.length)
+  const scale = Number(state.scalars.centroidScale)
+  const C = Float64Array.from(i16, (v) => v * scale)
   const per = 8 / nbits, bpv = dim / per, mask = (1 << nbits) - 1
   const out = new Float32Array(codes.length * dim)
   for (let v = 0; v < codes.length; v++) {
