@@ -38,7 +38,9 @@ t.test('configuration table = src/config.ts', async (t) => {
     t.equal(row[1], v.def === undefined ? '—' : `\`${v.def}\``, `${v.env}: default`)
   }
   const unsetDefault = (env: string) => /unset = (\d+)/.exec(rows.find((r) => unticked(r[0]) === env)?.[2] ?? '')?.[1]
-  t.equal(unsetDefault('ENCODER_MAX_BATCH_TOKENS'), String(ENCODER_DEFAULTS.maxBatchTokens), 'encoder batch-token default')
+  t.equal(unsetDefault('ENCODER_MAX_BATCH_TOKENS'), String(ENCODER_DEFAULTS.maxBatchTokens), 'encoder batch-token default (CPU)')
+  const batchRow = rows.find((r) => unticked(r[0]) === 'ENCODER_MAX_BATCH_TOKENS')?.[2] ?? ''
+  t.match(batchRow, new RegExp(`${ENCODER_DEFAULTS.maxBatchTokensGpu} on CUDA`), 'encoder batch-token default (CUDA)')
   t.equal(unsetDefault('ENCODER_BATCH_WAIT_MS'), String(ENCODER_DEFAULTS.batchWaitMs), 'encoder wait default')
   t.equal(unsetDefault('ENCODER_MAX_QUEUE'), String(ENCODER_DEFAULTS.maxQueueTexts), 'encoder queue default')
 })
