@@ -87,6 +87,8 @@ writeFileSync(corpusFile, corpusText)
 writeFileSync(emptyFile, '')
 
 const results: Record<string, unknown>[] = []
+// Analysers stay referenced so that a later dictionary's RSS delta is not offset by freeing an earlier one.
+const keepAlive: unknown[] = []
 for (const dir of dics) {
   // The command's time = time for the corpus minus the time for an empty input (its own dictionary load).
   const mecabEmpty = Math.min(mecab(dir, '').ms, mecab(dir, '').ms)
@@ -97,6 +99,7 @@ for (const dir of dics) {
   const t0 = performance.now()
   const analyzer = createMecabAnalyzer(dir)
   const loadMs = performance.now() - t0
+  keepAlive.push(analyzer)
   const mem1 = process.memoryUsage()
   const rssDelta = mem1.rss - rss0
 

@@ -16,12 +16,7 @@ export interface CharProperty {
   readonly map: Uint32Array
 }
 
-export const charType = (info: number): number => info & 0x3ffff
-export const charDefaultType = (info: number): number => (info >>> 18) & 0xff
-export const charLength = (info: number): number => (info >>> 26) & 0xf
-export const charGroup = (info: number): number => (info >>> 30) & 1
-export const charInvoke = (info: number): number => info >>> 31
-
+/** Parses char.bin held in memory; AppError('DICTIONARY_INVALID') naming `path` when malformed. */
 export function parseCharProperty(bytes: Uint8Array, path: string): CharProperty {
   const fail = (problem: string): never => {
     throw new AppError('DICTIONARY_INVALID', `${path}: ${problem}`, { file: path })

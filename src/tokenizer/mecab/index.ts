@@ -33,11 +33,9 @@ export interface MecabAnalyzerOptions {
 const REQUIRED_FILES = ['sys.dic', 'unk.dic', 'matrix.bin', 'char.bin', 'dicrc'] as const
 const DEFAULT_MAX_GROUPING_SIZE = 24
 
-/** Charset names MeCab maps to UTF-8 (its decode_charset is case-insensitive). */
-function isUtf8Charset(charset: string): boolean {
-  const c = charset.toLowerCase()
-  return c === 'utf8' || c === 'utf-8' || c === 'utf_8'
-}
+/** Charsets MeCab's decode_charset maps to something other than UTF-8 (it reads any other name as UTF-8). */
+const NON_UTF8_CHARSETS = new Set(['sjis', 'shift-jis', 'shift_jis', 'cp932', 'euc', 'euc_jp', 'euc-jp', 'utf16', 'utf_16', 'utf-16', 'utf16be', 'utf_16be', 'utf-16be', 'utf16le', 'utf_16le', 'utf-16le', 'ascii'])
+const isUtf8Charset = (charset: string): boolean => !NON_UTF8_CHARSETS.has(charset.toLowerCase())
 
 function readDictionaryFile(dir: string, name: string): Buffer {
   const path = join(dir, name)
@@ -61,7 +59,7 @@ export function createMecabAnalyzer(dicdir: string, opts: MecabAnalyzerOptions =
   const unkBytes = readDictionaryFile(dicdir, 'unk.dic')
   const matrixBytes = readDictionaryFile(dicdir, 'matrix.bin')
   const charBytes = readDictionaryFile(dicdir, 'char.bin')
-  parseDicrc(readDictionaryFile(dicdir, 'dicrc').toString('utf8'))
+  parseDicrc(readDictionaryFile(dicdir, 'dicrc').toString('utf8'), join(dicdir, 'dicrc'))
 
   const sys = parseDictionaryFile(sysBytes, join(dicdir, 'sys.dic'))
   const unk = parseDictionaryFile(unkBytes, join(dicdir, 'unk.dic'))
