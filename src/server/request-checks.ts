@@ -1,5 +1,6 @@
 /** Checks on request content that JSON Schema cannot express or that need their own error codes. */
 import { AppError } from '../errors.js'
+import { validateMetadata } from '../index/metadata-filter.js'
 import type { Metadata } from './ports.js'
 
 export const INDEX_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
@@ -32,23 +33,14 @@ export function checkBatch(count: number, field: string, max: number, limitName 
   if (count > max) throw new AppError('TOO_MANY_TEXTS', `${field} has ${count} items; the limit (${limitName}) is ${max}`, { field, limit: max })
 }
 
-const MAX_METADATA_KEYS = 256
-
-/** Flat metadata of string/number/boolean/null; numbers finite; the reserved text key refused. */
+/** Flat metadata, by the index's own rules (validateMetadata: limits, finite numbers); the reserved text key refused. */
 export function checkMetadata(value: Record<string, unknown>, field: string): Metadata {
-  const keys = Object.keys(value)
-  if (keys.length > MAX_METADATA_KEYS) throw new AppError('INVALID_METADATA', `${field} has ${keys.length} keys; at most ${MAX_METADATA_KEYS}`, { field })
-  for (const key of keys) {
-    const v = value[key]
-    if (key === TEXT_KEY) throw new AppError('INVALID_METADATA', `${field}.${key}: the key ${TEXT_KEY} is reserved for the document text`, { field: `${field}.${key}` })
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue
-    if (typeof v === 'number' && Number.isFinite(v)) continue
-    const what = typeof v === 'number' ? 'a non-finite number' : Array.isArray(v) ? 'an array' : typeof v
-    throw new AppError('INVALID_METADATA', `${field}.${key} is ${what}; values must be strings, finite numbers, booleans or null`, {
-      field: `${field}.${key}`,
+  if (Object.hasOwn(value, TEXT_KEY)) {
+    throw new AppError('INVALID_METADATA', `${field}.${TEXT_KEY}: the key ${TEXT_KEY} is reserved for the stored document text`, {
+      field: `${field}.${TEXT_KEY}`,
     })
   }
-  return value as Metadata
+  return validateMetadata(value, field)
 }
 
 /** Metadata for a hit, without the reserved text key. */

@@ -200,3 +200,49 @@ t.test('graceful close: in-flight requests finish, new connections are refused',
   t.equal(((await res.json()) as { data: unknown[] }).data.length, 1)
   await closed
 })
+
+t.test('logs: one line per request with its id; request text never logged at info', async (t) => {
+  const lines: string[] = []
+  const { pino } = await import('pino')
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) })
+  const app = buildApp({ config: config(), encoder: createFakeEncoder(), indexStore: createFakeStore(), compileFilter, logger })
+  t.teardown(() => app.close())
+  const secret = '秘密のテキストXYZ'
+  await app.inject({ method: 'POST', url: '/index', payload: { documents: [{ id: 'doc-1', text: secret, metadata: { note: secret } }] } })
+  await app.inject({ method: 'POST', url: '/search', payload: { query: secret }, headers: { 'x-request-id': 'trace-123' } })
+  await app.inject({ method: 'POST', url: '/encode', payload: { texts: [secret, 'y'.repeat(60)] } }) // a 400 that names the field
+  t.notOk(lines.some((l) => l.includes(secret) || l.includes('XYZ')), 'no request text in the log')
+  const parsed = lines.map((l) => JSON.parse(l) as { reqId?: string; route?: string; statusCode?: number; msg: string })
+  const requests = parsed.filter((l) => l.msg === 'request')
+  t.equal(requests.length, 3, 'one line per request')
+  t.ok(requests.find((l) => l.route === '/search' && l.reqId === 'trace-123'), 'caller request id reused')
+  t.ok(requests.every((l) => typeof l.reqId === 'string' && typeof l.statusCode === 'number'))
+})
+
+t.test('unexpected errors: 500 INTERNAL_ERROR without internals', async (t) => {
+  const store = createFakeStore()
+  store.list = () => {
+    throw new Error('disk /secret/path exploded')
+  }
+  const lines: string[] = []
+  const { pino } = await import('pino')
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) })
+  const app = buildApp({ config: config(), encoder: createFakeEncoder(), indexStore: store, compileFilter, logger })
+  t.teardown(() => app.close())
+  const res = await app.inject({ url: '/indexes' })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'INTERNAL_ERROR')
+  t.notMatch(res.body, /secret|exploded/, 'no internals in the body')
+  t.ok(lines.some((l) => l.includes('exploded')), 'the log has the error for operators')
+})
+
+t.test('metadata follows the index rules; the stored-text key is reserved', async (t) => {
+  const { app } = makeApp()
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/index', payload: { documents: [{ id: 'a', text: 'x', metadata: { _text: 'mine' } }] } })
+  t.equal(res.json().code, 'INVALID_METADATA')
+  const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]))
+  const res2 = await app.inject({ method: 'POST', url: '/index', payload: { documents: [{ id: 'a', text: 'x', metadata: many }] } })
+  t.equal(res2.json().code, 'INVALID_METADATA')
+  t.match(res2.json().message, /documents\[0\]\.metadata/)
+})
