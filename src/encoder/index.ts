@@ -106,11 +106,12 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   const idle: OnnxWorker[] = []
   let closed = false
   const startWorker = async (): Promise<OnnxWorker> => {
-    const w = await startOnnxWorker({ graphs, providers, threads }, (err) => {
+    let w: OnnxWorker | undefined
+    w = await startOnnxWorker({ graphs, providers, threads }, (err) => {
       log.warn({ err: err.message }, 'encoder worker stopped; starting a new one')
-      const i = workers.indexOf(w)
+      const i = w ? workers.indexOf(w) : -1
       if (i >= 0) workers.splice(i, 1)
-      const j = idle.indexOf(w)
+      const j = w ? idle.indexOf(w) : -1
       if (j >= 0) idle.splice(j, 1)
       if (!closed) {
         startWorker().then((nw) => {

@@ -34,6 +34,7 @@ export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) =>
   const pending = new Map<number, { resolve: (r: { vectors: Float32Array; dim: number; computeMs: number }) => void; reject: (e: Error) => void }>()
   let nextId = 1
   let closing = false
+  let started = false
   const ready = new Promise<{ provider: string; failures: Array<{ provider: string; error: string }> }>((resolve, reject) => {
     worker.on('message', (msg: WorkerReply) => {
       if (msg.type === 'ready') resolve({ provider: msg.provider, failures: msg.failures })
@@ -54,7 +55,8 @@ export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) =>
       reject(err)
       for (const p of pending.values()) p.reject(new AppError('ENCODER_FAILED', `encoder worker stopped: ${err.message}`))
       pending.clear()
-      if (!closing) onExit?.(err)
+      // Only a worker that was running is replaced; one that fails to start rejects startOnnxWorker instead.
+      if (!closing && started) onExit?.(err)
     }
     worker.on('error', fail)
     worker.on('exit', (code) => {
@@ -62,6 +64,7 @@ export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) =>
     })
   })
   const { provider, failures } = await ready
+  started = true
   return {
     provider,
     failures,

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { GOLDEN_PATH, IPADIC_DIR, REPO_ROOT, TINY_MODEL_DIR, dictionaryOnly, sharedOnly } from '../helpers/shared.js'
 import { makeRandomCheckpoint } from '../helpers/make-checkpoint.js'
-import { loadGolden } from './golden-tokenizer.js'
+import { loadGolden } from '../helpers/golden-encoding.js'
 
 const cli = (args: string[], input = ''): { status: number | null; stdout: string; stderr: string } => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { input, encoding: 'utf8', cwd: REPO_ROOT, env: { ...process.env, TMPDIR: process.env.TMPDIR } })

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { createEncoder } from '../../src/encoder/index.js'
 import { GOLDEN_PATH, IPADIC_DIR, TINY_MODEL_DIR, dictionaryOnly, sharedOnly } from '../helpers/shared.js'
-import { loadGolden, maxAbsDiff } from './golden-tokenizer.js'
+import { loadGolden, maxAbsDiff } from '../helpers/golden-encoding.js'
 
 const skip = sharedOnly().skip || dictionaryOnly(IPADIC_DIR).skip
 t.test('golden encoding from text through the tokenizer', { skip }, async (t) => {

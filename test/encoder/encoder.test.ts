@@ -10,7 +10,7 @@ import type { ColbertTokenizer, TokenizedText } from '../../src/tokenizer/colber
 import { parseColbertSettings } from '../../src/tokenizer/colbert-settings.js'
 import { GOLDEN_PATH, TINY_MODEL_DIR, sharedOnly } from '../helpers/shared.js'
 import { makeRandomCheckpoint } from '../helpers/make-checkpoint.js'
-import { goldenTokenizer, loadGolden, maxAbsDiff } from './golden-tokenizer.js'
+import { goldenTokenizer, loadGolden, maxAbsDiff } from '../helpers/golden-encoding.js'
 
 t.test('golden vectors through the encoder (ids replayed), one concurrent burst', sharedOnly(), async (t) => {
   const golden = loadGolden(GOLDEN_PATH)

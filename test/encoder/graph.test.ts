@@ -11,7 +11,7 @@ import type { GraphVariant } from '../../src/model/onnx/colbert-graph.js'
 import { parseSafetensors, encodeSafetensors } from '../../src/model/safetensors.js'
 import { GOLDEN_PATH, TINY_MODEL_DIR, sharedOnly } from '../helpers/shared.js'
 import { makeRandomCheckpoint } from '../helpers/make-checkpoint.js'
-import { loadGolden, maxAbsDiff } from './golden-tokenizer.js'
+import { loadGolden, maxAbsDiff } from '../helpers/golden-encoding.js'
 
 async function runGraph(path: string, ids: number[][], masks: number[][]): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const s = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], intraOpNumThreads: 1 })
