@@ -1,7 +1,7 @@
 /**
  * Index benchmark over an embedding set (src/index/embedding-set.ts; make one with `npm run bench:gen`).
  *
- *   npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 64] [--queries N]
+ *   npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 128] [--queries N]
  *                          [--no-curves] [--no-update] [--no-snapshot] [--curves-md FILE]
  *
  * Measures: build time (total and by training phase), bytes per vector (index's own accounting), resident memory,
@@ -26,7 +26,7 @@ import { maxSim } from '../src/index/maxsim.js'
 import { createPlaidIndex, lastTrainTimings, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
 import { loadIndexSnapshot, saveIndexSnapshot } from '../src/index/snapshot.js'
 
-const HELP = `usage: npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 64] [--queries N]
+const HELP = `usage: npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 128] [--queries N]
   [--warmup 20] [--curve-queries 150] [--no-curves] [--no-update] [--no-snapshot] [--no-exact-cache] [--curves-md FILE]`
 
 const mb = (bytes: number): number => Math.round(bytes / 1048576)
@@ -160,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       data: { type: 'string' }, nbits: { type: 'string', default: '2' }, k: { type: 'string', default: '10' }, json: { type: 'string' },
-      'exact-sample': { type: 'string', default: '64' }, queries: { type: 'string' }, warmup: { type: 'string', default: '20' },
+      'exact-sample': { type: 'string', default: '128' }, queries: { type: 'string' }, warmup: { type: 'string', default: '20' },
       'curve-queries': { type: 'string', default: '150' }, 'no-curves': { type: 'boolean' }, 'no-update': { type: 'boolean' },
       'no-snapshot': { type: 'boolean' }, 'no-exact-cache': { type: 'boolean' }, 'curves-md': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -281,7 +281,7 @@ async function main(argv: string[]): Promise<number> {
         for (let i = 0; i < n; i++) {
           let norm = 0
           for (let j = 0; j < set.dim; j++) {
-            const x = src[i * set.dim + j] + (rnd() - 0.5) * 0.2
+            const x = src[i * set.dim + j] + (rnd() - 0.5) * 0.1
             v[i * set.dim + j] = x
             norm += x * x
           }
@@ -353,7 +353,7 @@ async function main(argv: string[]): Promise<number> {
       `top-10 overlap with exact over the final data: updated ${upd.overlap_at_10.toFixed(3)} vs from-scratch ${scr.overlap_at_10.toFixed(3)} ` +
       `(gap ${(scr.overlap_at_10 - upd.overlap_at_10).toFixed(3)}; scratch build ${scratchBuildS.toFixed(1)} s); p50 ${ms(upd.p50_ms)} vs ${ms(scr.p50_ms)} ms`)
     log(`staleness: deleted ids in ${queries.length} queries × k=100: ${deletedReturned}; probes with old vectors (k=10): deleted returned ` +
-      `${deletedProbeHits} of ${deleted.size}, stale replaced versions ${staleReturned} (of ${replacedHits} replaced hits, ${replaced.size} probes); ` +
+      `${deletedProbeHits} of ${deleted.size}; replaced ids returned ${replacedHits} times in ${replaced.size} probes, as the old version ${staleReturned} times; ` +
       `lengths ok ${lengthsOk}; ids ok ${idsOk}`)
   }
 
