@@ -157,15 +157,14 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   async function runBatch(worker: OnnxWorker, batch: Job[]): Promise<void> {
     const seq = batch.reduce((m, j) => Math.max(m, j.len), 0)
     const B = batch.length
-    const inputIds = new BigInt64Array(B * seq).fill(BigInt(tokenizer.padId))
-    const mask = new BigInt64Array(B * seq)
+    // Right-padded [B, seq] with [PAD] ids and attention 0. O(B·seq).
+    const inputIds = new Int32Array(B * seq).fill(tokenizer.padId)
+    const mask = new Uint8Array(B * seq)
     let tokens = 0
     for (let b = 0; b < B; b++) {
       const { ids, attentionMask } = batch[b]!.tok
-      for (let i = 0; i < ids.length; i++) {
-        inputIds[b * seq + i] = BigInt(ids[i]!)
-        mask[b * seq + i] = BigInt(attentionMask[i]!)
-      }
+      inputIds.set(ids, b * seq)
+      mask.set(attentionMask, b * seq)
       tokens += ids.length
     }
     const start = performance.now()

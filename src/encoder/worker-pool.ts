@@ -17,7 +17,7 @@ export function workerModuleUrl(): URL {
 export interface OnnxWorker {
   readonly provider: string
   readonly failures: Array<{ provider: string; error: string }>
-  run(inputIds: BigInt64Array, attentionMask: BigInt64Array, batch: number, seq: number): Promise<{ vectors: Float32Array; dim: number; computeMs: number }>
+  run(ids: Int32Array, mask: Uint8Array, batch: number, seq: number): Promise<{ vectors: Float32Array; dim: number; computeMs: number }>
   close(): Promise<void>
 }
 
@@ -68,12 +68,12 @@ export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) =>
   return {
     provider,
     failures,
-    run(inputIds, attentionMask, batch, seq) {
+    run(ids, mask, batch, seq) {
       return new Promise((resolve, reject) => {
         const id = nextId++
         pending.set(id, { resolve, reject })
-        const req: WorkerRequest = { type: 'run', id, inputIds, attentionMask, batch, seq }
-        worker.postMessage(req, [inputIds.buffer as ArrayBuffer, attentionMask.buffer as ArrayBuffer])
+        const req: WorkerRequest = { type: 'run', id, ids, mask, batch, seq }
+        worker.postMessage(req, [ids.buffer as ArrayBuffer, mask.buffer as ArrayBuffer])
       })
     },
     async close() {

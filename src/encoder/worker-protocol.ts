@@ -5,7 +5,8 @@ export interface WorkerInit {
   providers: string[]
   threads: number | undefined
 }
-export type WorkerRequest = { type: 'run'; id: number; inputIds: BigInt64Array; attentionMask: BigInt64Array; batch: number; seq: number } | { type: 'close' }
+/** ids/mask are packed row-major [batch, seq] (padding already in place); the worker widens them to int64. */
+export type WorkerRequest = { type: 'run'; id: number; ids: Int32Array; mask: Uint8Array; batch: number; seq: number } | { type: 'close' }
 export type WorkerReply =
   | { type: 'ready'; provider: string; failures: Array<{ provider: string; error: string }> }
   | { type: 'init-failed'; failures: Array<{ provider: string; error: string }> }
