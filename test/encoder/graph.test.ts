@@ -116,6 +116,9 @@ t.test('graph cache: second call reuses the file; changed weights give a new key
   const third = await ensureConvertedGraph(dir, 'fp32-fused')
   t.equal(third.converted, true)
   t.not(third.key, first.key, 'new weights, new key')
+  const { existsSync } = await import('node:fs')
+  t.notOk(existsSync(first.path), 'the stale fp32-fused graph was removed')
+  t.ok(existsSync(other.path), 'other variants are left alone')
 })
 
 t.test('a read-only checkpoint folder is never written; the cache falls back to the temp folder', async (t) => {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
-import { mkdir, open, rename, stat, unlink, writeFile, readFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { loadCheckpoint, type Checkpoint } from '../checkpoint.js'
@@ -90,6 +90,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
   }
 }
 
+async function removeStale(dir: string, variant: GraphVariant, keep: string): Promise<void> {
+  // Finished graphs only: a .tmp- file may be another process converting right now.
+  const pattern = new RegExp(`^${variant}-[0-9a-f]{16}\\.onnx$`)
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (f !== keep && pattern.test(f)) await unlink(join(dir, f)).catch(() => undefined)
+  }
+}
+
 /**
  * Path of the converted graph for a checkpoint folder, converting (and caching) on first use.
  * `cacheDir` overrides <modelDir>/onnx.
@@ -106,6 +114,7 @@ export async function ensureConvertedGraph(modelDirOrCkpt: string | Checkpoint, 
       if (existsSync(join(d, name))) return { path: join(d, name), variant, key, converted: false, hashMs, convertMs: 0 }
     }
   }
+  const besideCheckpoint = !opts.cacheDir
   if (!(await writable(dir))) dir = join(tmpdir(), 'jacolbert-onnx-cache')
   await mkdir(dir, { recursive: true })
   const t1 = performance.now()
@@ -113,5 +122,8 @@ export async function ensureConvertedGraph(modelDirOrCkpt: string | Checkpoint, 
   const bytes = encodeModel(buildColbertGraph(ckpt.config, weights, ckpt.settings.dim, variant))
   const path = join(dir, name)
   await writeFileAtomic(path, bytes)
+  // <modelDir>/onnx belongs to this checkpoint: graphs of this variant under another key are stale (changed weights
+  // or converter) and would only fill the disk. The shared temp cache holds other checkpoints' graphs: left alone.
+  if (besideCheckpoint && dir === join(ckpt.dir, 'onnx')) await removeStale(dir, variant, name)
   return { path, variant, key, converted: true, hashMs, convertMs: performance.now() - t1 }
 }
