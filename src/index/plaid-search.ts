@@ -69,10 +69,14 @@ export function resolveParams(params: SearchParams): ResolvedParams {
 }
 
 /** Per-index scratch reused across searches (searches are synchronous, so one set per index suffices). */
-export interface SearchScratch { mark: Uint32Array; epoch: number }
+export interface SearchScratch {
+  mark: Uint32Array; epoch: number; S: Float32Array; maxS: Float32Array; kept: Uint8Array
+  /** byte offset of S in the centroid arena, −1 when S lives in `S` */
+  sPtr: number
+}
 
 export function createSearchScratch(): SearchScratch {
-  return { mark: new Uint32Array(0), epoch: 0 }
+  return { mark: new Uint32Array(0), epoch: 0, S: new Float32Array(0), maxS: new Float32Array(0), kept: new Uint8Array(0), sPtr: -1 }
 }
 
 function nextEpoch(scratch: SearchScratch, nSlots: number): number {
@@ -134,24 +138,22 @@ export function searchIndex(
   }
 
   let t = performance.now()
-  const S = new Float32Array(K * qlen)
-  centroidScores(cset, query, qlen, S)
-  const maxS = new Float32Array(K)
-  for (let c = 0; c < K; c++) {
-    let m = -Infinity
-    const row = c * qlen
-    for (let j = 0; j < qlen; j++) if (S[row + j] > m) m = S[row + j]
-    maxS[c] = m
-  }
+  const S = centroidScores(cset, query, qlen, scratch)
+  const sPtr = scratch.sPtr
+  if (scratch.maxS.length < K) scratch.maxS = new Float32Array(K)
+  const maxS = scratch.maxS
+  let ncells = Math.min(p.ncells, K)
+  // one pass over S: each centroid's best query token (for pruning) and each token's top-ncells centroids
+  let chosen = scanScores(S, qlen, K, ncells, maxS)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
 
-  let ncells = Math.min(p.ncells, K)
-  let cands = candidates(view, S, qlen, K, ncells, allowed, scratch)
+  let cands = candidates(view, chosen, K, allowed, scratch)
   while (cands.length < need && ncells < K) {
     ncells = Math.min(K, ncells * 4)
-    cands = candidates(view, S, qlen, K, ncells, allowed, scratch)
+    chosen = topCentroidsPerToken(S, qlen, K, ncells)
+    cands = candidates(view, chosen, K, allowed, scratch)
   }
   now = performance.now()
   timingsMs.candidates = now - t
@@ -160,13 +162,14 @@ export function searchIndex(
   let pool = cands
   const keys = new Uint32Array(0)
   if (pool.length > p.ndocs) {
-    const kept = new Uint8Array(K)
+    if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
+    const kept = scratch.kept
     for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
-    const approx = approxScores(view, S, qlen, pool, kept)
+    const approx = approxScores(view, S, sPtr, qlen, pool, kept)
     pool = selectSlots(pool, approx, p.ndocs, keys)
   }
   if (pool.length > need) {
-    const approx = approxScores(view, S, qlen, pool, null)
+    const approx = approxScores(view, S, sPtr, qlen, pool, null)
     pool = selectSlots(pool, approx, need, keys)
   }
   now = performance.now()
@@ -179,18 +182,52 @@ export function searchIndex(
   return { hits, timingsMs }
 }
 
-/** S[c·qlen + j] = C_c · q_j, with the centroids resident in their WebAssembly arena (TypeScript loop without SIMD). */
-function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, S: Float32Array): void {
+/**
+ * S[c·qlen + j] = C_c · q_j (int16 centroids × int16-rounded query, int32 sums), computed in the centroid arena and
+ * returned as a view of it: valid until the arena next grows (the exact stage may grow it, and runs last).
+ * TypeScript loop into scratch without SIMD.
+ */
+function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc: SearchScratch): Float32Array {
   const ca = centroidArena(cset)
-  if (ca === null) { dotTile(centroidsF32(cset), 0, cset.k, query, 0, qlen, cset.dim, S, 0); return }
+  const n = cset.k * qlen
+  if (ca === null) {
+    if (sc.S.length < n) sc.S = new Float32Array(n)
+    dotTile(centroidsF32(cset), 0, cset.k, query, 0, qlen, cset.dim, sc.S, 0)
+    sc.sPtr = -1
+    return sc.S
+  }
   const { arena, scratch } = ca
   const q16 = new Int16Array(qlen * cset.dim)
   const qs = quantizeRows(query, 0, qlen, cset.dim, q16)
   const qBytes = qlen * cset.dim * 2
-  arena.reserve(scratch + qBytes + S.length * 4)
+  arena.reserve(scratch + qBytes + n * 4)
   arena.i16(scratch, qlen * cset.dim).set(q16)
   arena.dotTileI16(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes, CENTROID_SCALE / qs)
-  S.set(arena.f32(scratch + qBytes, cset.k * qlen))
+  sc.sPtr = scratch + qBytes
+  return arena.f32(scratch + qBytes, n)
+}
+
+/** maxS[c] = max_j S[c, j], and per token j its top-ncells centroids (qlen·ncells entries); one pass over S. */
+function scanScores(S: Float32Array, qlen: number, K: number, ncells: number, maxS: Float32Array): Uint32Array {
+  const out = new Uint32Array(qlen * ncells)
+  const best = new Float32Array(qlen * ncells).fill(-Infinity)
+  const last = ncells - 1
+  for (let c = 0; c < K; c++) {
+    const row = c * qlen
+    let m = -Infinity
+    for (let j = 0; j < qlen; j++) {
+      const s = S[row + j]
+      if (s > m) m = s
+      const o = j * ncells
+      if (s <= best[o + last]) continue
+      let i = last
+      while (i > 0 && best[o + i - 1] < s) { best[o + i] = best[o + i - 1]; out[o + i] = out[o + i - 1]; i-- }
+      best[o + i] = s
+      out[o + i] = c
+    }
+    maxS[c] = m
+  }
+  return out
 }
 
 function listAllowed(allowed: Uint8Array, nSlots: number, n: number): Uint32Array {
@@ -201,13 +238,10 @@ function listAllowed(allowed: Uint8Array, nSlots: number, n: number): Uint32Arra
 }
 
 /** Union of the IVF lists of each query token's top-`ncells` centroids, allowed slots only. O(K·qlen + list sizes). */
-function candidates(
-  view: SearchView, S: Float32Array, qlen: number, K: number, ncells: number, allowed: Uint8Array, scratch: SearchScratch,
-): Uint32Array {
+function candidates(view: SearchView, chosen: Uint32Array, K: number, allowed: Uint8Array, scratch: SearchScratch): Uint32Array {
   const ivf = view.ivf!
   const epoch = nextEpoch(scratch, view.nSlots)
   const mark = scratch.mark
-  const chosen = topCentroidsPerToken(S, qlen, K, ncells)
   let out = new Uint32Array(1024)
   let n = 0
   const add = (offsets: Uint32Array, list: Uint32Array, c: number): void => {
@@ -253,9 +287,38 @@ function topCentroidsPerToken(S: Float32Array, qlen: number, K: number, ncells: 
   return out
 }
 
-/** Centroid-interaction scores Σ_j max over the doc's (kept) codes of S[code, j]. */
-function approxScores(view: SearchView, S: Float32Array, qlen: number, slots: Uint32Array, kept: Uint8Array | null): Float32Array {
+/**
+ * Centroid-interaction scores Σ_j max over the doc's (kept) codes of S[code, j]. In the centroid arena's kernel when S
+ * lives there (uint16 codes, qlen % 4 == 0): the candidates' codes are copied in (2 bytes each) and scored there.
+ */
+function approxScores(
+  view: SearchView, S: Float32Array, sPtr: number, qlen: number, slots: Uint32Array, kept: Uint8Array | null,
+): Float32Array {
   const out = new Float32Array(slots.length)
+  const ca = view.cset!.arena
+  if (sPtr >= 0 && ca !== null && view.codes instanceof Uint16Array && qlen % 4 === 0) {
+    const K = view.cset!.k
+    let total = 0
+    for (let i = 0; i < slots.length; i++) total += view.docLen[slots[i]]
+    const keptPtr = sPtr + K * qlen * 4
+    const codesPtr = keptPtr + Math.ceil(K / 16) * 16
+    const endsPtr = codesPtr + Math.ceil((total * 2) / 16) * 16
+    const accPtr = endsPtr + slots.length * 4
+    const outPtr = accPtr + qlen * 4
+    const { arena } = ca
+    arena.reserve(outPtr + slots.length * 4)
+    if (kept !== null) arena.u8(keptPtr, K).set(kept.subarray(0, K))
+    const codesView = arena.u16(codesPtr, total), ends = arena.i32(endsPtr, slots.length)
+    for (let i = 0, at = 0; i < slots.length; i++) {
+      const a = view.docStart[slots[i]], len = view.docLen[slots[i]]
+      codesView.set(view.codes.subarray(a, a + len), at)
+      at += len
+      ends[i] = at
+    }
+    arena.approx(codesPtr, endsPtr, slots.length, sPtr, qlen, kept === null ? 0 : keptPtr, accPtr, outPtr)
+    out.set(arena.f32(outPtr, slots.length))
+    return out
+  }
   const acc = new Float32Array(qlen)
   const { codes, docStart, docLen } = view
   for (let i = 0; i < slots.length; i++) {

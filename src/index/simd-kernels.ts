@@ -51,7 +51,7 @@ const op = {
   f32store: [0x38, 2, 0], f32add: [0x92], i32load: [0x28, 2, 0], load8u: [0x2d, 0, 0], load16u: [0x2f, 1, 0],
   ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
   f32fromI32: [0xb2], f32mul: [0x94], load16x4s: [0xfd, 0x03, 3, 0], fx4fromI32: [0xfd, ...uleb(250)],
-  shrU: [0x76], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
@@ -182,20 +182,74 @@ function decodeBody(nbits: 1 | 2 | 4): number[] {
   ]
 }
 
+/**
+ * approx(codes, ends, nDocs, S, qlen, kept, acc, out): centroid-interaction scores. Document d owns codes[ends[d-1]
+ * .. ends[d]) (uint16; ends int32, cumulative); out[d] = Σ_j max over its codes c with kept[c] ≠ 0 (kept = 0: all) of
+ * S[c·qlen + j], a token no code reaches counting −9999. `acc` is qlen floats of scratch; qlen % 4 == 0. One f32x4.max
+ * per 4 query tokens per code, against 4 compare-and-branch steps in TypeScript.
+ */
+function approxBody(): number[] {
+  const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT] = [0, 1, 2, 3, 4, 5, 6, 7]
+  const [D, V, END, C, M, ROW, QB] = [8, 9, 10, 11, 12, 13, 14]
+  const [SUM] = [15] // f32
+  return [
+    ...vec([[7, I32], [1, F32]]),
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
+    ...op.block, ...op.loop,
+    ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
+    // acc = −9999
+    ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32const(-9999), ...op.splat, ...op.vstore,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
+    ...op.block, ...op.loop,
+    ...op.get(V), ...op.get(END), ...op.geS, ...op.brIf(1),
+    ...op.get(CODES), ...op.get(V), ...op.i32(1), ...op.shl, ...op.add, ...op.load16u, ...op.set(C),
+    ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V),
+    // skip pruned codes
+    ...op.get(KEPT), ...op.i32(0), ...op.ne, ...op.if,
+    ...op.get(KEPT), ...op.get(C), ...op.add, ...op.load8u, ...op.eqz, ...op.brIf(1), // pruned: next code (label 1 = code loop)
+    ...op.end,
+    ...op.get(S), ...op.get(C), ...op.get(QB), ...op.mul, ...op.add, ...op.set(ROW),
+    ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(ACC), ...op.get(M), ...op.add,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.fx4max,
+    ...op.vstore,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.br(0),
+    ...op.end, ...op.end,
+    // out[d] = Σ acc
+    ...op.f32const(0), ...op.set(SUM), ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(SUM), ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32load, ...op.f32add, ...op.set(SUM),
+    ...op.get(M), ...op.i32(4), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32store,
+    ...op.get(D), ...op.i32(1), ...op.add, ...op.set(D), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
 function buildDotTileModule(): Uint8Array {
   const name = (s: string) => { const b = [...Buffer.from(s, 'utf8')]; return [...uleb(b.length), ...b] }
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
-    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1]].map(([n, f]) =>
+    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0]].map(([n, f]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]))),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [5]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
-      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06]])),
-    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true)]
+      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07]])),
+    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -230,6 +284,9 @@ export interface SimdArena {
   i32(byteOffset: number, length: number): Int32Array
   u8(byteOffset: number, length: number): Uint8Array
   i16(byteOffset: number, length: number): Int16Array
+  u16(byteOffset: number, length: number): Uint16Array
+  /** centroid-interaction scores, see approxBody (keptPtr 0: no pruning) */
+  approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number): void
   /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
   decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number): void
   /** dotTile over int16 rows (dim % 8 == 0): out = scale · Σ a·b (exact integer sums) */
@@ -254,6 +311,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
   const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
   type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
+  const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
   const decoders: Record<number, Decode> = { 1: inst.exports.decode1 as Decode, 2: inst.exports.decode2 as Decode, 4: inst.exports.decode4 as Decode }
@@ -267,6 +325,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
     i32: (off, len) => new Int32Array(memory.buffer, off, len),
     u8: (off, len) => new Uint8Array(memory.buffer, off, len),
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
+    u16: (off, len) => new Uint16Array(memory.buffer, off, len),
+    approx: (c, e, n, sp, q, k, a, o) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o) },
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },
