@@ -9,7 +9,7 @@ import type { Config } from '../config.js'
 import { createServerContext, type ServerContext } from './context.js'
 import { createJobManager, type JobManager } from './jobs.js'
 import { installAuth } from './plugins/auth.js'
-import { installErrorHandling } from './plugins/errors.js'
+import { frameworkErrorHandler, installErrorHandling } from './plugins/errors.js'
 import { createMetrics, type AppMetrics } from './plugins/metrics.js'
 import { installObservability } from './plugins/observability.js'
 import type { CompileFilter, EncoderPort, IndexStorePort } from './ports.js'
@@ -68,6 +68,9 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       const h = req.headers['x-request-id']
       return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID()
     },
+    // Document ids may be up to 512 characters and arrive percent-encoded in DELETE /indexes/:name/documents/:id.
+    routerOptions: { maxParamLength: 4096 },
+    frameworkErrors: frameworkErrorHandler,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   })
 

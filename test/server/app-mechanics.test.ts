@@ -92,6 +92,15 @@ t.test('error bodies for bad input', async (t) => {
   await expectErr('query and embeddings', post('/search', { query: 'q', query_embeddings: [[0, 0, 0, 0, 0, 0, 0, 1]] }), 400, 'VALIDATION_ERROR')
   await expectErr('neither query', post('/search', {}), 400, 'VALIDATION_ERROR')
   await expectErr('query wrong dim', post('/search', { query_embeddings: [[1, 2]] }), 400, 'DIMENSION_MISMATCH')
+  await expectErr('long index name in URL', app.inject({ method: 'GET', url: `/indexes/${'a'.repeat(300)}` }), 400, 'INVALID_INDEX_NAME')
+  await expectErr('very long path param', app.inject({ method: 'GET', url: `/jobs/${'a'.repeat(5000)}` }), 400, 'VALIDATION_ERROR', /too long/)
+  await expectErr('bad percent-encoding', app.inject({ method: 'GET', url: '/indexes/%E0%A4%A' }), 400, 'VALIDATION_ERROR', /malformed/)
+  {
+    const longId = `長い-${'x'.repeat(500)}#?/`
+    t.equal((await post('/index', { documents: [{ id: longId, text: 'long id' }] })).statusCode, 200)
+    const del = await app.inject({ method: 'DELETE', url: `/indexes/default/documents/${encodeURIComponent(longId)}` })
+    t.same(del.json().deleted, [longId], 'long ids with reserved characters delete by URL')
+  }
   await expectErr('unknown job', app.inject({ method: 'GET', url: '/jobs/xyz' }), 404, 'JOB_NOT_FOUND')
   await expectErr('delete missing doc', app.inject({ method: 'DELETE', url: '/indexes/default/documents/zzz' }), 404, 'DOCUMENT_NOT_FOUND')
   await expectErr('create dup index', post('/indexes', { name: 'default' }), 409, 'INDEX_EXISTS')
@@ -198,7 +207,10 @@ t.test('graceful close: in-flight requests finish, new connections are refused',
   const res = await inflight
   t.equal(res.status, 200, 'the in-flight request completed')
   t.equal(((await res.json()) as { data: unknown[] }).data.length, 1)
+  t.equal(res.headers.get('connection'), 'close', 'its keep-alive connection is closed')
+  const t0 = Date.now()
   await closed
+  t.ok(Date.now() - t0 < 5000, `close() finished promptly after the drain (${Date.now() - t0} ms)`)
 })
 
 t.test('logs: one line per request with its id; request text never logged at info', async (t) => {

@@ -79,6 +79,17 @@ export function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
   return reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
 }
 
+/** For Fastify's `frameworkErrors`: router-level failures (malformed percent-encoding, over-long path parameters). */
+export function frameworkErrorHandler(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path parameter is too long'
+      : err.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is malformed (invalid percent-encoding)'
+        : 'the request cannot be routed'
+  void sendError(reply, errorBody('VALIDATION_ERROR', message))
+}
+
 /** Installs the error and not-found handlers and the strict JSON body parser. */
 export function installErrorHandling(app: FastifyInstance, metrics: AppMetrics, routePatterns: () => Array<{ method: string; re: RegExp }>): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {

@@ -19,6 +19,12 @@ export function installObservability(
       throw new AppError('NOT_READY', 'the server is shutting down', { retryAfterS: 1 })
     }
   })
+  // Requests in flight when shutdown began: close their keep-alive connections after the response, or server.close()
+  // would wait for the keep-alive timeout (72 s in Fastify) before the process can exit.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (opts.closing()) reply.header('connection', 'close')
+    return payload
+  })
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const labels = { route, method: request.method, status_code: String(reply.statusCode) }
