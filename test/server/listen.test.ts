@@ -74,3 +74,36 @@ t.test('start-up fails fast, naming MODEL, when the model cannot be found', asyn
   t.equal((await fetch(`${s.url}/readyz`)).status, 503, 'NOT_READY while loading')
   await t.rejects(s.loaded, { code: 'MODEL_UNAVAILABLE', message: /MODEL/ })
 })
+
+t.test('the process: SIGTERM drains, snapshots and exits 0', sharedOnly(), async (t) => {
+  const { spawn } = await import('node:child_process')
+  const { existsSync } = await import('node:fs')
+  const { resolve } = await import('node:path')
+  const { REPO_ROOT } = await import('../helpers/shared.js')
+  const dataDir = t.testdir()
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MODEL: TINY_MODEL_DIR, MECAB_DICDIR: IPADIC_DIR, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ORT_PROVIDERS: 'cpu', ORT_THREADS: '1', LOG_LEVEL: 'info', API_KEY: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  t.teardown(() => void child.kill('SIGKILL'))
+  const base = `http://127.0.0.1:${port}`
+  let ready = false
+  for (let i = 0; i < 300 && !ready && child.exitCode === null; i++) {
+    ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false)
+    if (!ready) await new Promise((r) => setTimeout(r, 100))
+  }
+  t.ok(ready, 'ready')
+  const r = await fetch(`${base}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ index: 'sig', documents: [{ id: 'a', text: '東京は日本の首都である。' }] }) })
+  t.equal(r.status, 200)
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, 'exit code 0')
+  t.ok(existsSync(resolve(dataDir, 'indexes', 'sig')), 'the index was snapshotted at shutdown')
+  t.match(out, /"msg":"shutdown complete"/)
+  t.notMatch(out, /東京/, 'no request text in the log')
+})
