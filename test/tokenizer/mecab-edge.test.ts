@@ -98,7 +98,13 @@ t.test('defined results where the mecab command has no answer', dictionaryOnly(I
   const words = a.segment(digits)
   t.equal(words.join(''), digits)
   t.ok(words.length > 1000, 'a 100k-digit run is split (runs over max-grouping-size are not grouped)')
-  // Reuse after a huge input keeps working (arena and buffers grow, results do not leak between calls).
+  // A 1.2 MB text (over a million lattice nodes: the arena grows, then is released) segments like its parts.
+  const sentence = '東京都庁は新宿区にあります。'
+  const huge = a.segment(sentence.repeat(30000))
+  const one = a.segment(sentence)
+  t.equal(huge.length, one.length * 30000)
+  t.same(huge.slice(-one.length), one)
+  // Reuse after huge inputs keeps working (results do not leak between calls).
   t.same(a.segment('今日は良い天気です'), ['今日', 'は', '良い', '天気', 'です'])
 })
 

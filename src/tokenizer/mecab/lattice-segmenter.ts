@@ -15,11 +15,13 @@
  *   value (4-byte UTF-8 sequences, i.e. astral chars such as emoji, are classified as U+0000);
  * - node cost = best(left cost + matrix[left.rcAttr + lsize * right.lcAttr]) + word cost; ties go to
  *   the left node MeCab meets first (its end lists are last-in-first-out), which this code mirrors by
- *   keeping the same linked-list order and a strict `<`;
+ *   keeping the same linked-list order and a strict `<` (or the lowest list index where it prunes);
  * - EOS connects to the last position (≤ end of text) where a node ends.
  *
- * Cost: O(n · k · m) for n bytes, k nodes starting at a position and m nodes ending there (like MeCab);
- * the inner loop touches only typed arrays and allocates nothing once the arena has grown.
+ * Cost: O(n · k · m) for n bytes, k nodes starting at a position and m nodes ending there (like MeCab),
+ * less where right nodes share an lcAttr (memo) or a row minimum prunes (big matrices); the inner loops
+ * touch only typed arrays and allocate nothing once the arena has grown. Memory: 40 bytes per lattice
+ * node, kept between calls (released again after an unusually large text).
  */
 import type { DictionaryFile } from './dictionary-file.js'
 
@@ -46,6 +48,8 @@ export interface ByteSegmentation {
 
 const LOOKAHEAD_LIMIT = 65535
 const INITIAL_NODES = 1 << 12
+// After a text needing more nodes than this (tens of MB of arena), the arena is released again.
+const RETAINED_NODES = 1 << 20
 const ROW_MIN_UNKNOWN = 0x7fffffff
 const PRUNE_MIN_MATRIX_ENTRIES = 1 << 23
 
@@ -407,6 +411,12 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
       outStarts[w] = nodes[n << 3]
       outEnds[w] = nodes[n << 3] + nodes[(n << 3) + 1]
     }
+    if (cap > RETAINED_NODES) {
+      cap = INITIAL_NODES
+      nodes = new Int32Array(cap * 8)
+      nCost = new Float64Array(cap)
+    }
+    if (endHead.length > RETAINED_NODES) endHead = new Int32Array(1024)
     return { bytes, length: len, starts: outStarts, ends: outEnds, count: words }
   }
 
