@@ -158,7 +158,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       out[v.key] = v.parse(raw, name)
     }
   }
-  return Object.freeze(out) as unknown as Config
+  const config = out as unknown as Config
+  // A request of more texts than the encoder queue holds could never be accepted (503 forever).
+  if (config.encoderMaxQueue !== undefined && config.maxBatchTexts > config.encoderMaxQueue) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      `MAX_BATCH_TEXTS (${config.maxBatchTexts}) must not exceed ENCODER_MAX_QUEUE (${config.encoderMaxQueue}): such batches could never be queued`,
+      { variable: 'MAX_BATCH_TEXTS' },
+    )
+  }
+  return Object.freeze(config)
 }
 
 /** Help text for `jacolbert serve --help`. */

@@ -73,6 +73,7 @@ t.test('bad values name the variable', async (t) => {
     [{ ORT_PROVIDERS: ',' }, /^ORT_PROVIDERS /],
     [{ MAX_BODY_BYTES: '10' }, /^MAX_BODY_BYTES /],
     [{ SNAPSHOT_INTERVAL_S: '-1' }, /^SNAPSHOT_INTERVAL_S /],
+    [{ MAX_BATCH_TEXTS: '300', ENCODER_MAX_QUEUE: '100' }, /^MAX_BATCH_TEXTS \(300\) must not exceed ENCODER_MAX_QUEUE \(100\)/],
   ]
   for (const [env, re] of cases) {
     t.throws(() => loadConfig(env), { code: 'VALIDATION_ERROR', message: re }, JSON.stringify(env))

@@ -93,7 +93,9 @@ export function indexingJob(
   docs: PreparedDocument[],
   collect?: { added: string[]; updated: string[] },
 ): (job: JobContext) => Promise<void> {
-  const size = Math.max(1, ctx.config.maxBatchTexts)
+  // At most half the encoder queue (2048 texts unless ENCODER_MAX_QUEUE says otherwise), so a job's batch fits while
+  // interactive requests hold the rest.
+  const size = Math.max(1, Math.min(ctx.config.maxBatchTexts, Math.floor((ctx.config.encoderMaxQueue ?? 2048) / 2)))
   return async (job) => {
     for (let start = 0; start < docs.length; start += size) {
       const batch = docs.slice(start, start + size)

@@ -271,3 +271,41 @@ t.test('service end to end with the tiny model and the real index', sharedOnly()
     t.equal(sampleValue(after, 'jacolbert_http_requests_total', { route: '/healthz', method: 'GET', status_code: '200' }), n1 + 1, 'counter moves')
   })
 })
+
+t.test('backpressure from the real encoder: 503 OVERLOADED with Retry-After, never 500, jobs wait it out', sharedOnly(), async (t) => {
+  const metrics = createMetrics(undefined, { defaultMetrics: false })
+  const encoder = await createEncoder({
+    modelDir: TINY_MODEL_DIR, dicdir: IPADIC_DIR, providers: ['cpu'], threads: 1, graphCacheDir: t.testdir(),
+    maxQueueTexts: 8, batchWaitMs: 20,
+  })
+  t.teardown(() => encoder.close())
+  const config = loadConfig({ MAX_BATCH_TEXTS: '8', ENCODER_MAX_QUEUE: '8' })
+  const store = createIndexStore({ defaultSettings: { dim: encoder.dim, nbits: 2 } })
+  const app = buildApp({ config, encoder, indexStore: store, compileFilter, metrics })
+  t.teardown(() => app.close())
+  const passages = loadJsquad().slice(0, 40)
+  const texts = passages.slice(0, 8).map((p) => p.text)
+  const responses = await Promise.all(Array.from({ length: 12 }, () => app.inject({ method: 'POST', url: '/encode', payload: { texts } })))
+  const codes = responses.map((r) => r.statusCode)
+  t.ok(codes.every((c) => c === 200 || c === 503), `only 200 or 503 (${codes.join(',')})`)
+  const rejected = responses.filter((r) => r.statusCode === 503)
+  t.ok(rejected.length > 0, 'a full queue rejects')
+  t.ok(codes.includes(200), 'and the queue keeps serving')
+  for (const r of rejected) {
+    t.equal(r.json().code, 'OVERLOADED')
+    t.ok(Number(r.headers['retry-after']) >= 1)
+  }
+  const counted = (await metrics.registry.getSingleMetricAsString('jacolbert_backpressure_rejections_total')).match(/reason="encoder_queue"} (\d+)/)
+  t.equal(Number(counted?.[1]), rejected.length, 'every rejection counted')
+  // A job of 40 documents (batches of 4 = half the queue) completes despite concurrent load on the queue.
+  const job = await app.inject({ method: 'POST', url: '/index', payload: { documents: passages.map((p, i) => ({ id: `d${i}`, text: p.text })), async: true } })
+  const load = Promise.all(Array.from({ length: 6 }, () => app.inject({ method: 'POST', url: '/encode', payload: { texts: texts.slice(0, 6) } })))
+  let info = job.json()
+  while (info.state === 'queued' || info.state === 'running') {
+    await new Promise((r) => setTimeout(r, 50))
+    info = (await app.inject({ url: `/jobs/${info.job_id}` })).json()
+  }
+  await load
+  t.equal(info.state, 'succeeded', JSON.stringify(info.error))
+  t.equal(info.added, 40)
+})
