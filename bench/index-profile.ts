@@ -99,10 +99,10 @@ function run(params: Omit<SearchParams, 'k'>, kk = k) {
 
 const rows = [run({})]
 if (values.sweep) {
-  for (const ncells of [1, 2, 4, 8]) for (const ndocs of [64, 128, 256]) rows.push(run({ ncells, centroidScoreThreshold: 0.5, ndocs }))
-  for (const threshold of [0.3, 0.4, 0.6]) rows.push(run({ ncells: 4, centroidScoreThreshold: threshold, ndocs: 128 }))
+  for (const ncells of [1, 4, 8, 16]) for (const ndocs of [64, 128, 256]) rows.push(run({ ncells, centroidScoreThreshold: 0.5, ndocs }))
+  for (const threshold of [0.3, 0.4, 0.6]) rows.push(run({ ncells: 8, centroidScoreThreshold: threshold, ndocs: 128 }))
   rows.push(run({}, 100))
-  for (const ncells of [2, 4, 8]) for (const ndocs of [400, 1024]) rows.push(run({ ncells, centroidScoreThreshold: 0.45, ndocs }, 100))
+  for (const ncells of [4, 8, 16]) for (const ndocs of [400, 1024]) rows.push(run({ ncells, centroidScoreThreshold: 0.45, ndocs }, 100))
 }
 console.table(rows.map((r) => ({ ...r, stages: JSON.stringify(r.stages) })))
 if (values.json) writeFileSync(values.json, JSON.stringify({ buildS, bytesPerVector: st.bytes / st.vectors, exactSuccess: exactSuccess / nExact, rows }, null, 2))

@@ -12,7 +12,7 @@
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
 import type { Ivf } from './ivf.js'
-import { CENTROID_SCALE, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
+import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { topIndices } from './top-k.js'
@@ -41,12 +41,17 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
 const NO_MATCH = -9999
 
 /**
- * Defaults by k (the reference's, see DESIGN.md §5; ours are chosen in bench/index-profile.ts from measured curves).
+ * Our defaults by k, chosen from the curves measured with `bench/index-profile.ts --sweep` (10k documents, 1.8 M
+ * vectors, K = 16384, nbits 2; top-10 overlap with exact MaxSim over the original vectors, p50 one query at a time):
+ *   k=10  reference (ncells 1, thr 0.5, ndocs 256): overlap 0.55, 10.4 ms;  ours (8, 0.5, 128): 0.80, 8.7 ms
+ *   k=100 reference (2, 0.45, 1024):                overlap 0.75, 27.5 ms;  ours (8, 0.45, 400): 0.82, 13.7 ms
+ * Our IVF lists are short (a document's vectors share few codes), so more cells per token cost little while
+ * stage 4 (exact, ndocs/4 documents) dominates; candidates are cheap, exact scoring is not.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
-  if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 }
-  if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 }
-  return { ncells: 4, centroidScoreThreshold: 0.4, ndocs: Math.max(4 * k, 4096) }
+  if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.5, ndocs: 128 }
+  if (k <= 100) return { ncells: 8, centroidScoreThreshold: 0.45, ndocs: Math.max(4 * k, 128) }
+  return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 4 * k }
 }
 
 function positiveInt(name: string, v: unknown, max: number): number {
@@ -144,7 +149,7 @@ export function searchIndex(
   const maxS = scratch.maxS
   let ncells = Math.min(p.ncells, K)
   // one pass over S: each centroid's best query token (for pruning) and each token's top-ncells centroids
-  let chosen = scanScores(S, qlen, K, ncells, maxS)
+  let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -200,32 +205,56 @@ function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc
   const q16 = new Int16Array(qlen * cset.dim)
   const qs = quantizeRows(query, 0, qlen, cset.dim, q16)
   const qBytes = qlen * cset.dim * 2
-  arena.reserve(scratch + qBytes + n * 4)
+  arena.reserve(scratch + qBytes + n * 4 + cset.k * 4) // S, then the row maxima (scanScores) without a growth
   arena.i16(scratch, qlen * cset.dim).set(q16)
   arena.dotTileI16(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes, CENTROID_SCALE / qs)
   sc.sPtr = scratch + qBytes
   return arena.f32(scratch + qBytes, n)
 }
 
-/** maxS[c] = max_j S[c, j], and per token j its top-ncells centroids (qlen·ncells entries); one pass over S. */
-function scanScores(S: Float32Array, qlen: number, K: number, ncells: number, maxS: Float32Array): Uint32Array {
+/**
+ * maxS[c] = max_j S[c, j] (the SIMD row-max kernel when S is in the arena), and per token j its top-ncells
+ * centroids (qlen·ncells entries). The per-token scan skips a centroid in one comparison when its maxS is not above
+ * the lowest of the tokens' current ncells-th best (`gate`), which after the first few hundred centroids is most of them.
+ */
+export function scanScores(
+  S: Float32Array, qlen: number, K: number, ncells: number, maxS: Float32Array, ca: CentroidArena | null, sPtr: number,
+): Uint32Array {
   const out = new Uint32Array(qlen * ncells)
   const best = new Float32Array(qlen * ncells).fill(-Infinity)
   const last = ncells - 1
+  if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
+    const mPtr = sPtr + K * qlen * 4
+    ca.arena.reserve(mPtr + K * 4)
+    ca.arena.rowMax(sPtr, K, qlen, mPtr)
+    maxS.set(ca.arena.f32(mPtr, K))
+    S = ca.arena.f32(sPtr, K * qlen) // (re)take the view: reserve may have grown the memory
+  } else {
+    for (let c = 0; c < K; c++) {
+      let m = -Infinity
+      for (let j = 0, row = c * qlen; j < qlen; j++) if (S[row + j] > m) m = S[row + j]
+      maxS[c] = m
+    }
+  }
+  let gate = -Infinity
   for (let c = 0; c < K; c++) {
+    if (maxS[c] <= gate) continue
     const row = c * qlen
-    let m = -Infinity
+    let changed = false
     for (let j = 0; j < qlen; j++) {
       const s = S[row + j]
-      if (s > m) m = s
       const o = j * ncells
       if (s <= best[o + last]) continue
       let i = last
       while (i > 0 && best[o + i - 1] < s) { best[o + i] = best[o + i - 1]; out[o + i] = out[o + i - 1]; i-- }
       best[o + i] = s
       out[o + i] = c
+      changed = true
     }
-    maxS[c] = m
+    if (changed) {
+      gate = Infinity
+      for (let j = 0; j < qlen; j++) if (best[j * ncells + last] < gate) gate = best[j * ncells + last]
+    }
   }
   return out
 }
@@ -265,7 +294,7 @@ function candidates(view: SearchView, chosen: Uint32Array, K: number, allowed: U
 }
 
 /** For each query token j, the ncells centroids with the highest S[c, j] (qlen·ncells entries). */
-function topCentroidsPerToken(S: Float32Array, qlen: number, K: number, ncells: number): Uint32Array {
+export function topCentroidsPerToken(S: Float32Array, qlen: number, K: number, ncells: number): Uint32Array {
   const out = new Uint32Array(qlen * ncells)
   if (ncells >= K) {
     for (let j = 0; j < qlen; j++) for (let c = 0; c < K; c++) out[j * ncells + c] = c
@@ -298,25 +327,38 @@ function approxScores(
   const ca = view.cset!.arena
   if (sPtr >= 0 && ca !== null && view.codes instanceof Uint16Array && qlen % 4 === 0) {
     const K = view.cset!.k
-    let total = 0
-    for (let i = 0; i < slots.length; i++) total += view.docLen[slots[i]]
+    const codes = view.codes
+    const { arena } = ca
     const keptPtr = sPtr + K * qlen * 4
     const codesPtr = keptPtr + Math.ceil(K / 16) * 16
-    const endsPtr = codesPtr + Math.ceil((total * 2) / 16) * 16
-    const accPtr = endsPtr + slots.length * 4
-    const outPtr = accPtr + qlen * 4
-    const { arena } = ca
-    arena.reserve(outPtr + slots.length * 4)
-    if (kept !== null) arena.u8(keptPtr, K).set(kept.subarray(0, K))
-    const codesView = arena.u16(codesPtr, total), ends = arena.i32(endsPtr, slots.length)
-    for (let i = 0, at = 0; i < slots.length; i++) {
-      const a = view.docStart[slots[i]], len = view.docLen[slots[i]]
-      codesView.set(view.codes.subarray(a, a + len), at)
-      at += len
-      ends[i] = at
+    // documents go in chunks of ≤ APPROX_CHUNK codes so the arena's scratch stays small (it never shrinks)
+    let maxDocs = 0, maxCodes = 0
+    for (let i0 = 0; i0 < slots.length;) {
+      let i1 = i0, total = 0
+      while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= APPROX_CHUNK)) total += view.docLen[slots[i1++]]
+      maxDocs = Math.max(maxDocs, i1 - i0)
+      maxCodes = Math.max(maxCodes, total)
+      i0 = i1
     }
-    arena.approx(codesPtr, endsPtr, slots.length, sPtr, qlen, kept === null ? 0 : keptPtr, accPtr, outPtr)
-    out.set(arena.f32(outPtr, slots.length))
+    const endsPtr = codesPtr + Math.ceil((maxCodes * 2) / 16) * 16
+    const accPtr = endsPtr + maxDocs * 4
+    const outPtr = accPtr + qlen * 4
+    arena.reserve(outPtr + maxDocs * 4)
+    if (kept !== null) arena.u8(keptPtr, K).set(kept.subarray(0, K))
+    for (let i0 = 0; i0 < slots.length;) {
+      let i1 = i0, total = 0
+      while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= APPROX_CHUNK)) total += view.docLen[slots[i1++]]
+      const codesView = arena.u16(codesPtr, total), ends = arena.i32(endsPtr, i1 - i0)
+      for (let i = i0, at = 0; i < i1; i++) {
+        const a = view.docStart[slots[i]], len = view.docLen[slots[i]]
+        codesView.set(codes.subarray(a, a + len), at)
+        at += len
+        ends[i - i0] = at
+      }
+      arena.approx(codesPtr, endsPtr, i1 - i0, sPtr, qlen, kept === null ? 0 : keptPtr, accPtr, outPtr)
+      out.set(arena.f32(outPtr, i1 - i0), i0)
+      i0 = i1
+    }
     return out
   }
   const acc = new Float32Array(qlen)
@@ -370,7 +412,14 @@ export function exactScores(view: SearchView, query: Float32Array, qlen: number,
   return out
 }
 
-const EXACT_CHUNK = 4096
+let EXACT_CHUNK = 4096
+let APPROX_CHUNK = 65536
+
+/** Test hook: smaller chunks make the multi-chunk paths run on small data. */
+export function setChunkSizesForTests(exact: number, approx: number): void {
+  EXACT_CHUNK = exact
+  APPROX_CHUNK = approx
+}
 
 function exactChunk(
   view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,

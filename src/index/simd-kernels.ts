@@ -236,20 +236,49 @@ function approxBody(): number[] {
   ]
 }
 
+/** rowmax(S, rows, qlen, out): out[r] = max_j S[r·qlen + j] (qlen % 4 == 0, qlen ≥ 4). */
+function rowMaxBody(): number[] {
+  const [S, ROWS, QLEN, OUT] = [0, 1, 2, 3]
+  const [R, M, QB, P] = [4, 5, 6, 7]
+  const [MX] = [8] // v128
+  return [
+    ...vec([[4, I32], [1, V128]]),
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.get(S), ...op.set(P),
+    ...op.i32(0), ...op.set(R),
+    ...op.block, ...op.loop,
+    ...op.get(R), ...op.get(ROWS), ...op.geS, ...op.brIf(1),
+    ...op.get(P), ...op.vload, ...op.set(MX),
+    ...op.i32(16), ...op.set(M),
+    ...op.block, ...op.loop,
+    ...op.get(M), ...op.get(QB), ...op.geS, ...op.brIf(1),
+    ...op.get(MX), ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.fx4max, ...op.set(MX),
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.set(M), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(OUT), ...op.get(R), ...op.i32(2), ...op.shl, ...op.add,
+    ...op.get(MX), ...op.lane(0), ...op.get(MX), ...op.lane(1), ...op.f32max,
+    ...op.get(MX), ...op.lane(2), ...op.get(MX), ...op.lane(3), ...op.f32max, ...op.f32max, ...op.f32store,
+    ...op.get(P), ...op.get(QB), ...op.add, ...op.set(P),
+    ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
 function buildDotTileModule(): Uint8Array {
   const name = (s: string) => { const b = [...Buffer.from(s, 'utf8')]; return [...uleb(b.length), ...b] }
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
-    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0]].map(([n, f]) =>
+    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0]].map(([n, f]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]))),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [5]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [5], [6]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
-      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07]])),
-    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody()]
+      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07], [...name('rowmax'), 0x00, 0x08]])),
+    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(), rowMaxBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -285,6 +314,8 @@ export interface SimdArena {
   u8(byteOffset: number, length: number): Uint8Array
   i16(byteOffset: number, length: number): Int16Array
   u16(byteOffset: number, length: number): Uint16Array
+  /** out[r] = max of row r (rows of qlen floats, qlen % 4 == 0) */
+  rowMax(sPtr: number, rows: number, qlen: number, outPtr: number): void
   /** centroid-interaction scores, see approxBody (keptPtr 0: no pruning) */
   approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number): void
   /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
@@ -311,6 +342,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
   const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
   type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
+  const fnRowMax = inst.exports.rowmax as (s: number, rows: number, q: number, o: number) => void
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
@@ -327,6 +359,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     approx: (c, e, n, sp, q, k, a, o) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o) },
+    rowMax: (sp, rows, q, o) => { if (rows > 0) fnRowMax(sp, rows, q, o) },
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { assignNearest, createResidentScorer, dotTile } from '../../src/index/dense-kernels.js'
+import { scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena, simdAvailable } from '../../src/index/simd-kernels.js'
 
@@ -94,6 +95,25 @@ t.test('approx kernel: centroid-interaction scores with and without pruning equa
         sum += m
       }
       t.ok(Math.abs(out[d] - sum) < 1e-3, `doc ${d} prune ${prune}: ${out[d]} vs ${sum}`)
+    }
+  }
+})
+
+t.test('scanScores (row-max kernel + gated scan) equals the plain per-token top-ncells and row maxima', async (t) => {
+  const K = 700, qlen = 12
+  const S = rand(K * qlen)
+  const arena = createSimdArena(K * qlen * 4 + K * 4 + 64)!
+  arena.f32(0, K * qlen).set(S)
+  const ca = { arena, coarsePtr: 0, scratch: 0, tablePtr: 0, tableWeights: null }
+  for (const ncells of [1, 3, 8]) {
+    const ref = topCentroidsPerToken(S, qlen, K, ncells)
+    for (const [useArena, label] of [[true, 'kernel'], [false, 'typescript']] as const) {
+      const maxS = new Float32Array(K)
+      const got = scanScores(S, qlen, K, ncells, maxS, useArena ? ca : null, useArena ? 0 : -1)
+      t.same(Array.from(got), Array.from(ref), `${label} ncells ${ncells}`)
+      let ok = true
+      for (let c = 0; c < K; c++) ok &&= maxS[c] === Math.max(...S.subarray(c * qlen, (c + 1) * qlen))
+      t.ok(ok, 'row maxima')
     }
   }
 })
