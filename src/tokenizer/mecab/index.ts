@@ -17,7 +17,7 @@ import { AppError } from '../../errors.js'
 import { parseCharProperty } from './char-property.js'
 import { parseConnectionMatrix } from './connection-matrix.js'
 import { parseDicrc } from './dicrc.js'
-import { exactMatch, parseDictionaryFile } from './dictionary-file.js'
+import { exactMatch, parseDictionaryFile, type DictionaryFile } from './dictionary-file.js'
 import { createLatticeSegmenter, type ByteSegmentation } from './lattice-segmenter.js'
 
 export interface MecabAnalyzer {
@@ -43,6 +43,16 @@ function readDictionaryFile(dir: string, name: string): Buffer {
     return readFileSync(path)
   } catch (err) {
     throw new AppError('DICTIONARY_INVALID', `MeCab dictionary file ${path} cannot be read: ${(err as Error).message}`, { file: path }, { cause: err })
+  }
+}
+
+/** Every token's context ids must index the matrix (rcAttr < lsize, lcAttr < rsize); O(tokens), a few ms. */
+function checkContextIds(d: DictionaryFile, lsize: number, rsize: number): void {
+  const u16 = d.tokenU16
+  for (let o = 0; o < u16.length; o += 8) {
+    if (u16[o] >= rsize || u16[o + 1] >= lsize) {
+      throw new AppError('DICTIONARY_INVALID', `${d.path}: token ${o >> 3} has context ids ${u16[o]}/${u16[o + 1]} outside the ${lsize}×${rsize} matrix`, { file: d.path })
+    }
   }
 }
 
@@ -75,6 +85,8 @@ export function createMecabAnalyzer(dicdir: string, opts: MecabAnalyzerOptions =
   if (matrix.lsize !== sys.lsize || matrix.rsize !== sys.rsize) {
     throw new AppError('DICTIONARY_INVALID', `${dicdir}: matrix.bin (${matrix.lsize}×${matrix.rsize}) does not fit sys.dic (${sys.lsize}×${sys.rsize})`, { dir: dicdir })
   }
+  checkContextIds(sys, matrix.lsize, matrix.rsize)
+  checkContextIds(unk, matrix.lsize, matrix.rsize)
   const chars = parseCharProperty(charBytes, join(dicdir, 'char.bin'))
   const unkFirst = new Int32Array(chars.names.length)
   const unkCount = new Int32Array(chars.names.length)
