@@ -32,6 +32,8 @@ export interface MecabAnalyzerOptions {
 
 const REQUIRED_FILES = ['sys.dic', 'unk.dic', 'matrix.bin', 'char.bin', 'dicrc'] as const
 const DEFAULT_MAX_GROUPING_SIZE = 24
+// The UTF-8 buffer is kept between calls, but not after an unusually large text.
+const RETAINED_BUFFER_BYTES = 1 << 22
 
 /** Charsets MeCab's decode_charset maps to something other than UTF-8 (it reads any other name as UTF-8). */
 const NON_UTF8_CHARSETS = new Set(['sjis', 'shift-jis', 'shift_jis', 'cp932', 'euc', 'euc_jp', 'euc-jp', 'utf16', 'utf_16', 'utf-16', 'utf16be', 'utf_16be', 'utf-16be', 'utf16le', 'utf_16le', 'utf-16le', 'ascii'])
@@ -115,7 +117,9 @@ export function createMecabAnalyzer(dicdir: string, opts: MecabAnalyzerOptions =
     if (buf.length < need) buf = new Uint8Array(Math.max(need, buf.length * 2))
     const len = encoder.encodeInto(text, buf).written
     buf.fill(0, len, len + 8)
-    return surfaces(text, segmenter.segmentBytes(buf, len))
+    const words = surfaces(text, segmenter.segmentBytes(buf, len))
+    if (buf.length > RETAINED_BUFFER_BYTES) buf = new Uint8Array(4096)
+    return words
   }
 
   return { segment, info }
