@@ -63,14 +63,16 @@ for (const [name, dir] of [['IPADIC', IPADIC_DIR], ['JumanDIC', JUMANDIC_DIR]] a
     ]
     const expected = mecabWakati(dir, lines)
     t.equal(expected.length, lines.length)
-    const analyzer = createMecabAnalyzer(dir)
-    let same = 0
-    for (let i = 0; i < lines.length; i++) {
-      const ours = wakati(analyzer.segment(lines[i]))
-      if (ours === expected[i]) same++
-      else if (same + 5 > i) t.equal(ours.slice(0, 300), expected[i].slice(0, 300), `line ${i} ${JSON.stringify(lines[i].slice(0, 60))}`)
+    for (const viterbiPruning of ['auto', 'on'] as const) {
+      const analyzer = createMecabAnalyzer(dir, { viterbiPruning })
+      let same = 0
+      for (let i = 0; i < lines.length; i++) {
+        const ours = wakati(analyzer.segment(lines[i]))
+        if (ours === expected[i]) same++
+        else if (same + 5 > i) t.equal(ours.slice(0, 300), expected[i].slice(0, 300), `line ${i} ${JSON.stringify(lines[i].slice(0, 60))}`)
+      }
+      t.equal(same, lines.length, `pruning ${viterbiPruning}: ${same}/${lines.length} lines identical`)
     }
-    t.equal(same, lines.length, `${same}/${lines.length} lines identical`)
   })
 }
 

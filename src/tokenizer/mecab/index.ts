@@ -28,6 +28,11 @@ export interface MecabAnalyzer {
 export interface MecabAnalyzerOptions {
   /** MeCab's `-M` option; the command's default (24) also wins over a dicrc setting, as in MeCab. */
   maxGroupingSize?: number
+  /**
+   * Lower-bound pruning of the Viterbi step (exact; only speed differs): 'auto' (default) turns it on
+   * for connection matrices over 8 M entries such as UniDic's, where it pays.
+   */
+  viterbiPruning?: 'auto' | 'on' | 'off'
 }
 
 const REQUIRED_FILES = ['sys.dic', 'unk.dic', 'matrix.bin', 'char.bin', 'dicrc'] as const
@@ -101,7 +106,8 @@ export function createMecabAnalyzer(dicdir: string, opts: MecabAnalyzerOptions =
   })
   const maxGroupingSize = opts.maxGroupingSize && opts.maxGroupingSize > 0 ? opts.maxGroupingSize : DEFAULT_MAX_GROUPING_SIZE
 
-  const segmenter = createLatticeSegmenter({ sys, unk, unkFirst, unkCount, charMap: chars.map, matrix: matrix.costs, lsize: matrix.lsize, maxGroupingSize })
+  const prune = opts.viterbiPruning === 'on' ? true : opts.viterbiPruning === 'off' ? false : undefined
+  const segmenter = createLatticeSegmenter({ sys, unk, unkFirst, unkCount, charMap: chars.map, matrix: matrix.costs, lsize: matrix.lsize, maxGroupingSize, prune })
   const encoder = new TextEncoder()
   let buf = new Uint8Array(4096)
 

@@ -35,6 +35,8 @@ export interface LatticeTables {
   readonly matrix: Int16Array
   readonly lsize: number
   readonly maxGroupingSize: number
+  /** Row-minimum pruning of the Viterbi step; default: on for matrices over 8 M entries (same results either way). */
+  readonly prune?: boolean
 }
 
 /** A byte range [start, end) of the encoded text for each word of the best path, in order. */
@@ -95,7 +97,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
   // Smallest connection cost into each right lcAttr (its matrix row), computed on first use: a lower bound
   // that lets the Viterbi step skip most matrix reads, which miss the caches and TLB on big matrices
   // (UniDic: 481 MB). On small matrices (IPADIC 3 MB) the plain scan is faster.
-  const prune = matrix.length > PRUNE_MIN_MATRIX_ENTRIES
+  const prune = t.prune ?? matrix.length > PRUNE_MIN_MATRIX_ENTRIES
   const rowMin = new Int32Array(attrs).fill(ROW_MIN_UNKNOWN)
   function computeRowMin(lc: number): number {
     let min = 32767
