@@ -228,9 +228,9 @@ async function main(argv: string[]): Promise<number> {
     const csample = sample.filter((q) => q < cq.length)
     const cexact = csample.map((q) => exactTop10[sample.indexOf(q)])
     const grid: Array<{ k: number; ncells: number; threshold: number; ndocs: number }> = []
-    for (const ncells of [1, 2, 4]) for (const ndocs of [128, 256, 512, 1024]) grid.push({ k: 10, ncells, threshold: 0.5, ndocs })
-    for (const threshold of [0.4, 0.45, 0.55]) for (const ndocs of [256, 512]) grid.push({ k: 10, ncells: 1, threshold, ndocs })
-    for (const ncells of [2, 4]) grid.push({ k: 100, ncells, threshold: 0.45, ndocs: 1024 })
+    for (const ncells of [1, 2, 8]) for (const ndocs of [128, 256, 512, 1024]) grid.push({ k: 10, ncells, threshold: 0.5, ndocs })
+    for (const ncells of [1, 8]) for (const threshold of [0.4, 0.45, 0.55]) grid.push({ k: 10, ncells, threshold, ndocs: 256 })
+    for (const ncells of [2, 8]) for (const ndocs of [400, 1024]) grid.push({ k: 100, ncells, threshold: 0.45, ndocs })
     log(`\ncurves (${cq.length} queries; overlap and paired success on ${csample.length} sampled):`)
     log('| k | ncells | threshold | ndocs | p50 ms | p95 ms | success@10 | overlap@10 |')
     log('|---|---|---|---|---|---|---|---|')
