@@ -10,7 +10,7 @@
  *    RSS after warm-up vs after the load (within 10 %).
  *
  * Options: --duration S (per autocannon run, default 10), --connections N (default 8), --mixed-duration S (default 60),
- * --mixed-connections N (default 32), --warmup S (default 10), --rounds N (alternating HTTP/in-process, default 2), --skip-mixed, --json FILE (default bench/results/http.json).
+ * --mixed-connections N (default 32), --warmup S (default 20), --rounds N (alternating HTTP/in-process, default 2), --skip-mixed, --json FILE (default bench/results/http.json).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '8' },
       'mixed-duration': { type: 'string', default: '60' },
       'mixed-connections': { type: 'string', default: '32' },
-      warmup: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '20' },
       rounds: { type: 'string', default: '2' },
       'skip-mixed': { type: 'boolean', default: false },
       json: { type: 'string', default: join(ROOT, 'bench', 'results', 'http.json') },
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     },
   })
   if (args.help) {
-    process.stdout.write('usage: npm run bench:http -- [--duration 10] [--connections 8] [--mixed-duration 60] [--mixed-connections 32] [--warmup 10] [--rounds 2] [--skip-mixed] [--json FILE]\n')
+    process.stdout.write('usage: npm run bench:http -- [--duration 10] [--connections 8] [--mixed-duration 60] [--mixed-connections 32] [--warmup 20] [--rounds 2] [--skip-mixed] [--json FILE]\n')
     return
   }
   const duration = Number(args.duration)
@@ -136,12 +136,15 @@ async function main(): Promise<void> {
           mixedReqs.push(req('/search', { query: q, k: 10, ...(i % 3 === 0 ? { filter: { title: passages[i % passages.length].title } } : {}) }))
         }
       }
+      const beforeWarm = await serverMemory(base)
       const warm = await autocannon({ url: base, connections: mixedConnections, duration: Number(args.warmup), requests: mixedReqs })
-      await sleep(2000)
-      const rssWarm = await serverRss(base)
+      await sleep(5000)
+      const memWarm = await serverMemory(base)
       const load = await autocannon({ url: base, connections: mixedConnections, duration: Number(args['mixed-duration']), requests: mixedReqs })
-      await sleep(2000)
-      const rssAfter = await serverRss(base)
+      await sleep(5000)
+      const memAfter = await serverMemory(base)
+      const rssWarm = memWarm.rss
+      const rssAfter = memAfter.rss
       const codes = Object.fromEntries(Object.entries(load.statusCodeStats).map(([c, v]) => [c, Number(v.count)]))
       const fiveXX = Object.entries(codes).filter(([c]) => c.startsWith('5') && c !== '503').reduce((s, [, n]) => s + n, 0)
       const backpressure = codes['503'] ?? 0
@@ -160,11 +163,16 @@ async function main(): Promise<void> {
         rssAfterWarmupMiB: rssWarm / 2 ** 20,
         rssAfterLoadMiB: rssAfter / 2 ** 20,
         rssChange: rssAfter / rssWarm - 1,
+        rssBeforeWarmupMiB: beforeWarm.rss / 2 ** 20,
+        heapUsedBeforeWarmupMiB: beforeWarm.heapUsed / 2 ** 20,
+        heapUsedAfterWarmupMiB: memWarm.heapUsed / 2 ** 20,
+        heapUsedAfterLoadMiB: memAfter.heapUsed / 2 ** 20,
       }
       log(
         `mixed ${mixedConnections} conns ${load.duration}s: ${load.requests.average.toFixed(1)} req/s, codes ${JSON.stringify(codes)}, ` +
           `5xx(non-503) ${fiveXX}, 503 ${backpressure}, other errors ${otherErrors}; RSS ${(rssWarm / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB ` +
-          `(${((rssAfter / rssWarm - 1) * 100).toFixed(1)} %)`,
+          `(${((rssAfter / rssWarm - 1) * 100).toFixed(1)} %; before warm-up ${(beforeWarm.rss / 2 ** 20).toFixed(1)}); heap used ` +
+          `${(beforeWarm.heapUsed / 2 ** 20).toFixed(1)} / ${(memWarm.heapUsed / 2 ** 20).toFixed(1)} / ${(memAfter.heapUsed / 2 ** 20).toFixed(1)} MiB (before warm-up / after / after load)`,
       )
     }
 
@@ -271,11 +279,12 @@ async function postJson(base: string, path: string, body: unknown): Promise<unkn
   return json
 }
 
-async function serverRss(base: string): Promise<number> {
+async function serverMemory(base: string): Promise<{ rss: number; heapUsed: number }> {
   const text = await (await fetch(`${base}/metrics`)).text()
-  const m = /^jacolbert_process_resident_memory_bytes (\S+)/m.exec(text)
-  if (!m) throw new Error('no RSS metric')
-  return Number(m[1])
+  const rss = /^jacolbert_process_resident_memory_bytes (\S+)/m.exec(text)
+  const heap = /^jacolbert_nodejs_heap_size_used_bytes (\S+)/m.exec(text)
+  if (!rss || !heap) throw new Error('no memory metrics')
+  return { rss: Number(rss[1]), heapUsed: Number(heap[1]) }
 }
 
 interface InProcResult { rps: number; p50: number; p90: number; p99: number; requests: number }
