@@ -66,7 +66,7 @@ function checkContextIds(d: DictionaryFile, lsize: number, rsize: number): void 
 /** Loads the dictionary folder (sync; about as long as reading its files) and returns an analyser. */
 export function createMecabAnalyzer(dicdir: string, opts: MecabAnalyzerOptions = {}): MecabAnalyzer {
   if (!existsSync(dicdir) || !statSync(dicdir).isDirectory()) {
-    throw new AppError('DICTIONARY_INVALID', `MeCab dictionary folder ${dicdir} does not exist`, { dir: dicdir })
+    throw new AppError('DICTIONARY_INVALID', `MeCab dictionary folder ${dicdir} does not exist or is not a folder`, { dir: dicdir })
   }
   const missing = REQUIRED_FILES.filter((f) => !existsSync(join(dicdir, f)))
   if (missing.length > 0) {
