@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { CONFIG_VARS, loadConfig } from '../../src/config.js'
 import { ENCODER_DEFAULTS } from '../../src/encoder/index.js'
 import { compileFilter } from '../../src/index/metadata-filter.js'
+import { defaultSearchParams } from '../../src/index/plaid-search.js'
 import { buildApp } from '../../src/server/app.js'
 import { REPO_ROOT } from '../helpers/shared.js'
 import { createFakeEncoder, createFakeStore } from '../server/fakes.js'
@@ -43,6 +44,16 @@ t.test('configuration table = src/config.ts', async (t) => {
   t.match(batchRow, new RegExp(`${ENCODER_DEFAULTS.maxBatchTokensGpu} on CUDA`), 'encoder batch-token default (CUDA)')
   t.equal(unsetDefault('ENCODER_BATCH_WAIT_MS'), String(ENCODER_DEFAULTS.batchWaitMs), 'encoder wait default')
   t.equal(unsetDefault('ENCODER_MAX_QUEUE'), String(ENCODER_DEFAULTS.maxQueueTexts), 'encoder queue default')
+})
+
+t.test('search defaults in README = src/index/plaid-search.ts', async (t) => {
+  const m = /k ≤ 10: `ncells` (\d+), `centroid_score_threshold` ([\d.]+), `ndocs` (\d+); k ≤ 100: (\d+), ([\d.]+), max\(4k, (\d+)\); larger: (\d+), ([\d.]+), 4k\./.exec(readme)
+  t.ok(m, 'README states the defaults')
+  if (!m) return
+  const n = m.slice(1).map(Number)
+  for (const k of [1, 10]) t.same(defaultSearchParams(k), { ncells: n[0], centroidScoreThreshold: n[1], ndocs: n[2] }, `k=${k}`)
+  for (const k of [11, 32, 33, 100]) t.same(defaultSearchParams(k), { ncells: n[3], centroidScoreThreshold: n[4], ndocs: Math.max(4 * k, n[5]) }, `k=${k}`)
+  for (const k of [101, 1000]) t.same(defaultSearchParams(k), { ncells: n[6], centroidScoreThreshold: n[7], ndocs: 4 * k }, `k=${k}`)
 })
 
 t.test('route table = the app routes', async (t) => {
