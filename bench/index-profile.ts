@@ -97,14 +97,15 @@ function run(params: Omit<SearchParams, 'k'>, kk = k) {
     overlap: +(overlap / Math.max(1, nExact)).toFixed(3), stages }
 }
 
-const rows = [run({})]
+const rows = [run({}), run({ ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 }), run({}, 100), run({ ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 }, 100)]
 if (values.sweep) {
   for (const ncells of [1, 4, 8, 16]) for (const ndocs of [64, 128, 256]) rows.push(run({ ncells, centroidScoreThreshold: 0.5, ndocs }))
   for (const threshold of [0.3, 0.4, 0.6]) rows.push(run({ ncells: 8, centroidScoreThreshold: threshold, ndocs: 128 }))
-  rows.push(run({}, 100))
   for (const ncells of [4, 8, 16]) for (const ndocs of [400, 1024]) rows.push(run({ ncells, centroidScoreThreshold: 0.45, ndocs }, 100))
 }
 console.table(rows.map((r) => ({ ...r, stages: JSON.stringify(r.stages) })))
+const after = index.stats()
+console.log(`after the searches: ${(after.bytes / after.vectors).toFixed(2)} bytes/vector (the WebAssembly arena's scratch included), rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`)
 if (values.json) writeFileSync(values.json, JSON.stringify({ buildS, bytesPerVector: st.bytes / st.vectors, exactSuccess: exactSuccess / nExact, rows }, null, 2))
 
 async function updateScenario(): Promise<void> {

@@ -36,6 +36,8 @@ export interface DriftStats {
   residualSinceTrain: number
   /** number of (re)trainings so far */
   trainings: number
+  /** centroid groups appended for batches far from the trained centroids, since the last training */
+  centroidExtensions: number
 }
 
 export interface IndexStats {

@@ -124,14 +124,34 @@ t.test('retrain keeps results consistent with the decompressed collection and th
   checkAgainstDecoded(t, index, q, 20)
 })
 
-t.test('drift: vectors far from every centroid trigger a re-training; growth ×4 does too', async (t) => {
+t.test('a batch far from every centroid gets centroids of its own; small far batches trigger a re-training; so does growth ×4', async (t) => {
+  const other = makeDocs({ seed: 1234, dim, nDocs: 40, nTopics: 6, minLen: 8, maxLen: 24, noise: 0.2, prefix: 'x' })
   const index = trainedIndex()
   t.equal(index.stats().drift.trainings, 1)
-  const other = makeDocs({ seed: 1234, dim, nDocs: 40, nTopics: 6, minLen: 8, maxLen: 24, noise: 0.2, prefix: 'x' })
+  const k0 = index.stats().centroids
   index.upsert(other.docs)
   const d = index.stats().drift
-  t.equal(d.trainings, 2, `re-trained (residual at train ${d.residualAtTrain.toFixed(3)})`)
-  t.equal(d.vectorsSinceTrain, 0)
+  t.equal(d.trainings, 1, 'no re-training')
+  t.equal(d.centroidExtensions, 1)
+  t.ok(index.stats().centroids > k0, `K ${k0} -> ${index.stats().centroids}`)
+  t.ok(d.residualSinceTrain < 1.2 * d.residualAtTrain, `re-coded residual ${d.residualSinceTrain.toFixed(3)} vs ${d.residualAtTrain.toFixed(3)} at training`)
+  // results stay exact over the decompressed collection, new documents are found, and a snapshot keeps the new centroids
+  checkAgainstDecoded(t, index, queries[0], 30)
+  const r2 = createPrng(31)
+  for (let i = 0; i < 5; i++) {
+    const target = other.docs[r2.int(other.docs.length)]
+    t.equal(index.search(queryFor(target.vectors, dim, 8, 0.2, r2), { k: 3 }).hits[0].id, target.id)
+  }
+  const copy = restorePlaidIndex(index.exportState())
+  t.same(copy.search(queries[1], { k: 10 }).hits, index.search(queries[1], { k: 10 }).hits)
+  t.equal(copy.stats().drift.centroidExtensions, 1)
+
+  // the same far documents one at a time are too small to get centroids; their drift re-trains once enough came
+  const slow = trainedIndex()
+  for (const doc of other.docs) slow.upsert([doc])
+  const ds = slow.stats().drift
+  t.equal(ds.centroidExtensions, 0)
+  t.ok(ds.trainings >= 2, `re-trained on drift ${JSON.stringify(ds)}`)
 
   // growth: re-adding copies of the same documents (same distribution, no drift) under new ids
   const small = createPlaidIndex({ dim, minTrainVectors: 200, numCentroids: 8, seed: 1 })
