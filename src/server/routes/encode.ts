@@ -20,6 +20,10 @@ export function registerEncodeRoute(app: FastifyInstance, ctx: ServerContext): v
         body: EncodeBody,
         response: { 200: EncodeResponse },
       },
+      // The schema documents the response; plain JSON.stringify serialises it ~5x faster than the schema-compiled
+      // serializer, whose `anyOf` (rows | base64) checks every vector before writing it (measured: 32 × 300 × 128 floats
+      // 661 ms vs 116 ms).
+      serializerCompiler: () => (data) => JSON.stringify(data),
     },
     async (request) => {
       const { texts, kind = 'document', encoding_format = 'float', return_tokens = false } = request.body
