@@ -1,17 +1,27 @@
-/** HTTP mechanics with a fake encoder and brute-force index: error shapes, limits, auth, backpressure, jobs. */
+/**
+ * HTTP mechanics: error shapes, limits, auth, jobs, logs, shutdown. With the real tiny model and real index store
+ * (parts.ts); the fakes only where a test must control a part (a full queue, a stalled encoder, a failing store).
+ */
 import t from 'tap'
 import { loadConfig, type Config } from '../../src/config.js'
 import { buildApp } from '../../src/server/app.js'
 import { compileFilter } from '../../src/index/metadata-filter.js'
 import { createFakeEncoder, createFakeStore } from './fakes.js'
+import { loadTestParts } from './parts.js'
+
+const parts = await loadTestParts()
+t.teardown(() => parts.close())
+t.comment(parts.real ? 'using the real tiny model and index' : 'using fakes (../shared absent)')
+const Z = (n: number) => new Array<number>(n).fill(0)
+const DIM = parts.dim
 
 function config(over: Record<string, string> = {}): Config {
   return loadConfig({ MAX_BATCH_TEXTS: '4', MAX_TEXT_CHARS: '50', MAX_BODY_BYTES: '65536', ...over })
 }
 
-function makeApp(over: Record<string, string> = {}, encOpts: Parameters<typeof createFakeEncoder>[0] = {}) {
-  const encoder = createFakeEncoder(encOpts)
-  const indexStore = createFakeStore()
+function makeApp(over: Record<string, string> = {}) {
+  const encoder = parts.encoder
+  const indexStore = parts.makeStore()
   const app = buildApp({ config: config(over), encoder, indexStore, compileFilter })
   return { app, encoder, indexStore }
 }
@@ -65,8 +75,8 @@ t.test('error bodies for bad input', async (t) => {
   await expectErr('unknown route', app.inject({ method: 'GET', url: '/nope' }), 404, 'NOT_FOUND')
   await expectErr('wrong method', app.inject({ method: 'GET', url: '/search' }), 405, 'METHOD_NOT_ALLOWED')
   // vectors
-  await expectErr('NaN-ish (huge) vector', app.inject({ method: 'POST', url: '/index', headers: { 'content-type': 'application/json' }, payload: '{"documents":[{"id":"a","embeddings":[[1e999,0,0,0,0,0,0,0]]}]}' }), 400, 'INVALID_VECTOR', /embeddings\/0\/0/)
-  const nanB64 = Buffer.from(new Float32Array([NaN, 0, 0, 0, 0, 0, 0, 0]).buffer).toString('base64')
+  await expectErr('NaN-ish (huge) vector', app.inject({ method: 'POST', url: '/index', headers: { 'content-type': 'application/json' }, payload: `{"documents":[{"id":"a","embeddings":[[1e999${',0'.repeat(DIM - 1)}]]}]}` }), 400, 'INVALID_VECTOR', /embeddings\/0\/0/)
+  const nanB64 = Buffer.from(new Float32Array([NaN, ...Z(DIM - 1)]).buffer).toString('base64')
   await expectErr('NaN base64 vector', post('/index', { documents: [{ id: 'a', embeddings: nanB64 }] }), 400, 'INVALID_VECTOR')
   await expectErr('wrong dimension', post('/index', { documents: [{ id: 'a', embeddings: [[1, 2, 3]] }] }), 400, 'DIMENSION_MISMATCH', /embeddings\[0\]/)
   await expectErr('wrong dim base64', post('/index', { documents: [{ id: 'a', embeddings: Buffer.alloc(12).toString('base64'), shape: [1, 3] }] }), 400, 'DIMENSION_MISMATCH')
@@ -82,14 +92,14 @@ t.test('error bodies for bad input', async (t) => {
   await expectErr('path trick in URL', app.inject({ method: 'GET', url: '/indexes/..%2Fetc' }), 400, 'INVALID_INDEX_NAME')
   await expectErr('unknown index', post('/search', { index: 'nope', query: 'q' }), 404, 'INDEX_NOT_FOUND')
   await expectErr('unknown index stats', app.inject({ method: 'GET', url: '/indexes/nope' }), 404, 'INDEX_NOT_FOUND')
-  t.equal((await post('/index', { documents: [{ id: 'a', text: 'hello' }] })).statusCode, 200)
+  t.equal((await post('/index', { documents: [{ id: 'a', text: 'こんにちは' }] })).statusCode, 200)
   await expectErr('k = 0', post('/search', { query: 'q', k: 0 }), 400, 'VALIDATION_ERROR', /k/)
   await expectErr('k = 1001', post('/search', { query: 'q', k: 1001 }), 400, 'VALIDATION_ERROR', /k/)
   await expectErr('k huge', app.inject({ method: 'POST', url: '/search', headers: { 'content-type': 'application/json' }, payload: '{"query":"q","k":1e400}' }), 400, 'VALIDATION_ERROR', /k/)
   await expectErr('k fractional', post('/search', { query: 'q', k: 2.5 }), 400, 'VALIDATION_ERROR', /k/)
   await expectErr('ndocs < k', post('/search', { query: 'q', k: 10, params: { ndocs: 5 } }), 400, 'INVALID_SEARCH_PARAMS', /ndocs/)
   await expectErr('unknown filter op', post('/search', { query: 'q', filter: { year: { $regex: 'x' } } }), 400, 'INVALID_FILTER', /\$regex/)
-  await expectErr('query and embeddings', post('/search', { query: 'q', query_embeddings: [[0, 0, 0, 0, 0, 0, 0, 1]] }), 400, 'VALIDATION_ERROR')
+  await expectErr('query and embeddings', post('/search', { query: 'q', query_embeddings: [[...Z(DIM - 1), 1]] }), 400, 'VALIDATION_ERROR')
   await expectErr('neither query', post('/search', {}), 400, 'VALIDATION_ERROR')
   await expectErr('query wrong dim', post('/search', { query_embeddings: [[1, 2]] }), 400, 'DIMENSION_MISMATCH')
   await expectErr('long index name in URL', app.inject({ method: 'GET', url: `/indexes/${'a'.repeat(300)}` }), 400, 'INVALID_INDEX_NAME')
@@ -134,8 +144,9 @@ t.test('auth off: no header needed', async (t) => {
 })
 
 t.test('backpressure: OVERLOADED -> 503 with Retry-After, counted', async (t) => {
+  // A fake encoder: the test must decide when the queue is full (e2e.test.ts overflows the real one).
   let full = true
-  const { app } = makeApp({}, { overloaded: () => full })
+  const app = buildApp({ config: config(), encoder: createFakeEncoder({ overloaded: () => full }), indexStore: createFakeStore(), compileFilter })
   t.teardown(() => app.close())
   const res = await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] } })
   t.equal(res.statusCode, 503)
@@ -156,7 +167,7 @@ t.test('not ready: probes answer, work routes 503 NOT_READY until attach', async
   t.equal(r.json().code, 'NOT_READY')
   t.ok(r.headers['retry-after'])
   t.equal((await app.inject({ method: 'POST', url: '/encode', payload: { texts: ['a'] } })).json().code, 'NOT_READY')
-  app.jacolbert.attach({ encoder: createFakeEncoder(), indexStore: createFakeStore() })
+  app.jacolbert.attach({ encoder: parts.encoder, indexStore: parts.makeStore() })
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
   app.jacolbert.beginClose()
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while shutting down')
@@ -193,9 +204,10 @@ t.test('large /index batches run as jobs with progress; wait:true waits', async 
 t.test('graceful close: in-flight requests finish, new connections are refused', async (t) => {
   let release: () => void = () => {}
   const gate = new Promise<void>((r) => (release = r))
-  const encoder = createFakeEncoder()
-  const slow = { ...encoder, encodeDocuments: async (texts: string[]) => (await gate, encoder.encodeDocuments(texts)) }
-  const app = buildApp({ config: config(), encoder: slow, indexStore: createFakeStore(), compileFilter })
+  // The real encoder behind a gate, so the request is surely in flight when close() begins.
+  const encoder = parts.encoder
+  const slow = { ...encoder, modelName: encoder.modelName, dim: encoder.dim, provider: encoder.provider, queueDepth: () => encoder.queueDepth(), encodeDocuments: async (texts: string[]) => (await gate, encoder.encodeDocuments(texts)), encodeQueries: (texts: string[]) => encoder.encodeQueries(texts) }
+  const app = buildApp({ config: config(), encoder: slow, indexStore: parts.makeStore(), compileFilter })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   const inflight = fetch(`${url}/encode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts":["slow"]}' })
   await new Promise((r) => setTimeout(r, 50))
@@ -217,7 +229,7 @@ t.test('logs: one line per request with its id; request text never logged at inf
   const lines: string[] = []
   const { pino } = await import('pino')
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) })
-  const app = buildApp({ config: config(), encoder: createFakeEncoder(), indexStore: createFakeStore(), compileFilter, logger })
+  const app = buildApp({ config: config(), encoder: parts.encoder, indexStore: parts.makeStore(), compileFilter, logger })
   t.teardown(() => app.close())
   const secret = '秘密のテキストXYZ'
   await app.inject({ method: 'POST', url: '/index', payload: { documents: [{ id: 'doc-1', text: secret, metadata: { note: secret } }] } })
@@ -232,14 +244,14 @@ t.test('logs: one line per request with its id; request text never logged at inf
 })
 
 t.test('unexpected errors: 500 INTERNAL_ERROR without internals', async (t) => {
-  const store = createFakeStore()
+  const store = parts.makeStore()
   store.list = () => {
     throw new Error('disk /secret/path exploded')
   }
   const lines: string[] = []
   const { pino } = await import('pino')
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) })
-  const app = buildApp({ config: config(), encoder: createFakeEncoder(), indexStore: store, compileFilter, logger })
+  const app = buildApp({ config: config(), encoder: parts.encoder, indexStore: store, compileFilter, logger })
   t.teardown(() => app.close())
   const res = await app.inject({ url: '/indexes' })
   t.equal(res.statusCode, 500)

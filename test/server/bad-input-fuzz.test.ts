@@ -1,13 +1,13 @@
 /**
  * Bad input never yields a 5xx: seeded random bodies (wrong types, huge/NaN-ish numbers, odd strings, deep nesting,
- * missing and extra fields) against every route, with the fake encoder and brute-force index.
+ * missing and extra fields) against every route, with the real tiny model and index (fakes without ../shared).
  */
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { ERROR_CODES } from '../../src/errors.js'
 import { compileFilter } from '../../src/index/metadata-filter.js'
 import { buildApp } from '../../src/server/app.js'
-import { createFakeEncoder, createFakeStore } from './fakes.js'
+import { loadTestParts } from './parts.js'
 
 function rng(seed: number): () => number {
   let s = seed >>> 0
@@ -18,10 +18,13 @@ function rng(seed: number): () => number {
 }
 
 t.test('random bad bodies never produce 5xx and always have the error shape', async (t) => {
+  const parts = await loadTestParts()
+  t.teardown(() => parts.close())
+  const zeros = new Array<number>(parts.dim - 1).fill(0)
   const app = buildApp({
     config: loadConfig({ MAX_BATCH_TEXTS: '8', MAX_TEXT_CHARS: '200' }),
-    encoder: createFakeEncoder(),
-    indexStore: createFakeStore(),
+    encoder: parts.encoder,
+    indexStore: parts.makeStore(),
     compileFilter,
   })
   t.teardown(() => app.close())
@@ -52,11 +55,11 @@ t.test('random bad bodies never produce 5xx and always have the error shape', as
   // Valid bodies, of which one field at a time is replaced: probes each check behind the schema.
   const valid: Record<string, Record<string, unknown>> = {
     '/encode': { texts: ['a', 'b'], kind: 'query', encoding_format: 'base64', return_tokens: true },
-    '/index': { index: 'default', documents: [{ id: 'z', text: 'zz', embeddings: [[0, 0, 0, 0, 0, 0, 0, 1]], shape: [1, 8], metadata: { a: 1 } }] },
+    '/index': { index: 'default', documents: [{ id: 'z', text: 'zz', embeddings: [[...zeros, 1]], shape: [1, parts.dim], metadata: { a: 1 } }] },
     '/search': { index: 'default', query: 'q', k: 5, filter: { n: { $gte: 0 } }, params: { ncells: 2, ndocs: 10 }, include: ['text'] },
     '/search/batch': { index: 'default', queries: ['q'], k: 5, filter: { n: 1 }, include: ['metadata'] },
     '/rerank': { query: 'q', documents: ['a', 'b'], top_n: 1, return_documents: true },
-    '/indexes': { name: 'fresh', nbits: 2, dim: 8 },
+    '/indexes': { name: 'fresh', nbits: 2, dim: parts.dim },
     '/indexes/default/delete': { ids: ['nope'] },
   }
   const statuses = new Map<number, number>()
