@@ -352,14 +352,4 @@ function printTable(r: {
   process.stdout.write(`HTTP /search over in-process throughput at ${r.connections} concurrent: ${r.httpOverInProcess.toFixed(3)}\n`)
 }
 
-// The encoder's worker threads inherit process.execArgv; under the `tsx` CLI that does not carry a working loader
-// into the worker, under `node --import tsx` it does. Re-run this file that way (once).
-if (!process.env.JACOLBERT_BENCH_CHILD && !process.execArgv.includes('tsx')) {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, JACOLBERT_BENCH_CHILD: '1' },
-  })
-  child.on('exit', (code) => process.exit(code ?? 1))
-} else {
-  await main()
-}
+await main()
