@@ -9,8 +9,9 @@
  * into fresh exact-size arrays, keeping their order.
  *
  * Training: the index searches exactly until it holds `minTrainVectors` live vectors, then trains k-means + codec on
- * them and codes everything. Later vectors are coded with the existing centroids. It re-trains (from the decompressed
- * vectors: raw ones are not kept, which is what keeps memory at ~36 bytes/vector) when either
+ * them and codes everything. Later vectors are coded with the existing centroids; a batch that lands clearly farther
+ * from them than the training data did gets centroids of its own, appended (codeBatch). It re-trains (from the
+ * decompressed vectors: raw ones are not kept, which is what keeps memory at ~37 bytes/vector) when either
  *  - growth: live vectors reached 4× the count at training (the reference formula's K would have doubled), or
  *  - drift:  at least 10% as many vectors as at training were coded since, and their mean squared residual
  *            ‖x − C[code]‖² is more than twice the training-time mean (new data the centroids do not cover).
@@ -404,7 +405,7 @@ class PlaidIndexImpl implements PlaidIndex {
       return
     }
     const rng = createPrng(this.settings.seed + 7919 * (c.drift.trainings + cs.k))
-    const m = Math.min(n, Math.max(kNew, SAMPLE_PER_CENTROID * kNew))
+    const m = Math.min(n, Math.max(kNew, 2 * SAMPLE_PER_CENTROID * kNew))
     const pick = sampleIndices(n, m, rng)
     const sample = new Float32Array(m * dim)
     for (let i = 0; i < m; i++) sample.set(x.subarray(pick[i] * dim, pick[i] * dim + dim), i * dim)
