@@ -437,8 +437,9 @@ function exactChunk(
     const codesPtr = ca.scratch
     const resPtr = codesPtr + total * 4
     const vPtr = resPtr + Math.ceil((total * bpv) / 16) * 16
-    const qPtr = vPtr + total * dim * 4
-    const sPtr = qPtr + qlen * dim * 4
+    const v16Ptr = vPtr + total * dim * 4
+    const qPtr = v16Ptr + total * dim * 2
+    const sPtr = qPtr + qlen * dim * 2
     arena.reserve(sPtr + total * qlen * 4)
     const codesView = arena.i32(codesPtr, total), resView = arena.u8(resPtr, total * bpv)
     for (let i = i0, row = 0; i < i1; i++) {
@@ -447,9 +448,13 @@ function exactChunk(
       resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
       row += len
     }
-    arena.decode(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE)
-    arena.f32(qPtr, qlen * dim).set(query)
-    arena.dotTile(vPtr, total, qPtr, qlen, dim, sPtr)
+    // decompressed rows as int16 · 2^-14 (rounding ≤ 6·10⁻⁵ per component, far below the 2-bit codec's error) for
+    // the int16 dot kernel: 1.6× the float32 tile on the stage's dominant product
+    arena.decodeI16(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE, v16Ptr)
+    const q16 = new Int16Array(qlen * dim)
+    const qs = quantizeRows(query, 0, qlen, dim, q16)
+    arena.i16(qPtr, qlen * dim).set(q16)
+    arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / (16384 * qs))
     sims = arena.f32(sPtr, total * qlen)
   } else {
     if (decodeScratch.length < total * dim) decodeScratch = new Float32Array(total * dim)

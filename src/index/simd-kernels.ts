@@ -51,6 +51,7 @@ const op = {
   f32store: [0x38, 2, 0], f32add: [0x92], i32load: [0x28, 2, 0], load8u: [0x2d, 0, 0], load16u: [0x2f, 1, 0],
   ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
   f32fromI32: [0xb2], f32mul: [0x94], load16x4s: [0xfd, 0x03, 3, 0], fx4fromI32: [0xfd, ...uleb(250)],
+  truncSat: [0xfd, ...uleb(248)], fx4nearest: [0xfd, ...uleb(106)], narrow16: [0xfd, ...uleb(133)],
   shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
@@ -136,10 +137,12 @@ function dotTileBody(indexed: boolean, i16 = false): number[] {
  * a unit's packed bits to its 4 bucket weights (one v128), so a unit costs 2 vector loads, an add and a store.
  * Unit bits: nbits 2 → one byte; nbits 4 → a little-endian u16; nbits 1 → a nibble.
  */
-function decodeBody(nbits: 1 | 2 | 4): number[] {
+function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
   // params: codes, res, n, cents (int16 rows), table, dim, out, bpv, scale (f32: centroid = int16 · scale)
-  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
-  const [V, U, CP, RP, OP, ROW, ACC, X, SC] = [9, 10, 11, 12, 13, 14, 15, 16, 17]
+  // [toI16: out16 (i32): the normalised rows also as int16 · 2^-14, dim % 8 == 0, for the int16 dot kernel]
+  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV, SCALE, OUT16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+  const x = toI16 ? 1 : 0
+  const [V, U, CP, RP, OP, ROW, ACC, X, SC] = [9, 10, 11, 12, 13, 14, 15, 16, 17].map((l) => l + x)
   const unitIndex = nbits === 2
     ? [...op.get(RP), ...op.get(U), ...op.i32(4), ...op.shrU, ...op.add, ...op.load8u]
     : nbits === 4
@@ -176,6 +179,18 @@ function decodeBody(nbits: 1 | 2 | 4): number[] {
     ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.vstore,
     ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
     ...op.end,
+    ...(toI16 ? [
+      // int16 copy: out16 row v = round(x · 2^14), 8 values per step
+      ...op.f32const(16384), ...op.splat, ...op.set(X), // the rows at OP are already normalised
+      ...op.i32(0), ...op.set(U),
+      ...op.loop,
+      ...op.get(OUT16), ...op.get(V), ...op.get(DIM), ...op.i32(1), ...op.shl, ...op.mul, ...op.add, ...op.get(U), ...op.i32(1), ...op.shrU, ...op.add,
+      ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.fx4nearest, ...op.truncSat,
+      ...op.get(OP), ...op.get(U), ...op.add, ...op.i32(16), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.fx4nearest, ...op.truncSat,
+      ...op.narrow16, ...op.vstore,
+      ...op.get(U), ...op.i32(32), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
+      ...op.end,
+    ] : []),
     ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
     ...op.end, ...op.end,
     ...op.end,
@@ -271,14 +286,16 @@ function buildDotTileModule(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
-    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0]].map(([n, f]) =>
-      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]))),
+    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1]].map(([n, f, tail]) =>
+      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]))),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [5], [6]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [5], [6], [7], [7], [7]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
-      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07], [...name('rowmax'), 0x00, 0x08]])),
-    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(), rowMaxBody()]
+      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07], [...name('rowmax'), 0x00, 0x08],
+      [...name('decode1i16'), 0x00, 0x09], [...name('decode2i16'), 0x00, 0x0a], [...name('decode4i16'), 0x00, 0x0b]])),
+    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(), rowMaxBody(),
+      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true)]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -320,6 +337,8 @@ export interface SimdArena {
   approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number): void
   /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
   decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number): void
+  /** decode, plus the rows as int16 · 2^-14 at out16Ptr (dim % 8 == 0) */
+  decodeI16(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number, out16Ptr: number): void
   /** dotTile over int16 rows (dim % 8 == 0): out = scale · Σ a·b (exact integer sums) */
   dotTileI16(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, scale: number): void
   dotTileIdxI16(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number, scale: number): void
@@ -342,6 +361,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
   const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
   type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
+  type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number) => void
+  const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
   const fnRowMax = inst.exports.rowmax as (s: number, rows: number, q: number, o: number) => void
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
@@ -359,6 +380,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     approx: (c, e, n, sp, q, k, a, o) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o) },
+    decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16) },
     rowMax: (sp, rows, q, o) => { if (rows > 0) fnRowMax(sp, rows, q, o) },
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
