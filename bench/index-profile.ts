@@ -24,7 +24,7 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string' }, queries: { type: 'string', default: '100' }, exact: { type: 'string', default: '50' },
     k: { type: 'string', default: '10' }, sweep: { type: 'boolean', default: false }, json: { type: 'string' },
-    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' }, cache: { type: 'string' }, updates: { type: 'boolean', default: false },
+    nbits: { type: 'string', default: '2' }, batch: { type: 'string', default: '0' }, cache: { type: 'string' }, ndocs: { type: 'string' }, updates: { type: 'boolean', default: false },
   },
 })
 if (!values.data) { console.error('usage: --data DIR'); process.exit(2) }
@@ -98,6 +98,7 @@ function run(params: Omit<SearchParams, 'k'>, kk = k) {
 }
 
 const rows = [run({}), run({ ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 }), run({}, 100), run({ ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 }, 100)]
+for (const ndocs of (values.ndocs ?? '').split(',').filter(Boolean).map(Number)) rows.push(run({ ndocs }))
 if (values.sweep) {
   for (const ncells of [1, 4, 8]) for (const ndocs of [128, 256, 384, 512]) rows.push(run({ ncells, centroidScoreThreshold: 0.4, ndocs }))
   for (const threshold of [0.3, 0.45, 0.5]) rows.push(run({ ncells: 8, centroidScoreThreshold: threshold, ndocs: 256 }))

@@ -41,16 +41,18 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
 const NO_MATCH = -9999
 
 /**
- * Our defaults by k, chosen from the curves measured with `bench/index-profile.ts --sweep` (10k documents, 1.8 M
- * vectors, K = 16384, nbits 2; top-10 overlap with exact MaxSim over the original vectors, p50 one query at a time):
- *   k=10  reference (ncells 1, thr 0.5, ndocs 256): overlap 0.55, 10.4 ms;  ours (8, 0.5, 128): 0.80, 8.7 ms
- *   k=100 reference (2, 0.45, 1024):                overlap 0.75, 27.5 ms;  ours (8, 0.45, 400): 0.82, 13.7 ms
- * Our IVF lists are short (a document's vectors share few codes), so more cells per token cost little while
- * stage 4 (exact, ndocs/4 documents) dominates; candidates are cheap, exact scoring is not.
+ * Our defaults by k, chosen from curves measured with `bench/index-profile.ts --sweep` on two 10k-document synthetic
+ * sets (1.8 M vectors, K = 16384, nbits 2, 500 queries; p50 one query at a time on the 2-core dev VM, same runs):
+ * on the bench's set (exact MaxSim success@10 0.953), with the Lloyd–Max codec:
+ *   k=10  reference (ncells 1, thr 0.5, ndocs 256): success@10 0.926, 10.3 ms;  ncells 1–8, thr 0.4, ndocs 128: 0.940,
+ *         7.7 ms; ndocs 256: 0.948, 10.7 ms (before the int16 exact stage); thr 0.5 costs 0.02–0.03, 0.55 collapses
+ *   k=100 reference (2, 0.45, 1024): 0.948, 26 ms;  (8, 0.45, 400): 0.948, 13.9 ms
+ * ncells hardly matters (a document's vectors share few codes, so IVF lists are short and candidates cheap); the
+ * exact stage (ndocs/4 documents) dominates the cost and the threshold the quality.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
-  if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.5, ndocs: 128 }
-  if (k <= 100) return { ncells: 8, centroidScoreThreshold: 0.45, ndocs: Math.max(4 * k, 128) }
+  if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
+  if (k <= 100) return { ncells: 8, centroidScoreThreshold: 0.45, ndocs: Math.max(4 * k, 192) }
   return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 4 * k }
 }
 
@@ -412,8 +414,8 @@ export function exactScores(view: SearchView, query: Float32Array, qlen: number,
   return out
 }
 
-let EXACT_CHUNK = 4096
-let APPROX_CHUNK = 65536
+let EXACT_CHUNK = 2048
+let APPROX_CHUNK = 32768
 
 /** Test hook: smaller chunks make the multi-chunk paths run on small data. */
 export function setChunkSizesForTests(exact: number, approx: number): void {

@@ -256,7 +256,7 @@ t.test('chunked exact and approximate stages give the same results as single chu
   try {
     queries.forEach((q, i) => params.forEach((p, j) => t.same(index.search(q, { k: 10, ...p }).hits, before[i][j])))
   } finally {
-    setChunkSizesForTests(4096, 65536)
+    setChunkSizesForTests(2048, 32768)
   }
   // pruning and small ndocs still find the document a query was drawn from
   const r2 = createPrng(17)
