@@ -63,28 +63,6 @@ function simdTile(
   }
 }
 
-/**
- * Scores queries against a fixed matrix kept resident in WebAssembly memory (the centroids at search time):
- * score(q, n, out) writes out[r·n + j] = m_r · q_j for all rows r. Falls back to TypeScript without SIMD.
- */
-export interface ResidentScorer { score(q: Float32Array, n: number, out: Float32Array): void }
-
-export function createResidentScorer(m: Float32Array, rows: number, dim: number): ResidentScorer {
-  const arena = dim % 4 === 0 ? createSimdArena(rows * dim * 4 + 1024) : null
-  if (arena === null) return { score: (q, n, out) => jsDotTile(m, 0, rows, q, 0, n, dim, out, 0) }
-  arena.f32(0, rows * dim).set(m.subarray(0, rows * dim))
-  const qPtr = rows * dim * 4
-  return {
-    score(q, n, out) {
-      const oPtr = qPtr + n * dim * 4
-      arena.reserve(oPtr + rows * n * 4)
-      arena.f32(qPtr, n * dim).set(q.subarray(0, n * dim))
-      arena.dotTile(0, rows, qPtr, n, dim, oPtr)
-      out.set(arena.f32(oPtr, rows * n))
-    },
-  }
-}
-
 function jsDotTile(
   a: Float32Array, aOff: number, na: number,
   b: Float32Array, bOff: number, nb: number,
