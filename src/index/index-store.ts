@@ -165,7 +165,8 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       const dir = dirOf(name)
       const started = performance.now()
       try {
-        await enqueue(name, () => removeDeadTempDirs(dir))
+        // nothing of this process is saving yet, so every temp folder is a crashed save's leftover
+        await enqueue(name, () => removeDeadTempDirs(dir, { includeOwnPid: true }))
         const index = await enqueue(name, () => loadIndexSnapshot(dir))
         entries.set(name, { index, version: 0, savedVersion: 0, lastSnapshotAt: Date.now() })
         const s = index.stats()

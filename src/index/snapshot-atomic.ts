@@ -71,8 +71,12 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Removes `<dir>.tmp-<pid>-*` folders left by processes that no longer run. */
-export async function removeDeadTempDirs(dir: string): Promise<void> {
+/**
+ * Removes `<dir>.tmp-<pid>-*` folders left by processes that no longer run. With `includeOwnPid` (for start-up, before
+ * any save of this process) also those carrying this process's pid: in a container the service is often pid 1 in
+ * every incarnation, so a crashed predecessor's folders carry our pid.
+ */
+export async function removeDeadTempDirs(dir: string, opts?: { includeOwnPid?: boolean }): Promise<void> {
   const parent = dirname(dir)
   const prefix = basename(dir) + TMP_INFIX
   let entries: string[]
@@ -85,7 +89,7 @@ export async function removeDeadTempDirs(dir: string): Promise<void> {
   for (const entry of entries) {
     if (!entry.startsWith(prefix)) continue
     const pid = Number.parseInt(entry.slice(prefix.length), 10)
-    if (Number.isInteger(pid) && pid !== process.pid && !isProcessAlive(pid)) {
+    if (Number.isInteger(pid) && (pid === process.pid ? opts?.includeOwnPid === true : !isProcessAlive(pid))) {
       await rm(join(parent, entry), { recursive: true, force: true })
     }
   }

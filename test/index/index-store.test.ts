@@ -127,10 +127,11 @@ t.test('restoreAll recovers an interrupted save and ignores foreign entries', as
   await mkdir(join(root, 'NotAnIndex'))
   await writeFile(join(root, 'notes.txt'), 'hello')
   await mkdir(join(root, 'keep.tmp-999999999-abcd'))
+  await mkdir(join(root, `keep.tmp-${process.pid}-beef`))
   const store2 = createIndexStore({ dataDir, defaultSettings: { dim: DIM } })
   await store2.restoreAll()
   t.same(store2.list().map((e) => [e.name, e.stats.documents]), [['keep', 4]])
-  t.same((await readdir(root)).sort(), ['NotAnIndex', 'keep', 'notes.txt'], '.old renamed back, dead temp folder removed, foreign entries untouched')
+  t.same((await readdir(root)).sort(), ['NotAnIndex', 'keep', 'notes.txt'], '.old renamed back, dead temp folders (also one with our pid, as after a container restart) removed, foreign entries untouched')
 })
 
 t.test('a corrupt snapshot: refuse to start by default, or skip it and keep its files', async (t) => {
