@@ -7,7 +7,11 @@
  *                 max(k, ndocs/4). Cost Σ doc lengths × qlen per pass (pruned codes skip the qlen loop).
  *  4. exact:      MaxSim over the decompressed vectors of the survivors, top k (see exactScores).
  * A filter is applied first (an allowed bitset over live slots); when it leaves no more documents than stage 4
- * would score anyway, those documents are scored exactly, so a filtered search returns k hits when k exist.
+ * would score anyway, those documents are scored exactly, and when the candidates that pass it are too few, ncells
+ * grows ×4 until enough are found (up to every centroid), so a filtered search returns k hits when k exist.
+ * Hot loops run in WebAssembly SIMD kernels (simd-kernels.ts) with TypeScript fallbacks: the int16 centroid-score
+ * tile, a row-max kernel, the stage-2/3 max-accumulation kernel, and decode + int16 tile for stage 4. Per query on
+ * the bench's 1.8 M-vector set (K = 16384, k = 10 defaults): centroids 4.3 ms, candidates 0.1, approx 1.1, exact 3.4.
  */
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
