@@ -462,6 +462,7 @@ class PlaidIndexImpl implements PlaidIndex {
     }
     let tPhase = performance.now()
     const phase = (name: string): void => { const now = performance.now(); lastTrainTimings[name] = now - tPhase; tPhase = now }
+    const wasTrained = c.trained
     const read = this.vectorReader()
     const rng = createPrng(this.settings.seed + c.drift.trainings)
     const k = Math.min(this.settings.numCentroids ?? defaultNumCentroids(n), n)
@@ -527,7 +528,11 @@ class PlaidIndexImpl implements PlaidIndex {
       trained: true, raw: new Float32Array(0), codes, residuals, cset, codec,
     })
     c.drift = {
-      vectorsAtTrain: n, residualAtTrain: residualSum / n, vectorsSinceTrain: 0, residualSinceTrain: 0, residualSumSince: 0,
+      // a re-training codes decompressed vectors, which sit closer to any centroids than raw ones: keep the raw-data
+      // baseline so that new raw vectors are not judged drifted (and re-trained on) merely for being raw
+      vectorsAtTrain: n,
+      residualAtTrain: wasTrained ? Math.max(residualSum / n, c.drift.residualAtTrain) : residualSum / n,
+      vectorsSinceTrain: 0, residualSinceTrain: 0, residualSumSince: 0,
       trainings: c.drift.trainings + 1,
     }
     c.extensions = 0
