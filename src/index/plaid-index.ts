@@ -23,14 +23,14 @@ import { buildIvf, ivfBytes, setIvfDelta } from './ivf.js'
 import { assignCodes, CENTROID_SCALE, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
-import { decodeVector, encodeResidual, makeCodec, type ResidualCodec, trainCodec } from './residual-codec.js'
+import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCodec, trainCodec } from './residual-codec.js'
 import type { DriftStats, IndexSettings, IndexState, IndexStats, Metadata, PlaidIndex, SearchParams } from './types.js'
 
 export type {
   DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage,
 } from './types.js'
 
-export const INDEX_FORMAT_VERSION = 1
+export const INDEX_FORMAT_VERSION = 2
 
 export const DEFAULT_INDEX_SETTINGS: Omit<IndexSettings, 'dim'> = {
   nbits: 2,
@@ -313,6 +313,7 @@ class PlaidIndexImpl implements PlaidIndex {
       arrays.groupOffsets = cs.groupOffsets.slice()
       arrays.cutoffs = codec.cutoffs.slice()
       arrays.weights = codec.weights.slice()
+      scalars.codecCentroidWeight = codec.centroidWeight
       scalars.numCentroids = cs.k
       scalars.centroidScale = CENTROID_SCALE
       scalars.groups = cs.groups
@@ -482,11 +483,17 @@ class PlaidIndexImpl implements PlaidIndex {
     const subCodes = new Uint32Array(nc)
     assignCodes(cset, sub, 0, nc, subCodes, 0, null)
     const cq = cset.centroids
+    // radial-free residuals (see residual-codec.ts): the codec quantizes x − C less its component along C, and
+    // decodes with C weighted by 1 − the mean removed coefficient
+    let radialSum = 0
     for (let i = 0; i < nc; i++) {
       const co = subCodes[i] * dim
       for (let d = 0; d < dim; d++) sub[i * dim + d] -= cq[co + d] * CENTROID_SCALE
+      radialSum += removeRadial(sub, i * dim, cq, co, dim, CENTROID_SCALE)
     }
-    const codec = trainCodec(sub, this.settings.nbits, dim)
+    const pooled = trainCodec(sub, this.settings.nbits, dim)
+    const centroidWeight = Math.min(1, Math.max(0.05, 1 - radialSum / nc))
+    const codec = makeCodec(this.settings.nbits, dim, pooled.cutoffs, pooled.weights, { centroidWeight })
     phase('codec')
 
     // code every live vector into fresh, exact-size arrays (a compaction at the same time)
@@ -543,7 +550,10 @@ class PlaidIndexImpl implements PlaidIndex {
   /** For restore: installs validated arrays. */
   static fromState(state: IndexState): PlaidIndexImpl {
     const bad = (msg: string): never => { throw new AppError('SNAPSHOT_INVALID', `index state: ${msg}`) }
-    if (state?.formatVersion !== INDEX_FORMAT_VERSION) bad(`unsupported format version ${state?.formatVersion} (expected ${INDEX_FORMAT_VERSION})`)
+    // format 1 (plain x − C residuals) still loads; its codec decodes as before
+    if (state?.formatVersion !== INDEX_FORMAT_VERSION && state?.formatVersion !== 1) {
+      bad(`unsupported format version ${state?.formatVersion} (expected 1 or ${INDEX_FORMAT_VERSION})`)
+    }
     const settings = validateSettings({ ...DEFAULT_INDEX_SETTINGS, ...state.settings })
     const dim = settings.dim
     const sc = state.scalars, ar = state.arrays
@@ -597,7 +607,8 @@ class PlaidIndexImpl implements PlaidIndex {
       if (sc.centroidScale !== CENTROID_SCALE) bad(`centroid scale ${String(sc.centroidScale)} is not ${CENTROID_SCALE}`)
       const cset = createCentroidSet(k, dim, new Int16Array(bits.buffer, bits.byteOffset, k * dim), arr('coarse', Float32Array, groups * dim), groupOffsets)
       const n = 1 << settings.nbits
-      const codec: ResidualCodec = makeCodec(settings.nbits, dim, arr('cutoffs', Float32Array, n - 1), arr('weights', Float32Array, n))
+      const radial = state.formatVersion === 1 ? undefined : { centroidWeight: num('codecCentroidWeight') }
+      const codec: ResidualCodec = makeCodec(settings.nbits, dim, arr('cutoffs', Float32Array, n - 1), arr('weights', Float32Array, n), radial)
       core.residuals = arr('residuals', Uint8Array, nVectors * codec.bytesPerVector)
       core.codes = codes
       core.cset = cset

@@ -456,7 +456,7 @@ function exactChunk(
     }
     // decompressed rows as int16 · 2^-14 (rounding ≤ 6·10⁻⁵ per component, far below the 2-bit codec's error) for
     // the int16 dot kernel: 1.6× the float32 tile on the stage's dominant product
-    arena.decodeI16(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE, v16Ptr)
+    arena.decodeI16(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE * codec.centroidWeight, v16Ptr)
     const q16 = new Int16Array(qlen * dim)
     const qs = quantizeRows(query, 0, qlen, dim, q16)
     arena.i16(qPtr, qlen * dim).set(q16)

@@ -192,9 +192,22 @@ t.test('exportState → restorePlaidIndex gives identical results (trained with 
   t.same(rawCopy.search(queries[0], { k: 5 }).hits, raw.search(queries[0], { k: 5 }).hits)
 })
 
+t.test('format-1 states (plain residuals, centroid weight 1) still restore and search exactly over their decoding', async (t) => {
+  const state = trainedIndex().exportState()
+  t.equal(state.formatVersion, 2)
+  const w = Number(state.scalars.codecCentroidWeight)
+  t.ok(w > 0.5 && w < 1, `centroid weight ${w}`)
+  const { codecCentroidWeight: _drop, ...v1Scalars } = state.scalars
+  const old = restorePlaidIndex({ ...state, formatVersion: 1, scalars: v1Scalars })
+  t.equal(old.exportState().scalars.codecCentroidWeight, 1)
+  for (const q of queries.slice(0, 2)) checkAgainstDecoded(t, old, q, 10)
+})
+
 t.test('restore refuses inconsistent state with SNAPSHOT_INVALID', async (t) => {
   const state = trainedIndex().exportState()
   t.throws(() => restorePlaidIndex({ ...state, formatVersion: 99 }), { code: 'SNAPSHOT_INVALID' })
+  const { codecCentroidWeight: _w, ...noWeight } = state.scalars
+  t.throws(() => restorePlaidIndex({ ...state, scalars: noWeight }), { code: 'SNAPSHOT_INVALID' })
   t.throws(() => restorePlaidIndex({ ...state, arrays: { ...state.arrays, codes: new Uint16Array(3) } }), { code: 'SNAPSHOT_INVALID' })
   t.throws(() => restorePlaidIndex({ ...state, ids: state.ids.slice(1) }), { code: 'SNAPSHOT_INVALID' })
   const bigCode = (state.arrays.codes as Uint16Array).slice()

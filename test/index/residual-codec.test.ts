@@ -1,7 +1,7 @@
 import t from 'tap'
 import { assignCodes, centroidsF32, trainCentroids } from '../../src/index/kmeans.js'
 import { createPrng } from '../../src/index/prng.js'
-import { decodeVector, encodeResidual, makeCodec, trainCodec, unpackResidual } from '../../src/index/residual-codec.js'
+import { decodeVector, encodeResidual, makeCodec, removeRadial, trainCodec, unpackResidual } from '../../src/index/residual-codec.js'
 import { gaussian, makeDocs } from './synthetic-vectors.js'
 
 const dim = 64
@@ -30,6 +30,55 @@ function meanCosine(nbits: 1 | 2 | 4): { cos: number; codec: ReturnType<typeof t
   }
   return { cos: sum / n, codec }
 }
+
+/** Mean cosine of the radial-free codec (residual less its component along the unit centroid, centroid weighted). */
+function meanCosineRadialFree(nbits: 1 | 2 | 4): { cos: number; centroidWeight: number } {
+  const res = new Float32Array(n * dim)
+  let aSum = 0
+  for (let v = 0; v < n; v++) {
+    for (let d = 0; d < dim; d++) res[v * dim + d] = all[v * dim + d] - C32[codes[v] * dim + d]
+    aSum += removeRadial(res, v * dim, C32, codes[v] * dim, dim)
+  }
+  const pooled = trainCodec(res, nbits, dim)
+  const codec = makeCodec(nbits, dim, pooled.cutoffs, pooled.weights, { centroidWeight: 1 - aSum / n })
+  const packed = new Uint8Array(codec.bytesPerVector)
+  const out = new Float32Array(dim)
+  let sum = 0
+  for (let v = 0; v < n; v++) {
+    encodeResidual(codec, all, v * dim, C32, codes[v] * dim, packed, 0)
+    decodeVector(codec, C32, codes[v], packed, 0, out)
+    let c = 0
+    for (let d = 0; d < dim; d++) c += out[d] * all[v * dim + d]
+    sum += c
+  }
+  return { cos: sum / n, centroidWeight: codec.centroidWeight }
+}
+
+t.test('removeRadial leaves a residual orthogonal to the centroid and returns the removed coefficient', async (t) => {
+  const rng = createPrng(7)
+  const c = Float32Array.from({ length: 16 }, () => gaussian(rng))
+  const r = Float32Array.from({ length: 16 }, () => gaussian(rng))
+  const before = r.slice()
+  let rc = 0, cc = 0
+  for (let d = 0; d < 16; d++) { rc += r[d] * c[d]; cc += c[d] * c[d] }
+  const a = removeRadial(r, 0, c, 0, 16)
+  t.ok(Math.abs(a + rc / cc) < 1e-6, `coefficient ${a} vs ${-rc / cc}`)
+  let dot = 0
+  for (let d = 0; d < 16; d++) dot += r[d] * c[d]
+  t.ok(Math.abs(dot) < 1e-4, `orthogonal: ${dot}`)
+  for (let d = 0; d < 16; d++) t.ok(Math.abs(r[d] - a * c[d] - before[d]) < 1e-5, `dimension ${d} reconstructs`)
+})
+
+t.test('radial-free codec: decodes closer to the originals than the plain codec at 1 and 2 bits', async (t) => {
+  for (const nbits of [1, 2] as const) {
+    const plain = meanCosine(nbits).cos
+    const { cos, centroidWeight } = meanCosineRadialFree(nbits)
+    t.comment(`${nbits} bit(s): plain ${plain.toFixed(4)}, radial-free ${cos.toFixed(4)} (centroid weight ${centroidWeight.toFixed(3)})`)
+    t.ok(centroidWeight > 0.5 && centroidWeight < 1, `centroid weight ${centroidWeight}`)
+    t.ok(cos > plain, `${nbits} bit(s): ${cos} > ${plain}`)
+  }
+  t.throws(() => makeCodec(2, 8, new Float32Array(3), new Float32Array(4), { centroidWeight: 0 }), { code: 'SNAPSHOT_INVALID' })
+})
 
 t.test('round trip: mean cosine of decompressed vs original grows with nbits and clears measured bounds', async (t) => {
   // centroid alone (no residual) as the floor

@@ -90,7 +90,9 @@ export function decodeAllFromState(state: IndexState): Float32Array {
   const bits = state.arrays.centroids
   const i16 = new Int16Array(bits.buffer, bits.byteOffset, bits.length)
   const scale = Number(state.scalars.centroidScale)
-  const C = Float64Array.from(i16, (v) => v * scale)
+  // format 2 (radial-free residuals) decodes with the centroid weighted by scalars.codecCentroidWeight
+  const g = state.formatVersion === 1 ? 1 : Number(state.scalars.codecCentroidWeight)
+  const C = Float64Array.from(i16, (v) => v * scale * g)
   const per = 8 / nbits, bpv = dim / per, mask = (1 << nbits) - 1
   const out = new Float32Array(codes.length * dim)
   for (let v = 0; v < codes.length; v++) {
