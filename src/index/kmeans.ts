@@ -321,31 +321,14 @@ export function assignCodes(
   const cellCount = new Uint32Array(groups + 1)
   const cellPoints = new Uint32Array(blk * probes)
   const gathered = new Float32Array(blk * dim)
-  let maxCell = 0
-  for (let g = 0; g < groups; g++) maxCell = Math.max(maxCell, groupOffsets[g + 1] - groupOffsets[g])
+  const maxCell = largestCell(groupOffsets, groups)
   const tile = new Float32Array(blk * maxCell)
   const top = new Float32Array(probes)
   for (let p0 = 0; p0 < n; p0 += blk) {
     const np = Math.min(blk, n - p0)
     dotTile(points, (pOff + p0) * dim, np, coarse, 0, groups, dim, coarseTile, 0)
     // top-`probes` cells per point (insertion into a tiny sorted list)
-    cellCount.fill(0)
-    for (let i = 0; i < np; i++) {
-      top.fill(-Infinity)
-      const row = i * groups, po = i * probes
-      for (let g = 0; g < groups; g++) {
-        const s = coarseTile[row + g]
-        if (s <= top[probes - 1]) continue
-        let j = probes - 1
-        while (j > 0 && top[j - 1] < s) { top[j] = top[j - 1]; probeOf[po + j] = probeOf[po + j - 1]; j-- }
-        top[j] = s
-        probeOf[po + j] = g
-      }
-      for (let j = 0; j < probes; j++) cellCount[probeOf[po + j] + 1]++
-    }
-    for (let g = 0; g < groups; g++) cellCount[g + 1] += cellCount[g]
-    const fill = cellCount.slice(0, groups)
-    for (let i = 0; i < np; i++) for (let j = 0; j < probes; j++) cellPoints[fill[probeOf[i * probes + j]]++] = i
+    groupPointsByProbedCell(coarseTile, np, groups, probes, top, probeOf, cellCount, cellPoints)
     bestScore.fill(-Infinity)
     bestIdx.fill(0)
     for (let g = 0; g < groups; g++) {
@@ -357,18 +340,60 @@ export function assignCodes(
         gathered.set(points.subarray(src, src + dim), (t - a) * dim)
       }
       dotTile(gathered, 0, b - a, centroids, c0 * dim, nc, dim, tile, 0)
-      for (let t = a; t < b; t++) {
-        const i = cellPoints[t], row = (t - a) * nc
-        let bs = bestScore[i], bi = bestIdx[i]
-        for (let c = 0; c < nc; c++) if (tile[row + c] > bs) { bs = tile[row + c]; bi = c0 + c }
-        bestScore[i] = bs
-        bestIdx[i] = bi
-      }
+      keepBestOfTile(tile, a, b, nc, c0, cellPoints, bestScore, bestIdx)
     }
     for (let i = 0; i < np; i++) {
       codes[outOff + p0 + i] = bestIdx[i]
       if (score !== null) score[p0 + i] = bestScore[i]
     }
+  }
+}
+
+function largestCell(groupOffsets: Uint32Array | Int32Array, groups: number): number {
+  let maxCell = 0
+  for (let g = 0; g < groups; g++) maxCell = Math.max(maxCell, groupOffsets[g + 1] - groupOffsets[g])
+  return maxCell
+}
+
+/**
+ * For each of the np points, its `probes` best coarse cells (insertion into a tiny sorted list: O(groups) per point
+ * for probes ≪ groups), then a counting sort so that cellPoints[cellCount[g] .. cellCount[g+1]) lists the points
+ * probing cell g. probeOf is scratch of np·probes entries; top of probes.
+ */
+function groupPointsByProbedCell(
+  coarseTile: Float32Array, np: number, groups: number, probes: number, top: Float32Array,
+  probeOf: Int32Array, cellCount: Uint32Array, cellPoints: Uint32Array | Int32Array,
+): void {
+  cellCount.fill(0)
+  for (let i = 0; i < np; i++) {
+    top.fill(-Infinity)
+    const row = i * groups, po = i * probes
+    for (let g = 0; g < groups; g++) {
+      const s = coarseTile[row + g]
+      if (s <= top[probes - 1]) continue
+      let j = probes - 1
+      while (j > 0 && top[j - 1] < s) { top[j] = top[j - 1]; probeOf[po + j] = probeOf[po + j - 1]; j-- }
+      top[j] = s
+      probeOf[po + j] = g
+    }
+    for (let j = 0; j < probes; j++) cellCount[probeOf[po + j] + 1]++
+  }
+  for (let g = 0; g < groups; g++) cellCount[g + 1] += cellCount[g]
+  const fill = cellCount.slice(0, groups)
+  for (let i = 0; i < np; i++) for (let j = 0; j < probes; j++) cellPoints[fill[probeOf[i * probes + j]]++] = i
+}
+
+/** Folds one cell's score tile (rows = the cell's points cellPoints[a..b), nc centroids from c0) into each point's best. */
+function keepBestOfTile(
+  tile: Float32Array, a: number, b: number, nc: number, c0: number, cellPoints: Uint32Array | Int32Array,
+  bestScore: Float32Array, bestIdx: Int32Array,
+): void {
+  for (let t = a; t < b; t++) {
+    const i = cellPoints[t], row = (t - a) * nc
+    let bs = bestScore[i], bi = bestIdx[i]
+    for (let c = 0; c < nc; c++) if (tile[row + c] > bs) { bs = tile[row + c]; bi = c0 + c }
+    bestScore[i] = bs
+    bestIdx[i] = bi
   }
 }
 
@@ -380,8 +405,7 @@ function assignProbedSimd(
   const { dim, groups, groupOffsets } = set
   const { arena, coarsePtr } = ca
   const blk = Math.min(ASSIGN_BLOCK, n)
-  let maxCell = 0
-  for (let g = 0; g < groups; g++) maxCell = Math.max(maxCell, groupOffsets[g + 1] - groupOffsets[g])
+  const maxCell = largestCell(groupOffsets, groups)
   const ptsPtr = ca.scratch, qPtr = ptsPtr + blk * dim * 4, idxPtr = qPtr + blk * dim * 2
   const ctPtr = idxPtr + blk * probes * 4, ftPtr = ctPtr + blk * groups * 4
   arena.reserve(ftPtr + blk * maxCell * 4)
@@ -399,23 +423,7 @@ function assignProbedSimd(
     arena.i16(qPtr, np * dim).set(qBlock.subarray(0, np * dim))
     arena.dotTile(ptsPtr, np, coarsePtr, groups, dim, ctPtr)
     const coarseTile = arena.f32(ctPtr, np * groups)
-    cellCount.fill(0)
-    for (let i = 0; i < np; i++) {
-      top.fill(-Infinity)
-      const row = i * groups, po = i * probes
-      for (let g = 0; g < groups; g++) {
-        const s = coarseTile[row + g]
-        if (s <= top[probes - 1]) continue
-        let j = probes - 1
-        while (j > 0 && top[j - 1] < s) { top[j] = top[j - 1]; probeOf[po + j] = probeOf[po + j - 1]; j-- }
-        top[j] = s
-        probeOf[po + j] = g
-      }
-      for (let j = 0; j < probes; j++) cellCount[probeOf[po + j] + 1]++
-    }
-    for (let g = 0; g < groups; g++) cellCount[g + 1] += cellCount[g]
-    const fill = cellCount.slice(0, groups)
-    for (let i = 0; i < np; i++) for (let j = 0; j < probes; j++) cellPoints[fill[probeOf[i * probes + j]]++] = i
+    groupPointsByProbedCell(coarseTile, np, groups, probes, top, probeOf, cellCount, cellPoints)
     arena.i32(idxPtr, np * probes).set(cellPoints.subarray(0, np * probes))
     bestScore.fill(-Infinity)
     bestIdx.fill(0)
@@ -425,13 +433,7 @@ function assignProbedSimd(
       if (a === b || nc === 0) continue
       arena.dotTileIdxI16(idxPtr + a * 4, b - a, c0 * dim * 2, nc, dim, ftPtr, qPtr, CENTROID_SCALE / qs)
       const tile = arena.f32(ftPtr, (b - a) * nc)
-      for (let t = a; t < b; t++) {
-        const i = cellPoints[t], row = (t - a) * nc
-        let bs = bestScore[i], bi = bestIdx[i]
-        for (let c = 0; c < nc; c++) if (tile[row + c] > bs) { bs = tile[row + c]; bi = c0 + c }
-        bestScore[i] = bs
-        bestIdx[i] = bi
-      }
+      keepBestOfTile(tile, a, b, nc, c0, cellPoints, bestScore, bestIdx)
     }
     for (let i = 0; i < np; i++) {
       codes[outOff + p0 + i] = bestIdx[i]
