@@ -2,10 +2,10 @@
  * `jacolbert convert --model DIR [--fp16]`: converts a checkpoint to ONNX and caches the graphs beside it
  * (<DIR>/onnx/<variant>-<key>.onnx), so a server start only loads them.
  */
-import { parseArgs } from 'node:util'
 import { loadCheckpoint } from '../model/checkpoint.js'
 import { GRAPH_VARIANTS, type GraphVariant } from '../model/onnx/colbert-graph.js'
 import { ensureConvertedGraph } from '../model/onnx/onnx-cache.js'
+import { parseCommandArgs } from './command-args.js'
 
 const HELP = `usage: jacolbert convert --model DIR [--fp16] [--variant V]... [--force] [--out DIR]
 
@@ -26,30 +26,12 @@ options:
 `
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { model?: string; fp16?: boolean; variant?: string[]; force?: boolean; out?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' }, fp16: { type: 'boolean' }, variant: { type: 'string', multiple: true },
-        force: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }))
-  } catch (err) {
-    process.stderr.write(`jacolbert convert: ${(err as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
-  const model = values.model ?? process.env.MODEL
-  if (!model) {
-    process.stderr.write(`jacolbert convert: --model DIR is required (or set MODEL)\n\n${HELP}`)
-    return 2
-  }
+  const args = parseCommandArgs('convert', argv, {
+    model: { type: 'string' }, fp16: { type: 'boolean' }, variant: { type: 'string', multiple: true },
+    force: { type: 'boolean' }, out: { type: 'string' },
+  }, HELP, { require: { option: 'model', env: 'MODEL' } })
+  if (typeof args === 'number') return args
+  const { values, required: model } = args
   const variants: GraphVariant[] = values.variant?.length ? [] : ['fp32-fused', ...(values.fp16 ? (['fp16-fused'] as const) : [])]
   for (const v of values.variant ?? []) {
     if (!(GRAPH_VARIANTS as string[]).includes(v)) {

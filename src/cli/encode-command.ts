@@ -4,8 +4,9 @@
  * Lines are encoded in chunks (the encoder batches each chunk); output order is input order.
  */
 import { createInterface } from 'node:readline'
-import { parseArgs } from 'node:util'
 import { createEncoder, type EncodedText, type Encoder } from '../encoder/index.js'
+import { parseCommandArgs } from './command-args.js'
+import { writeStdout } from './line-stream.js'
 
 const HELP = `usage: jacolbert encode --model DIR [--dic DIR] [--kind query|document] [options]
 
@@ -25,11 +26,6 @@ options:
   -h, --help         show this help
 `
 
-function writeStdout(text: string): Promise<void> | void {
-  if (process.stdout.write(text)) return
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()))
-}
-
 /** One output line. O(n·dim) number formatting. */
 export function formatEncoded(r: EncodedText): string {
   const rows: string[] = []
@@ -39,31 +35,12 @@ export function formatEncoded(r: EncodedText): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { model?: string; dic?: string; kind?: string; tokens?: boolean; 'dynamic-length'?: boolean; providers?: string; threads?: string; chunk?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' }, dic: { type: 'string' }, kind: { type: 'string' }, tokens: { type: 'boolean' },
-        'dynamic-length': { type: 'boolean' }, providers: { type: 'string' }, threads: { type: 'string' }, chunk: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }))
-  } catch (err) {
-    process.stderr.write(`jacolbert encode: ${(err as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
-  const model = values.model ?? process.env.MODEL
-  if (!model) {
-    process.stderr.write(`jacolbert encode: --model DIR is required (or set MODEL)\n\n${HELP}`)
-    return 2
-  }
+  const args = parseCommandArgs('encode', argv, {
+    model: { type: 'string' }, dic: { type: 'string' }, kind: { type: 'string' }, tokens: { type: 'boolean' },
+    'dynamic-length': { type: 'boolean' }, providers: { type: 'string' }, threads: { type: 'string' }, chunk: { type: 'string' },
+  }, HELP, { require: { option: 'model', env: 'MODEL' } })
+  if (typeof args === 'number') return args
+  const { values, required: model } = args
   const kind = values.kind ?? 'document'
   if (kind !== 'query' && kind !== 'document') {
     process.stderr.write(`jacolbert encode: --kind must be query or document (got '${kind}')\n`)

@@ -1,8 +1,8 @@
 /** `jacolbert pull <repo-id>`: download a checkpoint from the Hugging Face Hub (and unidic-lite) into the model cache. */
-import { parseArgs } from 'node:util'
 import { isAppError } from '../errors.js'
 import { pullModel } from '../model/hub-download.js'
 import { createProgressReporter, formatBytes } from '../model/hub-progress.js'
+import { parseCommandArgs, usageError } from './command-args.js'
 
 const HELP = `usage: jacolbert pull <repo-id> [options]
 
@@ -23,32 +23,15 @@ UNIDIC_LITE_URL / UNIDIC_LITE_SHA256 (another copy of the dictionary archive).
 `
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        revision: { type: 'string' },
-        'cache-dir': { type: 'string' },
-        'no-dictionary': { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (err) {
-    process.stderr.write(`jacolbert pull: ${(err as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  const { values, positionals } = parsed
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`jacolbert pull: expected one repo id, got ${positionals.length}\n\n${HELP}`)
-    return 2
-  }
+  const args = parseCommandArgs('pull', argv, {
+    revision: { type: 'string' },
+    'cache-dir': { type: 'string' },
+    'no-dictionary': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+  }, HELP, { positionals: true })
+  if (typeof args === 'number') return args
+  const { values, positionals } = args
+  if (positionals.length !== 1) return usageError('pull', `expected one repo id, got ${positionals.length}`, HELP)
   const repo = positionals[0]!
   const reporter = createProgressReporter(process.stderr)
   try {

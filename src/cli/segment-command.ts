@@ -9,8 +9,9 @@
  * we never split, so our output equals `mecab -b 5242880` for lines up to that size. Invalid UTF-8
  * input bytes are read as U+FFFD.
  */
-import { parseArgs } from 'node:util'
 import { createMecabAnalyzer, type MecabAnalyzer } from '../tokenizer/mecab/index.js'
+import { parseCommandArgs } from './command-args.js'
+import { streamLines, writeStdout } from './line-stream.js'
 
 const HELP = `usage: jacolbert segment --dic DIR [--trim]
 
@@ -30,9 +31,8 @@ export async function segmentStream(
   write: (text: string) => void | Promise<void>,
   opts: { trim?: boolean } = {},
 ): Promise<number> {
-  let pending: Buffer = Buffer.alloc(0)
   let lines = 0
-  const lineText = (buf: Buffer, start: number, end: number): string => {
+  const render = (buf: Buffer, start: number, end: number): string => {
     const nul = buf.subarray(start, end).indexOf(0)
     const stop = nul >= 0 ? start + nul : end
     const words = analyzer.segment(buf.toString('utf8', start, stop))
@@ -40,49 +40,17 @@ export async function segmentStream(
     if (words.length === 0) return '\n'
     return opts.trim ? `${words.join(' ')}\n` : `${words.join(' ')} \n`
   }
-  for await (const chunk of input) {
-    const buf = pending.length > 0 ? Buffer.concat([pending, Buffer.from(chunk)]) : Buffer.from(chunk)
-    let start = 0
-    let out = ''
-    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-      out += lineText(buf, start, nl)
-      start = nl + 1
-    }
-    pending = buf.subarray(start)
-    if (out.length > 0) await write(out)
-  }
   // Like mecab, a last line without '\n' is analysed unless it is empty as a C string.
-  if (pending.length > 0 && pending[0] !== 0) await write(lineText(pending, 0, pending.length))
+  await streamLines(input, write, { render, keepLastLine: (last) => last[0] !== 0 })
   return lines
 }
 
-function writeStdout(text: string): Promise<void> | void {
-  if (process.stdout.write(text)) return
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()))
-}
-
 export async function run(argv: string[]): Promise<number> {
-  let values: { dic?: string; trim?: boolean; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: { dic: { type: 'string' }, trim: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }))
-  } catch (err) {
-    process.stderr.write(`jacolbert segment: ${(err as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
-  const dic = values.dic ?? process.env.MECAB_DICDIR
-  if (!dic) {
-    process.stderr.write(`jacolbert segment: --dic DIR is required (or set MECAB_DICDIR)\n\n${HELP}`)
-    return 2
-  }
+  const args = parseCommandArgs('segment', argv, { dic: { type: 'string' }, trim: { type: 'boolean' } }, HELP, {
+    require: { option: 'dic', env: 'MECAB_DICDIR' },
+  })
+  if (typeof args === 'number') return args
+  const { values, required: dic } = args
   const analyzer = createMecabAnalyzer(dic)
   await segmentStream(analyzer, process.stdin, writeStdout, { trim: values.trim === true })
   return 0

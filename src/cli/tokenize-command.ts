@@ -4,9 +4,9 @@
  * model's artifact.metadata. Lines end at '\n'; a '\r' before it (CRLF files) is dropped; a last line without '\n'
  * counts; invalid UTF-8 bytes read as U+FFFD.
  */
-import { once } from 'node:events'
-import { parseArgs } from 'node:util'
 import { loadColbertTokenizer, type ColbertTokenizer } from '../tokenizer/index.js'
+import { parseCommandArgs } from './command-args.js'
+import { streamLines, writeStdout } from './line-stream.js'
 
 const HELP = `usage: jacolbert tokenize --model DIR [--dic DIR] [--kind query|document] [--dynamic-length]
 
@@ -41,60 +41,24 @@ export async function tokenizeStream(
   write: (text: string) => void | Promise<void>,
   opts: TokenizeStreamOptions,
 ): Promise<number> {
-  let pending: Buffer = Buffer.alloc(0)
   let lines = 0
-  const text = (buf: Buffer, start: number, end: number): string => {
+  const render = (buf: Buffer, start: number, end: number): string => {
     if (end > start && buf[end - 1] === 13) end--
     lines++
     return tokenizeLine(tokenizer, buf.toString('utf8', start, end), opts)
   }
-  for await (const chunk of input) {
-    // split on bytes, not decoded text, so a multi-byte character across chunks stays whole
-    const buf = pending.length > 0 ? Buffer.concat([pending, Buffer.from(chunk)]) : Buffer.from(chunk)
-    let start = 0
-    let out = ''
-    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-      out += text(buf, start, nl)
-      start = nl + 1
-    }
-    pending = buf.subarray(start)
-    if (out.length > 0) await write(out)
-  }
-  if (pending.length > 0) await write(text(pending, 0, pending.length))
+  await streamLines(input, write, { render })
   return lines
 }
 
-async function writeStdout(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await once(process.stdout, 'drain')
-}
-
 export async function run(argv: string[]): Promise<number> {
-  let values: { model?: string; dic?: string; kind?: string; 'dynamic-length'?: boolean; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        dic: { type: 'string' },
-        kind: { type: 'string' },
-        'dynamic-length': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }))
-  } catch (err) {
-    process.stderr.write(`jacolbert tokenize: ${(err as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
-  if (!values.model) {
-    process.stderr.write(`jacolbert tokenize: --model DIR is required\n\n${HELP}`)
-    return 2
-  }
+  const args = parseCommandArgs(
+    'tokenize', argv,
+    { model: { type: 'string' }, dic: { type: 'string' }, kind: { type: 'string' }, 'dynamic-length': { type: 'boolean' } },
+    HELP, { require: { option: 'model' } },
+  )
+  if (typeof args === 'number') return args
+  const { values, required: model } = args
   const kind = values.kind ?? 'document'
   if (kind !== 'query' && kind !== 'document') {
     process.stderr.write(`jacolbert tokenize: --kind must be query or document, got '${kind}'\n`)
@@ -105,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2
   }
   const dicdir = values.dic ?? (process.env.MECAB_DICDIR || undefined)
-  const tokenizer = loadColbertTokenizer(values.model, { dicdir })
+  const tokenizer = loadColbertTokenizer(model, { dicdir })
   await tokenizeStream(tokenizer, process.stdin, writeStdout, { kind, dynamicLength: values['dynamic-length'] })
   return 0
 }
