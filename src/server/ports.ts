@@ -1,77 +1,23 @@
 /**
- * The parts the HTTP layer is built from, as the structural subset it uses of the contracts in COMMON.md
- * (src/encoder Encoder, src/index IndexStore/PlaidIndex). Keeping them here lets tests inject small fakes and keeps
- * src/server free of onnxruntime.
+ * The parts the HTTP layer is built from: the engines' own data types, and structural subsets ("ports") of the encoder,
+ * an index and the index store, so tests can inject small fakes. Imports are type-only, so src/server never loads
+ * onnxruntime.
  */
-export type MetadataValue = string | number | boolean | null
-export type Metadata = Record<string, MetadataValue>
+import type { EncodedText, Encoder, EncoderBatchEvent } from '../encoder/index.js'
+import type {
+  IndexSettings, IndexStats as EngineIndexStats, Metadata, MetadataValue, PlaidIndex, SearchParams, SearchStage,
+} from '../index/types.js'
 
-export interface EncodedText {
-  vectors: Float32Array
-  n: number
-  dim: number
-  tokens?: string[]
-}
+export type { EncodedText, EncoderBatchEvent, IndexSettings, Metadata, MetadataValue, SearchParams, SearchStage }
 
-export interface EncoderBatchEvent {
-  kind: 'query' | 'document'
-  texts: number
-  tokens: number
-  queueWaitMs: number
-  computeMs: number
-}
+export type EncoderPort = Omit<Encoder, 'settings'>
 
-export interface EncoderPort {
-  readonly modelName: string
-  readonly dim: number
-  readonly provider: string
-  encodeQueries(texts: string[], opts?: { returnTokens?: boolean; dynamicLength?: boolean }): Promise<EncodedText[]>
-  encodeDocuments(texts: string[], opts?: { returnTokens?: boolean }): Promise<EncodedText[]>
-  queueDepth(): number
-  close(): Promise<void>
-}
+export type MetadataFilter = NonNullable<SearchParams['filter']>
 
-export interface IndexSettings {
-  dim: number
-  nbits: 1 | 2 | 4
-  seed: number
-  minTrainVectors: number
-  numCentroids?: number
-  kmeansIters: number
-}
+/** What the service reports of an index; the engine's drift internals stay out of the API. */
+export type IndexStats = Omit<EngineIndexStats, 'drift'>
 
-export type MetadataFilter = (metadata: Metadata | undefined, id: string) => boolean
-
-export interface SearchParams {
-  k: number
-  ncells?: number
-  centroidScoreThreshold?: number
-  ndocs?: number
-  filter?: MetadataFilter
-}
-
-export type SearchStage = 'centroids' | 'candidates' | 'approx' | 'exact'
-
-export interface IndexStats {
-  documents: number
-  vectors: number
-  tombstones: number
-  bytes: number
-  trained: boolean
-  centroids: number
-}
-
-export interface IndexPort {
-  readonly settings: IndexSettings
-  upsert(docs: Array<{ id: string; vectors: Float32Array; metadata?: Metadata }>): { added: string[]; updated: string[] }
-  delete(ids: string[]): { deleted: string[]; missing: string[] }
-  get(id: string): { id: string; metadata?: Metadata; nVectors: number } | undefined
-  search(
-    query: Float32Array,
-    params: SearchParams,
-  ): { hits: Array<{ id: string; score: number; metadata?: Metadata }>; timingsMs: Partial<Record<SearchStage, number>> }
-  stats(): IndexStats
-}
+export type IndexPort = Pick<PlaidIndex, 'settings' | 'upsert' | 'delete' | 'get' | 'search'> & { stats(): IndexStats }
 
 export interface IndexStorePort {
   list(): Array<{ name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined }>
