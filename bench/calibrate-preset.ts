@@ -4,7 +4,7 @@
  * from separate streams, so the documents are the same at every level). Only exact MaxSim is consulted — never an
  * index — so the presets are not fitted to the engine under test.
  *
- *   npx tsx bench/calibrate-preset.ts --preset NAME --noises 0.9,1.1,1.3 [--queries 100] [--fraction 1]
+ *   npx tsx bench/calibrate-preset.ts --preset NAME --noises 0.9,1.1,1.3  [--queries 100] [--fraction 1] [--set key=value …]
  *
  * --fraction f < 1 is the cheap proxy: f·N documents drawn from the same distribution (same topic count, so the same
  * popularity curve), and success@(10·f) among them estimates success@10 among N (the target must beat the same
@@ -15,7 +15,7 @@ import { findPreset, generate, type DataModel } from './data-models.js'
 import { exactScores } from './exact-maxsim.js'
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string' }, noises: { type: 'string' }, queries: { type: 'string', default: '100' }, fraction: { type: 'string', default: '1' } } })
+  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string' }, noises: { type: 'string' }, queries: { type: 'string', default: '100' }, fraction: { type: 'string', default: '1' }, set: { type: 'string', multiple: true } } })
   if (values.preset === undefined || values.noises === undefined) {
     console.error('usage: npx tsx bench/calibrate-preset.ts --preset NAME --noises 0.9,1.1,1.3 [--queries 100] [--fraction 1]')
     return 2
@@ -23,6 +23,12 @@ async function main(argv: string[]): Promise<number> {
   const preset = findPreset(values.preset)
   if (preset.model.kind !== 'mixture') throw new Error('only mixture presets keep their documents when the query noise changes')
   const noises = values.noises.split(',').map(Number)
+  // --set key=value (repeatable): try a model parameter (numbers without editing the preset
+  // (a pair as lo:hi, e.g. queryShare=0.3:0.4)
+  const overrides: Record<string, number | number[]> = Object.fromEntries((values.set ?? []).map((kv) => {
+    const [key, v] = kv.split('=')
+    return [key, v.includes(':') ? v.split(':').map(Number) : Number(v)]
+  }))
   const nq = Number(values.queries)
   const frac = Number(values.fraction)
   const kAt = Math.max(1, Math.round(10 * frac))
@@ -32,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
   const qrelsAll: Int32Array[] = []
   let L = 0
   for (const noise of noises) {
-    const model: DataModel = { ...preset.model, queryNoise: noise, queries: nq, docs: Math.round(preset.model.docs * frac), docsPerTopic: preset.model.docsPerTopic * frac }
+    const model: DataModel = { ...preset.model, ...overrides, queryNoise: noise, queries: nq, docs: Math.round(preset.model.docs * frac), docsPerTopic: preset.model.docsPerTopic * frac }
     const g = generate(model, preset.seed)
     L = g.queryLen
     if (docSide === undefined) {
