@@ -87,7 +87,7 @@ export const PRESETS: Preset[] = [
   },
   {
     name: 'zipf-quarter', about: "the issue's first independent set: Zipf 1.0, 30 % function words, 2-10 topics (Dirichlet 0.7), 20-30 % of the query from the target",
-    seed: 11,
+    seed: 11, exactSuccessAt10: { value: 0.810, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 1.0, topicsPerDoc: [2, 10], weights: { kind: 'dirichlet', alpha: 0.7 },
       lengths: { kind: 'uniform', min: 60, max: 300 }, queryShare: [0.2, 0.3], queryNoise: 0.45, distractorZipf: 1.0, background: 0.3, docTopicNoise: 0.8,
@@ -95,7 +95,7 @@ export const PRESETS: Preset[] = [
   },
   {
     name: 'short-12k', about: "the issue's second set: 12k short documents (log-normal, median 70), Zipf 0.8, 1-6 topics (geometric), 30-45 % copied",
-    seed: 12,
+    seed: 12, exactSuccessAt10: { value: 0.760, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 12000, zipf: 0.8, topicsPerDoc: [1, 6], weights: { kind: 'geometric', ratio: 0.5 },
       lengths: { kind: 'lognormal', min: 30, max: 160, median: 70, sigma: 0.5 }, queryShare: [0.3, 0.45], queryNoise: 1.2, distractorZipf: 1.0, background: 0.2, docTopicNoise: 0.5,
@@ -103,7 +103,7 @@ export const PRESETS: Preset[] = [
   },
   {
     name: 'zipf-steep', about: 'strongest skew: Zipf 1.2, 40 % function words, 1-3 topics with a dominant one, 30-40 % copied, distractors Zipf 1.2',
-    seed: 13,
+    seed: 13, exactSuccessAt10: { value: 0.810, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 1.2, topicsPerDoc: [1, 3], weights: { kind: 'geometric', ratio: 0.4 },
       lengths: { kind: 'lognormal', min: 30, max: 300, median: 140, sigma: 0.6 }, queryShare: [0.3, 0.4], queryNoise: 0.7, distractorZipf: 1.2, background: 0.4, docTopicNoise: 0.8,
@@ -127,7 +127,7 @@ export const PRESETS: Preset[] = [
   },
   {
     name: 'uneven-tail', about: 'Zipf 0.9, 2-5 topics (Dirichlet 0.3: one dominates), log-normal lengths 30-300, 25-50 % copied, distractors Zipf 1.2',
-    seed: 16,
+    seed: 16, exactSuccessAt10: { value: 0.800, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 0.9, topicsPerDoc: [2, 5], weights: { kind: 'dirichlet', alpha: 0.3 },
       lengths: { kind: 'lognormal', min: 30, max: 300, median: 100, sigma: 0.8 }, queryShare: [0.25, 0.5], queryNoise: 0.6, distractorZipf: 1.2, background: 0.3, docTopicNoise: 0.7,
