@@ -31,9 +31,9 @@ function textsOf(documents: CohereRerankBodyT['documents'], rankFields: string[]
 
 function warningsFor(body: CohereRerankBodyT, model: string): string[] {
   const out: string[] = []
-  if (body.model !== undefined && body.model !== model) out.push(`model "${body.model}" is ignored: ${model} ranks every request`)
-  if (body.max_chunks_per_doc !== undefined) out.push("max_chunks_per_doc is ignored: documents are not chunked, they are cut at the model's doc_maxlen")
-  if (body.priority !== undefined) out.push('priority is ignored: requests are served in arrival order')
+  if (body.model != null && body.model !== model) out.push(`model "${body.model}" is ignored: ${model} ranks every request`)
+  if (body.max_chunks_per_doc != null) out.push("max_chunks_per_doc is ignored: documents are not chunked, they are cut at the model's doc_maxlen")
+  if (body.priority != null) out.push('priority is ignored: requests are served in arrival order')
   return out
 }
 
@@ -55,13 +55,13 @@ export function registerCohereRerankRoutes(app: FastifyInstance, ctx: ServerCont
       },
       async (request): Promise<CohereRerankResponseT> => {
         const body = request.body
-        const texts = textsOf(body.documents, body.rank_fields)
+        const texts = textsOf(body.documents, body.rank_fields ?? undefined)
         const { model, results } = await rerankTexts(ctx, {
           query: body.query,
           documents: texts,
-          topN: body.top_n,
-          maxDocTokens: body.max_tokens_per_doc,
-          dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength),
+          topN: body.top_n ?? undefined,
+          maxDocTokens: body.max_tokens_per_doc ?? undefined,
+          dynamicLength: dynamicQueries(body.query_length ?? undefined, ctx.config.queryLength),
         })
         const warnings = warningsFor(body, model)
         return {

@@ -3,8 +3,11 @@
  * SDK, LangChain's CohereRerank, LlamaIndex, gateways) work when pointed at this server. One request schema serves both
  * versions: the union of the fields of Cohere's v1 and v2 rerank, so a client of either version is accepted.
  */
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import { QueryLengthField } from './common.js'
+
+/** Cohere's SDKs send `null` for options left unset (LangChain's CohereRerank sends max_chunks_per_doc: null): null = absent. */
+const nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]))
 
 const CohereDocument = Type.Union([
   Type.String(),
@@ -15,20 +18,20 @@ const CohereDocument = Type.Union([
 
 export const CohereRerankBody = Type.Object(
   {
-    model: Type.Optional(Type.String({ description: "ignored: the served model ranks (its name is in GET /readyz)" })),
+    model: nullable(Type.String({ description: "ignored: the served model ranks (its name is in GET /readyz)" })),
     query: Type.String(),
     documents: Type.Array(CohereDocument, { minItems: 1, description: 'candidate texts or {text, ...} objects (at most MAX_BATCH_TEXTS)' }),
-    top_n: Type.Optional(Type.Integer({ minimum: 1, description: 'return only the best top_n' })),
-    rank_fields: Type.Optional(
+    top_n: nullable(Type.Integer({ minimum: 1, description: 'return only the best top_n' })),
+    rank_fields: nullable(
       Type.Array(Type.String(), { minItems: 1, description: 'object documents: rank on these fields, in order, as "field: value" lines' }),
     ),
-    return_documents: Type.Optional(Type.Boolean({ default: false, description: 'v1: add each document to its result' })),
-    max_tokens_per_doc: Type.Optional(
+    return_documents: nullable(Type.Boolean({ description: 'add each document to its result (default false)' })),
+    max_tokens_per_doc: nullable(
       Type.Integer({ minimum: 1, description: "cut documents to this many tokens (the model's doc_maxlen is the most)" }),
     ),
-    max_chunks_per_doc: Type.Optional(Type.Integer({ minimum: 1, description: 'ignored: documents are not chunked, only cut at doc_maxlen' })),
-    priority: Type.Optional(Type.Integer({ description: 'ignored: requests are served in arrival order' })),
-    query_length: Type.Optional(QueryLengthField),
+    max_chunks_per_doc: nullable(Type.Integer({ minimum: 1, description: 'ignored: documents are not chunked, only cut at doc_maxlen' })),
+    priority: nullable(Type.Integer({ description: 'ignored: requests are served in arrival order' })),
+    query_length: nullable(QueryLengthField),
   },
   { additionalProperties: false },
 )
