@@ -13,7 +13,7 @@
  *   zipf-quarter  Zipf 1.0, 30 % function words, 2–10 topics (Dirichlet 0.7), 20–30 % copied      exact 0.810
  *   short-12k     12k short documents (log-normal, median 70), Zipf 0.8, 1–6 topics, 30–45 % copied exact 0.760
  *   zipf-steep    Zipf 1.2, 40 % function words, 1–3 topics (geometric 0.4), 30–40 % copied   exact 0.810
- *   many-topics   Zipf 0.5, 6–10 topics (Dirichlet 1), lengths 120–300, 40–60 % copied              (not measured yet)
+ *   many-topics   Zipf 0.5, 6–10 topics (Dirichlet 1), lengths 120–300, 40–60 % copied              exact 0.840
  *   single-topic  Zipf 0.3, one topic per document, lengths 30–300, 50–75 % copied                  exact 0.860
  *   uneven-tail   Zipf 0.9, 2–5 topics (Dirichlet 0.3), log-normal lengths, 25–50 % copied          exact 0.800
  * A preset's data are fixed by its seed; overriding --docs/--queries/--seed/--*-noise gives another set (the exact
