@@ -60,8 +60,8 @@ t.test('nDCG@k agrees with scikit-learn ndcg_score', { skip: python ? false : 'p
   for (let c = 0; c < 60; c++) {
     const n = 12
     const tied = c % 2 === 0
-    const gains = Array.from({ length: n }, () => (rnd() < 0.6 ? 0 : 1 + Math.floor(rnd() * 3)))
-    if (gains.every((g) => g === 0)) gains[c % n] = 1
+    const gains: number[] = Array.from({ length: n }, () => (rnd() < 0.6 ? 0 : 1 + Math.floor(rnd() * 3)))
+    if (!gains.some((g) => g > 0)) gains[c % n] = 1
     const scores = Array.from({ length: n }, () => (tied ? Math.floor(rnd() * 4) : rnd()))
     cases.push({ gains, scores, k: [1, 3, 5, 10, 12][c % 5]! })
   }
