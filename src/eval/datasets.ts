@@ -87,16 +87,29 @@ function gainOf(v: unknown, labelMap: Map<string, number> | undefined, file: str
   return g
 }
 
-async function* rows(path: string): AsyncGenerator<{ line: number; row: Row }> {
-  for await (const r of readRecords(path)) {
+async function* rows(path: string, columns?: string[]): AsyncGenerator<{ line: number; row: Row }> {
+  for await (const r of readRecords(path, columns ? { columns } : {})) {
     if (r.error !== undefined) throw bad(path, r.error, r.line)
     yield r
   }
 }
 
+/**
+ * TSV files with a header row name their columns; MIRACL's topics TSV has none (`qid \t query`). A first line whose
+ * first field is not a known id column name is taken as data, with the columns named `_id` and `text`.
+ */
+async function headerlessTsvColumns(path: string, idCols: readonly string[]): Promise<string[] | undefined> {
+  if (!/\.tsv(\.gz)?$/i.test(path)) return undefined
+  for await (const r of readRecords(path, { columns: ['_id', 'text'] })) {
+    return r.row && idCols.includes(String(r.row._id)) ? undefined : ['_id', 'text']
+  }
+  return undefined
+}
+
 async function readTable(path: string, idCols: readonly string[], textCols: readonly string[], cols: { id?: string; text?: string[] }, noTitle = false): Promise<Map<string, string>> {
   const out = new Map<string, string>()
-  for await (const { line, row } of rows(path)) {
+  const headerless = cols.id === undefined ? await headerlessTsvColumns(path, idCols) : undefined
+  for await (const { line, row } of rows(path, headerless)) {
     const idc = column(row, path, line, cols.id, idCols, 'id')
     const id = cellAsId(row[idc])
     if (id === undefined) throw bad(path, `empty or non-scalar id in column '${idc}'`, line)
