@@ -16,7 +16,8 @@ import { compileFilter } from '../src/index/metadata-filter.js'
 import { buildApp } from '../src/server/app.js'
 import { IPADIC_DIR, JSQUAD_PATH, REPO_ROOT, TINY_MODEL_DIR } from '../test/helpers/shared.js'
 
-const batch = Number(process.argv[process.argv.indexOf('--batch') + 1] || 32)
+const at = process.argv.indexOf('--batch')
+const batch = at > 0 ? Number(process.argv[at + 1]) : 32
 const dir = mkdtempSync(join(tmpdir(), 'bulk-bench-'))
 const d = JSON.parse(readFileSync(JSQUAD_PATH, 'utf8')) as { data: Array<{ paragraphs: Array<{ context: string }> }> }
 const docs = d.data.flatMap((a, ai) => a.paragraphs.map((p, i) => ({ id: `${ai}-${i}`, text: p.context })))
