@@ -7,6 +7,7 @@ import { basename } from 'node:path'
 import { readDocuments, type BulkDocument } from '../bulk/document-rows.js'
 import { createFolderSink, createServerSink, type BulkSink } from '../bulk/sinks.js'
 import { countRecords, formatOf, type FileFormat } from '../data/record-reader.js'
+import { AppError } from '../errors.js'
 import { checkIndexName } from '../index/index-store.js'
 import { parseCommandArgs, usageError } from './command-args.js'
 import { ENCODER_HELP, ENCODER_OPTIONS, openEncoder } from './encoder-flags.js'
@@ -136,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
     const send = async (docs: BulkDocument[]): Promise<void> => {
       const p = sink.write(docs).then(() => {
         added += docs.length
-        progress.update(added + skipped)
+        progress.update(added + skipped, undefined, added)
       })
       inFlight.add(p)
       p.finally(() => inFlight.delete(p)).catch(() => undefined)
@@ -155,14 +156,14 @@ export async function run(argv: string[]): Promise<number> {
       if (item.error !== undefined) {
         bad++
         const msg = `${file}:${item.line}: ${item.error}`
-        if (!v['skip-bad-rows']) throw Object.assign(new Error(`${msg} (--skip-bad-rows skips such rows)`), { code: 'BAD_ROW' })
+        if (!v['skip-bad-rows']) throw new AppError('VALIDATION_ERROR', `${msg} (--skip-bad-rows skips such rows)`, { line: item.line })
         if (!v.quiet) process.stderr.write(`jacolbert index: skipped ${msg}\n`)
         badOut?.write(`${JSON.stringify({ line: item.line, error: item.error })}\n`)
         continue
       }
       if (sink.has(item.doc.id)) {
         skipped++
-        if (skipped % 1000 === 0) progress.update(added + skipped)
+        if (skipped % 1000 === 0) progress.update(added + skipped, undefined, added)
         continue
       }
       pending.push(item.doc)

@@ -4,7 +4,9 @@
  * redirected stderr stays readable. Never writes to stdout, which carries the command's output.
  */
 export interface Progress {
-  update(done: number, total?: number): void
+  /** `worked`: the part of `done` that took work (default all of it); the rate and ETA use it, so items skipped
+   * without work (a resumed run) do not inflate the rate. */
+  update(done: number, total?: number, worked?: number): void
   /** Prints the final line (always) and stops redrawing. */
   finish(): void
 }
@@ -34,10 +36,11 @@ export function createProgress(label: string, total: number, opts: ProgressOptio
   let last = started
   let drawnAt = -1
   let done = 0
+  let worked = 0
   let finished = false
   const line = (): string => {
     const secs = (performance.now() - started) / 1000
-    const rate = secs > 0 ? done / secs : 0
+    const rate = secs > 0 ? worked / secs : 0
     const pct = total > 0 ? ` (${((100 * done) / total).toFixed(1)}%)` : ''
     const eta = total > 0 && rate > 0 ? ` ETA ${duration((total - done) / rate)}` : ''
     return `${label} ${done}/${total}${pct} ${rate.toFixed(1)} ${unit}/s${eta} elapsed ${duration(secs)}`
@@ -49,8 +52,9 @@ export function createProgress(label: string, total: number, opts: ProgressOptio
     else stream.write(`${line()}\n`)
   }
   return {
-    update(d, t) {
+    update(d, t, w) {
       done = d
+      worked = w ?? d
       if (t !== undefined) total = t
       const now = performance.now()
       if (!finished && now - last >= interval) {
