@@ -70,10 +70,10 @@ t.test('route table = the app routes', async (t) => {
 
 t.test('CLI table = the commands that exist', async (t) => {
   const cli = readFileSync(join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'utf8')
-  const implemented = [...cli.matchAll(/^\s+(\w+): \{ module: '\.\/([\w-]+)\.js'/gm)]
+  const implemented = [...cli.matchAll(/^\s+'?([\w-]+)'?: \{ module: '\.\/([\w-]+)\.js'/gm)]
     .filter((m) => existsSync(join(REPO_ROOT, 'src', 'cli', `${m[2]}.ts`)))
     .map((m) => m[1])
-  const documented = table('Command').map((r) => /^`jacolbert (\w+)/.exec(r[0])?.[1])
+  const documented = table('Command').map((r) => /^`jacolbert ([\w-]+)/.exec(r[0])?.[1])
   t.same(documented.sort(), implemented.sort(), 'README lists every implemented command and no other')
 })
 
@@ -99,7 +99,8 @@ function curlExamples(): Curl[] {
   for (const block of readme.matchAll(/```sh\n([\s\S]*?)```/g)) {
     const lines = block[1].split('\n')
     for (let i = 0; i < lines.length; i++) {
-      if (!lines[i].startsWith('curl ')) continue
+      // only requests to the service (the evaluation section also downloads datasets with curl)
+      if (!lines[i].startsWith('curl ') || !lines[i].includes('localhost:8080')) continue
       let cmd = lines[i]
       while (cmd.endsWith('\\') || /-d '[^']*$/.test(cmd)) cmd = cmd.replace(/\\$/, '') + '\n' + lines[++i]
       const next = lines[i + 1]
