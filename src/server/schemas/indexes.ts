@@ -14,6 +14,19 @@ export const IndexInfo = Type.Object({
   centroids: Type.Integer(),
   dirty: Type.Boolean({ description: 'changed since the last snapshot' }),
   last_snapshot_at: Type.Union([Type.String(), Type.Null()]),
+  lexical: Type.Optional(
+    Type.Object(
+      {
+        documents: Type.Integer({ description: 'documents with text, searchable by lexical and hybrid search' }),
+        terms: Type.Integer({ description: 'distinct terms' }),
+        postings: Type.Integer(),
+        bytes: Type.Integer({ description: 'approximate in-memory bytes of the lexical side' }),
+        k1: Type.Number(),
+        b: Type.Number(),
+      },
+      { description: 'the BM25 side of the index (absent when the service has no analyser)' },
+    ),
+  ),
 })
 
 export const IndexList = Type.Object({ indexes: Type.Array(IndexInfo) })
@@ -23,6 +36,15 @@ export const CreateIndexBody = Type.Object(
     name: IndexNameField,
     nbits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4)], { description: 'residual bits (default INDEX_NBITS)' })),
     dim: Type.Optional(Type.Integer({ minimum: 1, description: "must equal the model's dimension" })),
+    bm25: Type.Optional(
+      Type.Object(
+        {
+          k1: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 1.2, description: 'term frequency saturation' })),
+          b: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.75, description: 'document length normalisation' })),
+        },
+        { additionalProperties: false, description: 'BM25 parameters of the lexical side (Lucene BM25Similarity)' },
+      ),
+    ),
   },
   { additionalProperties: false },
 )
