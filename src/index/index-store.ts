@@ -147,6 +147,11 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       throw new AppError('INDEX_EXISTS', `index "${name}" has a snapshot on disk that could not be loaded (${why}); repair it or drop the index first`, { name })
     }
     const lexical = createLexicalIndex(bm25)
+    if (lexical.settings.terms === 'base' && opts.analyzer?.hasBaseForm !== true) {
+      throw new AppError('VALIDATION_ERROR', 'lexical.terms "base" needs a dictionary with base forms (IPADIC, UniDic, JumanDIC); this one has none', {
+        field: 'lexical.terms',
+      })
+    }
     const index = createPlaidIndex({ nbits: opts.defaultSettings.nbits ?? 2, ...settings, dim: settings?.dim ?? opts.defaultSettings.dim })
     // version 1 > savedVersion 0: a new (even empty) index is saved, so it still exists after a restart
     entries.set(name, { index, lexical, lexicalComplete: opts.analyzer !== undefined, version: 1, savedVersion: 0, lastSnapshotAt: undefined })
@@ -172,7 +177,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     for (const id of e.index.ids()) {
       if (e.lexical.has(id)) continue
       const text = e.index.get(id)?.metadata?.[STORED_TEXT_KEY]
-      if (typeof text === 'string') docs.push({ id, terms: analyzer.terms(text) })
+      if (typeof text === 'string') docs.push({ id, terms: analyzer.terms(text, e.lexical.settings.terms) })
     }
     e.lexical.upsert(docs)
     e.lexicalComplete = true
@@ -184,7 +189,8 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     if (change.op === 'upsert') {
       // analysed first: a text the analyser refuses must leave both engines unchanged
       const analyzer = opts.analyzer
-      const lexDocs = analyzer === undefined ? undefined : change.documents.map((d) => ({ id: d.id, terms: d.text === undefined ? [] : analyzer.terms(d.text) }))
+      const form = entries.get(name)?.lexical.settings.terms
+      const lexDocs = analyzer === undefined ? undefined : change.documents.map((d) => ({ id: d.id, terms: d.text === undefined ? [] : analyzer.terms(d.text, form) }))
       if (!entries.has(name)) create(name)
       const e = entries.get(name)!
       const items = change.documents.map((d) => (d.metadata === undefined ? { id: d.id, vectors: d.vectors } : { id: d.id, vectors: d.vectors, metadata: d.metadata }))
@@ -216,7 +222,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       )
     }
     const t0 = performance.now()
-    const terms = analyzer.terms(query)
+    const terms = analyzer.terms(query, e.lexical.settings.terms)
     const analyzeMs = performance.now() - t0
     const filter = params.filter
     const index = e.index

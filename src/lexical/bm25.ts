@@ -10,12 +10,14 @@
  * A query term that occurs q times in the query contributes q times (what Lucene's BooleanQuery of a match query with
  * repeated SHOULD clauses does).
  */
+/** Per-index settings of the lexical side: the BM25 parameters and which word form is a term (analyzer.ts). */
 export interface Bm25Settings {
   k1: number
   b: number
+  terms: 'surface' | 'base'
 }
 
-export const DEFAULT_BM25: Readonly<Bm25Settings> = { k1: 1.2, b: 0.75 }
+export const DEFAULT_BM25: Readonly<Bm25Settings> = { k1: 1.2, b: 0.75, terms: 'surface' }
 
 export function bm25Idf(n: number, df: number): number {
   return Math.log(1 + (n - df + 0.5) / (df + 0.5))

@@ -74,16 +74,20 @@ export interface LexicalIndex {
 /** Dead share of slots that triggers automatic compaction. */
 const AUTO_COMPACT_DEAD = 0.25
 
-export function validateBm25Settings(s: Partial<Bm25Settings> | undefined, field = 'bm25'): Bm25Settings {
+export function validateBm25Settings(s: Partial<Bm25Settings> | undefined, field = 'lexical'): Bm25Settings {
   const k1 = s?.k1 ?? DEFAULT_BM25.k1
   const b = s?.b ?? DEFAULT_BM25.b
+  const terms = s?.terms ?? DEFAULT_BM25.terms
+  if (terms !== 'surface' && terms !== 'base') {
+    throw new AppError('VALIDATION_ERROR', `${field}.terms must be "surface" or "base", got ${JSON.stringify(terms)}`, { field: `${field}.terms` })
+  }
   if (typeof k1 !== 'number' || !Number.isFinite(k1) || k1 < 0 || k1 > 100) {
     throw new AppError('VALIDATION_ERROR', `${field}.k1 must be a number in 0..100, got ${String(k1)}`, { field: `${field}.k1` })
   }
   if (typeof b !== 'number' || !Number.isFinite(b) || b < 0 || b > 1) {
     throw new AppError('VALIDATION_ERROR', `${field}.b must be a number in 0..1, got ${String(b)}`, { field: `${field}.b` })
   }
-  return { k1, b }
+  return { k1, b, terms }
 }
 
 class LexicalIndexImpl implements LexicalIndex {

@@ -26,7 +26,7 @@ export interface IndexStorePort {
   list(): Array<{ name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined; lexical?: LexicalInfo }>
   get(name: string): IndexPort | undefined
   getOrThrow(name: string): IndexPort
-  create(name: string, settings?: Partial<IndexSettings>, bm25?: Partial<Bm25Settings>): IndexPort
+  create(name: string, settings?: Partial<IndexSettings>, lexical?: Partial<Bm25Settings>): IndexPort
   getOrCreate(name: string): IndexPort
   /** The single mutation path (both engines; see IndexStore.apply). */
   apply: IndexStore['apply']

@@ -79,7 +79,7 @@ t.test('lexical side in the index store', skip, async (t) => {
   t.equal(info.stats.documents, model.size, 'PLAID side has every live document')
   t.equal(info.lexical?.stats.documents, [...model.values()].filter((d) => d.text !== undefined).length, 'lexical side has the live documents with text')
   t.equal(info.lexical?.stats.tombstones, 0, 'a quarter of the slots dead: the lexical side compacted itself')
-  t.same(info.lexical?.settings, { k1: 1.5, b: 0.6 })
+  t.same(info.lexical?.settings, { k1: 1.5, b: 0.6, terms: 'surface' })
   check('after deletes and upserts')
   for (const p of passages.slice(70, 90)) {
     t.notOk(store.searchLexical('docs', p.questions[0], { k: 300 }).hits.some((h) => h.id === p.id), `${p.id} (embeddings only now) is not found lexically`)
@@ -91,7 +91,7 @@ t.test('lexical side in the index store', skip, async (t) => {
   const restored = createIndexStore({ dataDir, defaultSettings: { dim: DIM }, analyzer })
   await restored.restoreAll()
   t.same(questions.map((q) => restored.searchLexical('docs', q, { k: 10 }).hits), before, 'restored lexical results identical (ids and scores)')
-  t.same(restored.list()[0].lexical?.settings, { k1: 1.5, b: 0.6 }, 'BM25 settings restored')
+  t.same(restored.list()[0].lexical?.settings, { k1: 1.5, b: 0.6, terms: 'surface' }, 'BM25 settings restored')
   check('after a restart', restored)
 
   // a snapshot from before lexical search (no lexical/ folder): rebuilt from stored text on first use
@@ -100,7 +100,7 @@ t.test('lexical side in the index store', skip, async (t) => {
   await legacy.restoreAll()
   // the old snapshot carried no BM25 settings, so the rebuilt side has the defaults
   check('rebuilt from stored text (default k1/b)', legacy, 1.2, 0.75)
-  t.same(legacy.list()[0].lexical?.settings, { k1: 1.2, b: 0.75 })
+  t.same(legacy.list()[0].lexical?.settings, { k1: 1.2, b: 0.75, terms: 'surface' })
   await legacy.saveAll()
   const again = createIndexStore({ dataDir, defaultSettings: { dim: DIM }, analyzer })
   await again.restoreAll()

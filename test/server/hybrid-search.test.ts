@@ -170,7 +170,7 @@ t.test('hybrid search equals the fusion of the two lists; filters, deletes and u
   // index info reports the lexical side; metrics carry the lexical stages and fusion
   const info = await app.inject({ method: 'GET', url: '/indexes/h' })
   t.equal(info.json().lexical.documents, model.size)
-  t.same([info.json().lexical.k1, info.json().lexical.b], [1.2, 0.75])
+  t.same([info.json().lexical.k1, info.json().lexical.b, info.json().lexical.term_form], [1.2, 0.75, 'surface'])
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
   for (const stage of ['lexical_analyze', 'lexical_postings', 'lexical_topk', 'lexical_total', 'fusion', 'exact']) {
     t.match(metrics, new RegExp(`jacolbert_search_stage_seconds_count\\{stage="${stage}"\\} [1-9]`), `stage ${stage} observed`)
@@ -182,9 +182,9 @@ t.test('POST /indexes takes BM25 settings', skip, async (t) => {
   const indexStore = createIndexStore({ defaultSettings: { dim: DIM }, analyzer })
   const app = buildApp({ config: loadConfig({}), encoder: createFakeEncoder({ dim: DIM }), indexStore, compileFilter })
   t.teardown(() => app.close())
-  const res = await app.inject({ method: 'POST', url: '/indexes', payload: { name: 'b', bm25: { k1: 2, b: 0.3 } } })
+  const res = await app.inject({ method: 'POST', url: '/indexes', payload: { name: 'b', lexical: { k1: 2, b: 0.3, term_form: 'base' } } })
   t.equal(res.statusCode, 201, res.body)
-  t.same([res.json().lexical.k1, res.json().lexical.b], [2, 0.3])
-  const bad = await app.inject({ method: 'POST', url: '/indexes', payload: { name: 'c', bm25: { b: 1.5 } } })
+  t.same([res.json().lexical.k1, res.json().lexical.b, res.json().lexical.term_form], [2, 0.3, 'base'])
+  const bad = await app.inject({ method: 'POST', url: '/indexes', payload: { name: 'c', lexical: { b: 1.5 } } })
   t.equal(bad.statusCode, 400)
 })

@@ -24,7 +24,7 @@ function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dir
   }
   if (e.lexical) {
     const l = e.lexical
-    out.lexical = { documents: l.stats.documents, terms: l.stats.terms, postings: l.stats.postings, bytes: l.stats.bytes, k1: l.settings.k1, b: l.settings.b }
+    out.lexical = { documents: l.stats.documents, terms: l.stats.terms, postings: l.stats.postings, bytes: l.stats.bytes, k1: l.settings.k1, b: l.settings.b, term_form: l.settings.terms }
   }
   return out
 }
@@ -61,7 +61,9 @@ export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (dim !== encoder.dim) {
         throw new AppError('DIMENSION_MISMATCH', `dim ${dim} does not match the model's dimension ${encoder.dim}`, { field: 'dim', expected: encoder.dim, got: dim })
       }
-      indexStore.create(name, { dim, nbits: request.body.nbits ?? ctx.config.indexNbits }, request.body.bm25)
+      const lx = request.body.lexical
+      const lexical = lx === undefined ? undefined : { ...(lx.k1 !== undefined ? { k1: lx.k1 } : {}), ...(lx.b !== undefined ? { b: lx.b } : {}), ...(lx.term_form !== undefined ? { terms: lx.term_form } : {}) }
+      indexStore.create(name, { dim, nbits: request.body.nbits ?? ctx.config.indexNbits }, lexical)
       indexStore.markDirty(name)
       reply.code(201)
       return describe(name)

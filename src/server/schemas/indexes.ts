@@ -23,6 +23,7 @@ export const IndexInfo = Type.Object({
         bytes: Type.Integer({ description: 'approximate in-memory bytes of the lexical side' }),
         k1: Type.Number(),
         b: Type.Number(),
+        term_form: Type.Union([Type.Literal('surface'), Type.Literal('base')]),
       },
       { description: 'the BM25 side of the index (absent when the service has no analyser)' },
     ),
@@ -36,13 +37,19 @@ export const CreateIndexBody = Type.Object(
     name: IndexNameField,
     nbits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4)], { description: 'residual bits (default INDEX_NBITS)' })),
     dim: Type.Optional(Type.Integer({ minimum: 1, description: "must equal the model's dimension" })),
-    bm25: Type.Optional(
+    lexical: Type.Optional(
       Type.Object(
         {
-          k1: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 1.2, description: 'term frequency saturation' })),
-          b: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.75, description: 'document length normalisation' })),
+          k1: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 1.2, description: 'BM25 term frequency saturation' })),
+          b: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.75, description: 'BM25 document length normalisation' })),
+          term_form: Type.Optional(
+            Type.Union([Type.Literal('surface'), Type.Literal('base')], {
+              default: 'surface',
+              description: "term = the word's surface form (NFKC, lower case), or the dictionary's base form where it has one",
+            }),
+          ),
         },
-        { additionalProperties: false, description: 'BM25 parameters of the lexical side (Lucene BM25Similarity)' },
+        { additionalProperties: false, description: 'settings of the lexical (BM25, Lucene BM25Similarity) side' },
       ),
     ),
   },
