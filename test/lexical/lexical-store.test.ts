@@ -126,6 +126,14 @@ t.test('lexical search refused clearly when it cannot work', skip, async (t) => 
   const noAnalyzer = createIndexStore({ defaultSettings: { dim: DIM } })
   noAnalyzer.apply('x', { op: 'upsert', documents: [{ id: 'a', vectors: vectors(1), text: '東京' }] })
   t.throws(() => noAnalyzer.searchLexical('x', '東京', { k: 3 }), { code: 'LEXICAL_UNAVAILABLE', message: /no text analyser/ })
+  // base-form terms: an inflected query finds the other inflection; surface terms do not
+  store.create('base', { dim: DIM }, { terms: 'base' })
+  store.apply('base', { op: 'upsert', documents: [{ id: 'd', vectors: vectors(1), text: '昨日はカレーを食べた。' }, { id: 'e', vectors: vectors(2), text: '東京に行く。' }] })
+  t.same(store.searchLexical('base', 'カレーを食べる', { k: 3 }).hits.map((h) => h.id), ['d'])
+  t.ok(store.searchLexical('base', '食べる', { k: 3 }).hits.length === 1, 'base form: 食べる finds 食べた')
+  store.apply('vecs', { op: 'upsert', documents: [{ id: 'd', vectors: vectors(1), text: '昨日はカレーを食べた。' }] })
+  t.same(store.searchLexical('vecs', '食べる', { k: 3 }).hits, [], 'surface form: 食べる does not find 食べた')
+  t.throws(() => createIndexStore({ defaultSettings: { dim: DIM } }).create('x', { dim: DIM }, { terms: 'base' }), { code: 'VALIDATION_ERROR', message: /base forms/ })
   // a text the analyser refuses leaves both engines unchanged
   t.throws(() => store.apply('vecs', { op: 'upsert', documents: [{ id: 'c', vectors: vectors(3), text: 'a\ud800' }] }), { code: 'INVALID_TEXT' })
   t.equal(store.get('vecs')!.get('c'), undefined)
