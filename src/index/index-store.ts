@@ -213,7 +213,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       throw new AppError('LEXICAL_UNAVAILABLE', 'this service has no text analyser, so lexical and hybrid search are unavailable', { index: name })
     }
     backfillLexical(name, e)
-    if (e.lexical.stats().documents === 0 && e.index.stats().documents > 0) {
+    if (e.lexical.size() === 0 && e.index.stats().documents > 0) {
       throw new AppError(
         'LEXICAL_UNAVAILABLE',
         `index "${name}" has no document with text: lexical and hybrid search need documents indexed with text ` +

@@ -65,6 +65,8 @@ export interface LexicalIndex {
   upsert(docs: Array<{ id: string; terms: string[] }>): void
   delete(ids: string[]): void
   has(id: string): boolean
+  /** live documents, O(1) */
+  size(): number
   search(queryTerms: string[], params: LexicalSearchParams): { hits: LexicalHit[]; timingsMs: Partial<Record<LexicalStage, number>> }
   stats(): LexicalStats
   compact(): void
@@ -157,6 +159,10 @@ class LexicalIndexImpl implements LexicalIndex {
 
   has(id: string): boolean {
     return this.slotOf.has(id)
+  }
+
+  size(): number {
+    return this.liveDocs
   }
 
   search(queryTerms: string[], params: LexicalSearchParams): { hits: LexicalHit[]; timingsMs: Partial<Record<LexicalStage, number>> } {
