@@ -66,7 +66,9 @@ function bytesOf(arr: ArrayBufferView): Buffer {
 }
 
 /** Writes `state` as snapshot files into the (empty) folder `dir`, fsyncing each; the manifest goes last. */
-export async function writeStateFiles(state: IndexState, dir: string, hooks?: SnapshotHooks, format: string = SNAPSHOT_FORMAT): Promise<{ bytes: number }> {
+/** `opts.format`: the manifest's format name (another engine's state, e.g. the lexical index, under its own name). */
+export async function writeStateFiles(state: IndexState, dir: string, hooks?: SnapshotHooks, opts?: { format?: string }): Promise<{ bytes: number }> {
+  const format = opts?.format ?? SNAPSHOT_FORMAT
   assertLittleEndian()
   if (state.metadata.length !== state.ids.length) {
     throw new TypeError(`index state has ${state.ids.length} ids but ${state.metadata.length} metadata entries`)
@@ -149,7 +151,8 @@ function isUint(v: unknown): v is number {
 }
 
 /** Parses and checks the manifest's shape (not the files). */
-export async function readManifest(dir: string, format: string = SNAPSHOT_FORMAT): Promise<SnapshotManifest> {
+export async function readManifest(dir: string, opts?: { format?: string }): Promise<SnapshotManifest> {
+  const format = opts?.format ?? SNAPSHOT_FORMAT
   const path = join(dir, MANIFEST_FILE)
   let text: string
   try {
@@ -192,9 +195,9 @@ export async function readManifest(dir: string, format: string = SNAPSHOT_FORMAT
 }
 
 /** Reads and verifies the snapshot files in `dir` into an IndexState (arrays own aligned memory). */
-export async function readStateFiles(dir: string, format: string = SNAPSHOT_FORMAT): Promise<IndexState> {
+export async function readStateFiles(dir: string, opts?: { format?: string }): Promise<IndexState> {
   assertLittleEndian()
-  const m = await readManifest(dir, format)
+  const m = await readManifest(dir, opts)
   const arrays: IndexState['arrays'] = {}
   for (const a of m.arrays) {
     const buf = await readChecked(dir, a.file, a.bytes, a.crc32)

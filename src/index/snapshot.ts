@@ -35,7 +35,7 @@ export async function saveIndexSnapshot(
     for (const c of opts?.companions ?? []) {
       const sub = join(tmp, c.subdir)
       await mkdir(sub)
-      bytes += (await writeStateFiles(c.state, sub, opts?.hooks, c.format)).bytes
+      bytes += (await writeStateFiles(c.state, sub, opts?.hooks, { format: c.format })).bytes
     }
   }, opts?.hooks)
   return { bytes, durationMs: performance.now() - started }

@@ -29,7 +29,7 @@ export async function loadLexicalSnapshot(dir: string): Promise<LexicalIndex | u
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  const state = await readStateFiles(sub, LEXICAL_SNAPSHOT_FORMAT)
+  const state = await readStateFiles(sub, { format: LEXICAL_SNAPSHOT_FORMAT })
   try {
     return restoreLexicalIndex(state as unknown as LexicalState)
   } catch (err) {
