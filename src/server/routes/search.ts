@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError } from '../../errors.js'
 import type { ServerContext } from '../context.js'
-import { checkBatch, checkText } from '../request-checks.js'
+import { rerankTexts } from '../rerank.js'
+import { checkBatch, checkText, dynamicQueries } from '../request-checks.js'
 import { RerankBody, RerankResponse, SearchBatchBody, SearchBatchResponse, SearchBody, SearchResponse } from '../schemas/search.js'
 import { prepareSearch, runSearch } from '../search-modes.js'
-import { decodeEmbeddings, maxSim } from '../vectors.js'
+import { decodeEmbeddings } from '../vectors.js'
 
 export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
@@ -42,7 +43,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (body.query_embeddings !== undefined) {
         vectors = decodeEmbeddings(body.query_embeddings as number[][] | string, body.query_shape, p.index.settings.dim, 'query_embeddings').vectors
       } else if (mode !== 'lexical') {
-        const [enc] = await ctx.parts().encoder.encodeQueries([body.query as string])
+        const [enc] = await ctx.parts().encoder.encodeQueries([body.query as string], { dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength) })
         vectors = enc.vectors.subarray(0, enc.n * enc.dim)
         if (enc.dim !== p.index.settings.dim) {
           throw new AppError('DIMENSION_MISMATCH', `the index has dimension ${p.index.settings.dim} but the model encodes ${enc.dim}`)
@@ -68,7 +69,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       for (let i = 0; i < body.queries.length; i++) checkText(body.queries[i], `queries[${i}]`, ctx.config.maxTextChars)
       const p = prepareSearch(ctx, body)
       if (p.mode === 'lexical') return { results: body.queries.map((text) => runSearch(ctx, p, { text })) }
-      const encoded = await ctx.parts().encoder.encodeQueries(body.queries)
+      const encoded = await ctx.parts().encoder.encodeQueries(body.queries, { dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength) })
       return { results: encoded.map((e, i) => runSearch(ctx, p, { text: body.queries[i], vectors: e.vectors.subarray(0, e.n * e.dim) })) }
     },
   )
@@ -85,19 +86,11 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       },
     },
     async (request) => {
-      const { query, documents, top_n, return_documents = false } = request.body
-      checkText(query, 'query', ctx.config.maxTextChars)
-      checkBatch(documents.length, 'documents', ctx.config.maxBatchTexts)
-      for (let i = 0; i < documents.length; i++) checkText(documents[i], `documents[${i}]`, ctx.config.maxTextChars)
-      const { encoder } = ctx.parts()
-      const [[q], docs] = await Promise.all([encoder.encodeQueries([query]), encoder.encodeDocuments(documents)])
-      const scored = docs.map((d, index) => ({ index, relevance_score: maxSim(q.vectors, q.n, d.vectors, d.n, q.dim) }))
-      scored.sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index)
-      const top = top_n !== undefined ? scored.slice(0, top_n) : scored
-      return {
-        model: encoder.modelName,
-        results: top.map((s) => (return_documents ? { ...s, document: { text: documents[s.index] } } : s)),
-      }
+      const { query, documents, top_n, return_documents = false, query_length } = request.body
+      const { model, results } = await rerankTexts(ctx, {
+        query, documents, topN: top_n, dynamicLength: dynamicQueries(query_length, ctx.config.queryLength),
+      })
+      return { model, results: results.map((s) => (return_documents ? { ...s, document: { text: documents[s.index] } } : s)) }
     },
   )
 }
