@@ -106,6 +106,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       providers: [...config.ortProviders],
       ...(config.ortThreads !== undefined ? { threads: config.ortThreads } : {}),
       workers: config.encoderWorkers,
+      precision: config.encoderPrecision,
       ...(config.encoderMaxBatchTokens !== undefined ? { maxBatchTokens: config.encoderMaxBatchTokens } : {}),
       ...(config.encoderMaxQueue !== undefined ? { maxQueueTexts: config.encoderMaxQueue } : {}),
       ...(config.encoderBatchWaitMs !== undefined ? { batchWaitMs: config.encoderBatchWaitMs } : {}),

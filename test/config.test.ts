@@ -88,3 +88,10 @@ t.test('every documented variable from COMMON.md is parsed', async (t) => {
     'MAX_BODY_BYTES', 'MAX_BATCH_TEXTS', 'MAX_TEXT_CHARS', 'SNAPSHOT_INTERVAL_S', 'INDEX_NBITS', 'LOG_LEVEL',
   ]) t.ok(names.includes(n), n)
 })
+
+t.test('ENCODER_PRECISION: fp32 by default, int8 on request, anything else named', async (t) => {
+  t.equal(loadConfig({}).encoderPrecision, 'fp32')
+  t.equal(loadConfig({ ENCODER_PRECISION: 'int8' }).encoderPrecision, 'int8')
+  t.equal(loadConfig({}, ['--encoder-precision', 'int8']).encoderPrecision, 'int8')
+  t.throws(() => loadConfig({ ENCODER_PRECISION: 'fp16' }), { code: 'VALIDATION_ERROR', message: /^ENCODER_PRECISION must be one of/ })
+})
