@@ -95,3 +95,10 @@ t.test('ENCODER_PRECISION: fp32 by default, int8 on request, anything else named
   t.equal(loadConfig({}, ['--encoder-precision', 'int8']).encoderPrecision, 'int8')
   t.throws(() => loadConfig({ ENCODER_PRECISION: 'fp16' }), { code: 'VALIDATION_ERROR', message: /^ENCODER_PRECISION must be one of/ })
 })
+
+t.test('SEARCH_WORKERS: unset = automatic, 0 = in-process, bounded', async (t) => {
+  t.equal(loadConfig({}).searchWorkers, undefined)
+  t.equal(loadConfig({ SEARCH_WORKERS: '0' }).searchWorkers, 0)
+  t.equal(loadConfig({ SEARCH_WORKERS: '6' }).searchWorkers, 6)
+  t.throws(() => loadConfig({ SEARCH_WORKERS: '-1' }), { code: 'VALIDATION_ERROR', message: /^SEARCH_WORKERS / })
+})

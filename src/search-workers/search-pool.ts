@@ -62,6 +62,16 @@ function spawn(): Worker {
   return new Worker(`${load}.catch((e) => { console.error(e); process.exit(70) })`, { eval: true, execArgv: process.execArgv })
 }
 
+/**
+ * SEARCH_WORKERS when unset: the cores the encoder leaves free. A CUDA encoder leaves all but one (the event loop's);
+ * a CPU encoder uses ORT_THREADS × ENCODER_WORKERS cores (all of them when ORT_THREADS is unset), so the rest, possibly
+ * none, in which case searches stay on the event loop.
+ */
+export function defaultSearchWorkers(opts: { cores: number; provider: string; ortThreads: number | undefined; encoderWorkers: number }): number {
+  if (opts.provider !== 'cpu') return Math.max(0, opts.cores - 1)
+  return Math.max(0, opts.cores - (opts.ortThreads ?? opts.cores) * opts.encoderWorkers)
+}
+
 export async function createSearchPool(opts: { workers: number; logger?: SearchPoolLogger }): Promise<SearchPool> {
   const n = Math.max(1, Math.floor(opts.workers))
   const publisher = createViewPublisher()

@@ -8,7 +8,7 @@ import t from 'tap'
 import { AppError } from '../../src/errors.js'
 import { createPlaidIndex, type PlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
-import { createSearchPool } from '../../src/search-workers/search-pool.js'
+import { createSearchPool, defaultSearchWorkers } from '../../src/search-workers/search-pool.js'
 import { liveDecoded, makeDocs, queryFor, rankExact } from '../index/synthetic-vectors.js'
 
 const dim = 32
@@ -172,4 +172,11 @@ t.test('a search worker killed mid-search fails only its searches, and is replac
   t.ok(warnings.includes('search worker stopped; starting a new one'))
   const again = await Promise.all(qs.map((q) => pool.search(index, q, { k: 5, ...EVERYTHING })))
   t.ok(again.every((r, i) => JSON.stringify(r.hits) === JSON.stringify(want[i])), 'every search answers after the replacement')
+})
+
+t.test('default SEARCH_WORKERS: the cores the encoder does not use', async (t) => {
+  t.equal(defaultSearchWorkers({ cores: 16, provider: 'cuda', ortThreads: undefined, encoderWorkers: 1 }), 15, 'GPU encoder: all cores but the event loop’s')
+  t.equal(defaultSearchWorkers({ cores: 16, provider: 'cpu', ortThreads: undefined, encoderWorkers: 1 }), 0, 'CPU encoder on every core: none left')
+  t.equal(defaultSearchWorkers({ cores: 16, provider: 'cpu', ortThreads: 4, encoderWorkers: 2 }), 8)
+  t.equal(defaultSearchWorkers({ cores: 2, provider: 'cpu', ortThreads: 4, encoderWorkers: 1 }), 0)
 })

@@ -41,9 +41,10 @@ function prepare(
   return { index, params, includeMetadata: include.includes('metadata'), includeText: include.includes('text') }
 }
 
-function run(ctx: ServerContext, p: PreparedSearch, query: Float32Array): HitT[] {
+async function run(ctx: ServerContext, p: PreparedSearch, query: Float32Array): Promise<HitT[]> {
   const t0 = performance.now()
-  const { hits, timingsMs } = p.index.search(query, p.params)
+  const pool = ctx.parts().searchPool
+  const { hits, timingsMs } = pool && p.index.searchState ? await pool.search(p.index as Required<IndexPort>, query, p.params) : p.index.search(query, p.params)
   ctx.metrics.observeSearch(timingsMs, performance.now() - t0)
   return hits.map((h) => {
     const out: HitT = { id: h.id, score: h.score }
@@ -89,7 +90,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       } else {
         q = decodeEmbeddings(body.query_embeddings as number[][] | string, body.query_shape, p.index.settings.dim, 'query_embeddings').vectors
       }
-      return { results: run(ctx, p, q) }
+      return { results: await run(ctx, p, q) }
     },
   )
 
@@ -109,7 +110,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       for (let i = 0; i < body.queries.length; i++) checkText(body.queries[i], `queries[${i}]`, ctx.config.maxTextChars)
       const p = prepare(ctx, body)
       const encoded = await ctx.parts().encoder.encodeQueries(body.queries)
-      return { results: encoded.map((e) => run(ctx, p, e.vectors.subarray(0, e.n * e.dim))) }
+      return { results: await Promise.all(encoded.map((e) => run(ctx, p, e.vectors.subarray(0, e.n * e.dim)))) }
     },
   )
 
