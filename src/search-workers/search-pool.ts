@@ -75,8 +75,16 @@ export function defaultSearchWorkers(opts: { cores: number; provider: string; or
 export async function createSearchPool(opts: { workers: number; logger?: SearchPoolLogger }): Promise<SearchPool> {
   const n = Math.max(1, Math.floor(opts.workers))
   const publisher = createViewPublisher()
-  const states = new WeakMap<SearchSource, { version: number; current: Published }>()
+  const states = new WeakMap<SearchSource, { version: number; current: Published; holder: { key: number } }>()
   const held = new Map<number, Published>()
+  // An index dropped from the store (and collected) releases its last version from the workers too.
+  const finalizer = new FinalizationRegistry<{ key: number }>((h) => {
+    const p = held.get(h.key)
+    if (p) {
+      p.superseded = true
+      maybeRelease(p)
+    }
+  })
   const workers: PoolWorker[] = []
   let nextKey = 1
   let nextId = 1
@@ -160,8 +168,14 @@ export async function createSearchPool(opts: { workers: number; logger?: SearchP
     if (st) {
       st.current.superseded = true
       maybeRelease(st.current)
+      st.version = version
+      st.current = pub
+      st.holder.key = key
+    } else {
+      const holder = { key }
+      finalizer.register(index, holder)
+      states.set(index, { version, current: pub, holder })
     }
-    states.set(index, { version, current: pub })
     return pub
   }
 
