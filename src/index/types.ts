@@ -1,4 +1,5 @@
 /** Public types of the PLAID index (re-exported by plaid-index.ts, the module other areas import). */
+import type { SearchView } from './plaid-search.js'
 export type MetadataValue = string | number | boolean | null
 
 /** Reserved metadata key under which the service keeps a document's text (`store_text`); the lexical side reads it. */
@@ -73,4 +74,10 @@ export interface PlaidIndex {
   compact(): void
   retrain(): void
   exportState(): IndexState
+  /**
+   * The arrays search reads, with a number that changes on every write (upsert, delete, compact, retrain), for the
+   * search workers (src/search-workers) to publish a consistent version. Read it between writes, never hold on to
+   * the live array: writes flip it in place.
+   */
+  searchState(): { view: SearchView; version: number }
 }

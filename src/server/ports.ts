@@ -20,7 +20,12 @@ export type MetadataFilter = NonNullable<SearchParams['filter']>
 /** What the service reports of an index; the engine's drift internals stay out of the API. */
 export type IndexStats = Omit<EngineIndexStats, 'drift'>
 
-export type IndexPort = Pick<PlaidIndex, 'settings' | 'upsert' | 'delete' | 'get' | 'search'> & { stats(): IndexStats }
+export type IndexPort = Pick<PlaidIndex, 'settings' | 'upsert' | 'delete' | 'get' | 'search'> & { stats(): IndexStats } & Partial<Pick<PlaidIndex, 'searchState'>>
+
+/** The search worker pool (src/search-workers) when SEARCH_WORKERS > 0: searches of indexes with searchState() go there. */
+export interface SearchPoolPort {
+  search(index: Pick<PlaidIndex, 'searchState'>, query: Float32Array, params: SearchParams): Promise<ReturnType<PlaidIndex['search']>>
+}
 
 export interface IndexStorePort {
   list(): Array<{ name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined; lexical?: LexicalInfo }>

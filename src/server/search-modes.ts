@@ -92,16 +92,17 @@ export function prepareSearch(ctx: ServerContext, body: SearchRequestFields): Pr
 /** What one query brings: its text (lexical, hybrid) and/or its vectors (multivector, hybrid). */
 export interface QueryInput { text?: string; vectors?: Float32Array }
 
-export function runSearch(ctx: ServerContext, p: PreparedSearch, q: QueryInput): HitT[] {
+/** Multivector searches run on the search worker pool when the service has one (SEARCH_WORKERS > 0). */
+export async function runSearch(ctx: ServerContext, p: PreparedSearch, q: QueryInput): Promise<HitT[]> {
   let ranked: FusedHit[]
   if (p.mode === 'multivector') {
-    ranked = multivectorList(ctx, p, q).map((h, i) => ({ id: h.id, score: h.score, components: { multivector: { score: h.score, rank: i + 1 } } }))
+    ranked = (await multivectorList(ctx, p, q)).map((h, i) => ({ id: h.id, score: h.score, components: { multivector: { score: h.score, rank: i + 1 } } }))
   } else if (p.mode === 'lexical') {
     ranked = lexicalList(ctx, p, q).map((h, i) => ({ id: h.id, score: h.score, components: { lexical: { score: h.score, rank: i + 1 } } }))
   } else {
     // lexical first: it fails fast (LEXICAL_UNAVAILABLE) before the PLAID work is spent
     const lexical = lexicalList(ctx, p, q)
-    const multivector = multivectorList(ctx, p, q)
+    const multivector = await multivectorList(ctx, p, q)
     const t0 = performance.now()
     ranked = fuseRankings({ multivector, lexical }, { method: p.fusion, rrfK: p.rrfK, weights: p.weights, k: p.k })
     ctx.metrics.observeFusion(performance.now() - t0)
@@ -121,10 +122,11 @@ export function runSearch(ctx: ServerContext, p: PreparedSearch, q: QueryInput):
   })
 }
 
-function multivectorList(ctx: ServerContext, p: PreparedSearch, q: QueryInput): Array<{ id: string; score: number }> {
+async function multivectorList(ctx: ServerContext, p: PreparedSearch, q: QueryInput): Promise<Array<{ id: string; score: number }>> {
   if (q.vectors === undefined) throw new AppError('VALIDATION_ERROR', 'this search needs query vectors or query text to encode', { field: 'query' })
   const t0 = performance.now()
-  const { hits, timingsMs } = p.index.search(q.vectors, p.params)
+  const pool = ctx.parts().searchPool
+  const { hits, timingsMs } = pool && p.index.searchState ? await pool.search(p.index as Required<IndexPort>, q.vectors, p.params) : p.index.search(q.vectors, p.params)
   ctx.metrics.observeSearch(timingsMs, performance.now() - t0)
   return hits
 }

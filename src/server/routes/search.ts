@@ -49,7 +49,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
           throw new AppError('DIMENSION_MISMATCH', `the index has dimension ${p.index.settings.dim} but the model encodes ${enc.dim}`)
         }
       }
-      return { results: runSearch(ctx, p, { text: body.query, vectors }) }
+      return { results: await runSearch(ctx, p, { text: body.query, vectors }) }
     },
   )
 
@@ -68,9 +68,9 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       checkBatch(body.queries.length, 'queries', ctx.config.maxBatchTexts)
       for (let i = 0; i < body.queries.length; i++) checkText(body.queries[i], `queries[${i}]`, ctx.config.maxTextChars)
       const p = prepareSearch(ctx, body)
-      if (p.mode === 'lexical') return { results: body.queries.map((text) => runSearch(ctx, p, { text })) }
+      if (p.mode === 'lexical') return { results: await Promise.all(body.queries.map((text) => runSearch(ctx, p, { text }))) }
       const encoded = await ctx.parts().encoder.encodeQueries(body.queries, { dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength) })
-      return { results: encoded.map((e, i) => runSearch(ctx, p, { text: body.queries[i], vectors: e.vectors.subarray(0, e.n * e.dim) })) }
+      return { results: await Promise.all(encoded.map((e, i) => runSearch(ctx, p, { text: body.queries[i], vectors: e.vectors.subarray(0, e.n * e.dim) }))) }
     },
   )
 
