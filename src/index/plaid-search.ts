@@ -20,7 +20,7 @@ import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, ce
 import { maxSim } from './maxsim.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { topIndices } from './top-k.js'
-import type { Metadata, SearchHit, SearchParams, SearchStage } from './types.js'
+import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
 
 /** The parts of an index that search reads. */
 export interface SearchView {
@@ -133,6 +133,7 @@ export function searchIndex(
     }
     const hits = pickHits(view, slots, scores, p.k)
     timingsMs.exact = performance.now() - t0
+    traceExact(params.trace, view, slots, hits)
     return { hits, timingsMs }
   }
 
@@ -145,6 +146,7 @@ export function searchIndex(
     const scores = exactScores(view, query, qlen, slots)
     const hits = pickHits(view, slots, scores, p.k)
     timingsMs.exact = performance.now() - t0
+    traceExact(params.trace, view, slots, hits)
     return { hits, timingsMs }
   }
 
@@ -169,6 +171,11 @@ export function searchIndex(
   now = performance.now()
   timingsMs.candidates = now - t
   t = now
+  const trace = params.trace
+  if (trace !== undefined) {
+    trace.candidates = slotIds(view, cands)
+    trace.budgets = { ncells, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
+  }
 
   let pool = cands
   const keys = new Uint32Array(0)
@@ -178,11 +185,13 @@ export function searchIndex(
     for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
     const approx = approxScores(view, S, sPtr, qlen, pool, kept)
     pool = selectSlots(pool, approx, p.ndocs, keys)
+    if (trace !== undefined) trace.pruned = slotIds(view, pool)
   }
   if (pool.length > need) {
     const approx = approxScores(view, S, sPtr, qlen, pool, null)
     pool = selectSlots(pool, approx, need, keys)
   }
+  if (trace !== undefined) trace.unpruned = slotIds(view, pool)
   now = performance.now()
   timingsMs.approx = now - t
   t = now
@@ -190,7 +199,19 @@ export function searchIndex(
   const scores = exactScores(view, query, qlen, pool)
   const hits = pickHits(view, pool, scores, p.k)
   timingsMs.exact = performance.now() - t
+  if (trace !== undefined) trace.final = hits.map((h) => h.id)
   return { hits, timingsMs }
+}
+
+function slotIds(view: SearchView, slots: Uint32Array): string[] {
+  return Array.from(slots, (s) => view.ids[s])
+}
+
+/** Exact paths (untrained index, or a filter leaving few documents): every allowed document is a candidate. */
+function traceExact(trace: SearchTrace | undefined, view: SearchView, slots: Uint32Array, hits: SearchHit[]): void {
+  if (trace === undefined) return
+  trace.candidates = trace.unpruned = slotIds(view, slots)
+  trace.final = hits.map((h) => h.id)
 }
 
 /**
