@@ -121,7 +121,13 @@ let baseP50 = Number.NaN
 for (const { name, params } of configs) {
   for (let q = 0; q < Math.min(10, nQ); q++) index.search(query(q), params) // warm-up
   const lat: number[] = []
-  for (let q = 0; q < nQ; q++) { const t = performance.now(); index.search(query(q), params); lat.push(performance.now() - t) }
+  const stage: Record<string, number[]> = {}
+  for (let q = 0; q < nQ; q++) {
+    const t = performance.now()
+    const { timingsMs } = index.search(query(q), params)
+    lat.push(performance.now() - t)
+    for (const [st, v] of Object.entries(timingsMs)) (stage[st] ??= []).push(v)
+  }
   let success = 0, overlap = 0
   const lost = { candidates: 0, pruned: 0, unpruned: 0, final: 0 }
   const budgets: Record<string, number[]> = {}
@@ -148,10 +154,11 @@ for (const { name, params } of configs) {
     config: name, ...params, success_at_10: +(success / nQ).toFixed(3), exact: exact === undefined ? null : +(exactSuccess / nQ).toFixed(3), overlap_at_10: exact === undefined ? null : +(overlap / nQ).toFixed(3),
     lost_candidates: lost.candidates, lost_pruned: lost.pruned, lost_unpruned: lost.unpruned, lost_final: lost.final,
     p50_ms: +p50.toFixed(2), p50_ratio: +(p50 / baseP50).toFixed(2),
+    stages_ms: Object.fromEntries(Object.entries(stage).map(([st, v]) => [st, +median(v).toFixed(2)])),
     budgets: Object.fromEntries(Object.entries(budgets).map(([b, v]) => [b, +median(v).toFixed(3)])),
   }
   rows.push(row)
   console.log(JSON.stringify(row))
 }
-console.table(rows.map((r) => ({ ...r, budgets: JSON.stringify(r.budgets) })))
+console.table(rows.map((r) => ({ ...r, stages_ms: JSON.stringify(r.stages_ms), budgets: JSON.stringify(r.budgets) })))
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ data: values.data, nQ, exactSuccess: exactSuccess / nQ, rows }, null, 2) + '\n')

@@ -199,11 +199,14 @@ export function searchIndex(
   let scored: Uint32Array
   let scores: Float32Array
   if (pool.length > need) {
-    const approx = exactScores(view, query, qlen, pool, { keep: kept, floor })
+    // the kept codes' vectors scored exactly (a token they miss: the pruning bound), their per-token maxima kept,
+    // so the exact stage only decompresses the other vectors
+    const tokMax = new Float32Array(pool.length * qlen)
+    const approx = exactScores(view, query, qlen, pool, { keep: kept, want: 1, floor, tokMax })
     now = performance.now()
     timingsMs.approx = now - t
     t = now
-    ;({ scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k))
+    ;({ scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, kept, tokMax))
   } else {
     now = performance.now()
     timingsMs.approx = now - t
@@ -226,15 +229,16 @@ export function searchIndex(
  * score are scored exactly first; their errors e = exact − approx tell how far the approximation can understate a
  * document for this query and index. A document not yet scored can still enter the top k only if approx + max e
  * reaches the current k-th exact score, so the next documents in approximate order are scored, in batches of need/2,
- * while that holds (at most the whole pool, i.e. ndocs). Where the approximation separates the top k clearly this
+ * while that holds (at most 2·need documents, which bounds the stage at twice its former cost). Where the approximation separates the top k clearly this
  * stops at `need`; where it is loose (skewed data, noisy queries) the stage grows instead of losing the target.
  * Deterministic: the order is the approximate ranking with ties by slot, and the bound uses only the scored set.
  */
 function adaptiveExact(
   view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, need: number, k: number,
+  kept: Uint8Array, tokMax: Float32Array,
 ): { scored: Uint32Array; scores: Float32Array } {
-  const n = pool.length
-  const order = topIndices(approx, pool, n, n, new Uint32Array(n))
+  const n = Math.min(pool.length, 2 * need)
+  const order = topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length))
   const slots = new Uint32Array(n)
   for (let i = 0; i < n; i++) slots[i] = pool[order[i]]
   const scores = new Float32Array(n)
@@ -244,7 +248,9 @@ function adaptiveExact(
   let next = Math.min(n, need)
   const step = Math.max(k, Math.ceil(need / 2))
   while (done < n) {
-    scores.set(exactScores(view, query, qlen, slots.subarray(done, next)), done)
+    const init = new Float32Array((next - done) * qlen)
+    for (let i = done; i < next; i++) init.set(tokMax.subarray(order[i] * qlen, (order[i] + 1) * qlen), (i - done) * qlen)
+    scores.set(exactScores(view, query, qlen, slots.subarray(done, next), { keep: kept, want: 0, init }), done)
     for (let i = done; i < next; i++) {
       const e = scores[i] - approx[order[i]]
       if (e > errMax) errMax = e
@@ -503,7 +509,7 @@ export function exactScores(
       const a = view.docStart[slots[i]], b = a + view.docLen[slots[i]]
       let n = 0
       for (let v = a; v < b; v++) n += sel.keep[view.codes[v]]
-      lens[i] = n
+      lens[i] = sel.want === 1 ? n : b - a - n
     }
   }
   const lenOf = (i: number): number => (lens === undefined ? view.docLen[slots[i]] : lens[i])
@@ -518,10 +524,21 @@ export function exactScores(
 }
 
 /**
- * A subset of every document's vectors for a partial exact score: only vectors whose code c has keep[c] = 1 are
- * decompressed, and a token none of them reaches scores floor[j].
+ * A subset of every document's vectors for a partial exact score: only vectors whose code c has
+ * keep[c] = want are decompressed. Two uses: scoring only the vectors of kept codes (floor for tokens they miss,
+ * tokMax keeps their per-token maxima), then the exact score as the maximum of those and the other vectors.
  */
-export interface VectorSelection { keep: Uint8Array; floor: Float32Array }
+export interface VectorSelection {
+  /** per centroid: 1 or 0; the vectors whose code has keep[code] === want are scored */
+  keep: Uint8Array
+  want: 0 | 1
+  /** qlen values: a token none of the scored vectors (nor `init`) reaches counts floor[j] in the sum */
+  floor?: Float32Array
+  /** slots.length × qlen: per document and token, a maximum already known (from the other vectors) */
+  init?: Float32Array
+  /** slots.length × qlen, written: per document and token, the maximum over the scored vectors and `init` */
+  tokMax?: Float32Array
+}
 
 let EXACT_CHUNK = 2048
 let APPROX_CHUNK = 32768
@@ -562,7 +579,7 @@ function exactChunk(
         row += len
       } else {
         for (let v = a; v < a + len; v++) {
-          if (sel.keep[codes[v]] === 0) continue
+          if (sel.keep[codes[v]] !== sel.want) continue
           codesView[row] = codes[v]
           resView.set(residuals.subarray(v * bpv, (v + 1) * bpv), row * bpv)
           row++
@@ -584,7 +601,7 @@ function exactChunk(
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], b = a + docLen[slots[i]]
       for (let v = a; v < b; v++) {
-        if (sel !== undefined && sel.keep[codes[v]] === 0) continue
+        if (sel !== undefined && sel.keep[codes[v]] !== sel.want) continue
         decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
         row++
       }
@@ -594,14 +611,16 @@ function exactChunk(
   const best = new Float32Array(qlen)
   for (let i = i0, row = 0; i < i1; i++) {
     const len = lens === undefined ? docLen[slots[i]] : lens[i]
-    if (sel === undefined) best.fill(-Infinity)
-    else best.set(sel.floor)
+    if (sel?.init !== undefined) best.set(sel.init.subarray(i * qlen, (i + 1) * qlen))
+    else best.fill(-Infinity)
     for (let r = 0; r < len; r++, row++) {
       const o = row * qlen
       for (let j = 0; j < qlen; j++) if (sims[o + j] > best[j]) best[j] = sims[o + j]
     }
+    if (sel?.tokMax !== undefined) sel.tokMax.set(best, i * qlen)
     let sum = 0
-    for (let j = 0; j < qlen; j++) sum += best[j]
+    if (sel?.floor !== undefined) for (let j = 0; j < qlen; j++) sum += best[j] > sel.floor[j] ? best[j] : sel.floor[j]
+    else for (let j = 0; j < qlen; j++) sum += best[j]
     out[i] = sum
   }
 }
