@@ -179,6 +179,12 @@ export function searchIndex(
     trace.budgets = { ncells, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
   }
 
+  // the probed cells and each token's ncells-th best centroid score, read while S is valid (an arena growth in a
+  // later stage detaches it)
+  const probed = new Uint8Array(K)
+  for (let i = 0; i < chosen.length; i++) probed[chosen[i]] = 1
+  const missing = new Float32Array(qlen)
+  for (let j = 0; j < qlen; j++) missing[j] = S[chosen[j * ncells + ncells - 1] * qlen + j]
   let pool = cands
   const keys = new Uint32Array(0)
   if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
@@ -199,14 +205,17 @@ export function searchIndex(
   let scored: Uint32Array
   let scores: Float32Array
   if (pool.length > need) {
-    // the kept codes' vectors scored exactly (a token they miss: the pruning bound), their per-token maxima kept,
-    // so the exact stage only decompresses the other vectors
+    // Refinement (WARP's selection): only the vectors in the probed cells (each token's top-ncells centroids) are
+    // decompressed and scored exactly; a token none of a document's probed vectors reaches gets the score of its
+    // ncells-th best centroid, which bounds the centroid score of every code it did not probe. Their per-token
+    // maxima are kept, so the exact stage only decompresses the other vectors. Cost: the pool's vectors in probed
+    // cells, a small share even when popular topics put most vectors above the pruning threshold.
     const tokMax = new Float32Array(pool.length * qlen)
-    const approx = exactScores(view, query, qlen, pool, { keep: kept, want: 1, floor, tokMax })
+    const approx = exactScores(view, query, qlen, pool, { keep: probed, want: 1, floor: missing, tokMax })
     now = performance.now()
     timingsMs.approx = now - t
     t = now
-    ;({ scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, kept, tokMax))
+    ;({ scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, probed, tokMax))
   } else {
     now = performance.now()
     timingsMs.approx = now - t
