@@ -39,7 +39,14 @@ export interface Config {
   readonly snapshotIntervalS: number
   readonly indexNbits: 1 | 2 | 4
   readonly logLevel: LogLevel
+  /**
+   * Query length when a request does not say: 'fixed' = query_maxlen tokens (ColBERT's default), 'dynamic' = padded
+   * with [MASK] to the next multiple of 32 with at least 8 [MASK]s, so long queries are not cut (JaColBERTv2.5).
+   */
+  readonly queryLength: QueryLength
 }
+
+export type QueryLength = 'fixed' | 'dynamic'
 
 type Parser = (raw: string, name: string) => unknown
 
@@ -126,6 +133,8 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'SNAPSHOT_INTERVAL_S', key: 'snapshotIntervalS', def: '300', parse: int(0, 86_400 * 7), help: 'periodic snapshot interval; 0 = only on shutdown' },
   { env: 'INDEX_NBITS', key: 'indexNbits', def: '2', parse: nbits, help: 'residual bits per dimension for new indexes (1, 2 or 4)' },
   { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
+  // Query length (JaColBERTv2.5's dynamic query length, per request as `query_length`)
+  { env: 'QUERY_LENGTH', key: 'queryLength', def: 'fixed', parse: oneOf(['fixed', 'dynamic'] as const), help: 'query length when a request does not say: fixed (query_maxlen) or dynamic (next multiple of 32, at least 8 [MASK]s)' },
 ]
 
 /** `--model-cache-dir` for MODEL_CACHE_DIR, etc. */
