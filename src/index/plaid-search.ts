@@ -3,16 +3,21 @@
  *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim).
  *  2. candidates: union of the IVF lists of each query token's top-ncells centroids, restricted to allowed slots.
  *     approx:     pruned centroid-interaction score (codes whose best S is below the threshold are skipped; a query
- *                 token matched by no kept code adds the bound min(threshold, its best centroid score)), top ndocs;
- *                 then the unpruned score over those, top
- *                 max(k, ndocs/4). Cost Σ doc lengths × qlen per pass (pruned codes skip the qlen loop).
- *  4. exact:      MaxSim over the decompressed vectors of the survivors, top k (see exactScores).
+ *                 token reached by no kept code scores the bound min(threshold, its best centroid score)), top
+ *                 ndocs; then a refined score over those: the vectors in the probed cells decompressed and scored
+ *                 exactly, every other vector by its centroid score (cost: pool vectors × qlen + probed vectors ×
+ *                 qlen·dim).
+ *  4. exact:      MaxSim of the best ndocs/4 by refined score (only their unprobed vectors are decompressed: the probed
+ *                 maxima are reused), growing in steps while refined + the largest error seen (exact − refined) can
+ *                 still reach the k-th exact score, at most 2·ndocs/4 documents; top k (see adaptiveExact).
+ * Stage-by-stage survivors for a diagnostic: SearchParams.trace (bench/index-stages.ts).
  * A filter is applied first (an allowed bitset over live slots); when it leaves no more documents than stage 4
  * would score anyway, those documents are scored exactly, and when the candidates that pass it are too few, ncells
  * grows ×4 until enough are found (up to every centroid), so a filtered search returns k hits when k exist.
  * Hot loops run in WebAssembly SIMD kernels (simd-kernels.ts) with TypeScript fallbacks: the int16 centroid-score
  * tile, a row-max kernel, the stage-2/3 max-accumulation kernel, and decode + int16 tile for stage 4. Per query on
- * the bench's 1.8 M-vector set (K = 16384, k = 10 defaults): centroids 4.3 ms, candidates 0.1, approx 1.1, exact 3.4.
+ * the bench's 1.8 M-vector set (K = 16384, k = 10 defaults), before the refinement: centroids 4.3 ms, candidates 0.1,
+ * approx 1.1, exact 3.4. The refinement's per-token centroid maxima run in a TypeScript loop (no kernel yet).
  */
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
@@ -54,6 +59,9 @@ const NO_MATCH = -9999
  *   k=100 reference (2, 0.45, 1024): 0.948, 26 ms;  (8, 0.45, 400): 0.948, 13.9 ms
  * ncells hardly matters (a document's vectors share few codes, so IVF lists are short and candidates cheap); the
  * exact stage (ndocs/4 documents) dominates the cost and the threshold the quality.
+ * Issue 9 (skewed data, BENCHMARKS.md "Index search stages under skew"): these values lost the target at the cut to
+ * the exact stage; the refined cut and the adaptive exact stage fixed that without changing them. They have not yet
+ * been re-chosen across the bench:gen presets; ncells now also sets how many vectors the refinement decompresses.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
   if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
