@@ -10,7 +10,9 @@
  * - `mixture`: what real Japanese ColBERT data looks like and the defaults were not tuned on —
  *   · topic popularity is Zipf(s) over the topics (s up to 1.2: a few topics — particles, punctuation — are in most
  *     documents, so a few IVF lists are huge);
- *   · a document draws 1…10 distinct topics by popularity and uneven mixture weights (geometric or Dirichlet), each
+ *   · a share `background` of each document's tokens are function words: per token a topic drawn by popularity and a
+ *     token normalize(normalize(topic + topicNoise·g) + tokenNoise·g), the same kind in every document;
+ *   · the rest: a document draws 1…10 distinct topics by popularity and uneven mixture weights (geometric or Dirichlet), each
  *     token's topic drawn by weight; per (document, topic) a sub-centre normalize(topic + topicNoise·g); each token
  *     normalize(sub-centre + tokenNoise·g); lengths uniform or log-normal, clipped to [min, max];
  *   · a query for target d: a share (uniform in [lo, hi]) of its 32 tokens are noisy copies (queryNoise) of distinct
@@ -43,6 +45,8 @@ export interface MixtureModel {
   topicsPerDoc: [number, number]
   weights: MixtureWeights
   topicNoise: number
+  /** spread of a document's own sub-centre around its topic (default topicNoise) */
+  docTopicNoise?: number
   tokenNoise: number
   lengths: LengthDistribution
   /** share of the query's tokens copied (noisily) from the target, uniform in [lo, hi] */
@@ -50,6 +54,11 @@ export interface MixtureModel {
   queryNoise: number
   /** Zipf exponent of the distractor tokens' topic popularity */
   distractorZipf: number
+  /**
+   * share of each document's tokens that are "function words": topic drawn per token by popularity, no per-document
+   * sub-centre (the same particles and punctuation in every text); 0 = none
+   */
+  background: number
 }
 
 export type DataModel = UniformModel | MixtureModel
@@ -77,27 +86,27 @@ export const PRESETS: Preset[] = [
     seed: 1, model: LEGACY, exactSuccessAt10: { value: 0.970, queries: 500 },
   },
   {
-    name: 'zipf-quarter', about: "the issue's first independent set: Zipf 1.0, 2-10 topics (Dirichlet 0.7), ~1/4 of the query from the target",
-    seed: 11,
+    name: 'zipf-quarter', about: "the issue's first independent set: Zipf 1.0, 30 % function words, 2-10 topics (Dirichlet 0.7), 20-30 % of the query from the target",
+    seed: 11, exactSuccessAt10: { value: 0.810, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 1.0, topicsPerDoc: [2, 10], weights: { kind: 'dirichlet', alpha: 0.7 },
-      lengths: { kind: 'uniform', min: 60, max: 300 }, queryShare: [0.2, 0.3], queryNoise: 1.1, distractorZipf: 1.0,
+      lengths: { kind: 'uniform', min: 60, max: 300 }, queryShare: [0.2, 0.3], queryNoise: 0.45, distractorZipf: 1.0, background: 0.3, docTopicNoise: 0.8,
     },
   },
   {
     name: 'short-12k', about: "the issue's second set: 12k short documents (log-normal, median 70), Zipf 0.8, 1-6 topics (geometric), 30-45 % copied",
-    seed: 12,
+    seed: 12, exactSuccessAt10: { value: 0.760, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 12000, zipf: 0.8, topicsPerDoc: [1, 6], weights: { kind: 'geometric', ratio: 0.5 },
-      lengths: { kind: 'lognormal', min: 30, max: 160, median: 70, sigma: 0.5 }, queryShare: [0.3, 0.45], queryNoise: 1.4, distractorZipf: 1.0,
+      lengths: { kind: 'lognormal', min: 30, max: 160, median: 70, sigma: 0.5 }, queryShare: [0.3, 0.45], queryNoise: 1.2, distractorZipf: 1.0, background: 0.2, docTopicNoise: 0.5,
     },
   },
   {
-    name: 'zipf-steep', about: 'strongest skew: Zipf 1.2, 1-3 topics with a dominant one, 20-30 % copied, distractors Zipf 1.2',
-    seed: 13,
+    name: 'zipf-steep', about: 'strongest skew: Zipf 1.2, 40 % function words, 1-3 topics with a dominant one, 30-40 % copied, distractors Zipf 1.2',
+    seed: 13, exactSuccessAt10: { value: 0.810, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 1.2, topicsPerDoc: [1, 3], weights: { kind: 'geometric', ratio: 0.4 },
-      lengths: { kind: 'lognormal', min: 30, max: 300, median: 140, sigma: 0.6 }, queryShare: [0.2, 0.3], queryNoise: 1.0, distractorZipf: 1.2,
+      lengths: { kind: 'lognormal', min: 30, max: 300, median: 140, sigma: 0.6 }, queryShare: [0.3, 0.4], queryNoise: 0.7, distractorZipf: 1.2, background: 0.4, docTopicNoise: 0.8,
     },
   },
   {
@@ -105,7 +114,7 @@ export const PRESETS: Preset[] = [
     seed: 14,
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 0.5, topicsPerDoc: [6, 10], weights: { kind: 'dirichlet', alpha: 1.0 },
-      lengths: { kind: 'uniform', min: 120, max: 300 }, queryShare: [0.4, 0.6], queryNoise: 1.5, distractorZipf: 0.8,
+      lengths: { kind: 'uniform', min: 120, max: 300 }, queryShare: [0.4, 0.6], queryNoise: 2.0, distractorZipf: 0.8, background: 0.2, docTopicNoise: 0.3,
     },
   },
   {
@@ -113,15 +122,15 @@ export const PRESETS: Preset[] = [
     seed: 15,
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 0.3, topicsPerDoc: [1, 1], weights: { kind: 'uniform' },
-      lengths: { kind: 'uniform', min: 30, max: 300 }, queryShare: [0.5, 0.75], queryNoise: 1.8, distractorZipf: 0.6,
+      lengths: { kind: 'uniform', min: 30, max: 300 }, queryShare: [0.5, 0.75], queryNoise: 2.6, distractorZipf: 0.6, background: 0.25, docTopicNoise: 0.35,
     },
   },
   {
     name: 'uneven-tail', about: 'Zipf 0.9, 2-5 topics (Dirichlet 0.3: one dominates), log-normal lengths 30-300, 25-50 % copied, distractors Zipf 1.2',
-    seed: 16,
+    seed: 16, exactSuccessAt10: { value: 0.800, queries: 100 },
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 0.9, topicsPerDoc: [2, 5], weights: { kind: 'dirichlet', alpha: 0.3 },
-      lengths: { kind: 'lognormal', min: 30, max: 300, median: 100, sigma: 0.8 }, queryShare: [0.25, 0.5], queryNoise: 1.3, distractorZipf: 1.2,
+      lengths: { kind: 'lognormal', min: 30, max: 300, median: 100, sigma: 0.8 }, queryShare: [0.25, 0.5], queryNoise: 0.6, distractorZipf: 1.2, background: 0.3, docTopicNoise: 0.7,
     },
   },
 ]
@@ -198,6 +207,8 @@ function queriesByTarget(qrels: Int32Array): Map<number, number[]> {
 
 function generateMixture(m: MixtureModel, seed: number): GeneratedSet {
   const { docs: nDocs, dim, queries: nQueries, queryLen, topicNoise, tokenNoise, queryNoise } = m
+  // a document's own sub-centres spread by docTopicNoise (how distinct two documents on one topic are)
+  const docTopicNoise = m.docTopicNoise ?? topicNoise
   const [tMin, tMax] = m.topicsPerDoc
   if (!(Number.isInteger(tMin) && Number.isInteger(tMax) && tMin >= 1 && tMax >= tMin)) throw new RangeError('topicsPerDoc must be integers 1 ≤ min ≤ max')
   const rnd = createRandom(seed)
@@ -239,10 +250,17 @@ function generateMixture(m: MixtureModel, seed: number): GeneratedSet {
       const nSub = tMin + rnd.int(tMax - tMin + 1)
       const chosen = distinctTopics(nSub, rnd)
       const w = mixtureWeights(nSub, m.weights, rnd)
-      for (let s = 0; s < nSub; s++) noisyUnit(subs, s * dim, topics, chosen[s] * dim, dim, topicNoise, rnd)
+      for (let s = 0; s < nSub; s++) noisyUnit(subs, s * dim, topics, chosen[s] * dim, dim, docTopicNoise, rnd)
       const len = doclens[d]
       const vecs = new Float32Array(len * dim)
-      for (let i = 0; i < len; i++) noisyUnit(vecs, i * dim, subs, drawIndex(w, rnd) * dim, dim, tokenNoise, rnd)
+      for (let i = 0; i < len; i++) {
+        if (m.background > 0 && rnd.uniform() < m.background) {
+          noisyUnit(sub, 0, topics, popularity.sample(rnd) * dim, dim, topicNoise, rnd)
+          noisyUnit(vecs, i * dim, sub, 0, dim, tokenNoise, rnd)
+        } else {
+          noisyUnit(vecs, i * dim, subs, drawIndex(w, rnd) * dim, dim, tokenNoise, rnd)
+        }
+      }
       for (const q of queriesOf.get(d) ?? []) {
         const share = m.queryShare[0] + qrnd.uniform() * (m.queryShare[1] - m.queryShare[0])
         const fromTarget = Math.min(queryLen, Math.max(1, Math.round(share * queryLen)))
