@@ -9,6 +9,9 @@ import { loadConfig, redactConfig, type Config } from './config.js'
 import { createEncoder } from './encoder/index.js'
 import { createIndexStore } from './index/index-store.js'
 import { compileFilter } from './index/metadata-filter.js'
+import { createLexicalAnalyzer } from './lexical/analyzer.js'
+import { createMecabAnalyzer } from './tokenizer/mecab/index.js'
+import { loadColbertTokenizer, resolveDictionaryDir } from './tokenizer/colbert-tokenizer.js'
 import { resolveModelDir } from './model/resolve-model.js'
 import { buildApp } from './server/app.js'
 import { createMetrics } from './server/plugins/metrics.js'
@@ -100,9 +103,11 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
         log.info({ file: p.file, bytes: p.bytes, total: p.total }, 'downloading model')
       },
     })
+    // One MeCab dictionary in memory, shared by the encoder's tokenizer and the lexical (BM25) analyser.
+    const segmenter = createMecabAnalyzer(resolveDictionaryDir(modelDir, config.mecabDicdir))
     const encoder = await createEncoder({
       modelDir,
-      ...(config.mecabDicdir ? { dicdir: config.mecabDicdir } : {}),
+      tokenizer: loadColbertTokenizer(modelDir, { segmenter }),
       providers: [...config.ortProviders],
       ...(config.ortThreads !== undefined ? { threads: config.ortThreads } : {}),
       workers: config.encoderWorkers,
@@ -116,6 +121,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       dataDir: config.dataDir,
       defaultSettings: { dim: encoder.dim, nbits: config.indexNbits },
       logger: log.child({ component: 'index-store' }),
+      analyzer: createLexicalAnalyzer(segmenter),
       onSnapshot: (e) => metrics.snapshotDuration.observe(e.durationMs / 1000),
     })
     parts = { encoder, store }

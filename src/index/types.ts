@@ -1,5 +1,8 @@
 /** Public types of the PLAID index (re-exported by plaid-index.ts, the module other areas import). */
 export type MetadataValue = string | number | boolean | null
+
+/** Reserved metadata key under which the service keeps a document's text (`store_text`); the lexical side reads it. */
+export const STORED_TEXT_KEY = '_text'
 export type Metadata = Record<string, MetadataValue>
 
 export interface IndexSettings {
