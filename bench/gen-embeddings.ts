@@ -1,74 +1,55 @@
 /**
- * Synthetic embedding-set generator for the index bench (format: src/index/embedding-set.ts).
+ * Synthetic embedding-set generator for the index bench (format: src/index/embedding-set.ts; models and presets:
+ * bench/data-models.ts).
  *
- *   npm run bench:gen -- --docs N --out DIR [--seed S] [--dim 128] [--queries Q] [--query-len 32]
+ *   npm run bench:gen -- --preset NAME --out DIR [--docs N] [--queries Q] [--seed S] [--query-noise X]
+ *   npm run bench:gen -- --list
+ *   npm run bench:gen -- --docs N --out DIR [--seed 1] ...   (no preset: the original uniform model, flags as before)
  *
- * Model of the data (ColBERT-like: token vectors cluster by meaning, documents mix a few meanings):
- * - `topics` unit centres uniform on the sphere (one per 10 documents, at least 64);
- * - each document picks 1–4 topics and, per topic, its own sub-centre = normalize(topic + subNoise·g);
- * - each token = normalize(sub-centre + tokenNoise·g), lengths uniform in 60..300;
- * - a query for target document d: 12–24 tokens = normalize(a token of d + queryNoise·g), the rest tokens of random
- *   topics (off-target words), 32 in all; qrels = d.
- * g is a Gaussian with E‖g‖² = 1. The noises are tuned so that exact MaxSim success@10 is high but not 1 (0.970 on all
- * 500 queries of the 10k-document seed-1 set; the reference's exact figure on its set was 0.95), i.e. the task is hard
- * enough to tell indexes apart: a query shares only noisy tokens with its target, and documents of one topic share
- * most of their structure.
+ * Presets (10k documents unless said; exact MaxSim success@10, brute force over all vectors, on the first 100 queries
+ * as measured by `npm run bench:matrix -- --queries 100` on 2026-11-29 — see BENCHMARKS.md "Index quality matrix
+ * (issue 9)"; `--list` prints them):
+ *   uniform       original model: equally popular topics, 12–24 of 32 query tokens copied   exact 0.960 (0.970 on all 500)
+ *   zipf-quarter  Zipf 1.0, 30 % function words, 2–10 topics (Dirichlet 0.7), 20–30 % copied      exact 0.810
+ *   short-12k     12k short documents (log-normal, median 70), Zipf 0.8, 1–6 topics, 30–45 % copied exact 0.760
+ *   zipf-steep    Zipf 1.2, 40 % function words, 1–3 topics (geometric 0.4), 30–40 % copied   exact 0.810
+ *   many-topics   Zipf 0.5, 6–10 topics (Dirichlet 1), lengths 120–300, 40–60 % copied              (see --list)
+ *   single-topic  Zipf 0.3, one topic per document, lengths 30–300, 50–75 % copied                  (see --list)
+ *   uneven-tail   Zipf 0.9, 2–5 topics (Dirichlet 0.3), log-normal lengths, 25–50 % copied          exact 0.800
+ * A preset's data are fixed by its seed; overriding --docs/--queries/--seed/--*-noise gives another set (the exact
+ * figure no longer applies).
  */
 import { parseArgs } from 'node:util'
-import { writeEmbeddingSet } from '../src/index/embedding-set.js'
+import { PRESETS, findPreset, writeGeneratedSet, type DataModel } from './data-models.js'
 
-const HELP = `usage: npm run bench:gen -- --docs N --out DIR [--seed S] [--dim 128] [--queries 500] [--query-len 32]
-  [--topic-noise 0.2] [--token-noise 0.7] [--query-noise 1.6] [--min-len 60] [--max-len 300]`
+const HELP = `usage: npm run bench:gen -- --preset NAME --out DIR [--docs N] [--queries Q] [--seed S] [--query-noise X]
+       npm run bench:gen -- --list
+       npm run bench:gen -- --docs N --out DIR [--seed 1] [--dim 128] [--queries 500] [--query-len 32]
+         [--topic-noise 0.2] [--token-noise 0.7] [--query-noise 1.6] [--min-len 60] [--max-len 300]   (original uniform model)
+presets: ${PRESETS.map((p) => p.name).join(', ')}`
 
-/** Seeded uniform [0,1) stream (Mulberry32) plus Box–Muller normals. */
-function createRandom(seed: number): { uniform(): number; int(n: number): number; normal(): number } {
-  let state = (seed ^ 0x9e3779b9) >>> 0
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+function describe(model: DataModel): string {
+  if (model.kind === 'uniform') {
+    return `uniform topics, 1-4 per doc, lengths ${model.minLen}-${model.maxLen}, 12-24/${model.queryLen} query tokens copied, ` +
+      `noise topic ${model.topicNoise} token ${model.tokenNoise} query ${model.queryNoise}`
   }
-  let spare = Number.NaN
-  const normal = (): number => {
-    if (!Number.isNaN(spare)) {
-      const s = spare
-      spare = Number.NaN
-      return s
-    }
-    const u = 1 - uniform()
-    const v = uniform()
-    const r = Math.sqrt(-2 * Math.log(u))
-    spare = r * Math.sin(2 * Math.PI * v)
-    return r * Math.cos(2 * Math.PI * v)
-  }
-  return { uniform, int: (n) => Math.floor(uniform() * n), normal }
-}
-
-type Random = ReturnType<typeof createRandom>
-
-/** out[o..o+dim) = normalize(base[b..b+dim) + noise·g), g ~ N(0, I/dim). */
-function noisyUnit(out: Float32Array, o: number, base: Float32Array, b: number, dim: number, noise: number, rnd: Random): void {
-  const s = noise / Math.sqrt(dim)
-  let norm = 0
-  for (let i = 0; i < dim; i++) {
-    const v = base[b + i] + s * rnd.normal()
-    out[o + i] = v
-    norm += v * v
-  }
-  const inv = 1 / Math.sqrt(norm)
-  for (let i = 0; i < dim; i++) out[o + i] *= inv
+  const len = model.lengths.kind === 'uniform' ? `uniform ${model.lengths.min}-${model.lengths.max}`
+    : `lognormal median ${model.lengths.median} sigma ${model.lengths.sigma} in ${model.lengths.min}-${model.lengths.max}`
+  const w = model.weights.kind === 'uniform' ? 'equal' : model.weights.kind === 'geometric' ? `geometric ${model.weights.ratio}` : `dirichlet ${model.weights.alpha}`
+  return `zipf ${model.zipf}, ${model.topicsPerDoc[0]}-${model.topicsPerDoc[1]} topics/doc (${w}), lengths ${len}, ` +
+    `query share ${model.queryShare[0]}-${model.queryShare[1]} noise ${model.queryNoise}, distractors zipf ${model.distractorZipf}, ` +
+    `function words ${model.background}, noise topic ${model.topicNoise} doc-topic ${model.docTopicNoise ?? model.topicNoise} token ${model.tokenNoise}`
 }
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      docs: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, dim: { type: 'string', default: '128' },
-      queries: { type: 'string', default: '500' }, 'query-len': { type: 'string', default: '32' },
-      'topic-noise': { type: 'string', default: '0.2' }, 'token-noise': { type: 'string', default: '0.7' },
-      'query-noise': { type: 'string', default: '1.6' }, 'min-len': { type: 'string', default: '60' }, 'max-len': { type: 'string', default: '300' },
+      preset: { type: 'string' }, list: { type: 'boolean' },
+      docs: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, dim: { type: 'string' },
+      queries: { type: 'string' }, 'query-len': { type: 'string' },
+      'topic-noise': { type: 'string' }, 'token-noise': { type: 'string' },
+      'query-noise': { type: 'string' }, 'min-len': { type: 'string' }, 'max-len': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -76,67 +57,50 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP)
     return 0
   }
-  if (values.docs === undefined || values.out === undefined) {
+  if (values.list) {
+    for (const p of PRESETS) {
+      const exact = p.exactSuccessAt10 === undefined ? 'not measured' : `${p.exactSuccessAt10.value.toFixed(3)} (${p.exactSuccessAt10.queries} queries)`
+      console.log(`${p.name.padEnd(13)} seed ${p.seed}, ${p.model.docs} docs, ${p.model.queries} queries; exact MaxSim success@10 ${exact}\n  ${p.about}\n  ${describe(p.model)}`)
+    }
+    return 0
+  }
+  if (values.out === undefined || (values.preset === undefined && values.docs === undefined)) {
     console.error(HELP)
     return 2
   }
-  const nDocs = Number(values.docs)
-  const dim = Number(values.dim)
-  const nQueries = Number(values.queries)
-  const queryLen = Number(values['query-len'])
-  const [topicNoise, tokenNoise, queryNoise] = [values['topic-noise'], values['token-noise'], values['query-noise']].map(Number)
-  const minLen = Number(values['min-len'])
-  const maxLen = Number(values['max-len'])
-  for (const [k, v] of Object.entries({ nDocs, dim, nQueries, queryLen, minLen, maxLen })) {
-    if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a non-negative integer`)
+  const num = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined
+    const x = Number(v)
+    if (!Number.isFinite(x) || x < 0) throw new Error(`--${name} must be a non-negative number`)
+    return x
   }
-  const rnd = createRandom(Number(values.seed))
-  const started = performance.now()
-
-  const nTopics = Math.max(64, Math.round(nDocs / 10))
-  const topics = new Float32Array(nTopics * dim)
-  const zero = new Float32Array(dim)
-  for (let t = 0; t < nTopics; t++) noisyUnit(topics, t * dim, zero, 0, dim, Math.sqrt(dim), rnd)
-
-  const doclens = new Int32Array(nDocs)
-  for (let d = 0; d < nDocs; d++) doclens[d] = minLen + rnd.int(maxLen - minLen + 1)
-
-  // Queries are built while their target document is generated, so no document needs to stay in memory.
-  const qrels = new Int32Array(nQueries)
-  for (let q = 0; q < nQueries; q++) qrels[q] = rnd.int(nDocs)
-  const queriesOf = new Map<number, number[]>()
-  qrels.forEach((d, q) => queriesOf.set(d, [...(queriesOf.get(d) ?? []), q]))
-  const queries = new Float32Array(nQueries * queryLen * dim)
-  const randomToken = new Float32Array(dim)
-
-  function* documents(): Generator<Float32Array> {
-    const subs = new Float32Array(4 * dim)
-    for (let d = 0; d < nDocs; d++) {
-      const nSub = 1 + rnd.int(4)
-      for (let s = 0; s < nSub; s++) noisyUnit(subs, s * dim, topics, rnd.int(nTopics) * dim, dim, topicNoise, rnd)
-      const len = doclens[d]
-      const vecs = new Float32Array(len * dim)
-      for (let i = 0; i < len; i++) noisyUnit(vecs, i * dim, subs, rnd.int(nSub) * dim, dim, tokenNoise, rnd)
-      for (const q of queriesOf.get(d) ?? []) {
-        const fromTarget = 12 + rnd.int(13)
-        for (let j = 0; j < queryLen; j++) {
-          const o = (q * queryLen + j) * dim
-          if (j < fromTarget) {
-            noisyUnit(queries, o, vecs, rnd.int(len) * dim, dim, queryNoise, rnd)
-          } else {
-            noisyUnit(randomToken, 0, topics, rnd.int(nTopics) * dim, dim, topicNoise, rnd)
-            noisyUnit(queries, o, randomToken, 0, dim, tokenNoise, rnd)
-          }
-        }
-      }
-      yield vecs
-    }
+  const int = (name: string, v: string | undefined): number | undefined => {
+    const x = num(name, v)
+    if (x !== undefined && !Number.isInteger(x)) throw new Error(`--${name} must be an integer`)
+    return x
   }
-
-  await writeEmbeddingSet(values.out, { dim, doclens, docs: documents(), queryLen, queries, qrels })
-  const nTokens = doclens.reduce((s, x) => s + x, 0)
-  console.log(`wrote ${values.out}: ${nDocs} documents, ${nTokens} vectors (dim ${dim}), ${nQueries} queries × ${queryLen}, ` +
-    `${nTopics} topics, in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  const preset = values.preset === undefined ? undefined : findPreset(values.preset)
+  const legacy: DataModel = {
+    kind: 'uniform', docs: 10000, dim: 128, queries: 500, queryLen: 32, topicNoise: 0.2, tokenNoise: 0.7, queryNoise: 1.6, minLen: 60, maxLen: 300,
+  }
+  const model: DataModel = { ...(preset?.model ?? legacy) }
+  model.docs = int('docs', values.docs) ?? model.docs
+  model.dim = int('dim', values.dim) ?? model.dim
+  model.queries = int('queries', values.queries) ?? model.queries
+  model.queryLen = int('query-len', values['query-len']) ?? model.queryLen
+  model.topicNoise = num('topic-noise', values['topic-noise']) ?? model.topicNoise
+  model.tokenNoise = num('token-noise', values['token-noise']) ?? model.tokenNoise
+  model.queryNoise = num('query-noise', values['query-noise']) ?? model.queryNoise
+  if (model.kind === 'uniform') {
+    model.minLen = int('min-len', values['min-len']) ?? model.minLen
+    model.maxLen = int('max-len', values['max-len']) ?? model.maxLen
+  } else if (values['min-len'] !== undefined || values['max-len'] !== undefined) {
+    model.lengths = { ...model.lengths, min: int('min-len', values['min-len']) ?? model.lengths.min, max: int('max-len', values['max-len']) ?? model.lengths.max }
+  }
+  const seed = int('seed', values.seed) ?? preset?.seed ?? 1
+  const r = await writeGeneratedSet(values.out, model, seed)
+  console.log(`wrote ${values.out}: ${preset === undefined ? '' : `preset ${preset.name}, `}${r.docs} documents, ${r.vectors} vectors (dim ${model.dim}), ` +
+    `${r.queries} queries × ${model.queryLen}, ${r.topics} topics, in ${r.seconds.toFixed(1)} s`)
   return 0
 }
 

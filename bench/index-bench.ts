@@ -3,6 +3,8 @@
  *
  *   npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 500] [--queries N]
  *                          [--no-curves] [--no-update] [--no-snapshot] [--curves-md FILE]
+ *   npm run bench:index -- --matrix [matrix flags]   (= npm run bench:matrix: every data preset × parameter sets,
+ *                                                     see bench/index-matrix.ts)
  *
  * Measures: build time (total and by training phase), bytes per vector (index's own accounting), resident memory,
  * search latency p50/p95 at k=10 and k=100 (one query at a time, after warm-up, default parameters), success@10
@@ -22,13 +24,15 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { dotTile } from '../src/index/dense-kernels.js'
 import { readEmbeddingSet, type EmbeddingSet } from '../src/index/embedding-set.js'
 import { maxSim } from '../src/index/maxsim.js'
 import { createPlaidIndex, lastTrainTimings, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
 import { loadIndexSnapshot, saveIndexSnapshot } from '../src/index/snapshot.js'
+import { exactScores, topK } from './exact-maxsim.js'
+import { matrixMain } from './index-matrix.js'
 
-const HELP = `usage: npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 500] [--queries N]
+const HELP = `usage: npm run bench:index -- --matrix [...]   (preset matrix: npm run bench:matrix -- --help)
+       npm run bench:index -- --data DIR [--nbits 2] [--k 10] [--json FILE] [--exact-sample 500] [--queries N]
   [--warmup 20] [--curve-queries 150] [--no-curves] [--no-update] [--no-snapshot] [--no-exact-cache] [--curves-md FILE]`
 
 const mb = (bytes: number): number => Math.round(bytes / 1048576)
@@ -55,54 +59,6 @@ function docVectors(set: EmbeddingSet, d: number): Float32Array {
   return set.docs.subarray(set.docOffsets[d] * set.dim, (set.docOffsets[d] + set.doclens[d]) * set.dim)
 }
 
-/**
- * Exact MaxSim scores of the sampled queries against every document: returns S × nDocs scores (row per query).
- * One pass over the documents; per block of ≤ 256 document vectors, one dot tile of all S·L query tokens.
- */
-function exactScores(set: EmbeddingSet, sample: number[]): Float32Array {
-  const { dim, queryLen: L, nDocs } = set
-  const S = sample.length
-  const qs = new Float32Array(S * L * dim)
-  sample.forEach((q, i) => qs.set(queryOf(set, q), i * L * dim))
-  const scores = new Float32Array(S * nDocs)
-  const BLOCK = 256
-  const tile = new Float32Array(S * L * BLOCK * 2 + 1)
-  let d0 = 0
-  while (d0 < nDocs) {
-    // a block of whole documents of at most BLOCK vectors (a longer document is a block on its own)
-    let d1 = d0 + 1
-    while (d1 < nDocs && set.docOffsets[d1 + 1] - set.docOffsets[d0] <= BLOCK) d1++
-    const first = set.docOffsets[d0]
-    const nb = set.docOffsets[d1] - first
-    const out = nb <= BLOCK * 2 ? tile : new Float32Array(S * L * nb)
-    dotTile(qs, 0, S * L, set.docs, first * dim, nb, dim, out, 0)
-    for (let s = 0; s < S; s++) {
-      for (let d = d0; d < d1; d++) {
-        const a = set.docOffsets[d] - first
-        const b = a + set.doclens[d]
-        let total = 0
-        for (let j = 0; j < L; j++) {
-          const row = (s * L + j) * nb
-          let m = -Infinity
-          for (let t = row + a; t < row + b; t++) if (out[t] > m) m = out[t]
-          total += set.doclens[d] === 0 ? 0 : m
-        }
-        scores[s * nDocs + d] = total
-      }
-    }
-    d0 = d1
-  }
-  return scores
-}
-
-/** Indices of the top `k` entries of scores[off .. off+n) (ties: lower index first), best first. */
-function topK(scores: Float32Array, off: number, n: number, k: number): number[] {
-  const idx: number[] = []
-  for (let i = 0; i < n; i++) if (scores[off + i] > -Infinity) idx.push(i)
-  idx.sort((a, b) => scores[off + b] - scores[off + a] || a - b)
-  return idx.slice(0, k)
-}
-
 async function cachedExactScores(set: EmbeddingSet, dataDir: string, sample: number[], useCache: boolean): Promise<{ scores: Float32Array; seconds: number; cached: boolean }> {
   const key = `${basename(resolve(dataDir))}-${set.nDocs}-${set.nTokens}-${set.nQueries}-${sample.length}`
   const path = resolve('bench/results/exact-cache', `${key}.f32`)
@@ -115,7 +71,9 @@ async function cachedExactScores(set: EmbeddingSet, dataDir: string, sample: num
     } catch { /* not cached yet */ }
   }
   const t0 = performance.now()
-  const scores = exactScores(set, sample)
+  const qs = new Float32Array(sample.length * set.queryLen * set.dim)
+  sample.forEach((q, i) => qs.set(queryOf(set, q), i * set.queryLen * set.dim))
+  const scores = exactScores(set, qs, set.queryLen)
   const seconds = (performance.now() - t0) / 1000
   if (useCache) {
     await mkdir(dirname(path), { recursive: true })
@@ -158,6 +116,8 @@ function runQueries(
 }
 
 async function main(argv: string[]): Promise<number> {
+  // the preset × parameters matrix (issue 9) has its own flags: bench/index-matrix.ts
+  if (argv.includes('--matrix')) return matrixMain(argv.filter((a) => a !== '--matrix'))
   const { values } = parseArgs({
     args: argv,
     options: {

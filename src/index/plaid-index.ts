@@ -27,7 +27,7 @@ import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCod
 import type { DriftStats, IndexSettings, IndexState, IndexStats, Metadata, PlaidIndex, SearchParams } from './types.js'
 
 export type {
-  DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage,
+  DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage, SearchTrace,
 } from './types.js'
 
 export const INDEX_FORMAT_VERSION = 2

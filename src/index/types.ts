@@ -23,6 +23,25 @@ export interface SearchParams {
   centroidScoreThreshold?: number
   ndocs?: number
   filter?: (metadata: Metadata | undefined, id: string) => boolean
+  /**
+   * Diagnostics (benches and tests, never the service): when given, the search fills it with the documents that
+   * survived each stage and the budgets it chose. Costs a copy of each stage's ids; off (undefined) by default.
+   */
+  trace?: SearchTrace
+}
+
+/** Stage-by-stage survivors of one search (ids, in no particular order) and the budgets it used. */
+export interface SearchTrace {
+  /** union of the probed IVF lists (or every allowed document when the search was exact) */
+  candidates?: string[]
+  /** after the pruned approximate cut (absent when the candidates already fitted in it) */
+  pruned?: string[]
+  /** after the unpruned approximate cut: what the exact stage scores */
+  unpruned?: string[]
+  /** the returned top k */
+  final?: string[]
+  /** the budgets chosen for this query */
+  budgets?: Record<string, number>
 }
 
 export interface SearchHit { id: string; score: number; metadata?: Metadata }

@@ -1,0 +1,391 @@
+/**
+ * Index quality matrix (issue 9): every data preset (bench/data-models.ts) × search parameter sets, against exact
+ * MaxSim. One command reproduces the table in BENCHMARKS.md "Index quality matrix (issue 9)":
+ *
+ *   npm run bench:matrix -- [--presets a,b] [--queries 500] [--docs N] [--cache DIR] [--modes ours,reference]
+ *                           [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;…'] [--stages] [--nbits 2]
+ *                           [--warmup 10] [--json FILE] [--md FILE] [--rebuild]
+ *   (also: npm run bench:index -- --matrix …)
+ *
+ * Per preset: the data set is generated into the cache folder if missing (folder named by the preset's parameters, so
+ * an edited preset never reuses stale data); exact MaxSim scores of the first --queries queries against every document
+ * (bench/exact-maxsim.ts) are cached beside it (a cache for more queries serves fewer); the index is built once per
+ * preset, nbits and index source code (hash of src/index/*.ts) and cached as a snapshot (src/index/snapshot.ts) with
+ * its build time, so that re-runs with other search parameters only load it. --rebuild ignores the index cache.
+ *
+ * --docs N generates a smaller collection of each preset's model (another data set, cached under its own key) for
+ * quick runs; the figures then do not compare with the 10k table.
+ *
+ * Modes (each run at k=10 and k=100, one query at a time after --warmup queries):
+ *   ours       the engine's defaults (SearchParams { k } only)
+ *   reference  Stanford ColBERT PLAID's defaults: k ≤ 10: ncells 1, threshold 0.5, ndocs 256; k ≤ 100: 2, 0.45, 1024
+ *   --candidates 'name:key=value,…;…'  any SearchParams fields (threshold = centroidScoreThreshold; numbers and
+ *              true/false are converted, other values passed as strings), e.g. an adaptive mode the engine exposes:
+ *              'adaptive:mode=adaptive'. A key prefixed k10./k100. applies to that k only (k100.ndocs=1024).
+ * Figures per cell: success@10 of the returned list (target in its top 10) and overlap@10 with exact MaxSim's top 10;
+ * at k=100 also success@100 and recall@100 (overlap of the top 100 with exact's top 100); p50/p95 latency; per preset
+ * build time and bytes/vector (index's own accounting).
+ *
+ * --stages: one extra (untimed) pass per k=10 cell with SearchParams.trace (the engine's opt-in diagnostics: the
+ * documents surviving each stage, see src/index/types.ts SearchTrace). For the targets exact MaxSim ranks in its top
+ * 10, reports where the engine lost them: candidate generation (not in trace.candidates), the pruned approximate cut
+ * (trace.pruned), the unpruned cut to the exact stage (trace.unpruned), or the final ranking (trace.final). An engine
+ * without the trace leaves the object empty and the report says "no trace".
+ */
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { readEmbeddingSet, type EmbeddingSet } from '../src/index/embedding-set.js'
+import { createPlaidIndex, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
+import { loadIndexSnapshot, saveIndexSnapshot } from '../src/index/snapshot.js'
+import { PRESETS, findPreset, modelKey, writeGeneratedSet, type Preset } from './data-models.js'
+import { exactScores, topK } from './exact-maxsim.js'
+
+const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')}] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
+  [--modes ours,reference] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
+  [--json FILE] [--md FILE] [--rebuild]`
+
+/** The reference implementation's (Stanford ColBERT PLAID 0.2.x) defaults, by k. */
+export function referenceParams(k: number): Partial<SearchParams> {
+  return k <= 10 ? { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 } : { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 }
+}
+
+export interface Mode { name: string; params(k: number): Partial<SearchParams> }
+
+/** Parses `name:key=value,key=value;name2:…` into modes (see the header). */
+export function parseCandidates(spec: string): Mode[] {
+  return spec.split(';').map((s) => s.trim()).filter((s) => s.length > 0).map((entry) => {
+    const colon = entry.indexOf(':')
+    if (colon <= 0) throw new Error(`candidate "${entry}": expected name:key=value,…`)
+    const name = entry.slice(0, colon).trim()
+    const common: Record<string, unknown> = {}
+    const byK: Record<string, Record<string, unknown>> = {}
+    for (const kv of entry.slice(colon + 1).split(',').map((x) => x.trim()).filter((x) => x.length > 0)) {
+      const eq = kv.indexOf('=')
+      if (eq <= 0) throw new Error(`candidate ${name}: "${kv}" is not key=value`)
+      let key = kv.slice(0, eq).trim()
+      const raw = kv.slice(eq + 1).trim()
+      const value: unknown = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw
+      let target = common
+      const m = /^k(\d+)\.(.+)$/.exec(key)
+      if (m !== null) {
+        target = byK[m[1]] ??= {}
+        key = m[2]
+      }
+      if (key === 'threshold') key = 'centroidScoreThreshold'
+      if (key === 'k' || key === 'filter' || key === 'trace') throw new Error(`candidate ${name}: ${key} cannot be set`)
+      target[key] = value
+    }
+    return { name, params: (k: number) => ({ ...common, ...(byK[String(k)] ?? {}) }) as Partial<SearchParams> }
+  })
+}
+
+/** The engine's opt-in trace (SearchParams.trace), read structurally so that an engine without it still runs. */
+interface StageTrace { candidates?: string[]; pruned?: string[]; unpruned?: string[]; final?: string[]; budgets?: Record<string, number> }
+
+interface Cell {
+  preset: string; mode: string; k: number; params: Record<string, unknown>; queries: number
+  p50_ms: number; p95_ms: number
+  success_at_10: number; overlap_at_10: number
+  success_at_100?: number; recall_at_100?: number
+  stages?: StageReport
+}
+
+interface StageReport {
+  traced: boolean
+  /** targets exact MaxSim ranks in its top 10 (the engine's to lose) */
+  exact_found: number
+  lost_candidates: number; lost_pruned: number; lost_unpruned: number; lost_final: number
+  /** median of each budget the engine reported */
+  budgets_median?: Record<string, number>
+}
+
+interface PresetInfo {
+  preset: string; seed: number; key: string; docs: number; vectors: number; queries: number
+  exact_success_at_10: number; exact_success_at_100: number; exact_seconds: number; exact_cached: boolean
+  build_s: number; build_cached: boolean; bytes_per_vector: number; centroids: number; generate_s?: number
+}
+
+const percentile = (sorted: number[], p: number): number => sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5)
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Writes `data` to `path` via a temporary file and a rename, so a concurrent reader never sees half a file. */
+async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  await writeFile(tmp, data)
+  await rename(tmp, path)
+}
+
+/** Hash of the index engine's sources: a cached index snapshot is valid only for the code that built it. */
+async function indexCodeHash(): Promise<string> {
+  const dir = resolve('src/index')
+  const h = createHash('sha256')
+  for (const f of (await readdir(dir)).filter((x) => x.endsWith('.ts')).sort()) {
+    h.update(f)
+    h.update(await readFile(join(dir, f)))
+  }
+  return h.digest('hex').slice(0, 12)
+}
+
+async function ensureData(cache: string, preset: Preset, log: (s: string) => void): Promise<{ dir: string; seconds?: number }> {
+  const dir = join(cache, 'data', `${preset.name}-${modelKey(preset.model, preset.seed)}`)
+  if (await exists(join(dir, 'manifest.json'))) return { dir }
+  await mkdir(join(cache, 'data'), { recursive: true })
+  const tmp = `${dir}.tmp-${process.pid}`
+  await rm(tmp, { recursive: true, force: true })
+  log(`${preset.name}: generating ${preset.model.docs} documents into ${dir} …`)
+  const r = await writeGeneratedSet(tmp, preset.model, preset.seed)
+  try {
+    await rename(tmp, dir)
+  } catch (err) {
+    // another run generated it meanwhile (same preset, same seed: the same bytes)
+    if (!(await exists(join(dir, 'manifest.json')))) throw err
+    await rm(tmp, { recursive: true, force: true })
+  }
+  log(`${preset.name}: ${r.docs} documents, ${r.vectors} vectors, ${r.queries} queries, ${r.topics} topics in ${r.seconds.toFixed(0)} s`)
+  return { dir, seconds: r.seconds }
+}
+
+/** Exact scores of queries 0..n−1 (n × nDocs), from the cache when a file for ≥ n queries exists. */
+async function ensureExact(cache: string, key: string, set: EmbeddingSet, n: number, log: (s: string) => void): Promise<{ scores: Float32Array; seconds: number; cached: boolean }> {
+  const dir = join(cache, 'exact')
+  await mkdir(dir, { recursive: true })
+  const prefix = `${key}-q`
+  const have = (await readdir(dir)).map((f) => /^(.*)-q(\d+)\.f32$/.exec(f)).filter((m) => m !== null && `${m[1]}-q` === prefix)
+    .map((m) => Number(m![2])).filter((m) => m >= n).sort((a, b) => a - b)
+  if (have.length > 0) {
+    const buf = await readFile(join(dir, `${prefix}${have[0]}.f32`))
+    if (buf.byteLength === have[0] * set.nDocs * 4) {
+      const all = new Float32Array(buf.buffer, buf.byteOffset, have[0] * set.nDocs)
+      return { scores: all.subarray(0, n * set.nDocs), seconds: 0, cached: true }
+    }
+  }
+  log(`  exact MaxSim: ${n} queries × ${set.nTokens} vectors (cost ${(n * set.queryLen * set.nTokens * set.dim / 1e12).toFixed(2)} T multiply-adds) …`)
+  const t0 = performance.now()
+  const scores = exactScores(set, set.queries.subarray(0, n * set.queryLen * set.dim), set.queryLen)
+  const seconds = (performance.now() - t0) / 1000
+  await writeAtomic(join(dir, `${prefix}${n}.f32`), new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength))
+  return { scores, seconds, cached: false }
+}
+
+async function ensureIndex(
+  cache: string, key: string, set: EmbeddingSet, nbits: 1 | 2 | 4, rebuild: boolean, log: (s: string) => void,
+): Promise<{ index: PlaidIndex; buildS: number; cached: boolean }> {
+  const dir = join(cache, 'index', `${key}-nbits${nbits}-${await indexCodeHash()}`)
+  const meta = join(dir, 'bench-build.json')
+  if (!rebuild && await exists(meta)) {
+    try {
+      const { build_s: buildS } = JSON.parse(await readFile(meta, 'utf8')) as { build_s: number }
+      return { index: await loadIndexSnapshot(join(dir, 'snapshot')), buildS, cached: true }
+    } catch (err) {
+      log(`  cached index unusable (${(err as Error).message}); rebuilding`)
+    }
+  }
+  const docs = Array.from({ length: set.nDocs }, (_, d) => ({
+    id: `d${d}`, vectors: set.docs.subarray(set.docOffsets[d] * set.dim, (set.docOffsets[d] + set.doclens[d]) * set.dim),
+  }))
+  const t0 = performance.now()
+  const index = createPlaidIndex({ dim: set.dim, nbits })
+  index.upsert(docs)
+  const buildS = (performance.now() - t0) / 1000
+  await mkdir(dir, { recursive: true })
+  await saveIndexSnapshot(index, join(dir, 'snapshot'))
+  await writeAtomic(meta, JSON.stringify({ build_s: buildS, built_at: new Date().toISOString() }) + '\n')
+  return { index, buildS, cached: false }
+}
+
+function runCell(
+  index: PlaidIndex, set: EmbeddingSet, n: number, k: number, params: Partial<SearchParams>, exactTop: number[][], warmup: number,
+): Omit<Cell, 'preset' | 'mode' | 'params' | 'stages'> {
+  const { dim, queryLen: L } = set
+  const query = (q: number): Float32Array => set.queries.subarray(q * L * dim, (q + 1) * L * dim)
+  const p = { ...params, k } as SearchParams
+  for (let i = 0; i < Math.min(warmup, n); i++) index.search(query(i), p)
+  const lat: number[] = []
+  let s10 = 0, s100 = 0, ov10 = 0, rec100 = 0
+  for (let q = 0; q < n; q++) {
+    const t0 = performance.now()
+    const { hits } = index.search(query(q), p)
+    lat.push(performance.now() - t0)
+    const got = hits.map((h) => Number(h.id.slice(1)))
+    const target = set.qrels![q]
+    const top10 = got.slice(0, 10)
+    if (top10.includes(target)) s10++
+    const ex10 = exactTop[q].slice(0, 10)
+    ov10 += top10.filter((d) => ex10.includes(d)).length / Math.max(1, ex10.length)
+    if (k >= 100) {
+      if (got.slice(0, 100).includes(target)) s100++
+      const ex100 = new Set(exactTop[q].slice(0, 100))
+      rec100 += got.slice(0, 100).filter((d) => ex100.has(d)).length / Math.max(1, ex100.size)
+    }
+  }
+  lat.sort((a, b) => a - b)
+  return {
+    k, queries: n, p50_ms: percentile(lat, 0.5), p95_ms: percentile(lat, 0.95), success_at_10: s10 / n, overlap_at_10: ov10 / n,
+    ...(k >= 100 ? { success_at_100: s100 / n, recall_at_100: rec100 / n } : {}),
+  }
+}
+
+/**
+ * Stage report (see the header): where the engine lost the targets exact MaxSim finds in its top 10. This is the hook
+ * for the engine's SearchParams.trace; budgets it reports (trace.budgets) are summarised by their medians.
+ */
+function stageReport(index: PlaidIndex, set: EmbeddingSet, n: number, k: number, params: Partial<SearchParams>, exactTop: number[][]): StageReport {
+  const { dim, queryLen: L } = set
+  const r: StageReport = { traced: false, exact_found: 0, lost_candidates: 0, lost_pruned: 0, lost_unpruned: 0, lost_final: 0 }
+  const budgets = new Map<string, number[]>()
+  for (let q = 0; q < n; q++) {
+    const target = set.qrels![q]
+    const trace: StageTrace = {}
+    const res = index.search(set.queries.subarray(q * L * dim, (q + 1) * L * dim), { ...params, k, trace } as SearchParams)
+    if (trace.candidates !== undefined) r.traced = true
+    for (const [b, v] of Object.entries(trace.budgets ?? {})) budgets.set(b, [...(budgets.get(b) ?? []), v])
+    if (!exactTop[q].slice(0, 10).includes(target)) continue
+    r.exact_found++
+    const id = `d${target}`
+    const final = trace.final ?? res.hits.map((h) => h.id)
+    if (trace.candidates !== undefined && !trace.candidates.includes(id)) r.lost_candidates++
+    else if (trace.pruned !== undefined && !trace.pruned.includes(id)) r.lost_pruned++
+    else if (trace.unpruned !== undefined && !trace.unpruned.includes(id)) r.lost_unpruned++
+    else if (!final.slice(0, 10).includes(id)) r.lost_final++
+  }
+  if (budgets.size > 0) r.budgets_median = Object.fromEntries([...budgets].map(([b, v]) => [b, median(v)]))
+  return r
+}
+
+const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3)
+const f1 = (x: number): string => x.toFixed(1)
+
+function markdown(infos: PresetInfo[], cells: Cell[], header: string): string {
+  const lines = [header, '',
+    '| preset | docs / vectors | exact s@10 | build s | B/vec | mode | k=10 s@10 | ov@10 | p50 / p95 ms | k=100 s@10 | ov@10 | s@100 (exact) | recall@100 | p50 / p95 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+  for (const info of infos) {
+    const modes = [...new Set(cells.filter((c) => c.preset === info.preset).map((c) => c.mode))]
+    modes.forEach((mode, i) => {
+      const a = cells.find((c) => c.preset === info.preset && c.mode === mode && c.k === 10)
+      const b = cells.find((c) => c.preset === info.preset && c.mode === mode && c.k === 100)
+      const head = i === 0
+        ? `| ${info.preset} | ${info.docs} / ${(info.vectors / 1e6).toFixed(2)} M | ${f3(info.exact_success_at_10)} | ${f1(info.build_s)}${info.build_cached ? ' (cached)' : ''} | ${f1(info.bytes_per_vector)} `
+        : '| | | | | '
+      lines.push(`${head}| ${mode} | ${f3(a?.success_at_10)} | ${f3(a?.overlap_at_10)} | ${a === undefined ? '–' : `${f1(a.p50_ms)} / ${f1(a.p95_ms)}`} ` +
+        `| ${f3(b?.success_at_10)} | ${f3(b?.overlap_at_10)} | ${f3(b?.success_at_100)} (${f3(info.exact_success_at_100)}) | ${f3(b?.recall_at_100)} | ` +
+        `${b === undefined ? '–' : `${f1(b.p50_ms)} / ${f1(b.p95_ms)}`} |`)
+    })
+  }
+  const staged = cells.filter((c) => c.stages !== undefined)
+  if (staged.length > 0) {
+    lines.push('', 'Where the target was lost (k=10; of the targets exact MaxSim ranks in its top 10):', '',
+      '| preset | mode | exact found | lost: candidates | pruned cut | unpruned cut | final top 10 | budgets (median) |', '|---|---|---|---|---|---|---|---|')
+    for (const c of staged) {
+      const s = c.stages!
+      lines.push(s.traced
+        ? `| ${c.preset} | ${c.mode} | ${s.exact_found} | ${s.lost_candidates} | ${s.lost_pruned} | ${s.lost_unpruned} | ${s.lost_final} | ${Object.entries(s.budgets_median ?? {}).map(([b, v]) => `${b} ${v}`).join(', ')} |`
+        : `| ${c.preset} | ${c.mode} | ${s.exact_found} | no trace from this engine | | | ${s.lost_final} (not in top 10) | |`)
+    }
+  }
+  return lines.join('\n') + '\n'
+}
+
+export async function matrixMain(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      presets: { type: 'string' }, docs: { type: 'string' }, queries: { type: 'string', default: '500' }, cache: { type: 'string', default: '/tmp/jacolbert-matrix' },
+      modes: { type: 'string', default: 'ours,reference' }, candidates: { type: 'string' }, stages: { type: 'boolean' },
+      nbits: { type: 'string', default: '2' }, warmup: { type: 'string', default: '10' }, json: { type: 'string' }, md: { type: 'string' },
+      rebuild: { type: 'boolean' }, matrix: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    console.log(HELP)
+    return 0
+  }
+  const log = (s: string): void => console.log(s)
+  const chosen = values.presets === undefined ? PRESETS : values.presets.split(',').map((x) => findPreset(x.trim()))
+  // --docs: a smaller (or larger) collection of the same model, for quick runs; a different data set (own cache key)
+  const presets = values.docs === undefined ? chosen : chosen.map((p) => ({ ...p, model: { ...p.model, docs: Number(values.docs) }, exactSuccessAt10: undefined }))
+  const nbits = Number(values.nbits) as 1 | 2 | 4
+  if (![1, 2, 4].includes(nbits)) throw new Error('--nbits must be 1, 2 or 4')
+  const warmup = Number(values.warmup)
+  const cache = resolve(values.cache)
+  const modes: Mode[] = []
+  for (const m of values.modes.split(',').map((x) => x.trim()).filter((x) => x.length > 0)) {
+    if (m === 'ours') modes.push({ name: 'ours', params: () => ({}) })
+    else if (m === 'reference') modes.push({ name: 'reference', params: referenceParams })
+    else throw new Error(`unknown mode ${m} (ours, reference; others via --candidates)`)
+  }
+  if (values.candidates !== undefined) modes.push(...parseCandidates(values.candidates))
+  const started = new Date()
+  log(`index matrix: ${presets.length} presets × ${modes.map((m) => m.name).join(', ')} × k 10/100; nbits ${nbits}; cache ${cache}; index code ${await indexCodeHash()}`)
+
+  const infos: PresetInfo[] = []
+  const cells: Cell[] = []
+  for (const preset of presets) {
+    const key = `${preset.name}-${modelKey(preset.model, preset.seed)}`
+    const data = await ensureData(cache, preset, log)
+    const set = await readEmbeddingSet(data.dir)
+    if (set.qrels === undefined) throw new Error(`${data.dir} has no qrels`)
+    const n = Math.min(set.nQueries, Number(values.queries))
+    const exact = await ensureExact(cache, key, set, n, log)
+    const exactTop = Array.from({ length: n }, (_, q) => topK(exact.scores, q * set.nDocs, set.nDocs, 100))
+    const exact10 = exactTop.filter((t, q) => t.slice(0, 10).includes(set.qrels![q])).length / n
+    const exact100 = exactTop.filter((t, q) => t.includes(set.qrels![q])).length / n
+    log(`${preset.name}: ${set.nDocs} docs, ${set.nTokens} vectors; exact MaxSim success@10 ${exact10.toFixed(3)}, success@100 ${exact100.toFixed(3)} ` +
+      `on ${n} queries (${exact.cached ? 'cached' : `${exact.seconds.toFixed(0)} s`})`)
+    const built = await ensureIndex(cache, key, set, nbits, values.rebuild === true, log)
+    const stats = built.index.stats()
+    const info: PresetInfo = {
+      preset: preset.name, seed: preset.seed, key, docs: set.nDocs, vectors: set.nTokens, queries: n,
+      exact_success_at_10: exact10, exact_success_at_100: exact100, exact_seconds: exact.seconds, exact_cached: exact.cached,
+      build_s: built.buildS, build_cached: built.cached, bytes_per_vector: stats.bytes / stats.vectors, centroids: stats.centroids,
+      ...(data.seconds !== undefined ? { generate_s: data.seconds } : {}),
+    }
+    infos.push(info)
+    log(`  index: build ${info.build_s.toFixed(1)} s${built.cached ? ' (cached snapshot)' : ''}, ${stats.centroids} centroids, ${info.bytes_per_vector.toFixed(1)} bytes/vector`)
+    for (const mode of modes) {
+      for (const k of [10, 100]) {
+        const params = mode.params(k)
+        const cell: Cell = { preset: preset.name, mode: mode.name, params: { ...params }, ...runCell(built.index, set, n, k, params, exactTop, warmup) }
+        if (values.stages === true && k === 10) cell.stages = stageReport(built.index, set, n, k, params, exactTop)
+        cells.push(cell)
+        const st = cell.stages
+        log(`  ${mode.name.padEnd(10)} k=${String(k).padEnd(3)} success@10 ${f3(cell.success_at_10)} (exact ${f3(exact10)}) overlap@10 ${f3(cell.overlap_at_10)}` +
+          (k >= 100 ? ` success@100 ${f3(cell.success_at_100)} (exact ${f3(exact100)}) recall@100 ${f3(cell.recall_at_100)}` : '') +
+          ` p50 ${cell.p50_ms.toFixed(2)} p95 ${cell.p95_ms.toFixed(2)} ms` +
+          (st === undefined ? '' : st.traced
+            ? `; of ${st.exact_found} exact-found targets lost at candidates ${st.lost_candidates}, pruned ${st.lost_pruned}, unpruned ${st.lost_unpruned}, final ${st.lost_final}`
+            : `; stages: no trace from this engine (${st.lost_final} of ${st.exact_found} exact-found targets not in the top 10)`))
+      }
+    }
+  }
+
+  const header = `Index quality matrix — ${started.toISOString()}; nbits ${nbits}; ${infos.map((i) => `${i.preset} ${i.queries}`).join(', ')} queries ` +
+    `(one at a time, warm-up ${warmup}); exact = brute-force MaxSim over all vectors on the same queries`
+  const md = markdown(infos, cells, header)
+  log('\n' + md)
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const jsonPath = values.json ?? `bench/results/matrix-${stamp}.json`
+  await mkdir(resolve(jsonPath, '..'), { recursive: true })
+  await writeFile(jsonPath, JSON.stringify({ started: started.toISOString(), nbits, index_code: await indexCodeHash(), presets: infos, cells }, null, 2) + '\n')
+  log(`wrote ${jsonPath}`)
+  if (values.md !== undefined) {
+    await writeFile(values.md, md)
+    log(`wrote ${values.md}`)
+  }
+  return 0
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('index-matrix.ts')) {
+  process.exitCode = await matrixMain(process.argv.slice(2))
+}
