@@ -11,6 +11,10 @@
  * queries/s (32 tokens) at several batch sizes for the fused (com.microsoft ops) and plain graphs; the achieved FLOP/s
  * of document encoding as a fraction of what onnxruntime reaches on one large fp32 MatMul (the FFN's shape) with the
  * same threads in the same run; and one end-to-end figure through createEncoder (worker thread + batching).
+ * int8 (ENCODER_PRECISION=int8): the int8-fused graph is measured beside fp32-fused, then head to head (the two
+ * sessions alternate, so load drift on this shared machine hits both alike) for the speed-up; its accuracy is the
+ * cosine per token against fp32-fused on the same batch, and, when ../shared is present, the top-10 agreement of exact
+ * MaxSim retrieval on JSQuAD with the tiny fixture model (first --jsquad-questions questions, default 1000).
  * FLOPs per token at sequence length S: layers·(2·(4H² + 2HI) + 4·S·H) + 2·H·dim (matmuls only; elementwise ops,
  * softmax and LayerNorm are not counted, so the fraction slightly understates the work done).
  */
@@ -21,7 +25,10 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as ort from 'onnxruntime-node'
-import { createEncoder } from '../src/encoder/index.js'
+import { createEncoder, type EncodedText } from '../src/encoder/index.js'
+import { maxSim } from '../src/index/maxsim.js'
+import { IPADIC_DIR, TINY_MODEL_DIR, hasShared } from '../test/helpers/shared.js'
+import { loadJsquad } from '../test/server/jsquad.js'
 import { loadCheckpoint } from '../src/model/checkpoint.js'
 import type { GraphVariant } from '../src/model/onnx/colbert-graph.js'
 import { createGraphBuilder, DataType, encodeModel } from '../src/model/onnx/graph-builder.js'
@@ -33,7 +40,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean' }, threads: { type: 'string' }, json: { type: 'string' }, profile: { type: 'boolean' },
-    dir: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    dir: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'jsquad-questions': { type: 'string' },
   },
 })
 if (args.help) {
@@ -157,7 +164,7 @@ async function main(): Promise<void> {
   hasher.digest()
   const coldHashMs = performance.now() - th
   log(`  cold hash of the weights: ${coldHashMs.toFixed(0)} ms`)
-  const variants: GraphVariant[] = ['fp32-fused', 'fp32']
+  const variants: GraphVariant[] = ['fp32-fused', 'int8-fused', 'fp32']
 
   // Start-up: conversion (first start) vs cache hit (second start), each followed by session creation.
   const startup: Record<string, { firstStartMs: number; convertMs: number; cachedStartMs: number; cacheCheckMs: number; sessionMs: number; graphBytes: number }> = {}
@@ -208,6 +215,57 @@ async function main(): Promise<void> {
     await s.release()
   }
 
+  // int8 vs fp32 head to head: alternate the two sessions batch by batch; ratio of the summed times.
+  const h2hBatch = 4
+  const s32 = await ort.InferenceSession.create(graphs['fp32-fused']!, sessionOptions())
+  const s8 = await ort.InferenceSession.create(graphs['int8-fused']!, sessionOptions())
+  const docFeeds = makeBatch(h2hBatch, DOC_LEN, 'document')
+  const out32 = (await s32.run(docFeeds)).vectors!.data as Float32Array
+  const out8 = (await s8.run(docFeeds)).vectors!.data as Float32Array
+  let ms32 = 0
+  let ms8 = 0
+  const rounds = quick ? 4 : 10
+  for (let r = 0; r < rounds; r++) {
+    let t0 = performance.now()
+    await s32.run(docFeeds)
+    ms32 += performance.now() - t0
+    t0 = performance.now()
+    await s8.run(docFeeds)
+    ms8 += performance.now() - t0
+  }
+  const qFeeds = makeBatch(16, QUERY_LEN, 'query')
+  const q32 = (await s32.run(qFeeds)).vectors!.data as Float32Array
+  const q8 = (await s8.run(qFeeds)).vectors!.data as Float32Array
+  await s32.release()
+  await s8.release()
+  const rowCos = (a: Float32Array, b: Float32Array, mask: (row: number) => boolean): { worst: number; mean: number; n: number } => {
+    let worst = 1
+    let sum = 0
+    let n = 0
+    for (let r = 0; r < a.length / CFG.dim; r++) {
+      if (!mask(r)) continue
+      let dot = 0
+      for (let k = 0; k < CFG.dim; k++) dot += a[r * CFG.dim + k]! * b[r * CFG.dim + k]!
+      worst = Math.min(worst, dot)
+      sum += dot
+      n++
+    }
+    return { worst, mean: sum / n, n }
+  }
+  const qMask = qFeeds.attention_mask!.data as BigInt64Array
+  const int8 = {
+    batch: h2hBatch, rounds,
+    fp32DocsPerS: (h2hBatch * rounds) / (ms32 / 1000),
+    int8DocsPerS: (h2hBatch * rounds) / (ms8 / 1000),
+    speedup: ms32 / ms8,
+    documentCosine: rowCos(out32, out8, () => true),
+    // Queries: every position is kept (the [MASK] padding too), so all rows count.
+    queryCosine: rowCos(q32, q8, () => true),
+    queryRealTokenCosine: rowCos(q32, q8, (r) => qMask[r] === 1n),
+    jsquad: hasShared ? await jsquadAgreement(Number(args['jsquad-questions'] ?? 1000)) : undefined,
+  }
+  log(`  int8 vs fp32 head to head (documents x${h2hBatch}, ${rounds} alternating rounds): ${int8.int8DocsPerS.toFixed(2)} vs ${int8.fp32DocsPerS.toFixed(2)} docs/s = ${int8.speedup.toFixed(2)}x`)
+
   // End to end through the encoder (worker thread, batching, post-processing) at one document batch size.
   await probe.release()
   const ceiling = { shape: probe.shape, gflops: ceilings.reduce((a, b) => a + b, 0) / ceilings.length, min: Math.min(...ceilings), max: Math.max(...ceilings) }
@@ -238,6 +296,15 @@ async function main(): Promise<void> {
   out.push('')
   out.push(`createEncoder (worker thread) documents ${e2eBatch} × ${DOC_LEN}: ${fmt(e2eDocsPerS)} docs/s`)
   out.push(`best fused document FLOP/s: ${fmt(bestDoc.gflops, 1)} GFLOP/s = ${fmt(bestDoc.fractionOfMatmul * 100, 0)}% of the MatMul ceiling (target ≥ 60%)`)
+  out.push('')
+  out.push(`int8-fused vs fp32-fused, same run, alternating batches of ${int8.batch} × ${DOC_LEN}: ${fmt(int8.int8DocsPerS)} vs ${fmt(int8.fp32DocsPerS)} docs/s = **${fmt(int8.speedup)}×** (target ≥ 1.8×)`)
+  out.push('| int8 vs fp32 (BERT-base-shaped random weights, std 0.002) | tokens | cosine worst | cosine mean |')
+  out.push('| --- | --- | --- | --- |')
+  for (const [name, c] of [['documents (300 tokens)', int8.documentCosine], ['queries, all 32 positions', int8.queryCosine], ['queries, real tokens only', int8.queryRealTokenCosine]] as const) out.push(`| ${name} | ${c.n} | ${c.worst.toFixed(5)} | ${c.mean.toFixed(5)} |`)
+  if (int8.jsquad) {
+    const j = int8.jsquad
+    out.push(`JSQuAD, tiny fixture model, exact MaxSim over ${j.passages} passages, first ${j.questions} questions: top-10 overlap int8 vs fp32 mean ${fmt(j.top10Overlap * 100, 1)}% (worst query ${fmt(j.worstTop10Overlap * 100, 0)}%), same top-1 ${fmt(j.sameTop1 * 100, 1)}%; Recall@3 fp32 ${fmt(j.recall3Fp32 * 100, 1)}% / int8 ${fmt(j.recall3Int8 * 100, 1)}%; token cosine worst ${j.tokenCosine.worst.toFixed(4)}, mean ${j.tokenCosine.mean.toFixed(5)}`)
+  } else out.push('JSQuAD agreement: skipped (../shared fixtures not found)')
   if (profile.length) {
     out.push('')
     out.push('profile (fp32-fused, documents, kernel time by op):')
@@ -245,8 +312,62 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${out.join('\n')}\n`)
   mkdirSync(dirname(jsonPath), { recursive: true })
-  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), quick, threads, cpu: cpus()[0]?.model, loadavg: loadavg(), config: CFG, coldHashMs, flopsPerDocToken: flopsPerToken(DOC_LEN), ceiling, startup, rows, e2e: { batch: e2eBatch, docsPerS: e2eDocsPerS }, profile }, null, 2))
+  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), quick, threads, cpu: cpus()[0]?.model, loadavg: loadavg(), config: CFG, coldHashMs, flopsPerDocToken: flopsPerToken(DOC_LEN), ceiling, startup, rows, int8, e2e: { batch: e2eBatch, docsPerS: e2eDocsPerS }, profile }, null, 2))
   log(`wrote ${jsonPath}`)
+}
+
+/**
+ * Retrieval agreement of int8 with fp32 on real Japanese text: the tiny fixture checkpoint (random weights, so the
+ * absolute recall means little) through the real tokenizer (MeCab IPADIC), exact MaxSim over every JSQuAD passage.
+ * Cost: questions × passages × 32 × ~64 × 16 multiply-adds.
+ */
+async function jsquadAgreement(nQuestions: number) {
+  const passages = loadJsquad()
+  const qs: Array<{ text: string; gold: number }> = []
+  passages.forEach((p, i) => p.questions.forEach((q) => qs.push({ text: q, gold: i })))
+  const questions = qs.slice(0, nQuestions)
+  const encodeAll = async (precision: 'fp32' | 'int8'): Promise<{ docs: EncodedText[]; queries: EncodedText[] }> => {
+    const enc = await createEncoder({ modelDir: TINY_MODEL_DIR, dicdir: IPADIC_DIR, providers: ['cpu'], threads, precision, graphCacheDir: join(ROOT, 'bench', 'results', 'tiny-onnx'), maxQueueTexts: 100_000 })
+    const docs = await enc.encodeDocuments(passages.map((p) => p.text))
+    const queries = await enc.encodeQueries(questions.map((q) => q.text))
+    await enc.close()
+    return { docs, queries }
+  }
+  const a = await encodeAll('fp32')
+  const b = await encodeAll('int8')
+  const top = (e: { docs: EncodedText[] }, q: EncodedText): number[] =>
+    e.docs.map((d, i) => ({ i, s: maxSim(q.vectors, q.n, d.vectors, 0, d.n, d.dim) })).sort((x, y) => y.s - x.s || x.i - y.i).slice(0, 10).map((x) => x.i)
+  let overlap = 0
+  let worst = 1
+  let sameTop1 = 0
+  let r3a = 0
+  let r3b = 0
+  for (let i = 0; i < questions.length; i++) {
+    const ta = top(a, a.queries[i]!)
+    const tb = top(b, b.queries[i]!)
+    const o = tb.filter((x) => ta.includes(x)).length / 10
+    overlap += o
+    worst = Math.min(worst, o)
+    if (ta[0] === tb[0]) sameTop1++
+    if (ta.slice(0, 3).includes(questions[i]!.gold)) r3a++
+    if (tb.slice(0, 3).includes(questions[i]!.gold)) r3b++
+  }
+  let cw = 1
+  let cs = 0
+  let cn = 0
+  for (let d = 0; d < a.docs.length; d++) {
+    const x = a.docs[d]!
+    const y = b.docs[d]!
+    for (let r = 0; r < x.n; r++) {
+      let dot = 0
+      for (let k = 0; k < x.dim; k++) dot += x.vectors[r * x.dim + k]! * y.vectors[r * x.dim + k]!
+      cw = Math.min(cw, dot)
+      cs += dot
+      cn++
+    }
+  }
+  const n = questions.length
+  return { passages: passages.length, questions: n, top10Overlap: overlap / n, worstTop10Overlap: worst, sameTop1: sameTop1 / n, recall3Fp32: r3a / n, recall3Int8: r3b / n, tokenCosine: { worst: cw, mean: cs / cn, n: cn } }
 }
 
 main().catch((err: unknown) => {

@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   INVALID_FILTER: { status: 400, description: 'The metadata filter is malformed or uses an unknown operator.' },
   INVALID_METADATA: { status: 400, description: 'Metadata must be a flat JSON object of strings, numbers, booleans or null.' },
   INVALID_SEARCH_PARAMS: { status: 400, description: 'k or a PLAID parameter is out of range.' },
+  LEXICAL_UNAVAILABLE: {
+    status: 409,
+    description: 'Lexical or hybrid search is not possible on this index: its documents were indexed without text (or the service has no analyser).',
+  },
   JOB_NOT_FOUND: { status: 404, description: 'No job with that id.' },
   // capacity
   OVERLOADED: { status: 503, description: 'The encoder queue is full; retry after the Retry-After delay.' },

@@ -3,12 +3,17 @@
  * (pulled on first use) -> encoder -> restore index snapshots -> ready. SIGTERM/SIGINT: refuse new work, drain
  * in-flight requests and the running indexing job's batch, save dirty indexes, close the encoder, exit 0.
  */
+import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { pino, type Logger } from 'pino'
 import { loadConfig, redactConfig, type Config } from './config.js'
 import { createEncoder } from './encoder/index.js'
 import { createIndexStore } from './index/index-store.js'
 import { compileFilter } from './index/metadata-filter.js'
+import { createLexicalAnalyzer } from './lexical/analyzer.js'
+import { createMecabAnalyzer } from './tokenizer/mecab/index.js'
+import { loadColbertTokenizer, resolveDictionaryDir } from './tokenizer/colbert-tokenizer.js'
+import { createSearchPool, defaultSearchWorkers, type SearchPool } from './search-workers/search-pool.js'
 import { resolveModelDir } from './model/resolve-model.js'
 import { buildApp } from './server/app.js'
 import { createMetrics } from './server/plugins/metrics.js'
@@ -40,7 +45,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
   const metrics = createMetrics()
   const app = buildApp({ config, logger: log, metrics, compileFilter })
   const ctx = app.jacolbert
-  let parts: { encoder: { close(): Promise<void> }; store: ReturnType<typeof createIndexStore> } | undefined
+  let parts: { encoder: { close(): Promise<void> }; store: ReturnType<typeof createIndexStore>; searchPool?: SearchPool } | undefined
   let shuttingDown: Promise<void> | undefined
 
   const shutdown = (reason: string): Promise<void> => {
@@ -52,6 +57,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       if (parts) {
         await parts.store.close() // stops periodic snapshots and saves every dirty index
         await parts.encoder.close()
+        await parts.searchPool?.close()
       }
       log.info('shutdown complete')
     })()
@@ -100,12 +106,15 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
         log.info({ file: p.file, bytes: p.bytes, total: p.total }, 'downloading model')
       },
     })
+    // One MeCab dictionary in memory, shared by the encoder's tokenizer and the lexical (BM25) analyser.
+    const segmenter = createMecabAnalyzer(resolveDictionaryDir(modelDir, config.mecabDicdir))
     const encoder = await createEncoder({
       modelDir,
-      ...(config.mecabDicdir ? { dicdir: config.mecabDicdir } : {}),
+      tokenizer: loadColbertTokenizer(modelDir, { segmenter }),
       providers: [...config.ortProviders],
       ...(config.ortThreads !== undefined ? { threads: config.ortThreads } : {}),
       workers: config.encoderWorkers,
+      precision: config.encoderPrecision,
       ...(config.encoderMaxBatchTokens !== undefined ? { maxBatchTokens: config.encoderMaxBatchTokens } : {}),
       ...(config.encoderMaxQueue !== undefined ? { maxQueueTexts: config.encoderMaxQueue } : {}),
       ...(config.encoderBatchWaitMs !== undefined ? { batchWaitMs: config.encoderBatchWaitMs } : {}),
@@ -116,12 +125,16 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       dataDir: config.dataDir,
       defaultSettings: { dim: encoder.dim, nbits: config.indexNbits },
       logger: log.child({ component: 'index-store' }),
+      analyzer: createLexicalAnalyzer(segmenter),
       onSnapshot: (e) => metrics.snapshotDuration.observe(e.durationMs / 1000),
     })
-    parts = { encoder, store }
+    const searchWorkers = config.searchWorkers ?? defaultSearchWorkers({ cores: availableParallelism(), provider: encoder.provider, ortThreads: config.ortThreads, encoderWorkers: config.encoderWorkers })
+    const searchPool = searchWorkers > 0 ? await createSearchPool({ workers: searchWorkers, logger: log.child({ component: 'search-pool' }) }) : undefined
+    log.info({ searchWorkers }, searchWorkers > 0 ? `searches run on ${searchWorkers} worker threads` : 'searches run on the event loop (SEARCH_WORKERS=0)')
+    parts = { encoder, store, ...(searchPool ? { searchPool } : {}) }
     await store.restoreAll()
     if (shuttingDown) return
-    ctx.attach({ encoder, indexStore: store })
+    ctx.attach({ encoder, indexStore: store, ...(searchPool ? { searchPool } : {}) })
     if (config.snapshotIntervalS > 0) store.startPeriodicSnapshots(config.snapshotIntervalS * 1000)
     log.info(
       { model: encoder.modelName, modelDir, dim: encoder.dim, provider: encoder.provider, indexes: store.list().length, ms: Date.now() - t0 },

@@ -88,3 +88,17 @@ t.test('every documented variable from COMMON.md is parsed', async (t) => {
     'MAX_BODY_BYTES', 'MAX_BATCH_TEXTS', 'MAX_TEXT_CHARS', 'SNAPSHOT_INTERVAL_S', 'INDEX_NBITS', 'LOG_LEVEL',
   ]) t.ok(names.includes(n), n)
 })
+
+t.test('ENCODER_PRECISION: fp32 by default, int8 on request, anything else named', async (t) => {
+  t.equal(loadConfig({}).encoderPrecision, 'fp32')
+  t.equal(loadConfig({ ENCODER_PRECISION: 'int8' }).encoderPrecision, 'int8')
+  t.equal(loadConfig({}, ['--encoder-precision', 'int8']).encoderPrecision, 'int8')
+  t.throws(() => loadConfig({ ENCODER_PRECISION: 'fp16' }), { code: 'VALIDATION_ERROR', message: /^ENCODER_PRECISION must be one of/ })
+})
+
+t.test('SEARCH_WORKERS: unset = automatic, 0 = in-process, bounded', async (t) => {
+  t.equal(loadConfig({}).searchWorkers, undefined)
+  t.equal(loadConfig({ SEARCH_WORKERS: '0' }).searchWorkers, 0)
+  t.equal(loadConfig({ SEARCH_WORKERS: '6' }).searchWorkers, 6)
+  t.throws(() => loadConfig({ SEARCH_WORKERS: '-1' }), { code: 'VALIDATION_ERROR', message: /^SEARCH_WORKERS / })
+})

@@ -61,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   const encoder: Encoder = await createEncoder({
     modelDir: model, providers, logger, maxQueueTexts: Math.max(2048, chunk),
     ...(dicdir ? { dicdir } : {}), ...(threads ? { threads: Number(threads) } : {}),
+    ...(process.env.ENCODER_PRECISION === 'int8' ? { precision: 'int8' as const } : {}),
   })
   try {
     const encodeChunk = (lines: string[]): Promise<EncodedText[]> =>

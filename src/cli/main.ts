@@ -11,10 +11,14 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   encode: { module: './encode-command.js', summary: 'ColBERT vectors of stdin lines, one JSON object per line' },
   pull: { module: './pull-command.js', summary: 'download a checkpoint from the Hugging Face Hub (and unidic-lite)' },
   convert: { module: './convert-command.js', summary: 'convert a checkpoint to ONNX (fp32 and/or fp16) and cache it' },
+  eval: { module: './eval-command.js', summary: 'retrieval / reranking evaluation (Recall, nDCG, MRR, MAP, success@k)' },
+  index: { module: './index-command.js', summary: 'bulk indexing from JSONL/TSV/parquet into an index folder or a server' },
+  merge: { module: './merge-command.js', summary: 'weighted average of checkpoints (the JaColBERTv2.5 recipe)' },
+  'mine-negatives': { module: './mine-negatives-command.js', summary: 'hard negatives from an index, as ColBERT/PyLate training data' },
 }
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`)
   return `usage: jacolbert <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'jacolbert <command> --help' for a command's options.\n`
 }
 

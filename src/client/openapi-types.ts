@@ -213,7 +213,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Search an index with a text query or precomputed query vectors */
+        /** Search an index: multivector (ColBERT), lexical (BM25) or hybrid (both, fused) */
         post: operations["postSearch"];
         delete?: never;
         options?: never;
@@ -230,7 +230,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Search one index with several text queries (encoded together) */
+        /** Search one index with several text queries (encoded together); same modes as /search */
         post: operations["postSearchBatch"];
         delete?: never;
         options?: never;
@@ -284,7 +284,7 @@ export interface components {
     schemas: {
         Error: {
             /** @description stable error code */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TEXT_TOO_LONG" | "TOO_MANY_TEXTS" | "INVALID_TEXT" | "INVALID_VECTOR" | "DIMENSION_MISMATCH" | "INVALID_INDEX_NAME" | "INDEX_NOT_FOUND" | "INDEX_EXISTS" | "DOCUMENT_NOT_FOUND" | "INVALID_FILTER" | "INVALID_METADATA" | "INVALID_SEARCH_PARAMS" | "JOB_NOT_FOUND" | "OVERLOADED" | "NOT_READY" | "CHECKPOINT_INVALID" | "MODEL_UNAVAILABLE" | "DOWNLOAD_FAILED" | "DICTIONARY_INVALID" | "SNAPSHOT_INVALID" | "ENCODER_FAILED" | "INTERNAL_ERROR";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TEXT_TOO_LONG" | "TOO_MANY_TEXTS" | "INVALID_TEXT" | "INVALID_VECTOR" | "DIMENSION_MISMATCH" | "INVALID_INDEX_NAME" | "INDEX_NOT_FOUND" | "INDEX_EXISTS" | "DOCUMENT_NOT_FOUND" | "INVALID_FILTER" | "INVALID_METADATA" | "INVALID_SEARCH_PARAMS" | "LEXICAL_UNAVAILABLE" | "JOB_NOT_FOUND" | "OVERLOADED" | "NOT_READY" | "CHECKPOINT_INVALID" | "MODEL_UNAVAILABLE" | "DOWNLOAD_FAILED" | "DICTIONARY_INVALID" | "SNAPSHOT_INVALID" | "ENCODER_FAILED" | "INTERNAL_ERROR";
             /** @description what went wrong, naming the field or variable at fault */
             message: string;
             /** @description the HTTP status, repeated */
@@ -496,6 +496,19 @@ export interface operations {
                             /** @description changed since the last snapshot */
                             dirty: boolean;
                             last_snapshot_at: string | null;
+                            /** @description the BM25 side of the index (absent when the service has no analyser) */
+                            lexical?: {
+                                /** @description documents with text, searchable by lexical and hybrid search */
+                                documents: number;
+                                /** @description distinct terms */
+                                terms: number;
+                                postings: number;
+                                /** @description approximate in-memory bytes of the lexical side */
+                                bytes: number;
+                                k1: number;
+                                b: number;
+                                term_form: "surface" | "base";
+                            };
                         }[];
                     };
                 };
@@ -523,6 +536,24 @@ export interface operations {
                     nbits?: 1 | 2 | 4;
                     /** @description must equal the model's dimension */
                     dim?: number;
+                    /** @description settings of the lexical (BM25, Lucene BM25Similarity) side */
+                    lexical?: {
+                        /**
+                         * @description BM25 term frequency saturation
+                         * @default 1.2
+                         */
+                        k1?: number;
+                        /**
+                         * @description BM25 document length normalisation
+                         * @default 0.75
+                         */
+                        b?: number;
+                        /**
+                         * @description term = the word's surface form (NFKC, lower case), or the dictionary's base form where it has one
+                         * @default surface
+                         */
+                        term_form?: "surface" | "base";
+                    };
                 };
             };
         };
@@ -546,6 +577,19 @@ export interface operations {
                         /** @description changed since the last snapshot */
                         dirty: boolean;
                         last_snapshot_at: string | null;
+                        /** @description the BM25 side of the index (absent when the service has no analyser) */
+                        lexical?: {
+                            /** @description documents with text, searchable by lexical and hybrid search */
+                            documents: number;
+                            /** @description distinct terms */
+                            terms: number;
+                            postings: number;
+                            /** @description approximate in-memory bytes of the lexical side */
+                            bytes: number;
+                            k1: number;
+                            b: number;
+                            term_form: "surface" | "base";
+                        };
                     };
                 };
             };
@@ -583,6 +627,19 @@ export interface operations {
                         /** @description changed since the last snapshot */
                         dirty: boolean;
                         last_snapshot_at: string | null;
+                        /** @description the BM25 side of the index (absent when the service has no analyser) */
+                        lexical?: {
+                            /** @description documents with text, searchable by lexical and hybrid search */
+                            documents: number;
+                            /** @description distinct terms */
+                            terms: number;
+                            postings: number;
+                            /** @description approximate in-memory bytes of the lexical side */
+                            bytes: number;
+                            k1: number;
+                            b: number;
+                            term_form: "surface" | "base";
+                        };
                     };
                 };
             };
@@ -835,7 +892,7 @@ export interface operations {
                      * @example default
                      */
                     index?: string;
-                    /** @description query text (or give query_embeddings) */
+                    /** @description query text (or give query_embeddings); needed by lexical and hybrid */
                     query?: string;
                     query_embeddings?: number[][] | string;
                     /** @description [n, dim] */
@@ -857,8 +914,32 @@ export interface operations {
                         /** @description candidates kept for exact scoring */
                         ndocs?: number;
                     };
-                    /** @description extra fields per hit (default ['metadata']) */
-                    include?: ("metadata" | "text")[];
+                    /** @description extra fields per hit (default ['metadata']); 'scores' adds each engine's score and rank */
+                    include?: ("metadata" | "text" | "scores")[];
+                    /**
+                     * @description multivector: ColBERT/PLAID (default); lexical: BM25 over the MeCab words; hybrid: both, fused
+                     * @default multivector
+                     */
+                    mode?: "multivector" | "lexical" | "hybrid";
+                    /**
+                     * @description hybrid: reciprocal rank fusion, or a weighted sum of min-max normalised scores
+                     * @default rrf
+                     */
+                    fusion?: "rrf" | "weighted";
+                    /**
+                     * @description hybrid, rrf: the rank offset k in 1/(k + rank)
+                     * @default 60
+                     */
+                    rrf_k?: number;
+                    /** @description hybrid: weight of each engine (both fusions; default 1 and 1) */
+                    weights?: {
+                        /** @default 1 */
+                        multivector?: number;
+                        /** @default 1 */
+                        lexical?: number;
+                    };
+                    /** @description hybrid: hits taken from each engine before fusion (default max(k, 100), at least k) */
+                    fusion_depth?: number;
                 };
             };
         };
@@ -873,11 +954,27 @@ export interface operations {
                         /** @description best first */
                         results: {
                             id: string;
+                            /** @description MaxSim sum (multivector), BM25 (lexical) or the fused score (hybrid) */
                             score: number;
                             metadata?: {
                                 [key: string]: string | number | boolean | null;
                             };
                             text?: string;
+                            /** @description per-engine scores and ranks (include: ['scores']); an engine is absent when the hit was not in its list */
+                            scores?: {
+                                multivector?: {
+                                    /** @description this engine's own score (MaxSim sum, or BM25) */
+                                    score: number;
+                                    /** @description 1-based rank in this engine's list */
+                                    rank: number;
+                                };
+                                lexical?: {
+                                    /** @description this engine's own score (MaxSim sum, or BM25) */
+                                    score: number;
+                                    /** @description 1-based rank in this engine's list */
+                                    rank: number;
+                                };
+                            };
                         }[];
                     };
                 };
@@ -920,8 +1017,32 @@ export interface operations {
                         /** @description candidates kept for exact scoring */
                         ndocs?: number;
                     };
-                    /** @description extra fields per hit (default ['metadata']) */
-                    include?: ("metadata" | "text")[];
+                    /** @description extra fields per hit (default ['metadata']); 'scores' adds each engine's score and rank */
+                    include?: ("metadata" | "text" | "scores")[];
+                    /**
+                     * @description multivector: ColBERT/PLAID (default); lexical: BM25 over the MeCab words; hybrid: both, fused
+                     * @default multivector
+                     */
+                    mode?: "multivector" | "lexical" | "hybrid";
+                    /**
+                     * @description hybrid: reciprocal rank fusion, or a weighted sum of min-max normalised scores
+                     * @default rrf
+                     */
+                    fusion?: "rrf" | "weighted";
+                    /**
+                     * @description hybrid, rrf: the rank offset k in 1/(k + rank)
+                     * @default 60
+                     */
+                    rrf_k?: number;
+                    /** @description hybrid: weight of each engine (both fusions; default 1 and 1) */
+                    weights?: {
+                        /** @default 1 */
+                        multivector?: number;
+                        /** @default 1 */
+                        lexical?: number;
+                    };
+                    /** @description hybrid: hits taken from each engine before fusion (default max(k, 100), at least k) */
+                    fusion_depth?: number;
                 };
             };
         };
@@ -936,11 +1057,27 @@ export interface operations {
                         /** @description one list per query, in order, each best first */
                         results: {
                             id: string;
+                            /** @description MaxSim sum (multivector), BM25 (lexical) or the fused score (hybrid) */
                             score: number;
                             metadata?: {
                                 [key: string]: string | number | boolean | null;
                             };
                             text?: string;
+                            /** @description per-engine scores and ranks (include: ['scores']); an engine is absent when the hit was not in its list */
+                            scores?: {
+                                multivector?: {
+                                    /** @description this engine's own score (MaxSim sum, or BM25) */
+                                    score: number;
+                                    /** @description 1-based rank in this engine's list */
+                                    rank: number;
+                                };
+                                lexical?: {
+                                    /** @description this engine's own score (MaxSim sum, or BM25) */
+                                    score: number;
+                                    /** @description 1-based rank in this engine's list */
+                                    rank: number;
+                                };
+                            };
                         }[][];
                     };
                 };

@@ -10,9 +10,16 @@ import type { GraphVariant } from '../model/onnx/colbert-graph.js'
 
 export const KNOWN_PROVIDERS = ['cuda', 'cpu'] as const
 
-export function variantFor(provider: string, override?: GraphVariant): GraphVariant {
+export type EncoderPrecision = 'fp32' | 'int8'
+
+/**
+ * int8 applies to the CPU provider only: its integer GEMMs are where the speed-up is (VNNI), while CUDA already runs
+ * fp16 and onnxruntime's CUDA kernels for the quantised ops are not faster than its fp16 path.
+ */
+export function variantFor(provider: string, override?: GraphVariant, precision: EncoderPrecision = 'fp32'): GraphVariant {
   if (override) return override
-  return provider === 'cuda' ? 'fp16-fused' : 'fp32-fused'
+  if (provider === 'cuda') return 'fp16-fused'
+  return precision === 'int8' ? 'int8-fused' : 'fp32-fused'
 }
 
 /** Folders where onnxruntime-node looks for provider libraries (next to its native binding). */

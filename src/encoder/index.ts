@@ -15,11 +15,11 @@ import { ensureConvertedGraph } from '../model/onnx/onnx-cache.js'
 import type { ColbertSettings } from '../tokenizer/colbert-settings.js'
 import { loadColbertTokenizer, type ColbertTokenizer, type TokenizedText } from '../tokenizer/colbert-tokenizer.js'
 import { chooseAnchor, pickBatch, waitingTokens } from './batch-scheduler.js'
-import { providerUnavailableReason, variantFor } from './graph-selection.js'
+import { providerUnavailableReason, variantFor, type EncoderPrecision } from './graph-selection.js'
 import { startOnnxWorker, type OnnxWorker } from './worker-pool.js'
 
 export interface EncodedText { vectors: Float32Array /* n×dim row-major, L2-normalised */; n: number; dim: number; tokens?: string[] }
-export interface EncoderBatchEvent { kind: 'query' | 'document'; texts: number; tokens: number; queueWaitMs: number; computeMs: number }
+export interface EncoderBatchEvent { kind: 'query' | 'document'; texts: number; tokens: number; queueWaitMs: number; computeMs: number; /** which worker ran it (OnnxWorker.id) */ worker: number }
 export interface Encoder {
   readonly modelName: string
   readonly dim: number
@@ -46,10 +46,14 @@ export interface EncoderOptions {
   logger?: EncoderLogger
   /** Force one graph variant for every provider (benchmarks, tests); default fp16-fused on cuda, fp32-fused on cpu. */
   graphVariant?: GraphVariant
+  /** CPU provider graph precision (ENCODER_PRECISION): fp32 (default) or int8-fused. Ignored with graphVariant. */
+  precision?: EncoderPrecision
   /** Where converted graphs are cached (default <modelDir>/onnx). */
   graphCacheDir?: string
   /** Inject a tokenizer (tests); default loadColbertTokenizer(modelDir, { dicdir }). */
   tokenizer?: ColbertTokenizer
+  /** Tests only: workers exit (for real) on a batch holding this token id; see WorkerInit.exitOnTokenId. */
+  testWorkerExitOnTokenId?: number
 }
 
 /**
@@ -93,7 +97,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
       log.warn({ provider: p, reason: why }, `execution provider ${p} unavailable; falling back`)
       continue
     }
-    const variant = variantFor(p, opts.graphVariant)
+    const variant = variantFor(p, opts.graphVariant, opts.precision)
     const t0 = performance.now()
     const g = await ensureConvertedGraph(ckpt, variant, opts.graphCacheDir ? { cacheDir: opts.graphCacheDir } : {})
     log.info({ provider: p, variant, graph: g.path, converted: g.converted, ms: Math.round(performance.now() - t0) }, g.converted ? 'converted checkpoint to ONNX' : 'using cached ONNX graph')
@@ -107,7 +111,8 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   let closed = false
   const startWorker = async (): Promise<OnnxWorker> => {
     let w: OnnxWorker | undefined
-    w = await startOnnxWorker({ graphs, providers, threads }, (err) => {
+    const init = { graphs, providers, threads, ...(opts.testWorkerExitOnTokenId !== undefined ? { exitOnTokenId: opts.testWorkerExitOnTokenId } : {}) }
+    w = await startOnnxWorker(init, (err) => {
       log.warn({ err: err.message }, 'encoder worker stopped; starting a new one')
       const i = w ? workers.indexOf(w) : -1
       if (i >= 0) workers.splice(i, 1)
@@ -174,7 +179,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
       const rate = tokens / Math.max(1e-3, (performance.now() - start) / 1000)
       tokensPerSecond = tokensPerSecond ? 0.8 * tokensPerSecond + 0.2 * rate : rate
       for (let b = 0; b < B; b++) batch[b]!.resolve(extract(batch[b]!, vectors, b, seq, dim))
-      opts.onBatch?.({ kind: batch[0]!.kind, texts: B, tokens, queueWaitMs, computeMs })
+      opts.onBatch?.({ kind: batch[0]!.kind, texts: B, tokens, queueWaitMs, computeMs, worker: worker.id })
     } catch (err) {
       for (const j of batch) j.reject(err as Error)
     } finally {

@@ -58,6 +58,7 @@ if (started) {
       port.close()
       return
     }
+    if (init.exitOnTokenId !== undefined && msg.ids.includes(init.exitOnTokenId)) process.exit(3)
     const t0 = performance.now()
     try {
       // int32/uint8 -> int64 here rather than on the event loop (BigInt conversion is ~19k calls for 64 x 300).

@@ -15,11 +15,15 @@ export function workerModuleUrl(): URL {
 }
 
 export interface OnnxWorker {
+  /** Distinct per started worker in this process (a replacement gets a new one). */
+  readonly id: number
   readonly provider: string
   readonly failures: Array<{ provider: string; error: string }>
   run(ids: Int32Array, mask: Uint8Array, batch: number, seq: number): Promise<{ vectors: Float32Array; dim: number; computeMs: number }>
   close(): Promise<void>
 }
+
+let workersStarted = 0
 
 export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) => void): Promise<OnnxWorker> {
   const url = workerModuleUrl().href
@@ -66,6 +70,7 @@ export async function startOnnxWorker(init: WorkerInit, onExit?: (err: Error) =>
   const { provider, failures } = await ready
   started = true
   return {
+    id: ++workersStarted,
     provider,
     failures,
     run(ids, mask, batch, seq) {

@@ -4,6 +4,11 @@ export interface WorkerInit {
   graphs: Record<string, string>
   providers: string[]
   threads: number | undefined
+  /**
+   * Test hook: a worker that receives a batch holding this token id exits at once (process.exit), as a crash of the
+   * native runtime would end it, so tests can kill a worker for real in the middle of a batch. Unset in production.
+   */
+  exitOnTokenId?: number
 }
 /** ids/mask are packed row-major [batch, seq] (padding already in place); the worker widens them to int64. */
 export type WorkerRequest = { type: 'run'; id: number; ids: Int32Array; mask: Uint8Array; batch: number; seq: number } | { type: 'close' }

@@ -12,13 +12,25 @@
  *   name (INDEX_EXISTS) until it is dropped, so the files stay as they were.
  * - Without `dataDir` everything is in memory and saveAll/restoreAll do nothing.
  * One process per data dir: two services sharing a folder would overwrite each other's snapshots.
+ *
+ * Each entry holds both engines of an index: the PLAID index and its lexical (BM25) side. `apply(name, change)` is the
+ * one way documents change (upsert or delete, both engines, then markDirty), so that whatever replays changes — a
+ * write-ahead log, a replica — rebuilds both. The lexical side is saved in the same snapshot folder (sub-folder
+ * `lexical/`). A snapshot from before lexical search has no such folder: its lexical side is rebuilt from the
+ * documents' stored text (`store_text`) on first use (`lexical(name)`) or before the next save.
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError, isAppError } from '../errors.js'
-import { createPlaidIndex, type IndexSettings, type PlaidIndex } from './plaid-index.js'
+import type { LexicalAnalyzer } from '../lexical/analyzer.js'
+import type { Bm25Settings } from '../lexical/bm25.js'
+import { createLexicalIndex, type LexicalHit, type LexicalIndex, type LexicalStage, type LexicalStats } from '../lexical/lexical-index.js'
+import { lexicalCompanion, loadLexicalSnapshot } from '../lexical/lexical-snapshot.js'
+import type { MetadataPredicate } from './metadata-filter.js'
+import { createPlaidIndex, type IndexSettings, type Metadata, type PlaidIndex } from './plaid-index.js'
 import { OLD_SUFFIX, removeDeadTempDirs, removeSnapshotDir } from './snapshot-atomic.js'
 import { loadIndexSnapshot, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
+import { STORED_TEXT_KEY } from './types.js'
 
 export const INDEX_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
 
@@ -28,14 +40,39 @@ export interface IndexStoreLogger {
   error(o: object, msg?: string): void
 }
 
+/** A document as both engines take it: vectors for PLAID, text (when there is one) for the lexical side. */
+export interface IndexDocument { id: string; vectors: Float32Array; metadata?: Metadata; text?: string }
+export interface UpsertChange { op: 'upsert'; documents: IndexDocument[] }
+export interface DeleteChange { op: 'delete'; ids: string[] }
+export type IndexChange = UpsertChange | DeleteChange
+
+export interface LexicalInfo { settings: Bm25Settings; stats: LexicalStats }
+
 export interface IndexStore {
-  list(): Array<{ name: string; stats: ReturnType<PlaidIndex['stats']>; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined }>
+  list(): Array<{
+    name: string; stats: ReturnType<PlaidIndex['stats']>; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined
+    lexical?: LexicalInfo
+  }>
   get(name: string): PlaidIndex | undefined
   /** AppError('INDEX_NOT_FOUND') when absent. */
   getOrThrow(name: string): PlaidIndex
   /** AppError('INVALID_INDEX_NAME') for a bad name, AppError('INDEX_EXISTS') when taken. */
-  create(name: string, settings?: Partial<IndexSettings>): PlaidIndex
+  create(name: string, settings?: Partial<IndexSettings>, bm25?: Partial<Bm25Settings>): PlaidIndex
   getOrCreate(name: string): PlaidIndex
+  /**
+   * The one place documents change: an upsert (creating the index if absent) or a delete (AppError INDEX_NOT_FOUND
+   * when absent) applied to the PLAID index and the lexical side, then markDirty. A document without text (or whose
+   * text has no terms) has no lexical side; upserting it removes the previous version's terms.
+   */
+  apply(name: string, change: UpsertChange): { added: string[]; updated: string[] }
+  apply(name: string, change: DeleteChange): { deleted: string[]; missing: string[] }
+  /**
+   * BM25 search of index `name` (see src/lexical/): the query text goes through the same analyser as documents; the
+   * metadata filter is applied to each candidate before it is scored. AppError INDEX_NOT_FOUND, or LEXICAL_UNAVAILABLE
+   * when the service has no analyser or the index has documents but none with text.
+   */
+  searchLexical(name: string, query: string, params: { k: number; filter?: MetadataPredicate }):
+    { hits: LexicalHit[]; timingsMs: Partial<Record<LexicalStage | 'lexical_analyze', number>> }
   /** Removes the index and (asynchronously, ordered before any later save of the name) its snapshot folder. */
   drop(name: string): boolean
   markDirty(name: string): void
@@ -53,10 +90,15 @@ export interface IndexStoreOptions {
   onCorruptSnapshot?: 'fail' | 'skip'
   /** Called after each successful snapshot (for metrics). */
   onSnapshot?: (e: { name: string } & SnapshotInfo) => void
+  /** Text -> BM25 terms (the encoder's MeCab dictionary); without it there is no lexical side. */
+  analyzer?: LexicalAnalyzer
 }
 
 interface Entry {
   index: PlaidIndex
+  lexical: LexicalIndex
+  /** false after restoring a snapshot without a lexical part, until backfillLexical ran */
+  lexicalComplete: boolean
   /** bumped by markDirty; compared with savedVersion */
   version: number
   savedVersion: number
@@ -97,26 +139,109 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     return run
   }
 
-  function create(name: string, settings?: Partial<IndexSettings>): PlaidIndex {
+  function create(name: string, settings?: Partial<IndexSettings>, bm25?: Partial<Bm25Settings>): PlaidIndex {
     checkIndexName(name)
     if (entries.has(name)) throw new AppError('INDEX_EXISTS', `index "${name}" already exists`, { name })
     const why = quarantined.get(name)
     if (why !== undefined) {
       throw new AppError('INDEX_EXISTS', `index "${name}" has a snapshot on disk that could not be loaded (${why}); repair it or drop the index first`, { name })
     }
+    const lexical = createLexicalIndex(bm25)
+    if (lexical.settings.terms === 'base' && opts.analyzer?.hasBaseForm !== true) {
+      throw new AppError('VALIDATION_ERROR', 'lexical.terms "base" needs a dictionary with base forms (IPADIC, UniDic, JumanDIC); this one has none', {
+        field: 'lexical.terms',
+      })
+    }
     const index = createPlaidIndex({ nbits: opts.defaultSettings.nbits ?? 2, ...settings, dim: settings?.dim ?? opts.defaultSettings.dim })
     // version 1 > savedVersion 0: a new (even empty) index is saved, so it still exists after a restart
-    entries.set(name, { index, version: 1, savedVersion: 0, lastSnapshotAt: undefined })
+    entries.set(name, { index, lexical, lexicalComplete: opts.analyzer !== undefined, version: 1, savedVersion: 0, lastSnapshotAt: undefined })
     return index
+  }
+
+  function entryOrThrow(name: string): Entry {
+    const e = entries.get(name)
+    if (e === undefined) throw new AppError('INDEX_NOT_FOUND', `no index named "${name}"`, { name })
+    return e
+  }
+
+  /**
+   * Adds the live documents that the lexical side lacks but that have stored text (an index restored from a snapshot
+   * written before lexical search existed). Idempotent: a document already there, or without stored text, is skipped.
+   * O(documents) plus analysing the added texts.
+   */
+  function backfillLexical(name: string, e: Entry): void {
+    const analyzer = opts.analyzer
+    if (analyzer === undefined || e.lexicalComplete) return
+    const started = performance.now()
+    const docs: Array<{ id: string; terms: string[] }> = []
+    for (const id of e.index.ids()) {
+      if (e.lexical.has(id)) continue
+      const text = e.index.get(id)?.metadata?.[STORED_TEXT_KEY]
+      if (typeof text === 'string') docs.push({ id, terms: analyzer.terms(text, e.lexical.settings.terms) })
+    }
+    e.lexical.upsert(docs)
+    e.lexicalComplete = true
+    if (docs.length > 0) e.version++
+    log.info({ index: name, documents: docs.length, ms: Math.round(performance.now() - started) }, 'lexical index built from stored text')
+  }
+
+  function apply(name: string, change: IndexChange): { added: string[]; updated: string[] } | { deleted: string[]; missing: string[] } {
+    if (change.op === 'upsert') {
+      // analysed first: a text the analyser refuses must leave both engines unchanged
+      const analyzer = opts.analyzer
+      const form = entries.get(name)?.lexical.settings.terms
+      const lexDocs = analyzer === undefined ? undefined : change.documents.map((d) => ({ id: d.id, terms: d.text === undefined ? [] : analyzer.terms(d.text, form) }))
+      if (!entries.has(name)) create(name)
+      const e = entries.get(name)!
+      const items = change.documents.map((d) => (d.metadata === undefined ? { id: d.id, vectors: d.vectors } : { id: d.id, vectors: d.vectors, metadata: d.metadata }))
+      const result = e.index.upsert(items)
+      if (lexDocs !== undefined) e.lexical.upsert(lexDocs)
+      e.version++
+      return result
+    }
+    const e = entryOrThrow(name)
+    const result = e.index.delete(change.ids)
+    e.lexical.delete(result.deleted)
+    if (result.deleted.length > 0) e.version++
+    return result
+  }
+
+  function searchLexical(name: string, query: string, params: { k: number; filter?: MetadataPredicate }) {
+    const e = entryOrThrow(name)
+    const analyzer = opts.analyzer
+    if (analyzer === undefined) {
+      throw new AppError('LEXICAL_UNAVAILABLE', 'this service has no text analyser, so lexical and hybrid search are unavailable', { index: name })
+    }
+    backfillLexical(name, e)
+    if (e.lexical.size() === 0 && e.index.stats().documents > 0) {
+      throw new AppError(
+        'LEXICAL_UNAVAILABLE',
+        `index "${name}" has no document with text: lexical and hybrid search need documents indexed with text ` +
+          '(send text with the embeddings, or re-index; indexes made before lexical search need "store_text": true)',
+        { index: name, reason: 'no_text' },
+      )
+    }
+    const t0 = performance.now()
+    const terms = analyzer.terms(query, e.lexical.settings.terms)
+    const analyzeMs = performance.now() - t0
+    const filter = params.filter
+    const index = e.index
+    const r = e.lexical.search(terms, filter === undefined ? { k: params.k } : { k: params.k, filter: (id) => filter(index.get(id)?.metadata, id) })
+    return { hits: r.hits, timingsMs: { lexical_analyze: analyzeMs, ...r.timingsMs } }
   }
 
   async function saveOne(name: string, entry: Entry): Promise<void> {
     if (root === undefined) return
     await enqueue(name, async () => {
       // the entry may have been dropped (and maybe re-created) while queued: only save what is current
-      if (entries.get(name) !== entry || entry.version === entry.savedVersion) return
+      if (entries.get(name) !== entry) return
+      // a restored pre-lexical index gets its lexical side before it is saved, so the snapshot holds a complete one
+      backfillLexical(name, entry)
+      if (entry.version === entry.savedVersion) return
       const version = entry.version
-      const info = await saveIndexSnapshot(entry.index, dirOf(name))
+      // without an analyser the lexical side is not kept up to date, so none is saved (a later start rebuilds it)
+      const companions = opts.analyzer === undefined ? [] : [lexicalCompanion(entry.lexical)]
+      const info = await saveIndexSnapshot(entry.index, dirOf(name), { companions })
       entry.savedVersion = version
       entry.lastSnapshotAt = Date.now()
       log.info({ index: name, bytes: info.bytes, ms: Math.round(info.durationMs) }, 'snapshot saved')
@@ -168,7 +293,11 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
         // nothing of this process is saving yet, so every temp folder is a crashed save's leftover
         await enqueue(name, () => removeDeadTempDirs(dir, { includeOwnPid: true }))
         const index = await enqueue(name, () => loadIndexSnapshot(dir))
-        entries.set(name, { index, version: 0, savedVersion: 0, lastSnapshotAt: Date.now() })
+        const lexical = await enqueue(name, () => loadLexicalSnapshot(dir))
+        entries.set(name, {
+          index, lexical: lexical ?? createLexicalIndex(), lexicalComplete: lexical !== undefined && opts.analyzer !== undefined,
+          version: 0, savedVersion: 0, lastSnapshotAt: Date.now(),
+        })
         const s = index.stats()
         log.info({ index: name, documents: s.documents, vectors: s.vectors, ms: Math.round(performance.now() - started) }, 'index restored')
       } catch (err) {
@@ -188,6 +317,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     list() {
       return [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, e]) => ({
         name, stats: e.index.stats(), settings: e.index.settings, dirty: e.version !== e.savedVersion, lastSnapshotAt: e.lastSnapshotAt,
+        ...(opts.analyzer === undefined ? {} : { lexical: { settings: e.lexical.settings, stats: e.lexical.stats() } }),
       }))
     },
     get: (name) => entries.get(name)?.index,
@@ -198,6 +328,8 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     },
     create,
     getOrCreate: (name) => entries.get(name)?.index ?? create(name),
+    apply: apply as IndexStore['apply'],
+    searchLexical,
     drop(name) {
       const existed = entries.delete(name) || quarantined.delete(name)
       if (existed && root !== undefined) {

@@ -27,7 +27,7 @@ import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCod
 import type { DriftStats, IndexSettings, IndexState, IndexStats, Metadata, PlaidIndex, SearchParams } from './types.js'
 
 export type {
-  DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage,
+  DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage, SearchTrace,
 } from './types.js'
 
 export const INDEX_FORMAT_VERSION = 2
@@ -134,6 +134,8 @@ class PlaidIndexImpl implements PlaidIndex {
   readonly settings: IndexSettings
   private c: Core
   private readonly scratch = createSearchScratch()
+  /** bumped by every write; see PlaidIndex.searchState */
+  private writes = 0
 
   constructor(settings: IndexSettings, core?: Core) {
     this.settings = settings
@@ -157,6 +159,7 @@ class PlaidIndexImpl implements PlaidIndex {
       metas.push(validateMetadata(d.id, d.metadata))
       total += v.length / dim
     }
+    this.writes++
     const c = this.c
     const added: string[] = [], updated: string[] = []
     // allocate room for the whole batch once
@@ -205,6 +208,7 @@ class PlaidIndexImpl implements PlaidIndex {
   }
 
   delete(ids: string[]): { deleted: string[]; missing: string[] } {
+    this.writes++
     const deleted: string[] = [], missing: string[] = []
     for (const id of ids) {
       const s = this.c.slotOf.get(id)
@@ -233,6 +237,10 @@ class PlaidIndexImpl implements PlaidIndex {
     return searchIndex(this.c, query, params, this.scratch)
   }
 
+  searchState(): { view: SearchView; version: number } {
+    return { view: this.c, version: this.writes }
+  }
+
   stats(): IndexStats {
     const c = this.c
     let bytes = c.docStart.byteLength + c.docLen.byteLength + c.live.byteLength + c.raw.byteLength + c.codes.byteLength +
@@ -252,6 +260,7 @@ class PlaidIndexImpl implements PlaidIndex {
   }
 
   compact(): void {
+    this.writes++
     const c = this.c
     if (c.nSlots === c.liveDocs) return
     const dim = this.settings.dim
@@ -287,6 +296,7 @@ class PlaidIndexImpl implements PlaidIndex {
   }
 
   retrain(): void {
+    this.writes++
     if (this.c.liveVectors > 0) this.train()
   }
 

@@ -3,15 +3,21 @@
  *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim).
  *  2. candidates: union of the IVF lists of each query token's top-ncells centroids, restricted to allowed slots.
  *     approx:     pruned centroid-interaction score (codes whose best S is below the threshold are skipped; a query
- *                 token matched by no kept code adds −9999), top ndocs; then the unpruned score over those, top
- *                 max(k, ndocs/4). Cost Σ doc lengths × qlen per pass (pruned codes skip the qlen loop).
- *  4. exact:      MaxSim over the decompressed vectors of the survivors, top k (see exactScores).
+ *                 token reached by no kept code scores the bound min(threshold, its best centroid score)), top
+ *                 ndocs; then a refined score over those: the vectors in the probed cells decompressed and scored
+ *                 exactly, every other vector by its centroid score (cost: pool vectors × qlen + probed vectors ×
+ *                 qlen·dim).
+ *  4. exact:      MaxSim of the best ndocs/4 by refined score (only their unprobed vectors are decompressed: the probed
+ *                 maxima are reused), growing in steps while refined + the largest error seen (exact − refined) can
+ *                 still reach the k-th exact score, at most 2·ndocs/4 documents; top k (see adaptiveExact).
+ * Stage-by-stage survivors for a diagnostic: SearchParams.trace (bench/index-stages.ts).
  * A filter is applied first (an allowed bitset over live slots); when it leaves no more documents than stage 4
  * would score anyway, those documents are scored exactly, and when the candidates that pass it are too few, ncells
  * grows ×4 until enough are found (up to every centroid), so a filtered search returns k hits when k exist.
  * Hot loops run in WebAssembly SIMD kernels (simd-kernels.ts) with TypeScript fallbacks: the int16 centroid-score
  * tile, a row-max kernel, the stage-2/3 max-accumulation kernel, and decode + int16 tile for stage 4. Per query on
- * the bench's 1.8 M-vector set (K = 16384, k = 10 defaults): centroids 4.3 ms, candidates 0.1, approx 1.1, exact 3.4.
+ * the bench's 1.8 M-vector set (K = 16384, k = 10 defaults), before the refinement: centroids 4.3 ms, candidates 0.1,
+ * approx 1.1, exact 3.4. The refinement's per-token centroid maxima run in a TypeScript loop (no kernel yet).
  */
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
@@ -20,7 +26,7 @@ import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, ce
 import { maxSim } from './maxsim.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { topIndices } from './top-k.js'
-import type { Metadata, SearchHit, SearchParams, SearchStage } from './types.js'
+import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
 
 /** The parts of an index that search reads. */
 export interface SearchView {
@@ -53,6 +59,9 @@ const NO_MATCH = -9999
  *   k=100 reference (2, 0.45, 1024): 0.948, 26 ms;  (8, 0.45, 400): 0.948, 13.9 ms
  * ncells hardly matters (a document's vectors share few codes, so IVF lists are short and candidates cheap); the
  * exact stage (ndocs/4 documents) dominates the cost and the threshold the quality.
+ * Issue 9 (skewed data, BENCHMARKS.md "Index search stages under skew"): these values lost the target at the cut to
+ * the exact stage; the refined cut and the adaptive exact stage fixed that without changing them. They have not yet
+ * been re-chosen across the bench:gen presets; ncells now also sets how many vectors the refinement decompresses.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
   if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
@@ -133,6 +142,7 @@ export function searchIndex(
     }
     const hits = pickHits(view, slots, scores, p.k)
     timingsMs.exact = performance.now() - t0
+    traceExact(params.trace, view, slots, hits)
     return { hits, timingsMs }
   }
 
@@ -145,6 +155,7 @@ export function searchIndex(
     const scores = exactScores(view, query, qlen, slots)
     const hits = pickHits(view, slots, scores, p.k)
     timingsMs.exact = performance.now() - t0
+    traceExact(params.trace, view, slots, hits)
     return { hits, timingsMs }
   }
 
@@ -155,7 +166,8 @@ export function searchIndex(
   const maxS = scratch.maxS
   let ncells = Math.min(p.ncells, K)
   // one pass over S: each centroid's best query token (for pruning) and each token's top-ncells centroids
-  let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr)
+  const tokenBest = new Float32Array(qlen)
+  let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr, tokenBest)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -169,28 +181,137 @@ export function searchIndex(
   now = performance.now()
   timingsMs.candidates = now - t
   t = now
+  const trace = params.trace
+  if (trace !== undefined) {
+    trace.candidates = slotIds(view, cands)
+    trace.budgets = { ncells, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
+  }
 
+  // the probed cells (each token's top-ncells centroids)
+  const probed = new Uint8Array(K)
+  for (let i = 0; i < chosen.length; i++) probed[chosen[i]] = 1
   let pool = cands
   const keys = new Uint32Array(0)
+  if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
+  const kept = scratch.kept
+  for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
+  const floor = new Float32Array(qlen)
+  for (let j = 0; j < qlen; j++) floor[j] = Math.min(p.threshold, tokenBest[j])
   if (pool.length > p.ndocs) {
-    if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
-    const kept = scratch.kept
-    for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
-    const approx = approxScores(view, S, sPtr, qlen, pool, kept)
+    // A pruned code c has S[c, j] ≤ maxS[c] < threshold for every token j, and S[c, j] ≤ tokenBest[j]: a token that
+    // no kept code of a document reaches scores at most min(threshold, tokenBest[j]) there. Imputing that bound
+    // (instead of a large negative, which ranks documents by how many tokens their kept codes reach) makes the pruned
+    // score an upper bound of the unpruned one, within the bound's slack per unreached token (WARP's
+    // missing-similarity imputation, with the pruning bound as the estimate).
+    const approx = approxScores(view, S, sPtr, qlen, pool, kept, floor)
     pool = selectSlots(pool, approx, p.ndocs, keys)
+    if (trace !== undefined) trace.pruned = slotIds(view, pool)
   }
+  let scored: Uint32Array
+  let scores: Float32Array
   if (pool.length > need) {
-    const approx = approxScores(view, S, sPtr, qlen, pool, null)
-    pool = selectSlots(pool, approx, need, keys)
+    // Refinement: the vectors in the probed cells (each token's top-ncells centroids, WARP's selection) are
+    // decompressed and scored exactly; every other vector counts with its centroid score, so a document's refined
+    // score is its centroid-interaction score with the probed matches made exact. (Imputing a constant for the
+    // unprobed part, as WARP does, found more targets but drifted from MaxSim's own top 10 on skewed data:
+    // overlap@10 0.85 -> 0.51.) The probed maxima are kept, so the exact stage only decompresses the other vectors.
+    // Cost: the pool's vectors × qlen maxima, plus decoding the pool's probed vectors (a small share of them).
+    const Sv = sPtr >= 0 && cset.arena !== null ? cset.arena.arena.f32(sPtr, K * qlen) : S // re-taken: arena growth detaches views
+    const approx = new Float32Array(pool.length)
+    const cmax = new Float32Array(pool.length * qlen).fill(NO_MATCH)
+    for (let i = 0; i < pool.length; i++) {
+      const a = view.docStart[pool[i]], b = a + view.docLen[pool[i]], o = i * qlen
+      for (let v = a; v < b; v++) {
+        const c = view.codes[v]
+        if (probed[c] === 1) continue
+        const row = c * qlen
+        for (let j = 0; j < qlen; j++) if (Sv[row + j] > cmax[o + j]) cmax[o + j] = Sv[row + j]
+      }
+    }
+    const tokMax = new Float32Array(pool.length * qlen)
+    exactScores(view, query, qlen, pool, { keep: probed, want: 1, tokMax })
+    for (let i = 0, o = 0; i < pool.length; i++) {
+      let sum = 0
+      for (let j = 0; j < qlen; j++, o++) sum += tokMax[o] > cmax[o] ? tokMax[o] : cmax[o]
+      approx[i] = sum
+    }
+    now = performance.now()
+    timingsMs.approx = now - t
+    t = now
+    ;({ scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, probed, tokMax))
+  } else {
+    now = performance.now()
+    timingsMs.approx = now - t
+    t = now
+    scored = pool
+    scores = exactScores(view, query, qlen, pool)
   }
-  now = performance.now()
-  timingsMs.approx = now - t
-  t = now
-
-  const scores = exactScores(view, query, qlen, pool)
-  const hits = pickHits(view, pool, scores, p.k)
+  if (trace !== undefined) {
+    trace.unpruned = slotIds(view, scored)
+    trace.budgets!.exact = scored.length
+  }
+  const hits = pickHits(view, scored, scores, p.k)
   timingsMs.exact = performance.now() - t
+  if (trace !== undefined) trace.final = hits.map((h) => h.id)
   return { hits, timingsMs }
+}
+
+/**
+ * The exact stage with a size chosen from the approximate scores. The pool's best `need` documents by approximate
+ * score are scored exactly first; their errors e = exact − approx tell how far the approximation can understate a
+ * document for this query and index. A document not yet scored can still enter the top k only if approx + max e
+ * reaches the current k-th exact score, so the next documents in approximate order are scored, in batches of need/2,
+ * while that holds (at most 2·need documents, which bounds the stage at twice its former cost). Where the approximation separates the top k clearly this
+ * stops at `need`; where it is loose (skewed data, noisy queries) the stage grows instead of losing the target.
+ * Deterministic: the order is the approximate ranking with ties by slot, and the bound uses only the scored set.
+ */
+function adaptiveExact(
+  view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, need: number, k: number,
+  kept: Uint8Array, tokMax: Float32Array,
+): { scored: Uint32Array; scores: Float32Array } {
+  const n = Math.min(pool.length, 2 * need)
+  const order = topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length))
+  const slots = new Uint32Array(n)
+  for (let i = 0; i < n; i++) slots[i] = pool[order[i]]
+  const scores = new Float32Array(n)
+  const kth = new Float32Array(k).fill(-Infinity) // the k best exact scores so far, descending
+  let errMax = -Infinity
+  let done = 0
+  let next = Math.min(n, need)
+  const step = Math.max(k, Math.ceil(need / 2))
+  while (done < n) {
+    const init = new Float32Array((next - done) * qlen)
+    for (let i = done; i < next; i++) init.set(tokMax.subarray(order[i] * qlen, (order[i] + 1) * qlen), (i - done) * qlen)
+    scores.set(exactScores(view, query, qlen, slots.subarray(done, next), { keep: kept, want: 0, init }), done)
+    for (let i = done; i < next; i++) {
+      const e = scores[i] - approx[order[i]]
+      if (e > errMax) errMax = e
+      const x = scores[i]
+      if (x > kth[k - 1]) {
+        let j = k - 1
+        while (j > 0 && kth[j - 1] < x) { kth[j] = kth[j - 1]; j-- }
+        kth[j] = x
+      }
+    }
+    done = next
+    let end = done
+    const limit = Math.min(n, done + step)
+    while (end < limit && approx[order[end]] + errMax >= kth[k - 1]) end++
+    if (end === done) break
+    next = end
+  }
+  return { scored: slots.subarray(0, done), scores: scores.subarray(0, done) }
+}
+
+function slotIds(view: SearchView, slots: Uint32Array): string[] {
+  return Array.from(slots, (s) => view.ids[s])
+}
+
+/** Exact paths (untrained index, or a filter leaving few documents): every allowed document is a candidate. */
+function traceExact(trace: SearchTrace | undefined, view: SearchView, slots: Uint32Array, hits: SearchHit[]): void {
+  if (trace === undefined) return
+  trace.candidates = trace.unpruned = slotIds(view, slots)
+  trace.final = hits.map((h) => h.id)
 }
 
 /**
@@ -225,6 +346,7 @@ function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc
  */
 export function scanScores(
   S: Float32Array, qlen: number, K: number, ncells: number, maxS: Float32Array, ca: CentroidArena | null, sPtr: number,
+  tokenBest?: Float32Array,
 ): Uint32Array {
   const out = new Uint32Array(qlen * ncells)
   const best = new Float32Array(qlen * ncells).fill(-Infinity)
@@ -262,6 +384,7 @@ export function scanScores(
       for (let j = 0; j < qlen; j++) if (best[j * ncells + last] < gate) gate = best[j * ncells + last]
     }
   }
+  if (tokenBest !== undefined) for (let j = 0; j < qlen; j++) tokenBest[j] = best[j * ncells]
   return out
 }
 
@@ -327,7 +450,7 @@ export function topCentroidsPerToken(S: Float32Array, qlen: number, K: number, n
  * lives there (uint16 codes, qlen % 4 == 0): the candidates' codes are copied in (2 bytes each) and scored there.
  */
 function approxScores(
-  view: SearchView, S: Float32Array, sPtr: number, qlen: number, slots: Uint32Array, kept: Uint8Array | null,
+  view: SearchView, S: Float32Array, sPtr: number, qlen: number, slots: Uint32Array, kept: Uint8Array | null, floor: Float32Array,
 ): Float32Array {
   const out = new Float32Array(slots.length)
   const ca = view.cset!.arena
@@ -348,9 +471,10 @@ function approxScores(
     }
     const endsPtr = codesPtr + Math.ceil((maxCodes * 2) / 16) * 16
     const accPtr = endsPtr + maxDocs * 4
-    const outPtr = accPtr + qlen * 4
+    const outPtr = accPtr + qlen * 8
     arena.reserve(outPtr + maxDocs * 4)
     if (kept !== null) arena.u8(keptPtr, K).set(kept.subarray(0, K))
+    arena.f32(accPtr + qlen * 4, qlen).set(floor)
     for (let i0 = 0; i0 < slots.length;) {
       let i1 = i0, total = 0
       while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= APPROX_CHUNK)) total += view.docLen[slots[i1++]]
@@ -371,7 +495,7 @@ function approxScores(
   const { codes, docStart, docLen } = view
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]
-    acc.fill(NO_MATCH)
+    acc.set(floor)
     const a = docStart[s], b = a + docLen[s]
     for (let v = a; v < b; v++) {
       const c = codes[v]
@@ -406,16 +530,46 @@ let simScratch = new Float32Array(0)
  * vectors (dim 128, nbits 2): decode 20 ms in TypeScript vs 6 ms in the kernel; a per-byte lookup table over the
  * packed residuals (no decompression) was 3–5× slower than decompress + SIMD tile, so it is not used.
  */
-export function exactScores(view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array): Float32Array {
+export function exactScores(
+  view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, sel?: VectorSelection,
+): Float32Array {
   const out = new Float32Array(slots.length)
+  let lens: Uint32Array | undefined
+  if (sel !== undefined) {
+    lens = new Uint32Array(slots.length)
+    for (let i = 0; i < slots.length; i++) {
+      const a = view.docStart[slots[i]], b = a + view.docLen[slots[i]]
+      let n = 0
+      for (let v = a; v < b; v++) n += sel.keep[view.codes[v]]
+      lens[i] = sel.want === 1 ? n : b - a - n
+    }
+  }
+  const lenOf = (i: number): number => (lens === undefined ? view.docLen[slots[i]] : lens[i])
   // chunks of documents with ≤ EXACT_CHUNK vectors bound the scratch memory (a longer document is a chunk alone)
   for (let i0 = 0; i0 < slots.length;) {
     let i1 = i0, total = 0
-    while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= EXACT_CHUNK)) total += view.docLen[slots[i1++]]
-    exactChunk(view, query, qlen, slots, i0, i1, total, out)
+    while (i1 < slots.length && (i1 === i0 || total + lenOf(i1) <= EXACT_CHUNK)) total += lenOf(i1++)
+    exactChunk(view, query, qlen, slots, i0, i1, total, out, sel, lens)
     i0 = i1
   }
   return out
+}
+
+/**
+ * A subset of every document's vectors for a partial exact score: only vectors whose code c has
+ * keep[c] = want are decompressed. Two uses: scoring only the vectors of kept codes (floor for tokens they miss,
+ * tokMax keeps their per-token maxima), then the exact score as the maximum of those and the other vectors.
+ */
+export interface VectorSelection {
+  /** per centroid: 1 or 0; the vectors whose code has keep[code] === want are scored */
+  keep: Uint8Array
+  want: 0 | 1
+  /** qlen values: a token none of the scored vectors (nor `init`) reaches counts floor[j] in the sum */
+  floor?: Float32Array
+  /** slots.length × qlen: per document and token, a maximum already known (from the other vectors) */
+  init?: Float32Array
+  /** slots.length × qlen, written: per document and token, the maximum over the scored vectors and `init` */
+  tokMax?: Float32Array
 }
 
 let EXACT_CHUNK = 2048
@@ -429,6 +583,7 @@ export function setChunkSizesForTests(exact: number, approx: number): void {
 
 function exactChunk(
   view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,
+  sel: VectorSelection | undefined, lens: Uint32Array | undefined,
 ): void {
   const codec = view.codec!
   const cset = view.cset!
@@ -437,7 +592,7 @@ function exactChunk(
   if (simScratch.length < total * qlen) simScratch = new Float32Array(total * qlen)
   let sims: Float32Array = simScratch
   const ca = centroidArena(cset)
-  if (ca !== null) {
+  if (total > 0 && ca !== null) {
     const tablePtr = installDecodeTable(ca, codec.nbits, codec.weights)
     const { arena } = ca
     const codesPtr = ca.scratch
@@ -450,9 +605,18 @@ function exactChunk(
     const codesView = arena.i32(codesPtr, total), resView = arena.u8(resPtr, total * bpv)
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], len = docLen[slots[i]]
-      for (let v = 0; v < len; v++) codesView[row + v] = codes[a + v]
-      resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
-      row += len
+      if (sel === undefined) {
+        for (let v = 0; v < len; v++) codesView[row + v] = codes[a + v]
+        resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
+        row += len
+      } else {
+        for (let v = a; v < a + len; v++) {
+          if (sel.keep[codes[v]] !== sel.want) continue
+          codesView[row] = codes[v]
+          resView.set(residuals.subarray(v * bpv, (v + 1) * bpv), row * bpv)
+          row++
+        }
+      }
     }
     // decompressed rows as int16 · 2^-14 (rounding ≤ 6·10⁻⁵ per component, far below the 2-bit codec's error) for
     // the int16 dot kernel: 1.6× the float32 tile on the stage's dominant product
@@ -462,26 +626,33 @@ function exactChunk(
     arena.i16(qPtr, qlen * dim).set(q16)
     arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / (16384 * qs))
     sims = arena.f32(sPtr, total * qlen)
-  } else {
+  } else if (total > 0) {
     if (decodeScratch.length < total * dim) decodeScratch = new Float32Array(total * dim)
     const V = decodeScratch
     const cents = cset.centroids
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], b = a + docLen[slots[i]]
-      for (let v = a; v < b; v++, row++) decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
+      for (let v = a; v < b; v++) {
+        if (sel !== undefined && sel.keep[codes[v]] !== sel.want) continue
+        decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
+        row++
+      }
     }
     dotTile(V, 0, total, query, 0, qlen, dim, sims, 0)
   }
   const best = new Float32Array(qlen)
   for (let i = i0, row = 0; i < i1; i++) {
-    const len = docLen[slots[i]]
-    best.fill(-Infinity)
+    const len = lens === undefined ? docLen[slots[i]] : lens[i]
+    if (sel?.init !== undefined) best.set(sel.init.subarray(i * qlen, (i + 1) * qlen))
+    else best.fill(-Infinity)
     for (let r = 0; r < len; r++, row++) {
       const o = row * qlen
       for (let j = 0; j < qlen; j++) if (sims[o + j] > best[j]) best[j] = sims[o + j]
     }
+    if (sel?.tokMax !== undefined) sel.tokMax.set(best, i * qlen)
     let sum = 0
-    for (let j = 0; j < qlen; j++) sum += best[j]
+    if (sel?.floor !== undefined) for (let j = 0; j < qlen; j++) sum += best[j] > sel.floor[j] ? best[j] : sel.floor[j]
+    else for (let j = 0; j < qlen; j++) sum += best[j]
     out[i] = sum
   }
 }

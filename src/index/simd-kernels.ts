@@ -199,9 +199,10 @@ function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
 
 /**
  * approx(codes, ends, nDocs, S, qlen, kept, acc, out): centroid-interaction scores. Document d owns codes[ends[d-1]
- * .. ends[d]) (uint16; ends int32, cumulative); out[d] = Σ_j max over its codes c with kept[c] ≠ 0 (kept = 0: all) of
- * S[c·qlen + j], a token no code reaches counting −9999. `acc` is qlen floats of scratch; qlen % 4 == 0. One f32x4.max
- * per 4 query tokens per code, against 4 compare-and-branch steps in TypeScript.
+ * .. ends[d]) (uint16; ends int32, cumulative); out[d] = Σ_j max(floor[j], max over its codes c with kept[c] ≠ 0
+ * (kept = 0: all) of S[c·qlen + j]). `acc` is 2·qlen floats: qlen of scratch, then floor[0..qlen) (the score of a
+ * token no kept code reaches); qlen % 4 == 0. One f32x4.max per 4 query tokens per code, against 4
+ * compare-and-branch steps in TypeScript.
  */
 function approxBody(): number[] {
   const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT] = [0, 1, 2, 3, 4, 5, 6, 7]
@@ -213,10 +214,10 @@ function approxBody(): number[] {
     ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
     ...op.block, ...op.loop,
     ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
-    // acc = −9999
+    // acc = floor (the qlen floats after acc)
     ...op.i32(0), ...op.set(M),
     ...op.loop,
-    ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32const(-9999), ...op.splat, ...op.vstore,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(M), ...op.add, ...op.vload, ...op.vstore,
     ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
     ...op.end,
     ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
@@ -333,7 +334,7 @@ export interface SimdArena {
   u16(byteOffset: number, length: number): Uint16Array
   /** out[r] = max of row r (rows of qlen floats, qlen % 4 == 0) */
   rowMax(sPtr: number, rows: number, qlen: number, outPtr: number): void
-  /** centroid-interaction scores, see approxBody (keptPtr 0: no pruning) */
+  /** centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of floor) */
   approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number): void
   /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
   decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number): void

@@ -34,7 +34,8 @@ export type Dtype = keyof typeof DTYPES
 
 export interface ArrayEntry { name: string; file: string; dtype: Dtype; length: number; bytes: number; crc32: number }
 export interface SnapshotManifest {
-  format: typeof SNAPSHOT_FORMAT
+  /** SNAPSHOT_FORMAT for the PLAID index; other engines (the lexical index) store their own state under their own name */
+  format: string
   version: number
   byteOrder: 'little-endian'
   createdAt: string
@@ -65,7 +66,9 @@ function bytesOf(arr: ArrayBufferView): Buffer {
 }
 
 /** Writes `state` as snapshot files into the (empty) folder `dir`, fsyncing each; the manifest goes last. */
-export async function writeStateFiles(state: IndexState, dir: string, hooks?: SnapshotHooks): Promise<{ bytes: number }> {
+/** `opts.format`: the manifest's format name (another engine's state, e.g. the lexical index, under its own name). */
+export async function writeStateFiles(state: IndexState, dir: string, hooks?: SnapshotHooks, opts?: { format?: string }): Promise<{ bytes: number }> {
+  const format = opts?.format ?? SNAPSHOT_FORMAT
   assertLittleEndian()
   if (state.metadata.length !== state.ids.length) {
     throw new TypeError(`index state has ${state.ids.length} ids but ${state.metadata.length} metadata entries`)
@@ -92,7 +95,7 @@ export async function writeStateFiles(state: IndexState, dir: string, hooks?: Sn
   total += docs.byteLength
   await hooks?.afterFile?.(DOCUMENTS_FILE)
   const manifest: SnapshotManifest = {
-    format: SNAPSHOT_FORMAT,
+    format,
     version: SNAPSHOT_FORMAT_VERSION,
     byteOrder: 'little-endian',
     createdAt: new Date().toISOString(),
@@ -148,7 +151,8 @@ function isUint(v: unknown): v is number {
 }
 
 /** Parses and checks the manifest's shape (not the files). */
-export async function readManifest(dir: string): Promise<SnapshotManifest> {
+export async function readManifest(dir: string, opts?: { format?: string }): Promise<SnapshotManifest> {
+  const format = opts?.format ?? SNAPSHOT_FORMAT
   const path = join(dir, MANIFEST_FILE)
   let text: string
   try {
@@ -163,7 +167,7 @@ export async function readManifest(dir: string): Promise<SnapshotManifest> {
   } catch {
     return invalid(path, 'not valid JSON (truncated or corrupt)')
   }
-  if (typeof m !== 'object' || m === null || m.format !== SNAPSHOT_FORMAT) invalid(path, `not a ${SNAPSHOT_FORMAT} manifest`)
+  if (typeof m !== 'object' || m === null || m.format !== format) invalid(path, `not a ${format} manifest`)
   if (m.version !== SNAPSHOT_FORMAT_VERSION) {
     invalid(path, `format version ${JSON.stringify(m.version)} is not supported (this build reads version ${SNAPSHOT_FORMAT_VERSION})`)
   }
@@ -191,9 +195,9 @@ export async function readManifest(dir: string): Promise<SnapshotManifest> {
 }
 
 /** Reads and verifies the snapshot files in `dir` into an IndexState (arrays own aligned memory). */
-export async function readStateFiles(dir: string): Promise<IndexState> {
+export async function readStateFiles(dir: string, opts?: { format?: string }): Promise<IndexState> {
   assertLittleEndian()
-  const m = await readManifest(dir)
+  const m = await readManifest(dir, opts)
   const arrays: IndexState['arrays'] = {}
   for (const a of m.arrays) {
     const buf = await readChecked(dir, a.file, a.bytes, a.crc32)

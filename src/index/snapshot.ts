@@ -4,23 +4,39 @@
  */
 import { AppError, isAppError } from '../errors.js'
 import { restorePlaidIndex, type PlaidIndex } from './plaid-index.js'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { recoverSnapshotDir, replaceDirAtomically, type SnapshotHooks } from './snapshot-atomic.js'
 import { readStateFiles, writeStateFiles } from './snapshot-format.js'
+import type { IndexState } from './types.js'
 
 export type { SnapshotHooks, SnapshotStep } from './snapshot-atomic.js'
 
 export interface SnapshotInfo { bytes: number; durationMs: number }
 
 /**
+ * Another engine's state saved in a sub-folder of the same snapshot (same file format under its own format name), so
+ * it is replaced atomically together with the PLAID index: a loaded snapshot never pairs engines of different moments.
+ */
+export interface CompanionState { subdir: string; format: string; state: IndexState }
+
+/**
  * Writes `index` to folder `dir`, replacing any previous snapshot there atomically: a crash at any point leaves either
  * the previous or the new snapshot loadable. exportState() returns copies, so the index may change while this writes.
  */
-export async function saveIndexSnapshot(index: PlaidIndex, dir: string, opts?: { hooks?: SnapshotHooks }): Promise<SnapshotInfo> {
+export async function saveIndexSnapshot(
+  index: PlaidIndex, dir: string, opts?: { hooks?: SnapshotHooks; companions?: CompanionState[] },
+): Promise<SnapshotInfo> {
   const started = performance.now()
   const state = index.exportState()
   let bytes = 0
   await replaceDirAtomically(dir, async (tmp) => {
     bytes = (await writeStateFiles(state, tmp, opts?.hooks)).bytes
+    for (const c of opts?.companions ?? []) {
+      const sub = join(tmp, c.subdir)
+      await mkdir(sub)
+      bytes += (await writeStateFiles(c.state, sub, opts?.hooks, { format: c.format })).bytes
+    }
   }, opts?.hooks)
   return { bytes, durationMs: performance.now() - started }
 }

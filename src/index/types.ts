@@ -1,5 +1,9 @@
 /** Public types of the PLAID index (re-exported by plaid-index.ts, the module other areas import). */
+import type { SearchView } from './plaid-search.js'
 export type MetadataValue = string | number | boolean | null
+
+/** Reserved metadata key under which the service keeps a document's text (`store_text`); the lexical side reads it. */
+export const STORED_TEXT_KEY = '_text'
 export type Metadata = Record<string, MetadataValue>
 
 export interface IndexSettings {
@@ -19,6 +23,25 @@ export interface SearchParams {
   centroidScoreThreshold?: number
   ndocs?: number
   filter?: (metadata: Metadata | undefined, id: string) => boolean
+  /**
+   * Diagnostics (benches and tests, never the service): when given, the search fills it with the documents that
+   * survived each stage and the budgets it chose. Costs a copy of each stage's ids; off (undefined) by default.
+   */
+  trace?: SearchTrace
+}
+
+/** Stage-by-stage survivors of one search (ids, in no particular order) and the budgets it used. */
+export interface SearchTrace {
+  /** union of the probed IVF lists (or every allowed document when the search was exact) */
+  candidates?: string[]
+  /** after the pruned approximate cut (absent when the candidates already fitted in it) */
+  pruned?: string[]
+  /** after the unpruned approximate cut: what the exact stage scores */
+  unpruned?: string[]
+  /** the returned top k */
+  final?: string[]
+  /** the budgets chosen for this query */
+  budgets?: Record<string, number>
 }
 
 export interface SearchHit { id: string; score: number; metadata?: Metadata }
@@ -70,4 +93,10 @@ export interface PlaidIndex {
   compact(): void
   retrain(): void
   exportState(): IndexState
+  /**
+   * The arrays search reads, with a number that changes on every write (upsert, delete, compact, retrain), for the
+   * search workers (src/search-workers) to publish a consistent version. Read it between writes, never hold on to
+   * the live array: writes flip it in place.
+   */
+  searchState(): { view: SearchView; version: number }
 }

@@ -3,11 +3,13 @@ import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
 import type { JobManager } from './jobs.js'
 import type { AppMetrics } from './plugins/metrics.js'
-import type { CompileFilter, EncoderPort, IndexStorePort } from './ports.js'
+import type { CompileFilter, EncoderPort, IndexStorePort, SearchPoolPort } from './ports.js'
 
 export interface Parts {
   encoder: EncoderPort
   indexStore: IndexStorePort
+  /** absent: searches run on the event loop (SEARCH_WORKERS=0) */
+  searchPool?: SearchPoolPort
 }
 
 export interface ServerContext {

@@ -5,7 +5,7 @@
 import { AppError } from '../errors.js'
 import type { ServerContext } from './context.js'
 import type { JobContext } from './jobs.js'
-import type { Metadata } from './ports.js'
+import type { IndexDocument, Metadata } from './ports.js'
 import { TEXT_KEY, checkMetadata, checkText } from './request-checks.js'
 import type { DocumentInputT } from './schemas/documents.js'
 import { decodeEmbeddings } from './vectors.js'
@@ -68,19 +68,19 @@ export async function upsertDocuments(ctx: ServerContext, name: string, docs: Pr
   }
   const encoded = needText.length > 0 ? await encoder.encodeDocuments(needText.map((d) => d.text as string)) : []
   let e = 0
-  const items = docs.map((d) => {
+  const documents: IndexDocument[] = docs.map((d) => {
     let vectors = d.vectors
     if (vectors === undefined) {
       const enc = encoded[e++]
       vectors = enc.vectors.subarray(0, enc.n * enc.dim)
     }
-    return d.metadata === undefined ? { id: d.id, vectors } : { id: d.id, vectors, metadata: d.metadata }
+    const doc: IndexDocument = { id: d.id, vectors }
+    if (d.metadata !== undefined) doc.metadata = d.metadata
+    if (d.text !== undefined) doc.text = d.text
+    return doc
   })
-  // Created only now, after encoding succeeded, so a refused request leaves no empty index behind.
-  const index = indexStore.getOrCreate(name)
-  const result = index.upsert(items)
-  indexStore.markDirty(name)
-  return result
+  // Applied (and the index created) only now, after encoding succeeded, so a refused request leaves no empty index.
+  return indexStore.apply(name, { op: 'upsert', documents })
 }
 
 /**

@@ -7,8 +7,11 @@ import type { EncodedText, Encoder, EncoderBatchEvent } from '../encoder/index.j
 import type {
   IndexSettings, IndexStats as EngineIndexStats, Metadata, MetadataValue, PlaidIndex, SearchParams, SearchStage,
 } from '../index/types.js'
+import type { IndexStore, LexicalInfo } from '../index/index-store.js'
+import type { Bm25Settings } from '../lexical/bm25.js'
 
-export type { EncodedText, EncoderBatchEvent, IndexSettings, Metadata, MetadataValue, SearchParams, SearchStage }
+export type { EncodedText, EncoderBatchEvent, IndexSettings, Metadata, MetadataValue, SearchParams, SearchStage, Bm25Settings, LexicalInfo }
+export type { IndexDocument, IndexChange, UpsertChange, DeleteChange } from '../index/index-store.js'
 
 export type EncoderPort = Omit<Encoder, 'settings'>
 
@@ -17,14 +20,22 @@ export type MetadataFilter = NonNullable<SearchParams['filter']>
 /** What the service reports of an index; the engine's drift internals stay out of the API. */
 export type IndexStats = Omit<EngineIndexStats, 'drift'>
 
-export type IndexPort = Pick<PlaidIndex, 'settings' | 'upsert' | 'delete' | 'get' | 'search'> & { stats(): IndexStats }
+export type IndexPort = Pick<PlaidIndex, 'settings' | 'upsert' | 'delete' | 'get' | 'search'> & { stats(): IndexStats } & Partial<Pick<PlaidIndex, 'searchState'>>
+
+/** The search worker pool (src/search-workers) when SEARCH_WORKERS > 0: searches of indexes with searchState() go there. */
+export interface SearchPoolPort {
+  search(index: Pick<PlaidIndex, 'searchState'>, query: Float32Array, params: SearchParams): Promise<ReturnType<PlaidIndex['search']>>
+}
 
 export interface IndexStorePort {
-  list(): Array<{ name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined }>
+  list(): Array<{ name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined; lexical?: LexicalInfo }>
   get(name: string): IndexPort | undefined
   getOrThrow(name: string): IndexPort
-  create(name: string, settings?: Partial<IndexSettings>): IndexPort
+  create(name: string, settings?: Partial<IndexSettings>, lexical?: Partial<Bm25Settings>): IndexPort
   getOrCreate(name: string): IndexPort
+  /** The single mutation path (both engines; see IndexStore.apply). */
+  apply: IndexStore['apply']
+  searchLexical: IndexStore['searchLexical']
   drop(name: string): boolean
   markDirty(name: string): void
   saveAll(): Promise<void>

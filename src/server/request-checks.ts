@@ -1,12 +1,13 @@
 /** Checks on request content that JSON Schema cannot express or that need their own error codes. */
 import { AppError } from '../errors.js'
 import { validateMetadata } from '../index/metadata-filter.js'
+import { STORED_TEXT_KEY } from '../index/types.js'
 import type { Metadata } from './ports.js'
 
 export const INDEX_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
 
 /** Reserved metadata key under which document text is kept for include: ['text']. */
-export const TEXT_KEY = '_text'
+export const TEXT_KEY = STORED_TEXT_KEY
 
 export function checkIndexName(name: string): string {
   if (!INDEX_NAME_RE.test(name)) {

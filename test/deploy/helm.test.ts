@@ -280,7 +280,7 @@ t.test('every service setting can be set from values, and only those', async (t)
     config: {
       ortProviders: 'cpu', ortThreads: 4, encoderWorkers: 2, encoderMaxBatchTokens: 8192, encoderBatchWaitMs: 0,
       encoderMaxQueue: 1000, maxBodyBytes: 1048576, maxBatchTexts: 64, maxIndexDocuments: 5000, maxTextChars: 4000,
-      snapshotIntervalS: 0, indexNbits: 4, logLevel: 'debug',
+      snapshotIntervalS: 0, indexNbits: 4, logLevel: 'debug', queryLength: 'dynamic',
     },
   }
   const r = renderChart(CHART_DIR, { overrides: [values] })

@@ -6,11 +6,10 @@ import t from 'tap'
 import { join } from 'node:path'
 import { createEncoder } from '../../src/encoder/index.js'
 import { AppError } from '../../src/errors.js'
-import type { ColbertTokenizer, TokenizedText } from '../../src/tokenizer/colbert-tokenizer.js'
-import { parseColbertSettings } from '../../src/tokenizer/colbert-settings.js'
 import { GOLDEN_PATH, TINY_MODEL_DIR, sharedOnly } from '../helpers/shared.js'
 import { makeRandomCheckpoint } from '../helpers/make-checkpoint.js'
 import { goldenTokenizer, loadGolden, maxAbsDiff } from '../helpers/golden-encoding.js'
+import { syntheticTokenizer } from '../helpers/synthetic-tokenizer.js'
 
 t.test('golden vectors through the encoder (ids replayed), one concurrent burst', sharedOnly(), async (t) => {
   const golden = loadGolden(GOLDEN_PATH)
@@ -33,24 +32,6 @@ t.test('golden vectors through the encoder (ids replayed), one concurrent burst'
   t.ok(events.length < golden.encoding.length, `concurrent requests were batched (${events.length} batches)`)
   t.ok(events.every((e) => e.kind === 'query' || e.kind === 'document'))
 })
-
-/** Synthetic tokenizer: text "n:seed" -> n tokens ([CLS] marker ids… [SEP]); punctuation id 10 every 7th token. */
-function syntheticTokenizer(dim: number, vocab: number): ColbertTokenizer {
-  const settings = { ...parseColbertSettings({ dim, doc_maxlen: 300, query_maxlen: 32 }) }
-  const make = (text: string, query: boolean): TokenizedText => {
-    const [nStr, seedStr] = text.split(':')
-    const n = Number(nStr)
-    let s = Number(seedStr ?? 1) >>> 0 || 1
-    const ids = new Int32Array(n)
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1103515245) + 12345) >>> 0
-      ids[i] = i === 0 ? 2 : i === n - 1 ? 3 : i === 1 ? (query ? 5 : 6) : i % 7 === 0 ? 10 : 11 + (s % (vocab - 11))
-    }
-    const keep = query ? undefined : Uint8Array.from(ids, (id) => (id === 10 ? 0 : 1))
-    return { words: [], tokens: Array.from(ids, String), ids, attentionMask: new Uint8Array(n).fill(1), keepMask: keep }
-  }
-  return { settings, vocabSize: vocab, padId: 0, tokenizeQuery: (x) => make(x, true), tokenizeDocument: (x) => make(x, false) }
-}
 
 t.test('batching invariance: alone, with longer texts, in other orders', async (t) => {
   const dir = await makeRandomCheckpoint(join(t.testdir(), 'm'), { vocabSize: 200, hidden: 32, heads: 4, intermediate: 64, layers: 2, dim: 16, docMaxlen: 300 })

@@ -6,6 +6,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import { statSync, writeFileSync, readFileSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
+import onnxProto from 'onnx-proto'
 import { ensureConvertedGraph } from '../../src/model/onnx/onnx-cache.js'
 import type { GraphVariant } from '../../src/model/onnx/colbert-graph.js'
 import { parseSafetensors, encodeSafetensors } from '../../src/model/safetensors.js'
@@ -132,4 +133,40 @@ t.test('a read-only checkpoint folder is never written; the cache falls back to 
   } finally {
     chmodSync(dir, 0o755)
   }
+})
+
+t.test('the int8 graph (ENCODER_PRECISION=int8): int8 weights, integer ops, vectors close to golden', sharedOnly(), async (t) => {
+  const golden = loadGolden(GOLDEN_PATH)
+  const skip = new Set(golden.skiplist_ids)
+  const g = await ensureConvertedGraph(TINY_MODEL_DIR, 'int8-fused', { cacheDir: t.testdir() })
+  const model = onnxProto.onnx.ModelProto.decode(readFileSync(g.path))
+  const ops = new Set(model.graph!.node!.map((n) => n.opType))
+  t.ok(ops.has('QAttention') && ops.has('DynamicQuantizeMatMul'), `quantised ops in the graph (${[...ops].join(', ')})`)
+  t.notOk(ops.has('Attention'), 'no float attention projection left')
+  const int8Weights = model.graph!.initializer!.filter((i) => i.dataType === onnxProto.onnx.TensorProto.DataType.INT8)
+  // 2 layers x (QKV, attention output, FFN in, FFN out)
+  t.equal(int8Weights.length, 8, 'every encoder-layer weight matrix stored as int8')
+  let worstCos = 1
+  let sumCos = 0
+  let rowsSeen = 0
+  let worstAbs = 0
+  for (const e of golden.encoding) {
+    const { data, dims } = await runGraph(g.path, [e.ids], [e.attention_mask])
+    const dim = dims[2]!
+    const rows = e.ids.map((_, i) => i).filter((i) => e.kind === 'query' || (e.attention_mask[i] && !skip.has(e.ids[i]!)))
+    rows.forEach((r, j) => {
+      let dot = 0
+      for (let k = 0; k < dim; k++) {
+        dot += data[r * dim + k]! * e.vectors[j * dim + k]!
+        worstAbs = Math.max(worstAbs, Math.abs(data[r * dim + k]! - e.vectors[j * dim + k]!))
+      }
+      worstCos = Math.min(worstCos, dot)
+      sumCos += dot
+      rowsSeen++
+    })
+  }
+  t.comment(`int8 vs float64 golden: cosine per token worst ${worstCos.toFixed(5)}, mean ${(sumCos / rowsSeen).toFixed(5)} over ${rowsSeen} tokens`)
+  t.ok(worstAbs > 1e-5, `it really is quantised (differs from golden by up to ${worstAbs.toExponential(2)})`)
+  t.ok(worstCos > 0.98, `every token vector within cosine 0.98 of golden (worst ${worstCos.toFixed(5)})`)
+  t.ok(sumCos / rowsSeen > 0.995, `mean cosine > 0.995 (${(sumCos / rowsSeen).toFixed(5)})`)
 })

@@ -14,4 +14,5 @@ t.test('without WebAssembly SIMD the index still trains two-level centroids, ext
   t.equal(r.extensions, 1)
   t.ok(r.compared >= 100 && r.maxErr < 1e-3, `max score error ${r.maxErr} over ${r.compared} ranks`)
   t.ok(r.found >= 9, `found ${r.found}/10`)
+  t.ok(r.comparedSmall >= 30 && r.maxErrSmall < 1e-3, `small budgets: max score error ${r.maxErrSmall} over ${r.comparedSmall} hits`)
 })

@@ -3,7 +3,7 @@
  * backpressure) independent of the model. End-to-end tests use the real tiny model and the real index.
  */
 import { AppError } from '../../src/errors.js'
-import type { EncodedText, EncoderPort, IndexPort, IndexSettings, IndexStorePort, Metadata, SearchParams } from '../../src/server/ports.js'
+import type { EncodedText, EncoderPort, IndexChange, IndexPort, IndexSettings, IndexStorePort, Metadata, SearchParams } from '../../src/server/ports.js'
 
 /** Deterministic vectors from character codes: one row per character (at least one), L2-normalised. */
 export function fakeVectors(text: string, dim: number): EncodedText {
@@ -124,6 +124,20 @@ export function createFakeStore(dim = 8): IndexStorePort & { saves: number } {
     },
     getOrCreate(name: string) {
       return indexes.get(name) ?? store.create(name)
+    },
+    apply: ((name: string, change: IndexChange) => {
+      if (change.op === 'upsert') {
+        const r = store.getOrCreate(name).upsert(change.documents)
+        dirty.add(name)
+        return r
+      }
+      const r = store.getOrThrow(name).delete(change.ids)
+      if (r.deleted.length > 0) dirty.add(name)
+      return r
+    }) as IndexStorePort['apply'],
+    searchLexical(name: string): never {
+      store.getOrThrow(name)
+      throw new AppError('LEXICAL_UNAVAILABLE', 'the fake store has no lexical side')
     },
     drop: (name: string) => indexes.delete(name),
     markDirty: (name: string) => void dirty.add(name),

@@ -139,6 +139,7 @@ cpu
 {{- include "jacolbert.optionalEnv" (list "SNAPSHOT_INTERVAL_S" $c.snapshotIntervalS) }}
 {{- include "jacolbert.optionalEnv" (list "INDEX_NBITS" $c.indexNbits) }}
 {{- include "jacolbert.optionalEnv" (list "LOG_LEVEL" $c.logLevel) }}
+{{- include "jacolbert.optionalEnv" (list "QUERY_LENGTH" $c.queryLength) }}
 {{- $secret := include "jacolbert.secretName" . }}
 {{- if and $secret (or .Values.auth.existingSecret .Values.auth.apiKey) }}
 - name: API_KEY

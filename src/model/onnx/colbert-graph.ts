@@ -9,13 +9,20 @@
  *    BiasGelu), which the CPU and CUDA providers implement as single kernels.
  *  - `fp16-fused`: the fused graph with fp16 weights and activations for CUDA; the final projection and normalisation
  *    run in fp32 (a Cast before `linear`) so the unit vectors keep float32 precision.
+ *  - `int8-fused`: the fused graph for the CPU provider with the encoder layers' weights quantised to int8 (symmetric,
+ *    one scale per output column) and activations quantised per tensor at run time: QAttention for the Q/K/V
+ *    projection and DynamicQuantizeMatMul for the attention output and both FFN matrices, which onnxruntime runs as
+ *    u8·s8 integer GEMMs (AVX-512 VNNI / AVX-VNNI where the CPU has them). Everything that needs float stays float:
+ *    embeddings, LayerNorm, softmax (inside QAttention), GELU, the ColBERT projection and the final normalisation.
+ *    The error it adds depends on the model's activations (trained BERTs have outlier channels that random weights
+ *    lack), so it is opt-in (ENCODER_PRECISION=int8) and meant to be checked with `jacolbert eval` on the real model.
  * The token-type embedding of segment 0 is folded into the position table (every ColBERT input is one segment).
  */
 import type { BertConfig, ColbertWeights } from '../checkpoint.js'
 import { createGraphBuilder, DataType, type ElemType, type OnnxModel } from './graph-builder.js'
 
-export type GraphVariant = 'fp32' | 'fp32-fused' | 'fp16-fused'
-export const GRAPH_VARIANTS: GraphVariant[] = ['fp32', 'fp32-fused', 'fp16-fused']
+export type GraphVariant = 'fp32' | 'fp32-fused' | 'fp16-fused' | 'int8-fused'
+export const GRAPH_VARIANTS: GraphVariant[] = ['fp32', 'fp32-fused', 'fp16-fused', 'int8-fused']
 /** Bump when the graph changes: it is part of the cache key. */
 export const CONVERTER_VERSION = 1
 
@@ -28,6 +35,19 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w.length)
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!
   return out
+}
+
+/**
+ * Symmetric int8 quantisation of a [rows, cols] MatMul operand, one scale per output column (max |w| / 127): a
+ * column's values keep their own range, so one large column does not flatten the others. O(rows·cols).
+ */
+export function quantizeColumns(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(cols)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) scale[c] = Math.max(scale[c]!, Math.abs(w[r * cols + c]!))
+  for (let c = 0; c < cols; c++) scale[c] = scale[c]! > 0 ? scale[c]! / 127 : 1
+  const q = new Int8Array(w.length)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w[r * cols + c]! / scale[c]!)))
+  return { q, scale }
 }
 
 /** Position table with token_type_embeddings[0] added to every row. */
@@ -46,6 +66,13 @@ export function buildColbertGraph(cfg: BertConfig, w: ColbertWeights, dim: numbe
   const eps = { float: cfg.layerNormEps }
   const fused = variant !== 'fp32'
   const t: ElemType = variant === 'fp16-fused' ? 'float16' : 'float32'
+  const int8 = variant === 'int8-fused'
+  /** x·W for W given as [rows, cols]: float MatMul, or int8 weights with activations quantised at run time. */
+  const matmul = (inp: string, name: string, wT: Float32Array, rows: number, cols: number): string => {
+    if (!int8) return g.op('MatMul', [inp, g.floats(name, [rows, cols], wT, t)])
+    const { q, scale } = quantizeColumns(wT, rows, cols)
+    return g.op('DynamicQuantizeMatMul', [inp, g.int8s(`${name}_q`, [rows, cols], q), g.floats(`${name}_scale`, [cols], scale)], {}, MS)
+  }
 
   g.input('input_ids', DataType.INT64, ['batch', 'seq'])
   g.input('attention_mask', DataType.INT64, ['batch', 'seq'])
@@ -67,12 +94,20 @@ export function buildColbertGraph(cfg: BertConfig, w: ColbertWeights, dim: numbe
       qkvB.set(L.qB, 0)
       qkvB.set(L.kB, H)
       qkvB.set(L.vB, 2 * H)
-      const att = g.node('Attention', [x, g.floats(`${p}qkv_w`, [H, 3 * H], qkv, t), g.floats(`${p}qkv_b`, [3 * H], qkvB, t), mask32], { num_heads: nh, mask_filter_value: { float: MASK_VALUE } }, { domain: MS })[0]!
-      const proj = g.op('MatMul', [att, g.floats(`${p}attn_out_w`, [H, H], transpose(L.oW, H, H), t)])
+      let att: string
+      if (int8) {
+        // QAttention takes the input already quantised (uint8 + scale + zero point, per tensor, computed per batch).
+        const [xq, xs, xzp] = g.node('DynamicQuantizeLinear', [x], {}, { outputs: 3 }) as [string, string, string]
+        const { q, scale } = quantizeColumns(qkv, H, 3 * H)
+        att = g.node('QAttention', [xq, g.int8s(`${p}qkv_q`, [H, 3 * H], q), g.floats(`${p}qkv_b`, [3 * H], qkvB), xs, g.floats(`${p}qkv_scale`, [3 * H], scale), mask32, xzp], { num_heads: nh }, { domain: MS })[0]!
+      } else {
+        att = g.node('Attention', [x, g.floats(`${p}qkv_w`, [H, 3 * H], qkv, t), g.floats(`${p}qkv_b`, [3 * H], qkvB, t), mask32], { num_heads: nh, mask_filter_value: { float: MASK_VALUE } }, { domain: MS })[0]!
+      }
+      const proj = matmul(att, `${p}attn_out_w`, transpose(L.oW, H, H), H, H)
       const h = g.node('SkipLayerNormalization', [proj, x, g.floats(`${p}ln1_gamma`, [H], L.ln1G, t), g.floats(`${p}ln1_beta`, [H], L.ln1B, t), g.floats(`${p}attn_out_b`, [H], L.oB, t)], { epsilon: eps }, { domain: MS })[0]!
-      const inter = g.op('MatMul', [h, g.floats(`${p}ffn_in_w`, [H, I], transpose(L.iW, I, H), t)])
+      const inter = matmul(h, `${p}ffn_in_w`, transpose(L.iW, I, H), H, I)
       const gelu = g.op('BiasGelu', [inter, g.floats(`${p}ffn_in_b`, [I], L.iB, t)], {}, MS)
-      const out = g.op('MatMul', [gelu, g.floats(`${p}ffn_out_w`, [I, H], transpose(L.fW, H, I), t)])
+      const out = matmul(gelu, `${p}ffn_out_w`, transpose(L.fW, H, I), I, H)
       x = g.node('SkipLayerNormalization', [out, h, g.floats(`${p}ln2_gamma`, [H], L.ln2G, t), g.floats(`${p}ln2_beta`, [H], L.ln2B, t), g.floats(`${p}ffn_out_b`, [H], L.fB, t)], { epsilon: eps }, { domain: MS })[0]!
     }
     if (t === 'float16') x = g.op('Cast', [x], { to: DataType.FLOAT })

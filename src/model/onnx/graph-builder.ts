@@ -20,6 +20,8 @@ export interface GraphBuilder {
   /** A float initializer (stored as float32 or float16 per `type`). */
   floats(name: string, dims: number[], data: Float32Array, type?: ElemType): string
   int64s(name: string, dims: number[], data: number[]): string
+  /** An int8 initializer (quantised weights, zero points). */
+  int8s(name: string, dims: number[], data: Int8Array): string
   input(name: string, elem: number, shape: Array<number | string>): void
   output(name: string, elem: number, shape: Array<number | string>): void
   build(opts: { graphName: string; opsets: Record<string, number>; docString?: string; metadata?: Record<string, string> }): OnnxModel
@@ -80,6 +82,10 @@ export function createGraphBuilder(): GraphBuilder {
     int64s(name, dims, data) {
       const raw = new Uint8Array(BigInt64Array.from(data.map((x) => BigInt(x))).buffer)
       initializers.push(onnx.TensorProto.create({ name, dims, dataType: DataType.INT64, rawData: raw }))
+      return name
+    },
+    int8s(name, dims, data) {
+      initializers.push(onnx.TensorProto.create({ name, dims, dataType: DataType.INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
       return name
     },
     input(name, elem, shape) {

@@ -23,6 +23,10 @@ export interface AppMetrics {
   /** Feed to createEncoder({ onBatch }). */
   observeEncoderBatch(e: EncoderBatchEvent): void
   observeSearch(timingsMs: Partial<Record<SearchStage, number>>, totalMs: number): void
+  /** Lexical (BM25) stages: lexical_analyze, lexical_postings, lexical_topk, plus lexical_total. */
+  observeLexicalSearch(timingsMs: Partial<Record<string, number>>, totalMs: number): void
+  /** Time to fuse the two lists of a hybrid search (stage `fusion`). */
+  observeFusion(ms: number): void
   setModelInfo(info: { model: string; provider: string; dim: number }): void
   /** Where the state gauges read from; set once the encoder and index store exist. */
   bindSources(sources: Partial<MetricsSources>): void
@@ -107,7 +111,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
   indexGauge('jacolbert_index_bytes', 'approximate in-memory bytes per index', (s) => s.bytes)
   const searchStage = new Histogram({
     name: 'jacolbert_search_stage_seconds',
-    help: 'PLAID search time by stage (centroids|candidates|approx|exact|total)',
+    help: 'search time by stage: PLAID (centroids|candidates|approx|exact|total), lexical BM25 (lexical_analyze|lexical_postings|lexical_topk|lexical_total), hybrid fusion',
     labelNames: ['stage'] as const,
     buckets: STAGE_BUCKETS,
     registers: [registry],
@@ -170,6 +174,13 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     observeSearch(timingsMs, totalMs) {
       for (const [stage, ms] of Object.entries(timingsMs)) if (typeof ms === 'number') searchStage.observe({ stage }, ms / 1000)
       searchStage.observe({ stage: 'total' }, totalMs / 1000)
+    },
+    observeLexicalSearch(timingsMs, totalMs) {
+      for (const [stage, ms] of Object.entries(timingsMs)) if (typeof ms === 'number') searchStage.observe({ stage }, ms / 1000)
+      searchStage.observe({ stage: 'lexical_total' }, totalMs / 1000)
+    },
+    observeFusion(ms) {
+      searchStage.observe({ stage: 'fusion' }, ms / 1000)
     },
     setModelInfo(info) {
       modelInfo.reset()

@@ -99,10 +99,7 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
     async (request) => {
       const name = checkIndexName(request.params.name)
       checkBatch(request.body.ids.length, 'ids', ctx.config.maxIndexDocuments, 'MAX_INDEX_DOCUMENTS')
-      const { indexStore } = ctx.parts()
-      const index = indexStore.getOrThrow(name)
-      const result = index.delete(request.body.ids)
-      if (result.deleted.length > 0) indexStore.markDirty(name)
+      const result = ctx.parts().indexStore.apply(name, { op: 'delete', ids: request.body.ids })
       return { index: name, ...result }
     },
   )
@@ -119,13 +116,10 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
     },
     async (request) => {
       const name = checkIndexName(request.params.name)
-      const { indexStore } = ctx.parts()
-      const index = indexStore.getOrThrow(name)
-      const result = index.delete([request.params.id])
+      const result = ctx.parts().indexStore.apply(name, { op: 'delete', ids: [request.params.id] })
       if (result.deleted.length === 0) {
         throw new AppError('DOCUMENT_NOT_FOUND', `index ${name} has no document ${JSON.stringify(request.params.id.slice(0, 200))}`)
       }
-      indexStore.markDirty(name)
       return { index: name, ...result }
     },
   )

@@ -4,12 +4,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
 import type { ServerContext } from '../context.js'
-import type { IndexSettings, IndexStats } from '../ports.js'
+import type { IndexSettings, IndexStats, LexicalInfo } from '../ports.js'
 import { checkIndexName } from '../request-checks.js'
 import { CreateIndexBody, DropIndexResult, IndexInfo, IndexList, IndexParams } from '../schemas/indexes.js'
 
-function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined }): Static<typeof IndexInfo> {
-  return {
+function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined; lexical?: LexicalInfo }): Static<typeof IndexInfo> {
+  const out: Static<typeof IndexInfo> = {
     name: e.name,
     dim: e.settings.dim,
     nbits: e.settings.nbits,
@@ -22,6 +22,11 @@ function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dir
     dirty: e.dirty,
     last_snapshot_at: e.lastSnapshotAt === undefined ? null : new Date(e.lastSnapshotAt).toISOString(),
   }
+  if (e.lexical) {
+    const l = e.lexical
+    out.lexical = { documents: l.stats.documents, terms: l.stats.terms, postings: l.stats.postings, bytes: l.stats.bytes, k1: l.settings.k1, b: l.settings.b, term_form: l.settings.terms }
+  }
+  return out
 }
 
 export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -56,7 +61,9 @@ export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (dim !== encoder.dim) {
         throw new AppError('DIMENSION_MISMATCH', `dim ${dim} does not match the model's dimension ${encoder.dim}`, { field: 'dim', expected: encoder.dim, got: dim })
       }
-      indexStore.create(name, { dim, nbits: request.body.nbits ?? ctx.config.indexNbits })
+      const lx = request.body.lexical
+      const lexical = lx === undefined ? undefined : { ...(lx.k1 !== undefined ? { k1: lx.k1 } : {}), ...(lx.b !== undefined ? { b: lx.b } : {}), ...(lx.term_form !== undefined ? { terms: lx.term_form } : {}) }
+      indexStore.create(name, { dim, nbits: request.body.nbits ?? ctx.config.indexNbits }, lexical)
       indexStore.markDirty(name)
       reply.code(201)
       return describe(name)

@@ -56,14 +56,28 @@ export const SearchParamsInput = Type.Object(
   { additionalProperties: false },
 )
 
-export const IncludeInput = Type.Array(Type.Union([Type.Literal('metadata'), Type.Literal('text')]), {
-  maxItems: 2,
-  description: "extra fields per hit (default ['metadata'])",
+export const IncludeInput = Type.Array(Type.Union([Type.Literal('metadata'), Type.Literal('text'), Type.Literal('scores')]), {
+  maxItems: 3,
+  description: "extra fields per hit (default ['metadata']); 'scores' adds each engine's score and rank",
 })
+
+const ComponentScore = Type.Object({
+  score: Type.Number({ description: "this engine's own score (MaxSim sum, or BM25)" }),
+  rank: Type.Integer({ minimum: 1, description: "1-based rank in this engine's list" }),
+})
+
+export const HitScores = Type.Object(
+  {
+    multivector: Type.Optional(ComponentScore),
+    lexical: Type.Optional(ComponentScore),
+  },
+  { description: "per-engine scores and ranks (include: ['scores']); an engine is absent when the hit was not in its list" },
+)
 
 export const Hit = Type.Object({
   id: Type.String(),
-  score: Type.Number(),
+  score: Type.Number({ description: 'MaxSim sum (multivector), BM25 (lexical) or the fused score (hybrid)' }),
   metadata: Type.Optional(MetadataOutput),
   text: Type.Optional(Type.String()),
+  scores: Type.Optional(HitScores),
 })

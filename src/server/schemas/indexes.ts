@@ -14,6 +14,20 @@ export const IndexInfo = Type.Object({
   centroids: Type.Integer(),
   dirty: Type.Boolean({ description: 'changed since the last snapshot' }),
   last_snapshot_at: Type.Union([Type.String(), Type.Null()]),
+  lexical: Type.Optional(
+    Type.Object(
+      {
+        documents: Type.Integer({ description: 'documents with text, searchable by lexical and hybrid search' }),
+        terms: Type.Integer({ description: 'distinct terms' }),
+        postings: Type.Integer(),
+        bytes: Type.Integer({ description: 'approximate in-memory bytes of the lexical side' }),
+        k1: Type.Number(),
+        b: Type.Number(),
+        term_form: Type.Union([Type.Literal('surface'), Type.Literal('base')]),
+      },
+      { description: 'the BM25 side of the index (absent when the service has no analyser)' },
+    ),
+  ),
 })
 
 export const IndexList = Type.Object({ indexes: Type.Array(IndexInfo) })
@@ -23,6 +37,21 @@ export const CreateIndexBody = Type.Object(
     name: IndexNameField,
     nbits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4)], { description: 'residual bits (default INDEX_NBITS)' })),
     dim: Type.Optional(Type.Integer({ minimum: 1, description: "must equal the model's dimension" })),
+    lexical: Type.Optional(
+      Type.Object(
+        {
+          k1: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 1.2, description: 'BM25 term frequency saturation' })),
+          b: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.75, description: 'BM25 document length normalisation' })),
+          term_form: Type.Optional(
+            Type.Union([Type.Literal('surface'), Type.Literal('base')], {
+              default: 'surface',
+              description: "term = the word's surface form (NFKC, lower case), or the dictionary's base form where it has one",
+            }),
+          ),
+        },
+        { additionalProperties: false, description: 'settings of the lexical (BM25, Lucene BM25Similarity) side' },
+      ),
+    ),
   },
   { additionalProperties: false },
 )

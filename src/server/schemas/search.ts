@@ -7,10 +7,39 @@ const Filter = Type.Unknown({
   description: 'metadata filter, e.g. {"lang": "ja"} or {"year": {"$gte": 2020}}; see README for operators',
 })
 
+/** The retrieval mode and hybrid fusion fields, shared by /search and /search/batch. */
+const ModeFields = {
+  mode: Type.Optional(
+    Type.Union([Type.Literal('multivector'), Type.Literal('lexical'), Type.Literal('hybrid')], {
+      default: 'multivector',
+      description: 'multivector: ColBERT/PLAID (default); lexical: BM25 over the MeCab words; hybrid: both, fused',
+    }),
+  ),
+  fusion: Type.Optional(
+    Type.Union([Type.Literal('rrf'), Type.Literal('weighted')], {
+      default: 'rrf',
+      description: 'hybrid: reciprocal rank fusion, or a weighted sum of min-max normalised scores',
+    }),
+  ),
+  rrf_k: Type.Optional(Type.Number({ minimum: 0, maximum: 10000, default: 60, description: 'hybrid, rrf: the rank offset k in 1/(k + rank)' })),
+  weights: Type.Optional(
+    Type.Object(
+      {
+        multivector: Type.Optional(Type.Number({ minimum: 0, maximum: 1000, default: 1 })),
+        lexical: Type.Optional(Type.Number({ minimum: 0, maximum: 1000, default: 1 })),
+      },
+      { additionalProperties: false, description: 'hybrid: weight of each engine (both fusions; default 1 and 1)' },
+    ),
+  ),
+  fusion_depth: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'hybrid: hits taken from each engine before fusion (default max(k, 100), at least k)' }),
+  ),
+}
+
 export const SearchBody = Type.Object(
   {
     index: Type.Optional(IndexNameField),
-    query: Type.Optional(Type.String({ description: 'query text (or give query_embeddings)' })),
+    query: Type.Optional(Type.String({ description: 'query text (or give query_embeddings); needed by lexical and hybrid' })),
     query_embeddings: Type.Optional(EmbeddingsInput),
     query_shape: Type.Optional(ShapeField),
     query_length: Type.Optional(QueryLengthField),
@@ -18,6 +47,7 @@ export const SearchBody = Type.Object(
     filter: Type.Optional(Filter),
     params: Type.Optional(SearchParamsInput),
     include: Type.Optional(IncludeInput),
+    ...ModeFields,
   },
   { additionalProperties: false },
 )
@@ -36,6 +66,7 @@ export const SearchBatchBody = Type.Object(
     filter: Type.Optional(Filter),
     params: Type.Optional(SearchParamsInput),
     include: Type.Optional(IncludeInput),
+    ...ModeFields,
   },
   { additionalProperties: false },
 )

@@ -6,7 +6,7 @@
  *   u32 lexsize, u32 lsize, u32 rsize, u32 dsize, u32 tsize, u32 fsize, u32 reserved,
  *   char[32] charset, then dsize bytes of double-array units (i32 base, u32 check),
  *   tsize bytes of 16-byte tokens (u16 lcAttr, u16 rcAttr, u16 posid, i16 wcost, u32 feature, u32 compound),
- *   fsize bytes of NUL-terminated feature strings (not needed for segmentation, never decoded).
+ *   fsize bytes of NUL-terminated feature strings (not needed for segmentation; decoded only for the lexical base form).
  * A trie value v encodes the tokens of one surface: first token v >> 8, count v & 0xff.
  */
 import { AppError } from '../../errors.js'
@@ -30,6 +30,8 @@ export interface DictionaryFile {
   /** Token fields as i16 (8 per token): wcost at [8t + 3]. */
   readonly tokenI16: Int16Array
   readonly tokenCount: number
+  /** The feature section: NUL-terminated CSV strings; token t's starts at byte tokenU16[8t + 4] | tokenU16[8t + 5] << 16. */
+  readonly features: Uint8Array
 }
 
 /** A typed-array view over `bytes` (copied only when the section is not aligned for the element size). */
@@ -68,7 +70,18 @@ export function parseDictionaryFile(bytes: Uint8Array, path: string): Dictionary
   const trie = view(bytes, HEADER_BYTES, dsize, 4, (b, o, n) => new Int32Array(b, o, n))
   const tokenU16 = view(bytes, HEADER_BYTES + dsize, tsize, 2, (b, o, n) => new Uint16Array(b, o, n))
   const tokenI16 = new Int16Array(tokenU16.buffer, tokenU16.byteOffset, tokenU16.length)
-  return { path, type, charset, lexsize, lsize, rsize, trie, tokenU16, tokenI16, tokenCount: tsize / TOKEN_BYTES }
+  const features = bytes.subarray(HEADER_BYTES + dsize + tsize, HEADER_BYTES + dsize + tsize + fsize)
+  return { path, type, charset, lexsize, lsize, rsize, trie, tokenU16, tokenI16, tokenCount: tsize / TOKEN_BYTES, features }
+}
+
+/** The feature CSV of token `t` (UTF-8 decoded), or '' when its offset is outside the section. */
+export function tokenFeature(d: DictionaryFile, t: number): string {
+  const off = (d.tokenU16[8 * t + 4] | (d.tokenU16[8 * t + 5] << 16)) >>> 0
+  const f = d.features
+  if (off >= f.length) return ''
+  let end = off
+  while (end < f.length && f[end] !== 0) end++
+  return Buffer.from(f.buffer, f.byteOffset + off, end - off).toString('utf8')
 }
 
 /**

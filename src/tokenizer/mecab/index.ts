@@ -17,11 +17,13 @@ import { AppError } from '../../errors.js'
 import { parseCharProperty } from './char-property.js'
 import { parseConnectionMatrix } from './connection-matrix.js'
 import { parseDicrc } from './dicrc.js'
-import { exactMatch, parseDictionaryFile, type DictionaryFile } from './dictionary-file.js'
+import { exactMatch, parseDictionaryFile, tokenFeature, type DictionaryFile } from './dictionary-file.js'
 import { createLatticeSegmenter, type ByteSegmentation } from './lattice-segmenter.js'
 
 export interface MecabAnalyzer {
   segment(text: string): string[]
+  /** The words of segment(text) with each word's dictionary feature CSV (what `mecab` prints as %H). */
+  segmentWithFeatures(text: string): { words: string[]; features: string[] }
   readonly info: { dir: string; charset: string; bytes: number }
 }
 
@@ -128,7 +130,32 @@ export function createMecabAnalyzer(dicdir: string, opts: MecabAnalyzerOptions =
     return words
   }
 
-  return { segment, info }
+  // decoded feature strings per token (sys: t, unk: -t-1); bounded by the words actually seen
+  const featureCache = new Map<number, string>()
+  function featureOf(tok: number): string {
+    let f = featureCache.get(tok)
+    if (f === undefined) {
+      f = tok >= 0 ? tokenFeature(sys, tok) : tokenFeature(unk, -tok - 1)
+      featureCache.set(tok, f)
+    }
+    return f
+  }
+
+  function segmentWithFeatures(text: string): { words: string[]; features: string[] } {
+    if (text.length === 0) return { words: [], features: [] }
+    const need = text.length * 3 + 8
+    if (buf.length < need) buf = new Uint8Array(Math.max(need, buf.length * 2))
+    const len = encoder.encodeInto(text, buf).written
+    buf.fill(0, len, len + 8)
+    const seg = segmenter.segmentBytes(buf, len)
+    const words = surfaces(text, seg)
+    const features = new Array<string>(seg.count)
+    for (let i = 0; i < seg.count; i++) features[i] = featureOf(seg.tokens[i])
+    if (buf.length > RETAINED_BUFFER_BYTES) buf = new Uint8Array(4096)
+    return { words, features }
+  }
+
+  return { segment, segmentWithFeatures, info }
 }
 
 /**

@@ -45,6 +45,8 @@ export interface ByteSegmentation {
   readonly length: number
   readonly starts: Int32Array
   readonly ends: Int32Array
+  /** The dictionary token of each word: t ≥ 0 is sys.dic token t, t < 0 is unk.dic token −t − 1 (for its features). */
+  readonly tokens: Int32Array
   readonly count: number
 }
 
@@ -79,6 +81,8 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
   let cap = INITIAL_NODES
   let nodes = new Int32Array(cap * 8)
   let nCost = new Float64Array(cap)
+  // Dictionary token of each node (see ByteSegmentation.tokens); apart from the arena, which has no free field.
+  let nTok = new Int32Array(cap)
   let count = 0
   let endHead = new Int32Array(1024)
   let bytes: Uint8Array = new Uint8Array(0)
@@ -109,6 +113,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
   // Result buffers.
   let outStarts = new Int32Array(256)
   let outEnds = new Int32Array(256)
+  let outToks = new Int32Array(256)
   // Out-parameter of charInfo (byte length of the char read).
   let mblen = 0
 
@@ -120,11 +125,15 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     const c = new Float64Array(n)
     c.set(nCost)
     nCost = c
+    const tk = new Int32Array(n)
+    tk.set(nTok)
+    nTok = tk
     cap = n
   }
 
-  function addNode(start: number, len: number, end: number, lc: number, rc: number, wc: number): void {
+  function addNode(start: number, len: number, end: number, lc: number, rc: number, wc: number, tok: number): void {
     if (count === cap) grow()
+    nTok[count] = tok
     const o = count++ << 3
     nodes[o] = start
     nodes[o + 1] = len
@@ -166,7 +175,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     const end = begin + ((begin3 - begin) & 0xffff)
     for (let k = 0; k < n; k++) {
       const o = (first + k) << 3
-      addNode(begin2, len, end, unkU16[o], unkU16[o + 1], unkI16[o + 3])
+      addNode(begin2, len, end, unkU16[o], unkU16[o + 1], unkI16[o + 3], -(first + k) - 1)
     }
   }
 
@@ -211,7 +220,9 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
         const nd = nodes
         let o = (v >> 8) << 3
         let d = count << 3
+        const tok0 = v >> 8
         for (let j = 0; j < toks; j++, o += 8, d += 8) {
+          nTok[count + j] = tok0 + j
           nd[d] = begin2
           nd[d + 1] = i
           nd[d + 2] = begin2 + i
@@ -374,7 +385,7 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     if (endHead.length < len + 8) endHead = new Int32Array(Math.max(len + 8, endHead.length * 2))
     endHead.fill(-1, 0, len + 8)
     count = 0
-    addNode(0, 0, 0, 0, 0, 0)
+    addNode(0, 0, 0, 0, 0, 0, 0)
     nCost[0] = 0
     nodes[6] = -1
     nodes[7] = -1
@@ -406,20 +417,23 @@ export function createLatticeSegmenter(t: LatticeTables): LatticeSegmenter {
     if (outStarts.length < words) {
       outStarts = new Int32Array(words * 2)
       outEnds = new Int32Array(words * 2)
+      outToks = new Int32Array(words * 2)
     }
     let w = words
     for (let n = bestNode; n > 0; n = nodes[(n << 3) + 6]) {
       w--
       outStarts[w] = nodes[n << 3]
       outEnds[w] = nodes[n << 3] + nodes[(n << 3) + 1]
+      outToks[w] = nTok[n]
     }
     if (cap > RETAINED_NODES) {
       cap = INITIAL_NODES
       nodes = new Int32Array(cap * 8)
       nCost = new Float64Array(cap)
+      nTok = new Int32Array(cap)
     }
     if (endHead.length > RETAINED_NODES) endHead = new Int32Array(1024)
-    return { bytes, length: len, starts: outStarts, ends: outEnds, count: words }
+    return { bytes, length: len, starts: outStarts, ends: outEnds, tokens: outToks, count: words }
   }
 
   return { segmentBytes }

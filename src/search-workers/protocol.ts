@@ -1,0 +1,18 @@
+/** Messages between the search pool (main thread) and its search workers. */
+import type { SearchParams, SearchStage } from '../index/types.js'
+import type { SharedViewMessage } from './shared-view.js'
+
+/** params without the filter function: a filter arrives compiled to `allowed` (1 = live and passing, per slot). */
+export type WorkerSearchParams = Omit<SearchParams, 'filter'>
+export interface SearchRequest { type: 'search'; id: number; key: number; query: Float32Array; params: WorkerSearchParams; allowed?: Uint8Array }
+
+export type SearchWorkerMessage =
+  | SharedViewMessage
+  | { type: 'release'; keys: number[] }
+  | SearchRequest
+  | { type: 'close' }
+
+export type SearchWorkerReply =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; slots: Uint32Array; scores: Float64Array; timingsMs: Partial<Record<SearchStage, number>>; workerMs: number }
+  | { type: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> }

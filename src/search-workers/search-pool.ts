@@ -1,0 +1,221 @@
+/**
+ * A pool of search worker threads (SEARCH_WORKERS) over shared memory, so searches use every core and never block the
+ * event loop.
+ *
+ * Consistency: a search runs on the version of its index that was current when it started. Writes happen on the main
+ * thread, synchronously, between searches; the first search after a write publishes the index's new version
+ * (shared-view.ts: O(nSlots) bytes for the live flags plus the data appended since the last version, never a copy per
+ * query) to every worker, in message order before the search itself. A superseded version stays in the workers until
+ * its last search has answered, then is released. So a search sees a whole write or none of it, and hits of deleted
+ * documents can only come from searches that started before the delete.
+ *
+ * Main-thread work per search: a filter is evaluated here (metadata lives here) into an allowed-slot bitset, O(nSlots)
+ * filter calls, transferred to the worker; the k hits' slots are mapped to ids and metadata of the same version.
+ * A worker that dies fails only the searches it was running (INTERNAL_ERROR, "search worker stopped") and is replaced.
+ */
+import { Worker } from 'node:worker_threads'
+import { AppError, type ErrorCode } from '../errors.js'
+import type { SearchView } from '../index/plaid-search.js'
+import type { Metadata, SearchHit, SearchParams, SearchStage } from '../index/types.js'
+import type { SearchWorkerMessage, SearchWorkerReply, WorkerSearchParams } from './protocol.js'
+import { createViewPublisher, type SharedViewMessage } from './shared-view.js'
+
+/** What the pool needs of an index (PlaidIndex has it). */
+export interface SearchSource { searchState(): { view: SearchView; version: number } }
+export interface SearchResult { hits: SearchHit[]; timingsMs: Partial<Record<SearchStage, number>> }
+export interface SearchPoolLogger { warn(o: object, msg?: string): void }
+
+export interface SearchPool {
+  readonly size: number
+  search(index: SearchSource, query: Float32Array, params: SearchParams): Promise<SearchResult>
+  /** Versions still held by the workers (current ones plus superseded ones with searches running). */
+  versionsHeld(): number
+  close(): Promise<void>
+  /** Test hook: kill worker i now (Worker.terminate, whatever it is running), as a crash would end it. */
+  killWorkerForTests(i: number): void
+}
+
+interface Published {
+  key: number
+  msg: SharedViewMessage
+  ids: string[]
+  metadata: Array<Metadata | undefined>
+  running: number
+  superseded: boolean
+}
+
+interface Pending { resolve(r: SearchResult): void; reject(e: Error): void; pub: Published }
+
+interface PoolWorker { worker: Worker; pending: Map<number, Pending>; closing: boolean }
+
+function workerUrl(): string {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+  return new URL(`./search-worker${ext}`, import.meta.url).href
+}
+
+/** Same bootstrap as the encoder's workers: under tsx/tap (.ts) the worker registers tsx's hooks itself. */
+function spawn(): Worker {
+  const url = workerUrl()
+  const load = url.endsWith('.ts')
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}) })`
+    : `import(${JSON.stringify(url)})`
+  return new Worker(`${load}.catch((e) => { console.error(e); process.exit(70) })`, { eval: true, execArgv: process.execArgv })
+}
+
+/**
+ * SEARCH_WORKERS when unset: the cores the encoder leaves free. A CUDA encoder leaves all but one (the event loop's);
+ * a CPU encoder uses ORT_THREADS × ENCODER_WORKERS cores (all of them when ORT_THREADS is unset), so the rest, possibly
+ * none, in which case searches stay on the event loop.
+ */
+export function defaultSearchWorkers(opts: { cores: number; provider: string; ortThreads: number | undefined; encoderWorkers: number }): number {
+  if (opts.provider !== 'cpu') return Math.max(0, opts.cores - 1)
+  return Math.max(0, opts.cores - (opts.ortThreads ?? opts.cores) * opts.encoderWorkers)
+}
+
+export async function createSearchPool(opts: { workers: number; logger?: SearchPoolLogger }): Promise<SearchPool> {
+  const n = Math.max(1, Math.floor(opts.workers))
+  const publisher = createViewPublisher()
+  const states = new WeakMap<SearchSource, { version: number; current: Published; holder: { key: number } }>()
+  const held = new Map<number, Published>()
+  // An index dropped from the store (and collected) releases its last version from the workers too.
+  const finalizer = new FinalizationRegistry<{ key: number }>((h) => {
+    const p = held.get(h.key)
+    if (p) {
+      p.superseded = true
+      maybeRelease(p)
+    }
+  })
+  const workers: PoolWorker[] = []
+  let nextKey = 1
+  let nextId = 1
+  let closed = false
+
+  const postAll = (m: SearchWorkerMessage): void => {
+    for (const w of workers) w.worker.postMessage(m)
+  }
+
+  function maybeRelease(p: Published): void {
+    if (!p.superseded || p.running > 0 || !held.has(p.key)) return
+    held.delete(p.key)
+    postAll({ type: 'release', keys: [p.key] })
+  }
+
+  async function start(): Promise<PoolWorker> {
+    const worker = spawn()
+    const pw: PoolWorker = { worker, pending: new Map(), closing: false }
+    await new Promise<void>((resolve, reject) => {
+      const onMsg = (m: SearchWorkerReply): void => {
+        if (m.type === 'ready') { worker.off('error', reject); resolve() }
+      }
+      worker.once('message', onMsg)
+      worker.once('error', reject)
+    })
+    worker.on('message', (m: SearchWorkerReply) => {
+      if (m.type === 'ready') return
+      const p = pw.pending.get(m.id)
+      if (!p) return
+      pw.pending.delete(m.id)
+      p.pub.running--
+      if (m.type === 'result') {
+        const hits: SearchHit[] = new Array(m.slots.length)
+        for (let i = 0; i < m.slots.length; i++) {
+          const s = m.slots[i]!
+          const hit: SearchHit = { id: p.pub.ids[s]!, score: m.scores[i]! }
+          const md = p.pub.metadata[s]
+          if (md !== undefined) hit.metadata = md
+          hits[i] = hit
+        }
+        p.resolve({ hits, timingsMs: m.timingsMs })
+      } else {
+        p.reject(new AppError(m.code as ErrorCode, m.message, m.details))
+      }
+      maybeRelease(p.pub)
+    })
+    const fail = (why: string): void => {
+      for (const p of pw.pending.values()) {
+        p.pub.running--
+        p.reject(new AppError('INTERNAL_ERROR', `search worker stopped: ${why}`))
+        maybeRelease(p.pub)
+      }
+      pw.pending.clear()
+      const i = workers.indexOf(pw)
+      if (i >= 0) workers.splice(i, 1)
+      if (pw.closing || closed) return
+      opts.logger?.warn({ reason: why }, 'search worker stopped; starting a new one')
+      start().then((nw) => {
+        if (closed) { void nw.worker.terminate(); return }
+        // the versions new searches may name: every one not superseded
+        for (const p of held.values()) if (!p.superseded) nw.worker.postMessage(p.msg)
+        workers.push(nw)
+      }, (e: Error) => opts.logger?.warn({ err: e.message }, 'could not restart a search worker'))
+    }
+    worker.on('error', (e) => fail(e.message))
+    worker.on('exit', (code) => { if (!pw.closing || pw.pending.size) fail(`exited with code ${code}`) })
+    return pw
+  }
+
+  for (let i = 0; i < n; i++) workers.push(await start())
+
+  function currentVersion(index: SearchSource): Published {
+    const { view, version } = index.searchState()
+    const st = states.get(index)
+    if (st && st.version === version) return st.current
+    const key = nextKey++
+    const msg = publisher.publish(view, key)
+    const pub: Published = { key, msg, ids: view.ids, metadata: view.metadata, running: 0, superseded: false }
+    held.set(key, pub)
+    postAll(msg)
+    if (st) {
+      st.current.superseded = true
+      maybeRelease(st.current)
+      st.version = version
+      st.current = pub
+      st.holder.key = key
+    } else {
+      const holder = { key }
+      finalizer.register(index, holder)
+      states.set(index, { version, current: pub, holder })
+    }
+    return pub
+  }
+
+  return {
+    get size() { return workers.length },
+    search(index, query, params) {
+      if (closed) return Promise.reject(new AppError('NOT_READY', 'the search pool is closed'))
+      if (!workers.length) return Promise.reject(new AppError('INTERNAL_ERROR', 'no search worker is running (restarting)'))
+      const pub = currentVersion(index)
+      const { filter, ...rest } = params
+      let allowed: Uint8Array | undefined
+      if (filter) {
+        // evaluated against this version: the view is unchanged since currentVersion() (no write in between)
+        const { view } = index.searchState()
+        allowed = new Uint8Array(pub.msg.nSlots)
+        for (let s = 0; s < pub.msg.nSlots; s++) if (view.live[s] && filter(pub.metadata[s], pub.ids[s]!)) allowed[s] = 1
+      }
+      // least busy worker; a tie goes to the first
+      let w = workers[0]!
+      for (const x of workers) if (x.pending.size < w.pending.size) w = x
+      const id = nextId++
+      pub.running++
+      return new Promise<SearchResult>((resolve, reject) => {
+        w.pending.set(id, { resolve, reject, pub })
+        const req: SearchWorkerMessage = { type: 'search', id, key: pub.key, query, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}) }
+        w.worker.postMessage(req, allowed ? [allowed.buffer as ArrayBuffer] : [])
+      })
+    },
+    versionsHeld: () => held.size,
+    async close() {
+      closed = true
+      await Promise.all(workers.splice(0).map(async (w) => {
+        w.closing = true
+        const exited = new Promise<void>((r) => w.worker.once('exit', () => r()))
+        await w.worker.terminate()
+        await exited.catch(() => undefined)
+      }))
+    },
+    killWorkerForTests(i) {
+      void workers[i]?.worker.terminate()
+    },
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The adaptive parts of the PLAID search (issue 9): the stage trace, the partial exact refinement over kept codes,
+ * the exact stage sized from the approximate scores. Checked against float64 MaxSim over the independently decoded
+ * vectors (synthetic-vectors.ts), and for determinism across calls, restores and snapshots.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { createPlaidIndex, type PlaidIndex, restorePlaidIndex, type SearchParams, type SearchTrace } from '../../src/index/plaid-index.js'
+import { createPrng } from '../../src/index/prng.js'
+import { loadIndexSnapshot, saveIndexSnapshot } from '../../src/index/snapshot.js'
+import { liveDecoded, makeDocs, maxSim64, queryFor } from './synthetic-vectors.js'
+
+const dim = 32
+const set = makeDocs({ seed: 31, dim, nDocs: 400, nTopics: 20, minLen: 8, maxLen: 40, noise: 0.9 })
+const rng = createPrng(17)
+const targets = Array.from({ length: 12 }, () => set.docs[rng.int(set.docs.length)])
+const queries = targets.map((d) => queryFor(d.vectors, dim, 16, 0.5, rng))
+// small budgets so that every stage runs on this collection: pruned cut, refinement, adaptive exact
+const SMALL: Omit<SearchParams, 'k'> = { ncells: 4, centroidScoreThreshold: 0.3, ndocs: 64 }
+
+function build(): PlaidIndex {
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 64, seed: 9 })
+  index.upsert(set.docs)
+  return index
+}
+const index = build()
+
+function traced(ix: PlaidIndex, q: Float32Array, params: SearchParams): { hits: ReturnType<PlaidIndex['search']>['hits']; trace: SearchTrace } {
+  const trace: SearchTrace = {}
+  const { hits } = ix.search(q, { ...params, trace })
+  return { hits, trace }
+}
+
+t.test('the trace nests the stages and does not change the results', async (t) => {
+  let pruned = 0
+  for (const q of queries) {
+    const plain = index.search(q, { k: 10, ...SMALL }).hits
+    const { hits, trace } = traced(index, q, { k: 10, ...SMALL })
+    t.same(hits, plain)
+    const cand = new Set(trace.candidates)
+    const cut = new Set(trace.pruned ?? trace.candidates)
+    const exact = new Set(trace.unpruned)
+    t.ok([...cut].every((id) => cand.has(id)), 'pruned ⊆ candidates')
+    t.ok([...exact].every((id) => cut.has(id)), 'exactly scored ⊆ pruned')
+    t.ok(trace.final!.every((id) => exact.has(id)), 'final ⊆ exactly scored')
+    t.same(trace.final, hits.map((h) => h.id))
+    const b = trace.budgets!
+    t.equal(b.ndocs, 64)
+    t.equal(b.candidates, trace.candidates!.length)
+    t.equal(b.exact, exact.size)
+    if (trace.pruned !== undefined) {
+      pruned++
+      t.equal(trace.pruned.length, 64)
+      // the exact stage starts at ndocs/4 and grows at most to twice that
+      t.ok(b.exact >= 16 && b.exact <= 32, `exact stage ${b.exact}`)
+    }
+  }
+  t.ok(pruned >= queries.length / 2, `${pruned} queries went through the pruned cut`)
+})
+
+t.test('returned scores are the exact MaxSim over the decompressed vectors (kept and other vectors combined)', async (t) => {
+  const decoded = new Map(liveDecoded(index.exportState()).map((d) => [d.id, d.vectors]))
+  let compared = 0
+  for (const q of queries) {
+    for (const params of [{ k: 10, ...SMALL }, { k: 10 }, { k: 100 }]) {
+      for (const h of index.search(q, params).hits) {
+        const ref = maxSim64(q, decoded.get(h.id)!, dim)
+        t.ok(Math.abs(h.score - ref) < 1e-3, `${h.id}: ${h.score} vs ${ref}`)
+        compared++
+      }
+    }
+  }
+  t.ok(compared > 500)
+})
+
+t.test('with small budgets the targets are found about as often as by an exhaustive search of the same index', async (t) => {
+  const EVERYTHING = { ncells: 1 << 20, ndocs: 1 << 20, centroidScoreThreshold: -10 }
+  let found = 0, exhaustive = 0
+  queries.forEach((q, i) => {
+    if (index.search(q, { k: 10, ...SMALL }).hits.some((h) => h.id === targets[i].id)) found++
+    if (index.search(q, { k: 10, ...EVERYTHING }).hits.some((h) => h.id === targets[i].id)) exhaustive++
+  })
+  t.ok(exhaustive >= queries.length / 2, `exhaustive found ${exhaustive}/${queries.length}`)
+  t.ok(found >= exhaustive - 1, `found ${found}/${queries.length}, exhaustive ${exhaustive}`)
+})
+
+t.test('adaptive budgets are deterministic: repeated calls, a restored state and a snapshot give the same results and budgets', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'plaid-adaptive-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await saveIndexSnapshot(index, join(dir, 'idx'))
+  const copies = [index, restorePlaidIndex(index.exportState()), await loadIndexSnapshot(join(dir, 'idx'))]
+  for (const q of queries) {
+    for (const params of [{ k: 10, ...SMALL }, { k: 10 }, { k: 100 }]) {
+      const first = traced(index, q, params)
+      for (const ix of copies) {
+        const again = traced(ix, q, params)
+        t.same(again.hits, first.hits)
+        t.same(again.trace.budgets, first.trace.budgets)
+        t.same(again.trace.unpruned, first.trace.unpruned)
+      }
+    }
+  }
+})
