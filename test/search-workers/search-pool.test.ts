@@ -184,7 +184,8 @@ t.test('default SEARCH_WORKERS: the cores the encoder does not use', async (t) =
 t.test('the event loop stays responsive while the workers search', async (t) => {
   const pool = await createSearchPool({ workers: 2 })
   t.teardown(() => pool.close())
-  // long searches (~0.5 s each here), so that an event loop blocked by one would stand far above scheduling noise
+  // long searches (~50 ms each on a quiet 2-core machine, ~0.5 s at load 20), so that an event loop blocked by one would
+  // stand far above the 5 ms timer's scheduling noise
   const set = makeDocs({ seed: 13, dim, nDocs: 4000, nTopics: 40, minLen: 20, maxLen: 40, noise: 0.8 })
   const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 64, seed: 5 })
   index.upsert(set.docs)
@@ -208,7 +209,7 @@ t.test('the event loop stays responsive while the workers search', async (t) => 
   lags.sort((x, y) => x - y)
   const p95 = lags[Math.floor(lags.length * 0.95)]!
   const worstLag = lags[lags.length - 1]!
-  t.ok(oneSearchMs > 100, `one exhaustive search blocks its thread for ${oneSearchMs.toFixed(0)} ms`)
+  t.ok(oneSearchMs > 20, `one exhaustive search blocks its thread for ${oneSearchMs.toFixed(0)} ms`)
   t.ok(totalMs > 3 * oneSearchMs, `the ${qs.length} pooled searches took ${totalMs.toFixed(0)} ms`)
   // On the event loop every search would delay the timer by its whole duration, so nearly every tick would lag by about
   // oneSearchMs. From the workers the lag is scheduling noise and the odd GC pause (this shared 2-core machine runs at
