@@ -4,7 +4,7 @@
  *
  *   npm run bench:matrix -- [--presets a,b] [--queries 500] [--docs N] [--cache DIR] [--modes ours,reference]
  *                           [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;…'] [--stages] [--nbits 2]
- *                           [--warmup 10] [--json FILE] [--md FILE] [--rebuild]
+ *                           [--warmup 10] [--json FILE] [--md FILE] [--rebuild] [--index-key HASH]
  *   (also: npm run bench:index -- --matrix …)
  *
  * Per preset: the data set is generated into the cache folder if missing (folder named by the preset's parameters, so
@@ -12,6 +12,10 @@
  * (bench/exact-maxsim.ts) are cached beside it (a cache for more queries serves fewer); the index is built once per
  * preset, nbits and index source code (hash of src/index/*.ts) and cached as a snapshot (src/index/snapshot.ts) with
  * its build time, so that re-runs with other search parameters only load it. --rebuild ignores the index cache.
+ * --index-key HASH loads the snapshots cached under another code hash (the one an earlier run printed as "index code")
+ * instead: for a change that touches only search, so that the indexes built by the earlier code are measured by the
+ * current search. The caller vouches that the build path did not change (check git diff of plaid-index.ts, kmeans.ts,
+ * ivf.ts, residual-codec.ts); a missing snapshot is an error, never a silent build under the borrowed key.
  *
  * --docs N generates a smaller collection of each preset's model (another data set, cached under its own key) for
  * quick runs; the figures then do not compare with the 10k table.
@@ -44,7 +48,7 @@ import { exactScores, topK } from './exact-maxsim.js'
 
 const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')}] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
   [--modes ours,reference] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
-  [--json FILE] [--md FILE] [--rebuild]`
+  [--json FILE] [--md FILE] [--rebuild] [--index-key HASH]`
 
 /** The reference implementation's (Stanford ColBERT PLAID 0.2.x) defaults, by k. */
 export function referenceParams(k: number): Partial<SearchParams> {
@@ -179,10 +183,15 @@ async function ensureExact(cache: string, key: string, set: EmbeddingSet, n: num
 }
 
 async function ensureIndex(
-  cache: string, key: string, set: EmbeddingSet, nbits: 1 | 2 | 4, rebuild: boolean, log: (s: string) => void,
+  cache: string, key: string, set: EmbeddingSet, nbits: 1 | 2 | 4, rebuild: boolean, log: (s: string) => void, codeKey?: string,
 ): Promise<{ index: PlaidIndex; buildS: number; cached: boolean }> {
-  const dir = join(cache, 'index', `${key}-nbits${nbits}-${await indexCodeHash()}`)
+  const dir = join(cache, 'index', `${key}-nbits${nbits}-${codeKey ?? await indexCodeHash()}`)
   const meta = join(dir, 'bench-build.json')
+  if (codeKey !== undefined) {
+    if (!(await exists(meta))) throw new Error(`--index-key ${codeKey}: no cached snapshot in ${dir}`)
+    const { build_s: buildS } = JSON.parse(await readFile(meta, 'utf8')) as { build_s: number }
+    return { index: await loadIndexSnapshot(join(dir, 'snapshot')), buildS, cached: true }
+  }
   if (!rebuild && await exists(meta)) {
     try {
       const { build_s: buildS } = JSON.parse(await readFile(meta, 'utf8')) as { build_s: number }
@@ -304,7 +313,7 @@ export async function matrixMain(argv: string[]): Promise<number> {
       presets: { type: 'string' }, docs: { type: 'string' }, queries: { type: 'string', default: '500' }, cache: { type: 'string', default: '/tmp/jacolbert-matrix' },
       modes: { type: 'string', default: 'ours,reference' }, candidates: { type: 'string' }, stages: { type: 'boolean' },
       nbits: { type: 'string', default: '2' }, warmup: { type: 'string', default: '10' }, json: { type: 'string' }, md: { type: 'string' },
-      rebuild: { type: 'boolean' }, matrix: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      rebuild: { type: 'boolean' }, 'index-key': { type: 'string' }, matrix: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) {
@@ -327,7 +336,8 @@ export async function matrixMain(argv: string[]): Promise<number> {
   }
   if (values.candidates !== undefined) modes.push(...parseCandidates(values.candidates))
   const started = new Date()
-  log(`index matrix: ${presets.length} presets × ${modes.map((m) => m.name).join(', ')} × k 10/100; nbits ${nbits}; cache ${cache}; index code ${await indexCodeHash()}`)
+  log(`index matrix: ${presets.length} presets × ${modes.map((m) => m.name).join(', ')} × k 10/100; nbits ${nbits}; cache ${cache}; index code ${await indexCodeHash()}` +
+    (values['index-key'] !== undefined ? ` (indexes: snapshots built by code ${values['index-key']})` : ''))
 
   const infos: PresetInfo[] = []
   const cells: Cell[] = []
@@ -343,7 +353,7 @@ export async function matrixMain(argv: string[]): Promise<number> {
     const exact100 = exactTop.filter((t, q) => t.includes(set.qrels![q])).length / n
     log(`${preset.name}: ${set.nDocs} docs, ${set.nTokens} vectors; exact MaxSim success@10 ${exact10.toFixed(3)}, success@100 ${exact100.toFixed(3)} ` +
       `on ${n} queries (${exact.cached ? 'cached' : `${exact.seconds.toFixed(0)} s`})`)
-    const built = await ensureIndex(cache, key, set, nbits, values.rebuild === true, log)
+    const built = await ensureIndex(cache, key, set, nbits, values.rebuild === true, log, values['index-key'])
     const stats = built.index.stats()
     const info: PresetInfo = {
       preset: preset.name, seed: preset.seed, key, docs: set.nDocs, vectors: set.nTokens, queries: n,
