@@ -166,8 +166,7 @@ export function searchIndex(
   const maxS = scratch.maxS
   let ncells = Math.min(p.ncells, K)
   // one pass over S: each centroid's best query token (for pruning) and each token's top-ncells centroids
-  const tokenBest = new Float32Array(qlen)
-  let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr, tokenBest)
+  let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -195,14 +194,12 @@ export function searchIndex(
   if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
   const kept = scratch.kept
   for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
-  const floor = new Float32Array(qlen)
-  for (let j = 0; j < qlen; j++) floor[j] = Math.min(p.threshold, tokenBest[j])
+  // A token that no kept code of a document reaches counts NO_MATCH in the pruned pass, as in PLAID. Imputing the
+  // pruning bound min(threshold, the token's best centroid score) instead (WARP-style) was measured on the bench's presets and lost
+  // targets at this cut wherever few codes are kept (short documents, ncells 1 / threshold 0.5): uniform at the
+  // reference parameters 0.93 -> 0.35 success@10, short-12k 0.49 -> 0.16 (BENCHMARKS.md § Index quality matrix).
+  const floor = new Float32Array(qlen).fill(NO_MATCH)
   if (pool.length > p.ndocs) {
-    // A pruned code c has S[c, j] ≤ maxS[c] < threshold for every token j, and S[c, j] ≤ tokenBest[j]: a token that
-    // no kept code of a document reaches scores at most min(threshold, tokenBest[j]) there. Imputing that bound
-    // (instead of a large negative, which ranks documents by how many tokens their kept codes reach) makes the pruned
-    // score an upper bound of the unpruned one, within the bound's slack per unreached token (WARP's
-    // missing-similarity imputation, with the pruning bound as the estimate).
     const approx = approxScores(view, S, sPtr, qlen, pool, kept, floor)
     pool = selectSlots(pool, approx, p.ndocs, keys)
     if (trace !== undefined) trace.pruned = slotIds(view, pool)
