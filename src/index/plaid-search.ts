@@ -3,8 +3,7 @@
  *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim).
  *  2. candidates: union of the IVF lists of each query token's top-ncells centroids, restricted to allowed slots.
  *     approx:     pruned centroid-interaction score (codes whose best S is below the threshold are skipped; a query
- *                 token reached by no kept code scores the bound min(threshold, its best centroid score)), top
- *                 ndocs; then a refined score over those: the vectors in the probed cells decompressed and scored
+ *                 token reached by no kept code adds −9999, as in PLAID), top ndocs; then a refined score over those: the vectors in the probed cells decompressed and scored
  *                 exactly, every other vector by its centroid score (cost: pool vectors × qlen + probed vectors ×
  *                 qlen·dim).
  *  4. exact:      MaxSim of the best ndocs/4 by refined score (only their unprobed vectors are decompressed: the probed
