@@ -39,6 +39,11 @@ export interface Config {
   readonly snapshotIntervalS: number
   readonly indexNbits: 1 | 2 | 4
   readonly logLevel: LogLevel
+  // change log (src/change-log): what a write reaches before it is acknowledged
+  /** `wal`: a write-ahead log in DATA_DIR/wal, fsync'ed before each answer; `snapshot`: no log, durable at the next snapshot. */
+  readonly durability: 'wal' | 'snapshot'
+  /** Size at which the write-ahead log starts a new segment file (whole segments are deleted once snapshots cover them). */
+  readonly walSegmentBytes: number
 }
 
 type Parser = (raw: string, name: string) => unknown
@@ -126,6 +131,8 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'SNAPSHOT_INTERVAL_S', key: 'snapshotIntervalS', def: '300', parse: int(0, 86_400 * 7), help: 'periodic snapshot interval; 0 = only on shutdown' },
   { env: 'INDEX_NBITS', key: 'indexNbits', def: '2', parse: nbits, help: 'residual bits per dimension for new indexes (1, 2 or 4)' },
   { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
+  { env: 'DURABILITY', key: 'durability', def: 'wal', parse: oneOf(['wal', 'snapshot'] as const), help: 'wal = write-ahead log, answer after fsync; snapshot = durable only once snapshotted' },
+  { env: 'WAL_SEGMENT_BYTES', key: 'walSegmentBytes', def: String(64 * 1024 * 1024), parse: int(4096, 1 << 30), help: 'write-ahead log segment size (bytes)' },
 ]
 
 /** `--model-cache-dir` for MODEL_CACHE_DIR, etc. */
