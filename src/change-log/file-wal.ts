@@ -99,6 +99,8 @@ export function createFileWal(opts: FileWalOptions): FileWal {
   const segments: Segment[] = []
   let fh: FileHandle | undefined
   let nextSeq = 1
+  /** highest seq on disk; a new segment's base is above it (seqs already handed to queued appends may be below nextSeq) */
+  let writtenSeq = 0
   let opened = false
   let failed: unknown
   let pending: Pending[] = []
@@ -241,6 +243,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
       segments.push(seg)
     }
     nextSeq = lastSeq + 1
+    writtenSeq = lastSeq
     if (segments.length === 0) await createSegment(nextSeq)
     else fh = await open(active().path, 'a')
     opened = true
@@ -277,6 +280,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
     seg.size += bytes
     seg.records += group.length
     for (const p of group) seg.maxSeq.set(p.index, p.seq)
+    writtenSeq = group[group.length - 1].seq
   }
 
   async function flushLoop(): Promise<void> {
@@ -290,7 +294,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
       try {
         await withIo(async () => {
           await writeGroup(group)
-          if (active().size >= segmentBytes) await createSegment(nextSeq)
+          if (active().size >= segmentBytes) await createSegment(writtenSeq + 1)
         })
       } catch (err) {
         failed = err
@@ -342,7 +346,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
       return withIo(async () => {
         if (!opened || failed !== undefined) return
         const isCovered = (s: Segment): boolean => [...s.maxSeq].every(([index, seq]) => covered(index) >= seq)
-        if (active().records > 0 && isCovered(active())) await createSegment(nextSeq)
+        if (active().records > 0 && isCovered(active())) await createSegment(writtenSeq + 1)
         let removed = 0
         while (segments.length > 1 && isCovered(segments[0])) {
           await rm(segments[0].path, { force: true })

@@ -231,3 +231,17 @@ t.test('service: start-up replays the log after the snapshots; a torn tail is dr
   t.teardown(() => s2.shutdown('test'))
   await t.rejects(s2.loaded, { code: 'CHANGE_LOG_CORRUPT', message: new RegExp(`${last.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged at byte ${o[1]}`) })
 })
+
+t.test('segments rotate under concurrent appends without a record landing below its segment base', async (t) => {
+  // regression (found by the SIGKILL test): a rotation took its base from seqs already handed to queued appends
+  const dir = t.testdir()
+  const wal = createFileWal({ dir, segmentBytes: 64 }) // rotate after every group
+  await wal.replay(new Map(), () => {})
+  const seqs = await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append('a', [upsert(`d${i}`, i)])))
+  await wal.truncate(() => 0) // nothing covered: nothing deleted
+  await wal.close()
+  t.ok(segments(dir).length >= 2, `${segments(dir).length} segments`)
+  const r = await replayAll(dir)
+  t.same(r.records.map((x) => x.seq), seqs, 'every record replays, in order')
+  await r.wal.close()
+})
