@@ -48,6 +48,11 @@ export interface Config {
    * with [MASK] to the next multiple of 32 with at least 8 [MASK]s, so long queries are not cut (JaColBERTv2.5).
    */
   readonly queryLength: QueryLength
+  // change log (src/change-log): what a write reaches before it is acknowledged
+  /** `wal`: a write-ahead log in DATA_DIR/wal, fsync'ed before each answer; `snapshot`: no log, durable at the next snapshot. */
+  readonly durability: 'wal' | 'snapshot'
+  /** Size at which the write-ahead log starts a new segment file (whole segments are deleted once snapshots cover them). */
+  readonly walSegmentBytes: number
 }
 
 export type QueryLength = 'fixed' | 'dynamic'
@@ -141,6 +146,8 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
   // Query length (JaColBERTv2.5's dynamic query length, per request as `query_length`)
   { env: 'QUERY_LENGTH', key: 'queryLength', def: 'fixed', parse: oneOf(['fixed', 'dynamic'] as const), help: 'query length when a request does not say: fixed (query_maxlen) or dynamic (next multiple of 32, at least 8 [MASK]s)' },
+  { env: 'DURABILITY', key: 'durability', def: 'wal', parse: oneOf(['wal', 'snapshot'] as const), help: 'wal = write-ahead log, answer after fsync; snapshot = durable only once snapshotted' },
+  { env: 'WAL_SEGMENT_BYTES', key: 'walSegmentBytes', def: String(64 * 1024 * 1024), parse: int(4096, 1 << 30), help: 'write-ahead log segment size (bytes)' },
 ]
 
 /** `--model-cache-dir` for MODEL_CACHE_DIR, etc. */

@@ -38,6 +38,12 @@ export interface IndexStorePort {
   searchLexical: IndexStore['searchLexical']
   drop(name: string): boolean
   markDirty(name: string): void
+  /** Change-log bookkeeping (see src/change-log/applier.ts ApplyTarget). */
+  appliedSeq(name: string): number
+  setAppliedSeq(name: string, seq: number): void
+  newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings
+  lexicalSettings(name: string): Bm25Settings | undefined
+  newLexicalSettings(bm25?: Partial<Bm25Settings>): Bm25Settings
   saveAll(): Promise<void>
 }
 

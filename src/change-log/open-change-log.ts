@@ -1,0 +1,32 @@
+/**
+ * Picks the change-log adapter from the configuration (see change-log.ts): DURABILITY=wal (default) → the write-ahead
+ * log in DATA_DIR/wal; DURABILITY=snapshot → none. (A DATABASE_URL selects PostgreSQL, added beside this.)
+ */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Config } from '../config.js'
+import type { ChangeLog, ChangeLogObserver } from './change-log.js'
+import { createFileWal, type FileWal, type FileWalLogger } from './file-wal.js'
+import { createNoChangeLog } from './no-change-log.js'
+
+export function walDir(dataDir: string): string {
+  return join(dataDir, 'wal')
+}
+
+export function openChangeLog(
+  config: Pick<Config, 'dataDir' | 'durability' | 'walSegmentBytes'>,
+  opts: { observer?: ChangeLogObserver; logger?: FileWalLogger } = {},
+): ChangeLog | FileWal {
+  if (config.durability === 'snapshot') return createNoChangeLog()
+  return createFileWal({ dir: walDir(config.dataDir), segmentBytes: config.walSegmentBytes, ...opts })
+}
+
+/** True when DATA_DIR/wal holds segment files (records a DURABILITY=snapshot start must fold in before dropping). */
+export async function walPresent(dataDir: string): Promise<boolean> {
+  try {
+    return (await readdir(walDir(dataDir))).some((n) => n.endsWith('.wal'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
