@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   // capacity
   OVERLOADED: { status: 503, description: 'The encoder queue is full; retry after the Retry-After delay.' },
   NOT_READY: { status: 503, description: 'The model or the indexes are still loading.' },
+  // shared (PostgreSQL) change log
+  CHANGE_LOG_UNAVAILABLE: { status: 503, description: 'The change log (write-ahead log or database) cannot take writes; the write was not acknowledged. Retry after Retry-After.' },
+  REPLICA_LAGGING: { status: 503, description: 'This replica has not yet applied the min_seq a search asked for within the wait limit; retry (any replica).' },
   // model, checkpoint and snapshot problems (raised at start-up or by the CLI)
   CHECKPOINT_INVALID: { status: 500, description: 'The model checkpoint is malformed or unsupported.' },
   MODEL_UNAVAILABLE: { status: 500, description: 'The model could not be found or downloaded.' },
