@@ -39,6 +39,13 @@ export interface Config {
   readonly snapshotIntervalS: number
   readonly indexNbits: 1 | 2 | 4
   readonly logLevel: LogLevel
+  // shared mode (PostgreSQL change log)
+  /** postgres://… ; when set, PostgreSQL is the store of record and several replicas may serve the same indexes. */
+  readonly databaseUrl: string | undefined
+  /** Catch-up round interval when no notification arrives. */
+  readonly databasePollMs: number
+  /** Longest a search with min_seq (or a write) waits for this replica to catch up before 503 REPLICA_LAGGING. */
+  readonly replicaWaitMs: number
 }
 
 type Parser = (raw: string, name: string) => unknown
@@ -95,6 +102,17 @@ const url: Parser = (raw, name) => {
   return raw.replace(/\/+$/, '')
 }
 
+const pgUrl: Parser = (raw, name) => {
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    bad(name, 'must be a postgres:// URL', '<redacted>')
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') bad(name, 'must be a postgres:// URL', `${u.protocol}//…`)
+  return raw
+}
+
 const nbits: Parser = (raw, name) => {
   const n = int(1, 4)(raw, name)
   if (n !== 1 && n !== 2 && n !== 4) bad(name, 'must be 1, 2 or 4', raw)
@@ -125,6 +143,9 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'MAX_TEXT_CHARS', key: 'maxTextChars', def: '20000', parse: int(1, 10_000_000), help: 'longest accepted text (UTF-16 code units)' },
   { env: 'SNAPSHOT_INTERVAL_S', key: 'snapshotIntervalS', def: '300', parse: int(0, 86_400 * 7), help: 'periodic snapshot interval; 0 = only on shutdown' },
   { env: 'INDEX_NBITS', key: 'indexNbits', def: '2', parse: nbits, help: 'residual bits per dimension for new indexes (1, 2 or 4)' },
+  { env: 'DATABASE_URL', key: 'databaseUrl', parse: pgUrl, secret: true, help: 'PostgreSQL connection URL: shared mode (store of record for several replicas)' },
+  { env: 'DATABASE_POLL_MS', key: 'databasePollMs', def: '1000', parse: int(50, 600_000), help: 'catch-up interval when no change notification arrives (shared mode)' },
+  { env: 'REPLICA_WAIT_MS', key: 'replicaWaitMs', def: '5000', parse: int(0, 600_000), help: 'longest wait for this replica to reach a min_seq or a write\'s predecessors (shared mode)' },
   { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
 ]
 
@@ -181,5 +202,5 @@ export function configHelp(): string {
 
 /** The config with secrets masked, for the start-up log line. */
 export function redactConfig(config: Config): Record<string, unknown> {
-  return { ...config, apiKey: config.apiKey ? '<set>' : undefined, hfToken: config.hfToken ? '<set>' : undefined }
+  return { ...config, apiKey: config.apiKey ? '<set>' : undefined, hfToken: config.hfToken ? '<set>' : undefined, databaseUrl: config.databaseUrl ? '<set>' : undefined }
 }
