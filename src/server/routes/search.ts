@@ -8,6 +8,7 @@ import type { IndexPort, Metadata, MetadataFilter, SearchParams } from '../ports
 import { TEXT_KEY, checkBatch, checkIndexName, checkText, publicMetadata } from '../request-checks.js'
 import type { Hit } from '../schemas/common.js'
 import { RerankBody, RerankResponse, SearchBatchBody, SearchBatchResponse, SearchBody, SearchResponse } from '../schemas/search.js'
+import { waitForMinSeq } from '../read-your-writes.js'
 import { decodeEmbeddings, maxSim } from '../vectors.js'
 
 type HitT = Static<typeof Hit>
@@ -78,6 +79,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
         throw new AppError('VALIDATION_ERROR', 'give exactly one of query (text) or query_embeddings', { field: 'query' })
       }
       if (body.query !== undefined) checkText(body.query, 'query', ctx.config.maxTextChars)
+      if (body.min_seq !== undefined) await waitForMinSeq(ctx, checkIndexName(body.index ?? 'default'), body.min_seq)
       const p = prepare(ctx, body)
       let q: Float32Array
       if (body.query !== undefined) {
@@ -107,6 +109,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const body = request.body
       checkBatch(body.queries.length, 'queries', ctx.config.maxBatchTexts)
       for (let i = 0; i < body.queries.length; i++) checkText(body.queries[i], `queries[${i}]`, ctx.config.maxTextChars)
+      if (body.min_seq !== undefined) await waitForMinSeq(ctx, checkIndexName(body.index ?? 'default'), body.min_seq)
       const p = prepare(ctx, body)
       const encoded = await ctx.parts().encoder.encodeQueries(body.queries)
       return { results: encoded.map((e) => run(ctx, p, e.vectors.subarray(0, e.n * e.dim))) }
