@@ -3,11 +3,13 @@ import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
 import type { JobManager } from './jobs.js'
 import type { AppMetrics } from './plugins/metrics.js'
-import type { CompileFilter, EncoderPort, IndexStorePort } from './ports.js'
+import type { CompileFilter, EncoderPort, IndexStorePort, ReplicationPort } from './ports.js'
 
 export interface Parts {
   encoder: EncoderPort
   indexStore: IndexStorePort
+  /** Shared mode only. */
+  replication?: ReplicationPort
 }
 
 export interface ServerContext {
@@ -49,6 +51,7 @@ export function createServerContext(opts: {
       opts.metrics.bindSources({
         queueDepth: () => p.encoder.queueDepth(),
         indexes: () => p.indexStore.list(),
+        replication: () => p.replication?.status(),
       })
     },
     beginClose() {

@@ -3,11 +3,13 @@
  * an index and the index store, so tests can inject small fakes. Imports are type-only, so src/server never loads
  * onnxruntime.
  */
+import type { ReplicationStatus } from '../change-log/postgres/postgres-change-log.js'
 import type { EncodedText, Encoder, EncoderBatchEvent } from '../encoder/index.js'
 import type {
   IndexSettings, IndexStats as EngineIndexStats, Metadata, MetadataValue, PlaidIndex, SearchParams, SearchStage,
 } from '../index/types.js'
 
+export type { ReplicationStatus }
 export type { EncodedText, EncoderBatchEvent, IndexSettings, Metadata, MetadataValue, SearchParams, SearchStage }
 
 export type EncoderPort = Omit<Encoder, 'settings'>
@@ -28,6 +30,13 @@ export interface IndexStorePort {
   drop(name: string): boolean
   markDirty(name: string): void
   saveAll(): Promise<void>
+}
+
+/** Shared mode: what the service shows of the replicating change log (src/change-log/postgres). */
+export interface ReplicationPort {
+  status(): ReplicationStatus
+  /** Ask for a catch-up round now. */
+  wake(): void
 }
 
 export type CompileFilter = (filter: unknown) => MetadataFilter
