@@ -379,11 +379,12 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
 
     async append(index, changes) {
       if (closed) throw new AppError('CHANGE_LOG_UNAVAILABLE', 'the change log is closed (shutting down)', { retryAfterS: 1 })
-      let mine = owned.get(index)
       let seq = 0
       try {
-        const out = await store.append(index, changes, (s) => {
+        await store.append(index, changes, (s) => {
           seq = s
+          // looked up now, not before the transaction: the follower drops an index's map once it is empty
+          let mine = owned.get(index)
           if (!mine) owned.set(index, (mine = new Map()))
           mine.set(s, undefined)
         })
