@@ -11,14 +11,17 @@
  *   `onCorruptSnapshot: 'skip'` the store starts without that index, logs an error, and refuses to create or save that
  *   name (INDEX_EXISTS) until it is dropped, so the files stay as they were.
  * - Without `dataDir` everything is in memory and saveAll/restoreAll do nothing.
+ * - Change log (src/change-log): each index remembers the seq of the last change record applied to it (`appliedSeq`);
+ *   a snapshot records that seq as the log position it covers, restoreAll() brings it back, and `coveredSeq(name)`
+ *   tells the log what it may forget (Infinity for an index that no longer exists and whose folder is gone).
  * One process per data dir: two services sharing a folder would overwrite each other's snapshots.
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError, isAppError } from '../errors.js'
-import { createPlaidIndex, type IndexSettings, type PlaidIndex } from './plaid-index.js'
+import { createPlaidIndex, DEFAULT_INDEX_SETTINGS, type IndexSettings, type PlaidIndex } from './plaid-index.js'
 import { OLD_SUFFIX, removeDeadTempDirs, removeSnapshotDir } from './snapshot-atomic.js'
-import { loadIndexSnapshot, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
+import { loadSnapshot, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
 
 export const INDEX_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
 
@@ -39,6 +42,18 @@ export interface IndexStore {
   /** Removes the index and (asynchronously, ordered before any later save of the name) its snapshot folder. */
   drop(name: string): boolean
   markDirty(name: string): void
+  /** Seq of the last change record applied to the index (from its snapshot after a restore); 0 when absent. */
+  appliedSeq(name: string): number
+  setAppliedSeq(name: string, seq: number): void
+  /** Full settings a new index gets from `settings` and the store's defaults (what create() would use). */
+  newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings
+  /** The seq each index's snapshot on disk covers (after restoreAll: what was loaded). */
+  snapshotSeqs(): Map<string, number>
+  /**
+   * What the change log may forget of `name`: the seq its durable snapshot covers; Infinity when the index does not
+   * exist and no folder of it is left to delete; 0 while unsure (a deletion pending or failed, a snapshot unloadable).
+   */
+  coveredSeq(name: string): number
   saveAll(): Promise<void>
   restoreAll(): Promise<void>
   startPeriodicSnapshots(intervalMs: number): void
@@ -53,6 +68,8 @@ export interface IndexStoreOptions {
   onCorruptSnapshot?: 'fail' | 'skip'
   /** Called after each successful snapshot (for metrics). */
   onSnapshot?: (e: { name: string } & SnapshotInfo) => void
+  /** Called after each periodic or closing saveAll (the change log truncates what the snapshots now cover). */
+  afterSaveAll?: () => Promise<void>
 }
 
 interface Entry {
@@ -61,6 +78,10 @@ interface Entry {
   version: number
   savedVersion: number
   lastSnapshotAt: number | undefined
+  /** seq of the last change record applied */
+  seq: number
+  /** seq the snapshot on disk covers (0: none) */
+  savedSeq: number
 }
 
 const silent: IndexStoreLogger = { info() {}, warn() {}, error() {} }
@@ -79,6 +100,8 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
   const entries = new Map<string, Entry>()
   /** names whose snapshot failed to load with onCorruptSnapshot 'skip': files kept, name blocked */
   const quarantined = new Map<string, string>()
+  /** dropped names whose snapshot folder is not (yet) deleted */
+  const removing = new Set<string>()
   /** per-name chain of disk operations */
   const chains = new Map<string, Promise<void>>()
   let timer: NodeJS.Timeout | undefined
@@ -104,10 +127,15 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     if (why !== undefined) {
       throw new AppError('INDEX_EXISTS', `index "${name}" has a snapshot on disk that could not be loaded (${why}); repair it or drop the index first`, { name })
     }
-    const index = createPlaidIndex({ nbits: opts.defaultSettings.nbits ?? 2, ...settings, dim: settings?.dim ?? opts.defaultSettings.dim })
+    const index = createPlaidIndex(newIndexSettings(settings))
     // version 1 > savedVersion 0: a new (even empty) index is saved, so it still exists after a restart
-    entries.set(name, { index, version: 1, savedVersion: 0, lastSnapshotAt: undefined })
+    entries.set(name, { index, version: 1, savedVersion: 0, lastSnapshotAt: undefined, seq: 0, savedSeq: 0 })
     return index
+  }
+
+  function newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings {
+    const defined = Object.fromEntries(Object.entries(settings ?? {}).filter(([, v]) => v !== undefined)) as Partial<IndexSettings>
+    return { ...DEFAULT_INDEX_SETTINGS, nbits: opts.defaultSettings.nbits ?? 2, ...defined, dim: settings?.dim ?? opts.defaultSettings.dim }
   }
 
   async function saveOne(name: string, entry: Entry): Promise<void> {
@@ -116,8 +144,10 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       // the entry may have been dropped (and maybe re-created) while queued: only save what is current
       if (entries.get(name) !== entry || entry.version === entry.savedVersion) return
       const version = entry.version
-      const info = await saveIndexSnapshot(entry.index, dirOf(name))
+      const seq = entry.seq // read in the same tick as saveIndexSnapshot's exportState(), so they agree
+      const info = await saveIndexSnapshot(entry.index, dirOf(name), { seq })
       entry.savedVersion = version
+      entry.savedSeq = seq
       entry.lastSnapshotAt = Date.now()
       log.info({ index: name, bytes: info.bytes, ms: Math.round(info.durationMs) }, 'snapshot saved')
       opts.onSnapshot?.({ name, ...info })
@@ -167,10 +197,10 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       try {
         // nothing of this process is saving yet, so every temp folder is a crashed save's leftover
         await enqueue(name, () => removeDeadTempDirs(dir, { includeOwnPid: true }))
-        const index = await enqueue(name, () => loadIndexSnapshot(dir))
-        entries.set(name, { index, version: 0, savedVersion: 0, lastSnapshotAt: Date.now() })
+        const { index, seq } = await enqueue(name, () => loadSnapshot(dir))
+        entries.set(name, { index, version: 0, savedVersion: 0, lastSnapshotAt: Date.now(), seq, savedSeq: seq })
         const s = index.stats()
-        log.info({ index: name, documents: s.documents, vectors: s.vectors, ms: Math.round(performance.now() - started) }, 'index restored')
+        log.info({ index: name, documents: s.documents, vectors: s.vectors, seq, ms: Math.round(performance.now() - started) }, 'index restored')
       } catch (err) {
         const reason = isAppError(err) ? err.message : String(err)
         if (opts.onCorruptSnapshot === 'skip') {
@@ -201,13 +231,34 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     drop(name) {
       const existed = entries.delete(name) || quarantined.delete(name)
       if (existed && root !== undefined) {
-        enqueue(name, () => removeSnapshotDir(dirOf(name))).catch((err: unknown) => log.error({ index: name, err }, 'could not delete snapshot folder'))
+        removing.add(name)
+        enqueue(name, () => removeSnapshotDir(dirOf(name))).then(
+          () => removing.delete(name),
+          (err: unknown) => log.error({ index: name, err }, 'could not delete snapshot folder'),
+        )
       }
       return existed
     },
     markDirty(name) {
       const e = entries.get(name)
       if (e !== undefined) e.version++
+    },
+    appliedSeq: (name) => entries.get(name)?.seq ?? 0,
+    setAppliedSeq(name, seq) {
+      const e = entries.get(name)
+      if (e !== undefined) e.seq = seq
+    },
+    newIndexSettings,
+    snapshotSeqs() {
+      const out = new Map<string, number>()
+      for (const [name, e] of entries) if (e.savedSeq > 0) out.set(name, e.savedSeq)
+      return out
+    },
+    coveredSeq(name) {
+      const e = entries.get(name)
+      if (e !== undefined) return e.savedSeq
+      if (removing.has(name) || quarantined.has(name) || chains.has(name)) return 0
+      return Infinity
     },
     saveAll,
     restoreAll,
@@ -216,7 +267,11 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       timer = setInterval(() => {
         if (periodicRunning) return
         periodicRunning = true
-        saveAll().catch(() => { /* logged per index in saveAll */ }).finally(() => { periodicRunning = false })
+        saveAll()
+          .catch(() => { /* logged per index in saveAll */ })
+          .then(() => opts.afterSaveAll?.())
+          .catch((err: unknown) => log.error({ err }, 'after-snapshot step failed'))
+          .finally(() => { periodicRunning = false })
       }, intervalMs)
       timer.unref()
     },
@@ -229,6 +284,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
         // let queued deletions finish too
         await Promise.all([...chains.values()])
       }
+      await opts.afterSaveAll?.()
     },
   }
 }

@@ -1,4 +1,7 @@
 /** What the routes share: config, metrics, jobs, and the model/index parts once they are loaded. */
+import { createApplier } from '../change-log/applier.js'
+import { createChangeWriter, type ChangeWriter } from '../change-log/change-writer.js'
+import { createNoChangeLog } from '../change-log/no-change-log.js'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
 import type { JobManager } from './jobs.js'
@@ -8,6 +11,8 @@ import type { CompileFilter, EncoderPort, IndexStorePort, ReplicationPort } from
 export interface Parts {
   encoder: EncoderPort
   indexStore: IndexStorePort
+  /** Every mutation goes through it (append to the change log, then apply); default: no log over `indexStore`. */
+  writer: ChangeWriter
   /** Shared mode only. */
   replication?: ReplicationPort
 }
@@ -22,7 +27,7 @@ export interface ServerContext {
   closing(): boolean
   /** The loaded parts, or AppError('NOT_READY') (503) while the model or snapshots are loading. */
   parts(): Parts
-  attach(parts: Parts): void
+  attach(parts: Omit<Parts, 'writer'> & { writer?: ChangeWriter }): void
   beginClose(): void
 }
 
@@ -45,7 +50,8 @@ export function createServerContext(opts: {
       if (!parts) throw new AppError('NOT_READY', 'the model and indexes are still loading; retry shortly', { retryAfterS: 5 })
       return parts
     },
-    attach(p) {
+    attach(given) {
+      const p: Parts = { ...given, writer: given.writer ?? createChangeWriter(createNoChangeLog(), createApplier(given.indexStore)) }
       parts = p
       opts.metrics.setModelInfo({ model: p.encoder.modelName, provider: p.encoder.provider, dim: p.encoder.dim })
       opts.metrics.bindSources({

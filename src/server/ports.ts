@@ -29,6 +29,10 @@ export interface IndexStorePort {
   getOrCreate(name: string): IndexPort
   drop(name: string): boolean
   markDirty(name: string): void
+  /** Change-log bookkeeping (see src/change-log/applier.ts ApplyTarget). */
+  appliedSeq(name: string): number
+  setAppliedSeq(name: string, seq: number): void
+  newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings
   saveAll(): Promise<void>
 }
 

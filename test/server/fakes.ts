@@ -102,6 +102,7 @@ function createBruteIndex(settings: IndexSettings): IndexPort {
 export function createFakeStore(dim = 8): IndexStorePort & { saves: number } {
   const indexes = new Map<string, IndexPort>()
   const dirty = new Set<string>()
+  const seqs = new Map<string, number>()
   const check = (name: string) => {
     if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) throw new AppError('INVALID_INDEX_NAME', `bad name ${name}`)
   }
@@ -125,8 +126,11 @@ export function createFakeStore(dim = 8): IndexStorePort & { saves: number } {
     getOrCreate(name: string) {
       return indexes.get(name) ?? store.create(name)
     },
-    drop: (name: string) => indexes.delete(name),
+    drop: (name: string) => { seqs.delete(name); return indexes.delete(name) },
     markDirty: (name: string) => void dirty.add(name),
+    appliedSeq: (name: string) => seqs.get(name) ?? 0,
+    setAppliedSeq: (name: string, seq: number) => void seqs.set(name, seq),
+    newIndexSettings: (s?: Partial<IndexSettings>): IndexSettings => ({ dim, nbits: 2, seed: 1, minTrainVectors: 1, kmeansIters: 1, ...s }),
     async saveAll() {
       store.saves++
       dirty.clear()
