@@ -5,6 +5,9 @@
  */
 import { pathToFileURL } from 'node:url'
 import { pino, type Logger } from 'pino'
+import { createApplier } from './change-log/applier.js'
+import { createChangeWriter, type ChangeWriter } from './change-log/change-writer.js'
+import { createPostgresChangeLog, type PostgresChangeLog } from './change-log/postgres/postgres-change-log.js'
 import { loadConfig, redactConfig, type Config } from './config.js'
 import { createEncoder } from './encoder/index.js'
 import { isAppError } from './errors.js'
@@ -41,6 +44,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
   const app = buildApp({ config, logger: log, metrics, compileFilter })
   const ctx = app.jacolbert
   let parts: { encoder: { close(): Promise<void> }; store: ReturnType<typeof createIndexStore> } | undefined
+  let changeLog: PostgresChangeLog | undefined
   let shuttingDown: Promise<void> | undefined
 
   const shutdown = (reason: string): Promise<void> => {
@@ -53,6 +57,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
         await parts.store.close() // stops periodic snapshots and saves every dirty index
         await parts.encoder.close()
       }
+      await changeLog?.close()
       log.info('shutdown complete')
     })()
     return shuttingDown
@@ -121,7 +126,23 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
     parts = { encoder, store }
     await store.restoreAll()
     if (shuttingDown) return
-    ctx.attach({ encoder, indexStore: store })
+    let writer: ChangeWriter | undefined
+    if (config.databaseUrl) {
+      // shared mode: the database is the store of record; catch up with it (building indexes without a snapshot)
+      // before turning ready, then keep following it
+      const applier = createApplier(store, { logger: log.child({ component: 'applier' }) })
+      changeLog = createPostgresChangeLog({
+        url: config.databaseUrl,
+        appliedSeq: (name) => applier.appliedSeq(name),
+        logger: log.child({ component: 'change-log-postgres' }),
+        pollIntervalMs: config.databasePollMs,
+        applyWaitMs: config.replicaWaitMs,
+      })
+      await changeLog.replay(store.snapshotSeqs(), (record) => void applier.apply(record, { replay: true }))
+      if (shuttingDown) return
+      writer = createChangeWriter(changeLog, applier)
+    }
+    ctx.attach({ encoder, indexStore: store, ...(writer ? { writer, replication: changeLog } : {}) })
     if (config.snapshotIntervalS > 0) store.startPeriodicSnapshots(config.snapshotIntervalS * 1000)
     log.info(
       { model: encoder.modelName, modelDir, dim: encoder.dim, provider: encoder.provider, indexes: store.list().length, ms: Date.now() - t0 },
