@@ -74,7 +74,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
       env: {
         ...process.env, MODEL: TINY_MODEL_DIR, MECAB_DICDIR: IPADIC_DIR, HOST: '127.0.0.1', PORT: String(r.port), DATA_DIR: r.dataDir,
         ORT_PROVIDERS: 'cpu', ORT_THREADS: '1', LOG_LEVEL: 'info', API_KEY: '', DATABASE_URL: url, DATABASE_POLL_MS: '300',
-        REPLICA_WAIT_MS: '20000', SNAPSHOT_INTERVAL_S: '3',
+        REPLICA_WAIT_MS: '4000', SNAPSHOT_INTERVAL_S: '3',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -105,7 +105,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
 
   // ---- concurrent load with failures ----
   const IDS = 120
-  const OPS = 45
+  const OPS = 30
   /** id -> the acknowledged write with the highest seq */
   const latest = new Map<string, { seq: number; version: string | null }>()
   const ack = (id: string, seq: number, version: string | null): void => {
@@ -116,6 +116,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
   const failures: Record<string, number> = {}
   /** Retries until a 200 (connection refused, 503 while PostgreSQL or the replica is down). */
   const until200 = async (r: Replica, path: string, body: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    let last = ''
     for (let attempt = 0; ; attempt++) {
       let status = 0
       try {
@@ -123,13 +124,15 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
         if (res.status === 200) return res.json
         status = res.status
         const key = `${res.status} ${res.json?.code ?? ''}`
+        last = `${key}: ${res.json?.message ?? ''}`
         failures[key] = (failures[key] ?? 0) + 1
         if (res.status < 500) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(res.json)}`)
       } catch (err) {
         if (status >= 400 && status < 500) throw err
         failures['connection'] = (failures['connection'] ?? 0) + (status === 0 ? 1 : 0)
+        if (status === 0) last = String(err)
       }
-      if (attempt > 400) throw new Error(`${path} on ${r.name} never succeeded`)
+      if (attempt > 400) throw new Error(`${path} on ${r.name} never succeeded; last answer ${last}; its log:\n${r.log.slice(-4000)}`)
       await sleep(100)
     }
   }

@@ -139,6 +139,10 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
       throw unavailable(err)
     }
     let broken = false
+    // a checked-out client has no error listener of the pool's: without this, the server going away mid-transaction
+    // would be an unhandled 'error' event and take the process down (the failing query rejects anyway)
+    const onError = (): void => { broken = true }
+    client.on('error', onError)
     try {
       await client.query('BEGIN')
       const out = await fn(client)
@@ -152,6 +156,7 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
       await client.query('ROLLBACK').catch(() => { broken = true })
       throw err
     } finally {
+      client.removeListener('error', onError)
       client.release(broken)
     }
   }

@@ -244,6 +244,8 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
       return ok
     })().finally(() => {
       roundPromise = undefined
+      // asked for after the last pass had read the database: that caller must not wait for the next timer
+      if (again && !closed) void round()
     })
     return roundPromise
   }
