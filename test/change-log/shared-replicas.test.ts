@@ -9,7 +9,7 @@
  */
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -84,7 +84,12 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
   }
   t.teardown(() => {
     for (const r of replicas) r.child?.kill('SIGKILL')
+    // for debugging: SHARED_REPLICAS_LOG_DIR=/tmp/x keeps each replica's log
+    const dir = process.env.SHARED_REPLICAS_LOG_DIR
+    if (dir) for (const r of replicas) writeFileSync(join(dir, `replica-${r.name}.log`), r.log)
   })
+  const t0 = Date.now()
+  const phase = (what: string): void => void t.comment(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`)
   const waitReady = async (r: Replica): Promise<void> => {
     const deadline = Date.now() + 90_000
     while (Date.now() < deadline) {
@@ -102,6 +107,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
 
   replicas.forEach(start)
   await Promise.all(replicas.map(waitReady))
+  phase('three replicas ready')
 
   // ---- concurrent load with failures ----
   const IDS = 120
@@ -189,6 +195,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
   t.comment(`load: ${OPS * 3} writes in ${((Date.now() - started) / 1000).toFixed(1)} s; non-200 answers on the way: ${JSON.stringify(failures)}`)
   t.ok((failures['503 CHANGE_LOG_UNAVAILABLE'] ?? 0) + (failures['connection'] ?? 0) > 0, 'the failures really happened (writes were refused while down)')
 
+  phase('load done')
   // ---- every replica converges on exactly the acknowledged state ----
   const expected = [...latest].filter(([, v]) => v.version !== null).map(([id, v]) => [id, v.version] as const).sort()
   const exhaustive = (r: Replica, minSeq: number) =>
@@ -203,6 +210,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
     t.same(got, expected, `replica ${r.name}: every acknowledged document, in its last acknowledged version, and nothing deleted`)
   }
 
+  phase('replicas compared')
   // ---- read your writes across replicas ----
   for (let k = 0; k < 6; k++) {
     const w = replicas[k % 3]
@@ -222,6 +230,7 @@ t.test('three replicas on one PostgreSQL: concurrent writes, a SIGKILLed replica
   t.equal(ahead.status, 503)
   t.equal(ahead.json.code, 'REPLICA_LAGGING', 'a min_seq never reached: 503 REPLICA_LAGGING after REPLICA_WAIT_MS')
 
+  phase('read-your-writes checked')
   // ---- the metrics say where each replica stands ----
   const metrics = await (await fetch(`${replicas[1].base}/metrics`)).text()
   t.match(metrics, /^jacolbert_database_up 1$/m, 'database up')
