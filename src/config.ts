@@ -39,6 +39,11 @@ export interface Config {
   readonly snapshotIntervalS: number
   readonly indexNbits: 1 | 2 | 4
   readonly logLevel: LogLevel
+  // change log (src/change-log): what a write reaches before it is acknowledged
+  /** `wal`: a write-ahead log in DATA_DIR/wal, fsync'ed before each answer; `snapshot`: no log, durable at the next snapshot. */
+  readonly durability: 'wal' | 'snapshot'
+  /** Size at which the write-ahead log starts a new segment file (whole segments are deleted once snapshots cover them). */
+  readonly walSegmentBytes: number
   // shared mode (PostgreSQL change log)
   /** postgres://… ; when set, PostgreSQL is the store of record and several replicas may serve the same indexes. */
   readonly databaseUrl: string | undefined
@@ -143,10 +148,12 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'MAX_TEXT_CHARS', key: 'maxTextChars', def: '20000', parse: int(1, 10_000_000), help: 'longest accepted text (UTF-16 code units)' },
   { env: 'SNAPSHOT_INTERVAL_S', key: 'snapshotIntervalS', def: '300', parse: int(0, 86_400 * 7), help: 'periodic snapshot interval; 0 = only on shutdown' },
   { env: 'INDEX_NBITS', key: 'indexNbits', def: '2', parse: nbits, help: 'residual bits per dimension for new indexes (1, 2 or 4)' },
+  { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
+  { env: 'DURABILITY', key: 'durability', def: 'wal', parse: oneOf(['wal', 'snapshot'] as const), help: 'wal = write-ahead log, answer after fsync; snapshot = durable only once snapshotted' },
+  { env: 'WAL_SEGMENT_BYTES', key: 'walSegmentBytes', def: String(64 * 1024 * 1024), parse: int(4096, 1 << 30), help: 'write-ahead log segment size (bytes)' },
   { env: 'DATABASE_URL', key: 'databaseUrl', parse: pgUrl, secret: true, help: 'PostgreSQL connection URL: shared mode (store of record for several replicas)' },
   { env: 'DATABASE_POLL_MS', key: 'databasePollMs', def: '1000', parse: int(50, 600_000), help: 'catch-up interval when no change notification arrives (shared mode)' },
   { env: 'REPLICA_WAIT_MS', key: 'replicaWaitMs', def: '5000', parse: int(0, 600_000), help: 'longest wait for this replica to reach a min_seq or a write\'s predecessors (shared mode)' },
-  { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
 ]
 
 /** `--model-cache-dir` for MODEL_CACHE_DIR, etc. */
