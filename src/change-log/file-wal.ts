@@ -16,7 +16,7 @@
  *   throws AppError('CHANGE_LOG_CORRUPT') naming the file and byte offset: no silent partial load.
  * One process per DATA_DIR (as for snapshots).
  */
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { AppError } from '../errors.js'
@@ -102,7 +102,9 @@ export function createFileWal(opts: FileWalOptions): FileWal {
   let opened = false
   let failed: unknown
   let pending: Pending[] = []
-  let flushing: Promise<void> | undefined
+  /** set and cleared synchronously with the flusher's own check of `pending`, so no append is ever left behind */
+  let flushActive = false
+  let flushing: Promise<void> = Promise.resolve()
   /** serialises file operations (group writes, rotation, deletion) */
   let io: Promise<void> = Promise.resolve()
 
@@ -121,13 +123,16 @@ export function createFileWal(opts: FileWalOptions): FileWal {
     SEGMENT_MAGIC.copy(header, 0)
     header.writeUInt32LE(baseSeq % 0x1_0000_0000, 8)
     header.writeUInt32LE(Math.floor(baseSeq / 0x1_0000_0000), 12)
-    const h = await open(path, 'w')
+    // header into a temporary file, then renamed: a segment file never exists without its whole header
+    const tmp = `${path}.tmp`
+    const h = await open(tmp, 'w')
     try {
       await h.write(header, 0, header.byteLength, 0)
       await h.sync()
     } finally {
       await h.close()
     }
+    await rename(tmp, path)
     await fsyncDir(dir)
     await fh?.close()
     fh = await open(path, 'a')
@@ -173,7 +178,9 @@ export function createFileWal(opts: FileWalOptions): FileWal {
   async function replay(snapshots: ReadonlyMap<string, number>, onRecord: (r: ChangeRecord) => void): Promise<ReplayInfo> {
     if (opened) throw new Error('replay() runs once, before appends')
     await mkdir(dir, { recursive: true })
-    const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort()
+    const all = await readdir(dir)
+    for (const n of all) if (n.endsWith('.wal.tmp')) await rm(join(dir, n), { force: true }) // a crash while creating a segment
+    const names = all.filter((n) => SEGMENT_RE.test(n)).sort()
     let lastSeq = 0
     let prevRecordSeq = 0
     for (const s of snapshots.values()) lastSeq = Math.max(lastSeq, s)
@@ -213,7 +220,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
           info.bytes += payload.byteLength
         }
       })
-      if (good < buf.byteLength) {
+      if (good < buf.byteLength || good < SEGMENT_HEADER_BYTES) {
         info.tornBytes = buf.byteLength - good
         log?.warn({ file: path, offset: good, bytes: info.tornBytes }, 'write-ahead log: dropped a torn tail (a record cut by a crash; never acknowledged)')
         const h = await open(path, 'r+')
@@ -273,7 +280,11 @@ export function createFileWal(opts: FileWalOptions): FileWal {
   }
 
   async function flushLoop(): Promise<void> {
-    while (pending.length > 0) {
+    for (;;) {
+      if (pending.length === 0) {
+        flushActive = false // in the same synchronous step as the check: a later append starts a new loop
+        return
+      }
       const group = pending
       pending = []
       try {
@@ -286,6 +297,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
         log?.warn({ err, dir }, 'write-ahead log failed; writes are refused until restart')
         const rest = pending
         pending = []
+        flushActive = false
         for (const p of [...group, ...rest]) p.reject(unavailable())
         return
       }
@@ -320,7 +332,10 @@ export function createFileWal(opts: FileWalOptions): FileWal {
       }
       return new Promise<number>((resolve, reject) => {
         pending.push({ frame, seq, index, started: performance.now(), resolve, reject })
-        flushing ??= flushLoop().finally(() => { flushing = undefined })
+        if (!flushActive) {
+          flushActive = true
+          flushing = flushLoop()
+        }
       })
     },
     truncate(covered) {
@@ -342,7 +357,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
     },
     lastSeq: () => nextSeq - 1,
     async close() {
-      while (flushing) await flushing
+      while (flushActive) await flushing
       await withIo(async () => {
         await fh?.close()
         fh = undefined
