@@ -108,7 +108,8 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
   const dataDir = join(root, 'data')
   const logPath = join(root, 'server.log')
   if (as) chownSync(root, as.uid, as.gid)
-  const spawnOpts = { ...(as ? { uid: as.uid, gid: as.gid } : {}), env: { ...process.env, LC_ALL: 'C', LANG: 'C' } }
+  // cwd: its own folder, since the repository (e.g. under /root in CI) may not be readable by the postgres user
+  const spawnOpts = { ...(as ? { uid: as.uid, gid: as.gid } : {}), cwd: root, env: { ...process.env, LC_ALL: 'C', LANG: 'C' } }
   const init = spawnSync(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], {
     ...spawnOpts,
     encoding: 'utf8',
