@@ -14,12 +14,12 @@ import { createFileWal } from './change-log/file-wal.js'
 import { isReplicated, openChangeLog, walDir, walPresent } from './change-log/open-change-log.js'
 import { loadConfig, redactConfig, type Config } from './config.js'
 import { createEncoder } from './encoder/index.js'
-import { isAppError } from './errors.js'
 import { createIndexStore } from './index/index-store.js'
 import { compileFilter } from './index/metadata-filter.js'
 import { resolveModelDir } from './model/resolve-model.js'
 import { buildApp } from './server/app.js'
 import { createMetrics } from './server/plugins/metrics.js'
+import { describeStartupError } from './startup-error.js'
 
 /** Give up on a graceful shutdown after this long (Kubernetes' default grace period is 30 s). */
 const SHUTDOWN_TIMEOUT_MS = 25_000
@@ -168,18 +168,25 @@ export async function main(argv: string[]): Promise<number> {
   try {
     config = loadConfig(process.env, argv)
   } catch (err) {
-    process.stderr.write(`jacolbert: ${(err as Error).message}\n`)
+    process.stderr.write(`jacolbert: ${(err as Error).message}. \`jacolbert serve --help\` lists every setting.\n`)
     return 2
   }
   const log = createLogger(config)
+  let server: RunningServer | undefined
   try {
-    const server = await runServer(config, { logger: log, handleSignals: true })
+    server = await runServer(config, { logger: log, handleSignals: true })
     await server.loaded
     return new Promise<number>(() => {}) // runs until a signal
   } catch (err) {
-    const msg = isAppError(err) ? `[${err.code}] ${err.message}` : (err as Error).message
-    log.fatal({ err }, `start-up failed: ${msg}`)
-    process.stderr.write(`jacolbert: start-up failed: ${msg}\n`)
+    // Said once, with the fix: the log line carries the code and the text (not the error object, whose serialised
+    // message would repeat every cause), the causes' stacks go to debug.
+    const failure = describeStartupError(err, config)
+    log.debug({ err }, 'start-up failure with its causes')
+    log.fatal({ code: failure.code }, `start-up failed: ${failure.text}`)
+    process.stderr.write(`jacolbert: start-up failed: ${failure.text}\n`)
+    // Stop listening (and close what did load), so the process ends however it was started (`jacolbert serve` sets
+    // the exit code and waits for the event loop to drain).
+    await server?.shutdown('start-up failed').catch(() => {})
     return 1
   }
 }

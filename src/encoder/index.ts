@@ -26,7 +26,7 @@ export interface Encoder {
   readonly provider: string
   readonly settings: ColbertSettings
   encodeQueries(texts: string[], opts?: { returnTokens?: boolean; dynamicLength?: boolean }): Promise<EncodedText[]>
-  encodeDocuments(texts: string[], opts?: { returnTokens?: boolean }): Promise<EncodedText[]>
+  encodeDocuments(texts: string[], opts?: { returnTokens?: boolean; maxLength?: number }): Promise<EncodedText[]>
   queueDepth(): number
   close(): Promise<void>
 }
@@ -209,12 +209,12 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
     }
   }
 
-  async function encode(kind: Job['kind'], texts: string[], returnTokens: boolean, dynamicLength: boolean): Promise<EncodedText[]> {
+  async function encode(kind: Job['kind'], texts: string[], returnTokens: boolean, dynamicLength: boolean, maxLength?: number): Promise<EncodedText[]> {
     checkCapacity(texts.length)
     const toks: TokenizedText[] = []
     for (let i = 0; i < texts.length; i++) {
       if (i > 0 && i % TOKENIZE_SLICE === 0) await new Promise((r) => setImmediate(r))
-      toks.push(kind === 'query' ? tokenizer.tokenizeQuery(texts[i]!, { dynamicLength }) : tokenizer.tokenizeDocument(texts[i]!))
+      toks.push(kind === 'query' ? tokenizer.tokenizeQuery(texts[i]!, { dynamicLength }) : tokenizer.tokenizeDocument(texts[i]!, maxLength !== undefined ? { maxLength } : undefined))
     }
     checkCapacity(texts.length)
     const now = performance.now()
@@ -231,7 +231,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
     provider,
     settings,
     encodeQueries: (texts, o = {}) => encode('query', texts, !!o.returnTokens, !!o.dynamicLength),
-    encodeDocuments: (texts, o = {}) => encode('document', texts, !!o.returnTokens, false),
+    encodeDocuments: (texts, o = {}) => encode('document', texts, !!o.returnTokens, false, o.maxLength),
     queueDepth: () => queue.length,
     async close() {
       closed = true

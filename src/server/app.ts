@@ -14,6 +14,7 @@ import { frameworkErrorHandler, installErrorHandling } from './plugins/errors.js
 import { createMetrics, type AppMetrics } from './plugins/metrics.js'
 import { installObservability } from './plugins/observability.js'
 import type { CompileFilter, EncoderPort, IndexStorePort } from './ports.js'
+import { registerCohereRerankRoutes } from './routes/cohere-rerank.js'
 import { registerDocumentRoutes } from './routes/documents.js'
 import { registerEncodeRoute } from './routes/encode.js'
 import { registerIndexRoutes } from './routes/indexes.js'
@@ -99,6 +100,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   registerDocumentRoutes(app, ctx)
   registerIndexRoutes(app, ctx)
   registerSearchRoutes(app, ctx)
+  registerCohereRerankRoutes(app, ctx)
 
   if (opts.encoder && opts.indexStore) {
     ctx.attach({ encoder: opts.encoder, indexStore: opts.indexStore, ...(opts.writer ? { writer: opts.writer } : {}) })

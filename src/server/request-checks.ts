@@ -49,3 +49,8 @@ export function publicMetadata(m: Metadata | undefined): Metadata | undefined {
   const { [TEXT_KEY]: _t, ...rest } = m
   return rest
 }
+
+/** Whether query text is encoded with the dynamic length: the request's `query_length`, else the QUERY_LENGTH setting. */
+export function dynamicQueries(requested: 'fixed' | 'dynamic' | undefined, configured: 'fixed' | 'dynamic'): boolean {
+  return (requested ?? configured) === 'dynamic'
+}

@@ -34,12 +34,17 @@ export interface QueryOptions {
   dynamicLength?: boolean
 }
 
+export interface DocumentOptions {
+  /** Fewer tokens than doc_maxlen (the whole, [CLS] marker … [SEP] included; at least 3); never more */
+  maxLength?: number
+}
+
 export interface ColbertTokenizer {
   readonly settings: ColbertSettings
   readonly vocabSize: number
   readonly padId: number
   tokenizeQuery(text: string, opts?: QueryOptions): TokenizedText
-  tokenizeDocument(text: string): TokenizedText
+  tokenizeDocument(text: string, opts?: DocumentOptions): TokenizedText
 }
 
 /** Anything that splits normalised text into words (the MeCab analyser; tests may inject another). */
@@ -169,11 +174,12 @@ export function createColbertTokenizer(parts: ColbertTokenizerParts): ColbertTok
       attention.fill(1, 0, sepAt + 1)
       return { words, tokens: outTokens, ids: out, attentionMask: attention, keepMask: undefined }
     },
-    tokenizeDocument(text) {
+    tokenizeDocument(text, opts) {
       const words = wordsOf(text)
       const ids: number[] = [clsId, docMarkerId]
       const tokens: string[] = [config.clsToken, settings.docToken]
-      pieces(words, settings.docMaxlen - 1, ids, tokens)
+      const maxLength = opts?.maxLength !== undefined ? Math.max(FRAME, Math.min(settings.docMaxlen, opts.maxLength)) : settings.docMaxlen
+      pieces(words, maxLength - 1, ids, tokens)
       ids.push(sepId)
       tokens.push(config.sepToken)
       const n = ids.length

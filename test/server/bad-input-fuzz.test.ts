@@ -44,11 +44,13 @@ t.test('random bad bodies never produce 5xx and always have the error shape', as
     return o
   }
   const fields: Record<string, string[]> = {
-    '/encode': ['texts', 'kind', 'encoding_format', 'return_tokens'],
+    '/encode': ['texts', 'kind', 'encoding_format', 'return_tokens', 'query_length'],
     '/index': ['index', 'documents', 'async', 'wait', 'store_text'],
-    '/search': ['index', 'query', 'query_embeddings', 'query_shape', 'k', 'filter', 'params', 'include'],
-    '/search/batch': ['index', 'queries', 'k', 'filter', 'params', 'include'],
-    '/rerank': ['query', 'documents', 'top_n', 'return_documents'],
+    '/search': ['index', 'query', 'query_embeddings', 'query_shape', 'query_length', 'k', 'filter', 'params', 'include'],
+    '/search/batch': ['index', 'queries', 'query_length', 'k', 'filter', 'params', 'include'],
+    '/rerank': ['query', 'documents', 'top_n', 'return_documents', 'query_length'],
+    '/v1/rerank': ['model', 'query', 'documents', 'top_n', 'rank_fields', 'return_documents', 'max_tokens_per_doc', 'max_chunks_per_doc', 'priority', 'query_length'],
+    '/v2/rerank': ['model', 'query', 'documents', 'top_n', 'return_documents', 'max_tokens_per_doc', 'priority', 'query_length'],
     '/indexes': ['name', 'nbits', 'dim'],
     '/indexes/default/delete': ['ids'],
   }
@@ -58,7 +60,9 @@ t.test('random bad bodies never produce 5xx and always have the error shape', as
     '/index': { index: 'default', documents: [{ id: 'z', text: 'zz', embeddings: [[...zeros, 1]], shape: [1, parts.dim], metadata: { a: 1 } }] },
     '/search': { index: 'default', query: 'q', k: 5, filter: { n: { $gte: 0 } }, params: { ncells: 2, ndocs: 10 }, include: ['text'] },
     '/search/batch': { index: 'default', queries: ['q'], k: 5, filter: { n: 1 }, include: ['metadata'] },
-    '/rerank': { query: 'q', documents: ['a', 'b'], top_n: 1, return_documents: true },
+    '/rerank': { query: 'q', documents: ['a', 'b'], top_n: 1, return_documents: true, query_length: 'dynamic' },
+    '/v1/rerank': { model: 'm', query: 'q', documents: ['a', { text: 'b', title: 't' }], top_n: 1, rank_fields: ['title', 'text'], return_documents: true, max_chunks_per_doc: null, query_length: 'fixed' },
+    '/v2/rerank': { model: 'm', query: 'q', documents: ['a', 'b'], top_n: 2, max_tokens_per_doc: 8, priority: 0 },
     '/indexes': { name: 'fresh', nbits: 2, dim: parts.dim },
     '/indexes/default/delete': { ids: ['nope'] },
   }

@@ -11,7 +11,7 @@ import { createIndexStore } from '../../src/index/index-store.js'
 import { compileFilter } from '../../src/index/metadata-filter.js'
 import { buildApp } from '../../src/server/app.js'
 import { createMetrics } from '../../src/server/plugins/metrics.js'
-import { maxSim } from '../../src/server/vectors.js'
+import { maxSimF64 } from '../helpers/maxsim-f64.js'
 import { GOLDEN_PATH, IPADIC_DIR, TINY_MODEL_DIR, sharedOnly } from '../helpers/shared.js'
 import { loadJsquad } from './jsquad.js'
 import { parsePrometheusText, sampleValue } from './prometheus-text.js'
@@ -208,7 +208,7 @@ t.test('service end to end with the tiny model and the real index', sharedOnly()
     t.equal((await app2.inject({ url: '/indexes/default' })).json().documents, (await app.inject({ url: '/indexes/default' })).json().documents)
   })
 
-  await t.test('/rerank equals brute-force MaxSim of the encoded texts', async (t) => {
+  await t.test('/rerank equals a float64 MaxSim (written in the test) of the encoded texts', async (t) => {
     const query = questions[4]
     const docs = passages.slice(10, 17).map((p) => p.text)
     const r = await post('/rerank', { query, documents: docs, return_documents: true })
@@ -218,9 +218,9 @@ t.test('service end to end with the tiny model and the real index', sharedOnly()
     const expected = ds
       .map((d: { shape: number[]; embeddings: number[][] }, index: number) => ({
         index,
-        score: maxSim(rowsToF32(q.embeddings), q.shape[0], rowsToF32(d.embeddings), d.shape[0], 16),
+        score: maxSimF64(q.embeddings, d.embeddings),
       }))
-      .sort((a: { score: number }, b: { score: number }) => b.score - a.score)
+      .sort((a: { score: number; index: number }, b: { score: number; index: number }) => b.score - a.score || a.index - b.index)
     t.same(r.body.results.map((x: { index: number }) => x.index), expected.map((e: { index: number }) => e.index), 'same order')
     r.body.results.forEach((x: { index: number; relevance_score: number; document: { text: string } }, i: number) => {
       t.ok(Math.abs(x.relevance_score - expected[i].score) < 1e-4, `score ${i}`)

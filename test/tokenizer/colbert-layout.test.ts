@@ -187,3 +187,15 @@ t.test('settings that do not fit the vocabulary or the model are refused', async
     code: 'CHECKPOINT_INVALID',
   })
 })
+
+t.test('documents cut shorter per call (Cohere max_tokens_per_doc), never longer than doc_maxlen', async (t) => {
+  const tok = createColbertTokenizer({ vocab: TINY_VOCAB, settings: parseColbertSettings({ doc_maxlen: 8 }), segmenter: spaceSegmenter() })
+  const text = 'a b a b a b a b a b'
+  t.same(tok.tokenizeDocument(text).tokens, ['[CLS]', '[unused1]', 'a', 'b', 'a', 'b', 'a', '[SEP]'], 'doc_maxlen 8')
+  t.same(tok.tokenizeDocument(text, { maxLength: 5 }).tokens, ['[CLS]', '[unused1]', 'a', 'b', '[SEP]'], 'cut to 5')
+  t.same(tok.tokenizeDocument(text, { maxLength: 100 }).tokens, tok.tokenizeDocument(text).tokens, 'a larger limit is doc_maxlen')
+  t.same(tok.tokenizeDocument(text, { maxLength: 1 }).tokens, ['[CLS]', '[unused1]', '[SEP]'], 'at least the frame')
+  const cut = tok.tokenizeDocument('a , b', { maxLength: 4 })
+  t.same(cut.tokens, ['[CLS]', '[unused1]', 'a', '[SEP]'])
+  t.same([...cut.keepMask!], [1, 1, 1, 1])
+})

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { ServerContext } from '../context.js'
-import { checkBatch, checkText } from '../request-checks.js'
+import { AppError } from '../../errors.js'
+import { checkBatch, checkText, dynamicQueries } from '../request-checks.js'
 import { EncodeBody, EncodeResponse, type EncodeResponseT } from '../schemas/encode.js'
 import { toBase64, toRows } from '../vectors.js'
 
@@ -15,7 +16,7 @@ export function registerEncodeRoute(app: FastifyInstance, ctx: ServerContext): v
         summary: 'Encode texts into ColBERT token vectors',
         description:
           'Documents: one L2-normalised vector per kept token (punctuation dropped). Queries: query_maxlen vectors ' +
-          '([MASK]-padded query augmentation). base64 = little-endian float32, row-major, shape [n, dim].',
+          '([MASK]-padded query augmentation), or more with query_length "dynamic". base64 = little-endian float32, row-major, shape [n, dim].',
         tags: ['encoding'],
         body: EncodeBody,
         response: { 200: EncodeResponse },
@@ -26,14 +27,17 @@ export function registerEncodeRoute(app: FastifyInstance, ctx: ServerContext): v
       serializerCompiler: () => (data) => JSON.stringify(data),
     },
     async (request) => {
-      const { texts, kind = 'document', encoding_format = 'float', return_tokens = false } = request.body
+      const { texts, kind = 'document', encoding_format = 'float', return_tokens = false, query_length } = request.body
+      if (query_length !== undefined && kind !== 'query') {
+        throw new AppError('VALIDATION_ERROR', 'query_length applies to kind "query" only', { field: 'query_length' })
+      }
       const { maxBatchTexts, maxTextChars } = ctx.config
       checkBatch(texts.length, 'texts', maxBatchTexts)
       for (let i = 0; i < texts.length; i++) checkText(texts[i], `texts[${i}]`, maxTextChars)
       const { encoder } = ctx.parts()
       const out =
         kind === 'query'
-          ? await encoder.encodeQueries(texts, { returnTokens: return_tokens })
+          ? await encoder.encodeQueries(texts, { returnTokens: return_tokens, dynamicLength: dynamicQueries(query_length, ctx.config.queryLength) })
           : await encoder.encodeDocuments(texts, { returnTokens: return_tokens })
       const data: EncodeResponseT['data'] = out.map((e, index) => {
         const item: EncodeResponseT['data'][number] = {

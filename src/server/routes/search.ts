@@ -5,11 +5,12 @@ import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
 import type { ServerContext } from '../context.js'
 import type { IndexPort, Metadata, MetadataFilter, SearchParams } from '../ports.js'
-import { TEXT_KEY, checkBatch, checkIndexName, checkText, publicMetadata } from '../request-checks.js'
+import { rerankTexts } from '../rerank.js'
+import { TEXT_KEY, checkBatch, checkIndexName, checkText, dynamicQueries, publicMetadata } from '../request-checks.js'
 import type { Hit } from '../schemas/common.js'
 import { RerankBody, RerankResponse, SearchBatchBody, SearchBatchResponse, SearchBody, SearchResponse } from '../schemas/search.js'
 import { waitForMinSeq } from '../read-your-writes.js'
-import { decodeEmbeddings, maxSim } from '../vectors.js'
+import { decodeEmbeddings } from '../vectors.js'
 
 type HitT = Static<typeof Hit>
 
@@ -83,7 +84,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const p = prepare(ctx, body)
       let q: Float32Array
       if (body.query !== undefined) {
-        const [enc] = await ctx.parts().encoder.encodeQueries([body.query])
+        const [enc] = await ctx.parts().encoder.encodeQueries([body.query], { dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength) })
         q = enc.vectors.subarray(0, enc.n * enc.dim)
         if (enc.dim !== p.index.settings.dim) {
           throw new AppError('DIMENSION_MISMATCH', `the index has dimension ${p.index.settings.dim} but the model encodes ${enc.dim}`)
@@ -111,7 +112,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       for (let i = 0; i < body.queries.length; i++) checkText(body.queries[i], `queries[${i}]`, ctx.config.maxTextChars)
       if (body.min_seq !== undefined) await waitForMinSeq(ctx, checkIndexName(body.index ?? 'default'), body.min_seq)
       const p = prepare(ctx, body)
-      const encoded = await ctx.parts().encoder.encodeQueries(body.queries)
+      const encoded = await ctx.parts().encoder.encodeQueries(body.queries, { dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength) })
       return { results: encoded.map((e) => run(ctx, p, e.vectors.subarray(0, e.n * e.dim))) }
     },
   )
@@ -128,19 +129,11 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       },
     },
     async (request) => {
-      const { query, documents, top_n, return_documents = false } = request.body
-      checkText(query, 'query', ctx.config.maxTextChars)
-      checkBatch(documents.length, 'documents', ctx.config.maxBatchTexts)
-      for (let i = 0; i < documents.length; i++) checkText(documents[i], `documents[${i}]`, ctx.config.maxTextChars)
-      const { encoder } = ctx.parts()
-      const [[q], docs] = await Promise.all([encoder.encodeQueries([query]), encoder.encodeDocuments(documents)])
-      const scored = docs.map((d, index) => ({ index, relevance_score: maxSim(q.vectors, q.n, d.vectors, d.n, q.dim) }))
-      scored.sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index)
-      const top = top_n !== undefined ? scored.slice(0, top_n) : scored
-      return {
-        model: encoder.modelName,
-        results: top.map((s) => (return_documents ? { ...s, document: { text: documents[s.index] } } : s)),
-      }
+      const { query, documents, top_n, return_documents = false, query_length } = request.body
+      const { model, results } = await rerankTexts(ctx, {
+        query, documents, topN: top_n, dynamicLength: dynamicQueries(query_length, ctx.config.queryLength),
+      })
+      return { model, results: results.map((s) => (return_documents ? { ...s, document: { text: documents[s.index] } } : s)) }
     },
   )
 }

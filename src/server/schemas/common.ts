@@ -14,6 +14,14 @@ export const ErrorBody = Type.Object(
 )
 export type ErrorBodyT = Static<typeof ErrorBody>
 
+/** Per-request query length; the server default is QUERY_LENGTH. */
+export const QueryLengthField = Type.Union([Type.Literal('fixed'), Type.Literal('dynamic')], {
+  description:
+    "query text length: 'fixed' = the model's query_maxlen tokens (32 for JaColBERTv2.5; longer queries are cut), " +
+    "'dynamic' = padded with [MASK] to the next multiple of 32 with at least 8 [MASK]s (longer queries keep every " +
+    'token, as JaColBERTv2.5 was evaluated). Default: the QUERY_LENGTH setting.',
+})
+
 export const IndexNameField = Type.String({
   description: 'index name: [a-z0-9][a-z0-9_-]{0,63}',
   examples: ['default'],

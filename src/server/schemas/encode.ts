@@ -1,5 +1,6 @@
 /** POST /encode. */
 import { Type, type Static } from 'typebox'
+import { QueryLengthField } from './common.js'
 
 export const EncodeBody = Type.Object(
   {
@@ -7,6 +8,7 @@ export const EncodeBody = Type.Object(
     kind: Type.Optional(Type.Union([Type.Literal('query'), Type.Literal('document')], { default: 'document' })),
     encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float' })),
     return_tokens: Type.Optional(Type.Boolean({ default: false })),
+    query_length: Type.Optional(QueryLengthField),
   },
   { additionalProperties: false },
 )

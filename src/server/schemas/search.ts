@@ -1,6 +1,6 @@
 /** POST /search, POST /search/batch, POST /rerank. */
 import { Type, type Static } from 'typebox'
-import { EmbeddingsInput, Hit, IncludeInput, IndexNameField, SearchParamsInput, ShapeField } from './common.js'
+import { EmbeddingsInput, Hit, IncludeInput, IndexNameField, QueryLengthField, SearchParamsInput, ShapeField } from './common.js'
 
 const K = Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'results to return (1..1000)' })
 const MinSeq = Type.Integer({
@@ -17,6 +17,7 @@ export const SearchBody = Type.Object(
     query: Type.Optional(Type.String({ description: 'query text (or give query_embeddings)' })),
     query_embeddings: Type.Optional(EmbeddingsInput),
     query_shape: Type.Optional(ShapeField),
+    query_length: Type.Optional(QueryLengthField),
     k: Type.Optional(K),
     filter: Type.Optional(Filter),
     params: Type.Optional(SearchParamsInput),
@@ -35,6 +36,7 @@ export const SearchBatchBody = Type.Object(
   {
     index: Type.Optional(IndexNameField),
     queries: Type.Array(Type.String(), { minItems: 1, description: 'query texts (at most MAX_BATCH_TEXTS)' }),
+    query_length: Type.Optional(QueryLengthField),
     k: Type.Optional(K),
     filter: Type.Optional(Filter),
     params: Type.Optional(SearchParamsInput),
@@ -55,6 +57,7 @@ export const RerankBody = Type.Object(
     documents: Type.Array(Type.String(), { minItems: 1, description: 'candidate texts (at most MAX_BATCH_TEXTS)' }),
     top_n: Type.Optional(Type.Integer({ minimum: 1, description: 'return only the best top_n' })),
     return_documents: Type.Optional(Type.Boolean({ default: false })),
+    query_length: Type.Optional(QueryLengthField),
     model: Type.Optional(Type.String({ description: 'accepted for client compatibility; the served model is used' })),
   },
   { additionalProperties: false },
