@@ -3,7 +3,7 @@
  * torn tails dropped, damage before the tail refused with file and offset, truncation by snapshot coverage, seqs that
  * never go back. The service-level checks (start-up replay and refusal) are at the end.
  */
-import { readdirSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Change, ChangeRecord } from '../../src/change-log/change-log.js'
@@ -203,10 +203,22 @@ t.test('service: start-up replays the log after the snapshots; a torn tail is dr
   t.same(((await r.json()) as { seq: number }).seq, 5, 'new writes continue the sequence')
   await s1.shutdown('test')
 
+  // records the snapshots do not cover, then a start with the log switched off: they are folded into snapshots first
+  const w1 = createFileWal({ dir: walDir })
+  await w1.replay(new Map([['logged', 5]]), () => {})
+  for (let i = 0; i < 3; i++) await w1.append('logged', [upsert(`more${i}`, i, 16)])
+  await w1.close()
+  const off = await runServer(loadConfig({ ...env, DURABILITY: 'snapshot' }))
+  await off.loaded
+  const offInfo = (await (await fetch(`${off.url}/indexes/logged`)).json()) as { documents: number; applied_seq: number }
+  t.same([offInfo.documents, offInfo.applied_seq], [8, 8], 'DURABILITY=snapshot first replays what the log holds')
+  await off.shutdown('test')
+  t.notOk(existsSync(walDir), 'and removes the log once snapshots hold it')
+
   // damage a record in the middle of the log (the shutdown snapshot covers them, so replay must still verify them)
-  const segs = segments(walDir)
+  const segs = [1]
   const w2 = createFileWal({ dir: walDir })
-  await w2.replay(new Map(), () => {})
+  await w2.replay(new Map([['logged', 8]]), () => {})
   for (let i = 0; i < 3; i++) await w2.append('logged', [upsert(`more${i}`, i, 16)])
   await w2.close()
   const last = join(walDir, segments(walDir).at(-1)!)
