@@ -12,7 +12,7 @@ import { createApplier } from './change-log/applier.js'
 import type { ChangeLog } from './change-log/change-log.js'
 import { createChangeWriter } from './change-log/change-writer.js'
 import { createFileWal } from './change-log/file-wal.js'
-import { openChangeLog, walDir, walPresent } from './change-log/open-change-log.js'
+import { isReplicated, openChangeLog, walDir, walPresent } from './change-log/open-change-log.js'
 import { loadConfig, redactConfig, type Config } from './config.js'
 import { createEncoder } from './encoder/index.js'
 import { createIndexStore } from './index/index-store.js'
@@ -154,7 +154,8 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       await rm(walDir(config.dataDir), { recursive: true, force: true })
       logLog.info({ records: r.records }, 'DURABILITY=snapshot: replayed the write-ahead log into snapshots and removed it')
     }
-    changeLog = openChangeLog(config, { observer: metrics.changeLogObserver, logger: logLog })
+    // shared mode (DATABASE_URL): replay builds or catches up every index from the database before ready, then follows it
+    changeLog = openChangeLog(config, { observer: metrics.changeLogObserver, logger: logLog, appliedSeq: (name) => applier.appliedSeq(name) })
     parts.log = changeLog
     const t1 = Date.now()
     const replayed = await changeLog.replay(store.snapshotSeqs(), (rec) => applier.apply(rec, { replay: true }))
@@ -162,7 +163,8 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
     const cl = changeLog
     metrics.bindSources({ changeLog: () => ({ kind: cl.kind, lastSeq: cl.lastSeq(), ...('stats' in cl ? (cl as { stats(): object }).stats() : {}) }) })
     if (shuttingDown) return
-    ctx.attach({ encoder, indexStore: store, writer: createChangeWriter(changeLog, applier), ...(searchPool ? { searchPool } : {}) })
+    const writer = createChangeWriter(changeLog, applier)
+    ctx.attach({ encoder, indexStore: store, writer, ...(searchPool ? { searchPool } : {}), ...(isReplicated(changeLog) ? { replication: changeLog } : {}) })
     if (config.snapshotIntervalS > 0) store.startPeriodicSnapshots(config.snapshotIntervalS * 1000)
     log.info(
       { model: encoder.modelName, modelDir, dim: encoder.dim, provider: encoder.provider, indexes: store.list().length, ms: Date.now() - t0 },

@@ -174,7 +174,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: model loaded and index snapshots restored (503 NOT_READY before) */
+        /** Readiness: model loaded, index snapshots restored and (shared mode) caught up with the database (503 NOT_READY before) */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -284,7 +284,7 @@ export interface components {
     schemas: {
         Error: {
             /** @description stable error code */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TEXT_TOO_LONG" | "TOO_MANY_TEXTS" | "INVALID_TEXT" | "INVALID_VECTOR" | "DIMENSION_MISMATCH" | "INVALID_INDEX_NAME" | "INDEX_NOT_FOUND" | "INDEX_EXISTS" | "DOCUMENT_NOT_FOUND" | "INVALID_FILTER" | "INVALID_METADATA" | "INVALID_SEARCH_PARAMS" | "LEXICAL_UNAVAILABLE" | "JOB_NOT_FOUND" | "OVERLOADED" | "NOT_READY" | "CHANGE_LOG_UNAVAILABLE" | "CHECKPOINT_INVALID" | "MODEL_UNAVAILABLE" | "DOWNLOAD_FAILED" | "DICTIONARY_INVALID" | "SNAPSHOT_INVALID" | "CHANGE_LOG_CORRUPT" | "ENCODER_FAILED" | "INTERNAL_ERROR";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TEXT_TOO_LONG" | "TOO_MANY_TEXTS" | "INVALID_TEXT" | "INVALID_VECTOR" | "DIMENSION_MISMATCH" | "INVALID_INDEX_NAME" | "INDEX_NOT_FOUND" | "INDEX_EXISTS" | "DOCUMENT_NOT_FOUND" | "INVALID_FILTER" | "INVALID_METADATA" | "INVALID_SEARCH_PARAMS" | "LEXICAL_UNAVAILABLE" | "JOB_NOT_FOUND" | "OVERLOADED" | "NOT_READY" | "CHANGE_LOG_UNAVAILABLE" | "REPLICA_LAGGING" | "CHECKPOINT_INVALID" | "MODEL_UNAVAILABLE" | "DOWNLOAD_FAILED" | "DICTIONARY_INVALID" | "SNAPSHOT_INVALID" | "CHANGE_LOG_CORRUPT" | "ENCODER_FAILED" | "INTERNAL_ERROR";
             /** @description what went wrong, naming the field or variable at fault */
             message: string;
             /** @description the HTTP status, repeated */
@@ -838,6 +838,8 @@ export interface operations {
                         dim: number;
                         provider: string;
                         indexes: number;
+                        /** @description shared mode: whether the database answers (while down, writes get 503 and searches are still served) */
+                        database?: "up" | "down";
                     };
                 };
             };
@@ -958,6 +960,8 @@ export interface operations {
                     };
                     /** @description hybrid: hits taken from each engine before fusion (default max(k, 100), at least k) */
                     fusion_depth?: number;
+                    /** @description read your writes: wait (at most REPLICA_WAIT_MS) until this replica has applied the seq a write of this index returned; 503 REPLICA_LAGGING after that */
+                    min_seq?: number;
                 };
             };
         };
@@ -1061,6 +1065,8 @@ export interface operations {
                     };
                     /** @description hybrid: hits taken from each engine before fusion (default max(k, 100), at least k) */
                     fusion_depth?: number;
+                    /** @description read your writes: wait (at most REPLICA_WAIT_MS) until this replica has applied the seq a write of this index returned; 503 REPLICA_LAGGING after that */
+                    min_seq?: number;
                 };
             };
         };

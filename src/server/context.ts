@@ -6,7 +6,7 @@ import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
 import type { JobManager } from './jobs.js'
 import type { AppMetrics } from './plugins/metrics.js'
-import type { CompileFilter, EncoderPort, IndexStorePort, SearchPoolPort } from './ports.js'
+import type { CompileFilter, EncoderPort, IndexStorePort, ReplicationPort, SearchPoolPort } from './ports.js'
 
 export interface Parts {
   encoder: EncoderPort
@@ -15,6 +15,8 @@ export interface Parts {
   searchPool?: SearchPoolPort
   /** Every mutation goes through it (append to the change log, then apply); default: no log over `indexStore`. */
   writer: ChangeWriter
+  /** Shared mode only. */
+  replication?: ReplicationPort
 }
 
 export interface ServerContext {
@@ -57,6 +59,7 @@ export function createServerContext(opts: {
       opts.metrics.bindSources({
         queueDepth: () => p.encoder.queueDepth(),
         indexes: () => p.indexStore.list(),
+        replication: () => p.replication?.status(),
       })
     },
     beginClose() {

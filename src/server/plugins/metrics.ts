@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ChangeLogObserver } from '../../change-log/change-log.js'
-import type { EncoderBatchEvent, IndexStats, SearchStage } from '../ports.js'
+import type { EncoderBatchEvent, IndexStats, ReplicationStatus, SearchStage } from '../ports.js'
 
 export interface MetricsSources {
   queueDepth(): number
@@ -14,6 +14,8 @@ export interface MetricsSources {
   jobs(): Record<string, number>
   /** The change log: kind, last assigned seq, and (write-ahead log only) its files. */
   changeLog(): { kind: string; lastSeq: number; segments?: number; bytes?: number } | undefined
+  /** Shared mode only (a PostgreSQL change log); undefined otherwise, and the replication gauges stay empty. */
+  replication(): ReplicationStatus | undefined
 }
 
 export interface AppMetrics {
@@ -43,7 +45,7 @@ const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 export function createMetrics(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}): AppMetrics {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'jacolbert_' })
   const startedAt = Date.now()
-  const sources: MetricsSources = { queueDepth: () => 0, indexes: () => [], jobs: () => ({}), changeLog: () => undefined }
+  const sources: MetricsSources = { queueDepth: () => 0, indexes: () => [], jobs: () => ({}), changeLog: () => undefined, replication: () => undefined }
 
   const httpRequests = new Counter({
     name: 'jacolbert_http_requests_total',
@@ -209,6 +211,46 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     collect() {
       const c = sources.changeLog()
       this.set(c?.segments ?? 0)
+    },
+  })
+  // shared mode (PostgreSQL change log): where this replica stands
+  new Gauge({
+    name: 'jacolbert_database_up',
+    help: 'shared mode: 1 while the database answers, 0 while it cannot be reached (writes refused, searches served)',
+    registers: [registry],
+    collect() {
+      this.reset()
+      const st = sources.replication()
+      if (st) this.set(st.databaseUp ? 1 : 0)
+    },
+  })
+  const replicaGauge = (name: string, help: string, pick: (s: ReplicationStatus['indexes'][number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['index'] as const,
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const ix of sources.replication()?.indexes ?? []) this.set({ index: ix.name }, pick(ix))
+      },
+    })
+  replicaGauge('jacolbert_replica_applied_seq', 'shared mode: last change seq this replica applied, per index', (s) => s.appliedSeq)
+  replicaGauge('jacolbert_replica_head_seq', 'shared mode: last change seq in the database (as last seen), per index', (s) => s.headSeq)
+  replicaGauge('jacolbert_replica_lag_changes', 'shared mode: changes in the database not yet applied here, per index', (s) => s.lagChanges)
+  replicaGauge('jacolbert_replica_lag_seconds', 'shared mode: age of the oldest change not yet applied here (0 when caught up), per index', (s) => s.lagSeconds)
+  new Gauge({
+    name: 'jacolbert_replica_catchup_documents',
+    help: 'shared mode: documents applied (state=done) of those to apply (state=total) while the replica builds or catches up at start-up',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      const c = sources.replication()?.catchUp
+      if (c) {
+        this.set({ state: 'done' }, c.done)
+        this.set({ state: 'total' }, c.total)
+      }
     },
   })
   const modelInfo = new Gauge({
