@@ -48,6 +48,7 @@ t.test('pg store', postgresOnly(), async (t) => {
 
     const [row] = await s.listIndexes()
     t.match(row, { name: 'x', headSeq: 4, createdSeq: 1, dropped: false, settings })
+    t.equal(row.lexical, undefined, 'created without lexical settings (as before lexical search): none stored')
     const all = await s.readRange('x', row.incarnation, 0, 10)
     t.same(all.map((r) => [r.id, r.seq, r.deleted]), [['b', 2, false], ['c', 2, false], ['a', 3, true]], 'one row per document at its latest seq, in seq order')
     t.same([...all[0].vectors!], [...roundToFloat16(vec(0.3))], 'vectors read back as stored (float16)')
@@ -60,10 +61,13 @@ t.test('pg store', postgresOnly(), async (t) => {
     const d = await s.append('x', [{ op: 'drop' }])
     t.same(d, { seq: 5, results: [{ op: 'drop', dropped: true }] })
     t.same(await s.readRange('x', row.incarnation, 0, 10), [], 'documents gone with the drop')
-    const again = await s.append('x', [{ op: 'create', settings }])
+    const lexical = { k1: 0.9, b: 0.3, terms: 'surface' as const }
+    const again = await s.append('x', [{ op: 'create', settings, lexical }])
     t.same(again, { seq: 6, results: [{ op: 'create', created: true }] })
     const [row2] = await s.listIndexes()
     t.match(row2, { headSeq: 6, createdSeq: 6, dropped: false })
+    t.same(row2.settings, settings, 'the PLAID settings come back without the lexical member')
+    t.same(row2.lexical, lexical, 'the lexical settings of the create come back')
     t.not(row2.incarnation, row.incarnation, 'a new incarnation')
     await s.append('x', [{ op: 'upsert', dim: 4, create: settings, documents: [{ id: 'n', vectors: vec(0.5) }] }])
     t.same(await s.readRange('x', row.incarnation, 0, 100), [], 'rows are read only for the incarnation asked for')
