@@ -43,6 +43,18 @@ export interface Config {
   readonly snapshotIntervalS: number
   readonly indexNbits: 1 | 2 | 4
   readonly logLevel: LogLevel
+  // change log (src/change-log): what a write reaches before it is acknowledged
+  /** `wal`: a write-ahead log in DATA_DIR/wal, fsync'ed before each answer; `snapshot`: no log, durable at the next snapshot. */
+  readonly durability: 'wal' | 'snapshot'
+  /** Size at which the write-ahead log starts a new segment file (whole segments are deleted once snapshots cover them). */
+  readonly walSegmentBytes: number
+  // shared mode (PostgreSQL change log)
+  /** postgres://… ; when set, PostgreSQL is the store of record and several replicas may serve the same indexes. */
+  readonly databaseUrl: string | undefined
+  /** Catch-up round interval when no notification arrives. */
+  readonly databasePollMs: number
+  /** Longest a search with min_seq (or a write) waits for this replica to catch up before 503 REPLICA_LAGGING. */
+  readonly replicaWaitMs: number
   /**
    * Query length when a request does not say: 'fixed' = query_maxlen tokens (ColBERT's default), 'dynamic' = padded
    * with [MASK] to the next multiple of 32 with at least 8 [MASK]s, so long queries are not cut (JaColBERTv2.5).
@@ -106,6 +118,17 @@ const url: Parser = (raw, name) => {
   return raw.replace(/\/+$/, '')
 }
 
+const pgUrl: Parser = (raw, name) => {
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    bad(name, 'must be a postgres:// URL', '<redacted>')
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') bad(name, 'must be a postgres:// URL', `${u.protocol}//…`)
+  return raw
+}
+
 const nbits: Parser = (raw, name) => {
   const n = int(1, 4)(raw, name)
   if (n !== 1 && n !== 2 && n !== 4) bad(name, 'must be 1, 2 or 4', raw)
@@ -139,6 +162,11 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'SNAPSHOT_INTERVAL_S', key: 'snapshotIntervalS', def: '300', parse: int(0, 86_400 * 7), help: 'periodic snapshot interval; 0 = only on shutdown' },
   { env: 'INDEX_NBITS', key: 'indexNbits', def: '2', parse: nbits, help: 'residual bits per dimension for new indexes (1, 2 or 4)' },
   { env: 'LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
+  { env: 'DURABILITY', key: 'durability', def: 'wal', parse: oneOf(['wal', 'snapshot'] as const), help: 'wal = write-ahead log, answer after fsync; snapshot = durable only once snapshotted' },
+  { env: 'WAL_SEGMENT_BYTES', key: 'walSegmentBytes', def: String(64 * 1024 * 1024), parse: int(4096, 1 << 30), help: 'write-ahead log segment size (bytes)' },
+  { env: 'DATABASE_URL', key: 'databaseUrl', parse: pgUrl, secret: true, help: 'PostgreSQL connection URL: shared mode (store of record for several replicas)' },
+  { env: 'DATABASE_POLL_MS', key: 'databasePollMs', def: '1000', parse: int(50, 600_000), help: 'catch-up interval when no change notification arrives (shared mode)' },
+  { env: 'REPLICA_WAIT_MS', key: 'replicaWaitMs', def: '5000', parse: int(0, 600_000), help: 'longest wait for this replica to reach a min_seq or a write\'s predecessors (shared mode)' },
   // Query length (JaColBERTv2.5's dynamic query length, per request as `query_length`)
   { env: 'QUERY_LENGTH', key: 'queryLength', def: 'fixed', parse: oneOf(['fixed', 'dynamic'] as const), help: 'query length when a request does not say: fixed (query_maxlen) or dynamic (next multiple of 32, at least 8 [MASK]s)' },
 ]
@@ -196,5 +224,5 @@ export function configHelp(): string {
 
 /** The config with secrets masked, for the start-up log line. */
 export function redactConfig(config: Config): Record<string, unknown> {
-  return { ...config, apiKey: config.apiKey ? '<set>' : undefined, hfToken: config.hfToken ? '<set>' : undefined }
+  return { ...config, apiKey: config.apiKey ? '<set>' : undefined, hfToken: config.hfToken ? '<set>' : undefined, databaseUrl: config.databaseUrl ? '<set>' : undefined }
 }

@@ -34,12 +34,15 @@ export const ERROR_CODES = {
   // capacity
   OVERLOADED: { status: 503, description: 'The encoder queue is full; retry after the Retry-After delay.' },
   NOT_READY: { status: 503, description: 'The model or the indexes are still loading.' },
+  CHANGE_LOG_UNAVAILABLE: { status: 503, description: 'The change log (write-ahead log or database) cannot take writes now; searches are still served.' },
+  REPLICA_LAGGING: { status: 503, description: 'This replica has not yet applied the min_seq a search asked for (or, for a write, the changes before it) within REPLICA_WAIT_MS; retry, on any replica.' },
   // model, checkpoint and snapshot problems (raised at start-up or by the CLI)
   CHECKPOINT_INVALID: { status: 500, description: 'The model checkpoint is malformed or unsupported.' },
   MODEL_UNAVAILABLE: { status: 500, description: 'The model could not be found or downloaded.' },
   DOWNLOAD_FAILED: { status: 500, description: 'A download failed or its content did not verify.' },
   DICTIONARY_INVALID: { status: 500, description: 'The MeCab dictionary folder is missing files or malformed.' },
   SNAPSHOT_INVALID: { status: 500, description: 'A snapshot is corrupt or of an unsupported version.' },
+  CHANGE_LOG_CORRUPT: { status: 500, description: 'The write-ahead log is damaged before its tail; start-up refuses (the message names the file and byte offset).' },
   ENCODER_FAILED: { status: 500, description: 'The encoder failed unexpectedly.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected error.' },
 } as const satisfies Record<string, { status: number; description: string }>

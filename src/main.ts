@@ -1,11 +1,18 @@
 /**
  * Process entry: config -> listen (probes answer at once; /readyz is 503 NOT_READY while loading) -> resolve the model
- * (pulled on first use) -> encoder -> restore index snapshots -> ready. SIGTERM/SIGINT: refuse new work, drain
- * in-flight requests and the running indexing job's batch, save dirty indexes, close the encoder, exit 0.
+ * (pulled on first use) -> encoder -> restore index snapshots -> replay the change log after them -> ready.
+ * SIGTERM/SIGINT: refuse new work, drain in-flight requests and the running indexing job's batch, save dirty indexes
+ * (and drop the log segments they cover), close the log and the encoder, exit 0.
  */
+import { rm } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { pino, type Logger } from 'pino'
+import { createApplier } from './change-log/applier.js'
+import type { ChangeLog } from './change-log/change-log.js'
+import { createChangeWriter } from './change-log/change-writer.js'
+import { createFileWal } from './change-log/file-wal.js'
+import { isReplicated, openChangeLog, walDir, walPresent } from './change-log/open-change-log.js'
 import { loadConfig, redactConfig, type Config } from './config.js'
 import { createEncoder } from './encoder/index.js'
 import { createIndexStore } from './index/index-store.js'
@@ -45,7 +52,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
   const metrics = createMetrics()
   const app = buildApp({ config, logger: log, metrics, compileFilter })
   const ctx = app.jacolbert
-  let parts: { encoder: { close(): Promise<void> }; store: ReturnType<typeof createIndexStore>; searchPool?: SearchPool } | undefined
+  let parts: { encoder: { close(): Promise<void> }; store: ReturnType<typeof createIndexStore>; searchPool?: SearchPool; log?: ChangeLog } | undefined
   let shuttingDown: Promise<void> | undefined
 
   const shutdown = (reason: string): Promise<void> => {
@@ -55,7 +62,8 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       await app.close() // stops listening, waits for in-flight requests
       await ctx.jobs.shutdown()
       if (parts) {
-        await parts.store.close() // stops periodic snapshots and saves every dirty index
+        await parts.store.close() // stops periodic snapshots, saves every dirty index, truncates the log
+        await parts.log?.close()
         await parts.encoder.close()
         await parts.searchPool?.close()
       }
@@ -121,20 +129,42 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       onBatch: (e) => metrics.observeEncoderBatch(e),
       logger: log.child({ component: 'encoder' }),
     })
+    let changeLog: ChangeLog | undefined
     const store = createIndexStore({
       dataDir: config.dataDir,
       defaultSettings: { dim: encoder.dim, nbits: config.indexNbits },
       logger: log.child({ component: 'index-store' }),
       analyzer: createLexicalAnalyzer(segmenter),
       onSnapshot: (e) => metrics.snapshotDuration.observe(e.durationMs / 1000),
+      afterSaveAll: async () => changeLog?.truncate((name) => store.coveredSeq(name)),
     })
     const searchWorkers = config.searchWorkers ?? defaultSearchWorkers({ cores: availableParallelism(), provider: encoder.provider, ortThreads: config.ortThreads, encoderWorkers: config.encoderWorkers })
     const searchPool = searchWorkers > 0 ? await createSearchPool({ workers: searchWorkers, logger: log.child({ component: 'search-pool' }) }) : undefined
     log.info({ searchWorkers }, searchWorkers > 0 ? `searches run on ${searchWorkers} worker threads` : 'searches run on the event loop (SEARCH_WORKERS=0)')
     parts = { encoder, store, ...(searchPool ? { searchPool } : {}) }
     await store.restoreAll()
+    const logLog = log.child({ component: 'change-log' })
+    const applier = createApplier(store, { logger: logLog })
+    if (config.durability === 'snapshot' && (await walPresent(config.dataDir))) {
+      // Records a previous DURABILITY=wal run left behind are not lost by switching the log off: fold them in first.
+      const wal = createFileWal({ dir: walDir(config.dataDir), logger: logLog })
+      const r = await wal.replay(store.snapshotSeqs(), (rec) => applier.apply(rec, { replay: true }))
+      await store.saveAll()
+      await wal.close()
+      await rm(walDir(config.dataDir), { recursive: true, force: true })
+      logLog.info({ records: r.records }, 'DURABILITY=snapshot: replayed the write-ahead log into snapshots and removed it')
+    }
+    // shared mode (DATABASE_URL): replay builds or catches up every index from the database before ready, then follows it
+    changeLog = openChangeLog(config, { observer: metrics.changeLogObserver, logger: logLog, appliedSeq: (name) => applier.appliedSeq(name) })
+    parts.log = changeLog
+    const t1 = Date.now()
+    const replayed = await changeLog.replay(store.snapshotSeqs(), (rec) => applier.apply(rec, { replay: true }))
+    logLog.info({ log: changeLog.kind, ...replayed, lastSeq: changeLog.lastSeq(), ms: Date.now() - t1 }, 'change log replayed')
+    const cl = changeLog
+    metrics.bindSources({ changeLog: () => ({ kind: cl.kind, lastSeq: cl.lastSeq(), ...('stats' in cl ? (cl as { stats(): object }).stats() : {}) }) })
     if (shuttingDown) return
-    ctx.attach({ encoder, indexStore: store, ...(searchPool ? { searchPool } : {}) })
+    const writer = createChangeWriter(changeLog, applier)
+    ctx.attach({ encoder, indexStore: store, writer, ...(searchPool ? { searchPool } : {}), ...(isReplicated(changeLog) ? { replication: changeLog } : {}) })
     if (config.snapshotIntervalS > 0) store.startPeriodicSnapshots(config.snapshotIntervalS * 1000)
     log.info(
       { model: encoder.modelName, modelDir, dim: encoder.dim, provider: encoder.provider, indexes: store.list().length, ms: Date.now() - t0 },

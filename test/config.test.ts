@@ -1,6 +1,6 @@
 /** Config: defaults, env parsing, flags overriding env, errors naming the variable, secrets from env only. */
 import t from 'tap'
-import { CONFIG_VARS, loadConfig } from '../src/config.js'
+import { CONFIG_VARS, loadConfig, redactConfig } from '../src/config.js'
 
 t.test('defaults', async (t) => {
   const c = loadConfig({})
@@ -56,6 +56,12 @@ t.test('flags override env; secrets are not flags', async (t) => {
   t.equal(c.mecabDicdir, '/d')
   t.throws(() => loadConfig({}, ['--api-key', 'x']), { code: 'VALIDATION_ERROR', message: /api-key/ })
   t.throws(() => loadConfig({}, ['--hf-token', 'x']), { code: 'VALIDATION_ERROR' })
+  t.throws(() => loadConfig({}, ['--database-url', 'postgres://x']), { code: 'VALIDATION_ERROR' }, 'the database URL (a password) is env only')
+  const db = loadConfig({ DATABASE_URL: 'postgres://u:pw@db:5432/j' })
+  t.equal(db.databaseUrl, 'postgres://u:pw@db:5432/j')
+  t.equal(db.databasePollMs, 1000)
+  t.equal(db.replicaWaitMs, 5000)
+  t.equal(redactConfig(db).databaseUrl, '<set>', 'never logged')
   t.throws(() => loadConfig({}, ['--bogus']), { message: /bogus/ })
   t.throws(() => loadConfig({}, ['--port', 'x']), { message: /--port/ })
 })
@@ -68,6 +74,9 @@ t.test('bad values name the variable', async (t) => {
     [{ ORT_THREADS: '0' }, /^ORT_THREADS /],
     [{ INDEX_NBITS: '3' }, /^INDEX_NBITS must be 1, 2 or 4/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ DATABASE_URL: 'mysql://u:secret@h/db' }, /^DATABASE_URL must be a postgres:\/\/ URL, got "mysql:\/\/…"$/],
+    [{ DATABASE_URL: 'not a url secret' }, /^DATABASE_URL must be a postgres:\/\/ URL, got "<redacted>"$/],
+    [{ DATABASE_POLL_MS: '10' }, /^DATABASE_POLL_MS /],
     [{ HF_ENDPOINT: 'ftp://x' }, /^HF_ENDPOINT /],
     [{ HF_ENDPOINT: 'not a url' }, /^HF_ENDPOINT /],
     [{ ORT_PROVIDERS: ',' }, /^ORT_PROVIDERS /],

@@ -174,7 +174,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: model loaded and index snapshots restored (503 NOT_READY before) */
+        /** Readiness: model loaded, index snapshots restored and (shared mode) caught up with the database (503 NOT_READY before) */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -284,7 +284,7 @@ export interface components {
     schemas: {
         Error: {
             /** @description stable error code */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TEXT_TOO_LONG" | "TOO_MANY_TEXTS" | "INVALID_TEXT" | "INVALID_VECTOR" | "DIMENSION_MISMATCH" | "INVALID_INDEX_NAME" | "INDEX_NOT_FOUND" | "INDEX_EXISTS" | "DOCUMENT_NOT_FOUND" | "INVALID_FILTER" | "INVALID_METADATA" | "INVALID_SEARCH_PARAMS" | "LEXICAL_UNAVAILABLE" | "JOB_NOT_FOUND" | "OVERLOADED" | "NOT_READY" | "CHECKPOINT_INVALID" | "MODEL_UNAVAILABLE" | "DOWNLOAD_FAILED" | "DICTIONARY_INVALID" | "SNAPSHOT_INVALID" | "ENCODER_FAILED" | "INTERNAL_ERROR";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TEXT_TOO_LONG" | "TOO_MANY_TEXTS" | "INVALID_TEXT" | "INVALID_VECTOR" | "DIMENSION_MISMATCH" | "INVALID_INDEX_NAME" | "INDEX_NOT_FOUND" | "INDEX_EXISTS" | "DOCUMENT_NOT_FOUND" | "INVALID_FILTER" | "INVALID_METADATA" | "INVALID_SEARCH_PARAMS" | "LEXICAL_UNAVAILABLE" | "JOB_NOT_FOUND" | "OVERLOADED" | "NOT_READY" | "CHANGE_LOG_UNAVAILABLE" | "REPLICA_LAGGING" | "CHECKPOINT_INVALID" | "MODEL_UNAVAILABLE" | "DOWNLOAD_FAILED" | "DICTIONARY_INVALID" | "SNAPSHOT_INVALID" | "CHANGE_LOG_CORRUPT" | "ENCODER_FAILED" | "INTERNAL_ERROR";
             /** @description what went wrong, naming the field or variable at fault */
             message: string;
             /** @description the HTTP status, repeated */
@@ -436,6 +436,8 @@ export interface operations {
                         index: string;
                         added: string[];
                         updated: string[];
+                        /** @description the change-log sequence number of this write (strictly increasing per index); durable when the response is sent */
+                        seq: number;
                     };
                 };
             };
@@ -454,6 +456,8 @@ export interface operations {
                         total: number;
                         added: number;
                         updated: number;
+                        /** @description seq of the last batch made durable (0 before the first); `done` counts durable documents */
+                        seq: number;
                         error?: {
                             code: string;
                             message: string;
@@ -509,6 +513,8 @@ export interface operations {
                                 b: number;
                                 term_form: "surface" | "base";
                             };
+                            /** @description seq of the last change applied to this index (0: none) */
+                            applied_seq: number;
                         }[];
                     };
                 };
@@ -590,6 +596,8 @@ export interface operations {
                             b: number;
                             term_form: "surface" | "base";
                         };
+                        /** @description seq of the last change applied to this index (0: none) */
+                        applied_seq: number;
                     };
                 };
             };
@@ -640,6 +648,8 @@ export interface operations {
                             b: number;
                             term_form: "surface" | "base";
                         };
+                        /** @description seq of the last change applied to this index (0: none) */
+                        applied_seq: number;
                     };
                 };
             };
@@ -667,6 +677,8 @@ export interface operations {
                     "application/json": {
                         name: string;
                         dropped: boolean;
+                        /** @description the change-log sequence number of this write (strictly increasing per index); durable when the response is sent */
+                        seq: number;
                     };
                 };
             };
@@ -701,6 +713,8 @@ export interface operations {
                         index: string;
                         deleted: string[];
                         missing: string[];
+                        /** @description the change-log sequence number of this write (strictly increasing per index); durable when the response is sent */
+                        seq: number;
                     };
                 };
             };
@@ -730,6 +744,8 @@ export interface operations {
                         index: string;
                         deleted: string[];
                         missing: string[];
+                        /** @description the change-log sequence number of this write (strictly increasing per index); durable when the response is sent */
+                        seq: number;
                     };
                 };
             };
@@ -763,6 +779,8 @@ export interface operations {
                         total: number;
                         added: number;
                         updated: number;
+                        /** @description seq of the last batch made durable (0 before the first); `done` counts durable documents */
+                        seq: number;
                         error?: {
                             code: string;
                             message: string;
@@ -820,6 +838,8 @@ export interface operations {
                         dim: number;
                         provider: string;
                         indexes: number;
+                        /** @description shared mode: whether the database answers (while down, writes get 503 and searches are still served) */
+                        database?: "up" | "down";
                     };
                 };
             };
@@ -940,6 +960,8 @@ export interface operations {
                     };
                     /** @description hybrid: hits taken from each engine before fusion (default max(k, 100), at least k) */
                     fusion_depth?: number;
+                    /** @description read your writes: wait (at most REPLICA_WAIT_MS) until this replica has applied the seq a write of this index returned; 503 REPLICA_LAGGING after that */
+                    min_seq?: number;
                 };
             };
         };
@@ -1043,6 +1065,8 @@ export interface operations {
                     };
                     /** @description hybrid: hits taken from each engine before fusion (default max(k, 100), at least k) */
                     fusion_depth?: number;
+                    /** @description read your writes: wait (at most REPLICA_WAIT_MS) until this replica has applied the seq a write of this index returned; 503 REPLICA_LAGGING after that */
+                    min_seq?: number;
                 };
             };
         };

@@ -11,6 +11,9 @@
  *   `onCorruptSnapshot: 'skip'` the store starts without that index, logs an error, and refuses to create or save that
  *   name (INDEX_EXISTS) until it is dropped, so the files stay as they were.
  * - Without `dataDir` everything is in memory and saveAll/restoreAll do nothing.
+ * - Change log (src/change-log): each index remembers the seq of the last change record applied to it (`appliedSeq`);
+ *   a snapshot records that seq as the log position it covers, restoreAll() brings it back, and `coveredSeq(name)`
+ *   tells the log what it may forget (Infinity for an index that no longer exists and whose folder is gone).
  * One process per data dir: two services sharing a folder would overwrite each other's snapshots.
  *
  * Each entry holds both engines of an index: the PLAID index and its lexical (BM25) side. `apply(name, change)` is the
@@ -27,9 +30,9 @@ import type { Bm25Settings } from '../lexical/bm25.js'
 import { createLexicalIndex, type LexicalHit, type LexicalIndex, type LexicalStage, type LexicalStats } from '../lexical/lexical-index.js'
 import { lexicalCompanion, loadLexicalSnapshot } from '../lexical/lexical-snapshot.js'
 import type { MetadataPredicate } from './metadata-filter.js'
-import { createPlaidIndex, type IndexSettings, type Metadata, type PlaidIndex } from './plaid-index.js'
+import { createPlaidIndex, DEFAULT_INDEX_SETTINGS, type IndexSettings, type Metadata, type PlaidIndex } from './plaid-index.js'
 import { OLD_SUFFIX, removeDeadTempDirs, removeSnapshotDir } from './snapshot-atomic.js'
-import { loadIndexSnapshot, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
+import { loadSnapshot, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
 import { STORED_TEXT_KEY } from './types.js'
 
 export const INDEX_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
@@ -76,6 +79,21 @@ export interface IndexStore {
   /** Removes the index and (asynchronously, ordered before any later save of the name) its snapshot folder. */
   drop(name: string): boolean
   markDirty(name: string): void
+  /** Seq of the last change record applied to the index (from its snapshot after a restore); 0 when absent. */
+  appliedSeq(name: string): number
+  setAppliedSeq(name: string, seq: number): void
+  /** Full settings a new index gets from `settings` and the store's defaults (what create() would use). */
+  newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings
+  /** Full BM25 settings of index `name`'s lexical side (undefined when absent), or a new index's from `bm25`. */
+  lexicalSettings(name: string): Bm25Settings | undefined
+  newLexicalSettings(bm25?: Partial<Bm25Settings>): Bm25Settings
+  /** The seq each index's snapshot on disk covers (after restoreAll: what was loaded). */
+  snapshotSeqs(): Map<string, number>
+  /**
+   * What the change log may forget of `name`: the seq its durable snapshot covers; Infinity when the index does not
+   * exist and no folder of it is left to delete; 0 while unsure (a deletion pending or failed, a snapshot unloadable).
+   */
+  coveredSeq(name: string): number
   saveAll(): Promise<void>
   restoreAll(): Promise<void>
   startPeriodicSnapshots(intervalMs: number): void
@@ -92,6 +110,8 @@ export interface IndexStoreOptions {
   onSnapshot?: (e: { name: string } & SnapshotInfo) => void
   /** Text -> BM25 terms (the encoder's MeCab dictionary); without it there is no lexical side. */
   analyzer?: LexicalAnalyzer
+  /** Called after each periodic or closing saveAll (the change log truncates what the snapshots now cover). */
+  afterSaveAll?: () => Promise<void>
 }
 
 interface Entry {
@@ -103,6 +123,10 @@ interface Entry {
   version: number
   savedVersion: number
   lastSnapshotAt: number | undefined
+  /** seq of the last change record applied */
+  seq: number
+  /** seq the snapshot on disk covers (0: none) */
+  savedSeq: number
 }
 
 const silent: IndexStoreLogger = { info() {}, warn() {}, error() {} }
@@ -121,6 +145,8 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
   const entries = new Map<string, Entry>()
   /** names whose snapshot failed to load with onCorruptSnapshot 'skip': files kept, name blocked */
   const quarantined = new Map<string, string>()
+  /** dropped names whose snapshot folder is not (yet) deleted */
+  const removing = new Set<string>()
   /** per-name chain of disk operations */
   const chains = new Map<string, Promise<void>>()
   let timer: NodeJS.Timeout | undefined
@@ -146,16 +172,27 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     if (why !== undefined) {
       throw new AppError('INDEX_EXISTS', `index "${name}" has a snapshot on disk that could not be loaded (${why}); repair it or drop the index first`, { name })
     }
-    const lexical = createLexicalIndex(bm25)
-    if (lexical.settings.terms === 'base' && opts.analyzer?.hasBaseForm !== true) {
+    const lexical = createLexicalIndex(newLexicalSettings(bm25))
+    const index = createPlaidIndex(newIndexSettings(settings))
+    // version 1 > savedVersion 0: a new (even empty) index is saved, so it still exists after a restart
+    entries.set(name, { index, lexical, lexicalComplete: opts.analyzer !== undefined, version: 1, savedVersion: 0, lastSnapshotAt: undefined, seq: 0, savedSeq: 0 })
+    return index
+  }
+
+  /** Validated full BM25 settings (AppError VALIDATION_ERROR: out of range, or base forms this dictionary lacks). */
+  function newLexicalSettings(bm25?: Partial<Bm25Settings>): Bm25Settings {
+    const settings = { ...createLexicalIndex(bm25).settings }
+    if (settings.terms === 'base' && opts.analyzer?.hasBaseForm !== true) {
       throw new AppError('VALIDATION_ERROR', 'lexical.terms "base" needs a dictionary with base forms (IPADIC, UniDic, JumanDIC); this one has none', {
         field: 'lexical.terms',
       })
     }
-    const index = createPlaidIndex({ nbits: opts.defaultSettings.nbits ?? 2, ...settings, dim: settings?.dim ?? opts.defaultSettings.dim })
-    // version 1 > savedVersion 0: a new (even empty) index is saved, so it still exists after a restart
-    entries.set(name, { index, lexical, lexicalComplete: opts.analyzer !== undefined, version: 1, savedVersion: 0, lastSnapshotAt: undefined })
-    return index
+    return settings
+  }
+
+  function newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings {
+    const defined = Object.fromEntries(Object.entries(settings ?? {}).filter(([, v]) => v !== undefined)) as Partial<IndexSettings>
+    return { ...DEFAULT_INDEX_SETTINGS, nbits: opts.defaultSettings.nbits ?? 2, ...defined, dim: settings?.dim ?? opts.defaultSettings.dim }
   }
 
   function entryOrThrow(name: string): Entry {
@@ -241,8 +278,10 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       const version = entry.version
       // without an analyser the lexical side is not kept up to date, so none is saved (a later start rebuilds it)
       const companions = opts.analyzer === undefined ? [] : [lexicalCompanion(entry.lexical)]
-      const info = await saveIndexSnapshot(entry.index, dirOf(name), { companions })
+      const seq = entry.seq // read in the same tick as the engines' exportState(), so they agree
+      const info = await saveIndexSnapshot(entry.index, dirOf(name), { seq, companions })
       entry.savedVersion = version
+      entry.savedSeq = seq
       entry.lastSnapshotAt = Date.now()
       log.info({ index: name, bytes: info.bytes, ms: Math.round(info.durationMs) }, 'snapshot saved')
       opts.onSnapshot?.({ name, ...info })
@@ -292,14 +331,14 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       try {
         // nothing of this process is saving yet, so every temp folder is a crashed save's leftover
         await enqueue(name, () => removeDeadTempDirs(dir, { includeOwnPid: true }))
-        const index = await enqueue(name, () => loadIndexSnapshot(dir))
+        const { index, seq } = await enqueue(name, () => loadSnapshot(dir))
         const lexical = await enqueue(name, () => loadLexicalSnapshot(dir))
         entries.set(name, {
           index, lexical: lexical ?? createLexicalIndex(), lexicalComplete: lexical !== undefined && opts.analyzer !== undefined,
-          version: 0, savedVersion: 0, lastSnapshotAt: Date.now(),
+          version: 0, savedVersion: 0, lastSnapshotAt: Date.now(), seq, savedSeq: seq,
         })
         const s = index.stats()
-        log.info({ index: name, documents: s.documents, vectors: s.vectors, ms: Math.round(performance.now() - started) }, 'index restored')
+        log.info({ index: name, documents: s.documents, vectors: s.vectors, seq, ms: Math.round(performance.now() - started) }, 'index restored')
       } catch (err) {
         const reason = isAppError(err) ? err.message : String(err)
         if (opts.onCorruptSnapshot === 'skip') {
@@ -333,13 +372,39 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     drop(name) {
       const existed = entries.delete(name) || quarantined.delete(name)
       if (existed && root !== undefined) {
-        enqueue(name, () => removeSnapshotDir(dirOf(name))).catch((err: unknown) => log.error({ index: name, err }, 'could not delete snapshot folder'))
+        removing.add(name)
+        enqueue(name, () => removeSnapshotDir(dirOf(name))).then(
+          () => removing.delete(name),
+          (err: unknown) => log.error({ index: name, err }, 'could not delete snapshot folder'),
+        )
       }
       return existed
     },
     markDirty(name) {
       const e = entries.get(name)
       if (e !== undefined) e.version++
+    },
+    appliedSeq: (name) => entries.get(name)?.seq ?? 0,
+    setAppliedSeq(name, seq) {
+      const e = entries.get(name)
+      if (e !== undefined) e.seq = seq
+    },
+    newIndexSettings,
+    lexicalSettings: (name) => {
+      const e = entries.get(name)
+      return e === undefined ? undefined : { ...e.lexical.settings }
+    },
+    newLexicalSettings,
+    snapshotSeqs() {
+      const out = new Map<string, number>()
+      for (const [name, e] of entries) if (e.savedSeq > 0) out.set(name, e.savedSeq)
+      return out
+    },
+    coveredSeq(name) {
+      const e = entries.get(name)
+      if (e !== undefined) return e.savedSeq
+      if (removing.has(name) || quarantined.has(name) || chains.has(name)) return 0
+      return Infinity
     },
     saveAll,
     restoreAll,
@@ -348,7 +413,11 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       timer = setInterval(() => {
         if (periodicRunning) return
         periodicRunning = true
-        saveAll().catch(() => { /* logged per index in saveAll */ }).finally(() => { periodicRunning = false })
+        saveAll()
+          .catch(() => { /* logged per index in saveAll */ })
+          .then(() => opts.afterSaveAll?.())
+          .catch((err: unknown) => log.error({ err }, 'after-snapshot step failed'))
+          .finally(() => { periodicRunning = false })
       }, intervalMs)
       timer.unref()
     },
@@ -361,6 +430,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
         // let queued deletions finish too
         await Promise.all([...chains.values()])
       }
+      await opts.afterSaveAll?.()
     },
   }
 }

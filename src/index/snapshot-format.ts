@@ -1,7 +1,8 @@
 /**
- * The on-disk snapshot format (version 1; documented in docs/snapshot-format.md): one folder holding
- * - `manifest.json`: format name and version, the index's own state version, settings, scalars, and for every file its
- *   name, dtype, element count, byte size and CRC-32;
+ * The on-disk snapshot format (version 2; documented in docs/snapshot-format.md): one folder holding
+ * - `manifest.json`: format name and version, the index's own state version, settings, scalars, the change-log
+ *   position the snapshot covers (`log.seq`, version 2), and for every file its name, dtype, element count, byte size
+ *   and CRC-32;
  * - one raw little-endian file per typed array (`<name>.bin`), written straight from the array's memory;
  * - `documents.jsonl`: one line per document slot, `[id, metadata | null]`.
  * Reading verifies sizes and checksums before any byte is trusted and refuses anything else with
@@ -16,7 +17,9 @@ import type { IndexSettings, IndexState, Metadata } from './types.js'
 import { writeFileDurable, type SnapshotHooks } from './snapshot-atomic.js'
 
 export const SNAPSHOT_FORMAT = 'jacolbert-plaid-snapshot'
-export const SNAPSHOT_FORMAT_VERSION = 1
+export const SNAPSHOT_FORMAT_VERSION = 2
+/** Versions this build reads: 1 (before the change log; covers no log position) and 2. */
+export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2]
 export const MANIFEST_FILE = 'manifest.json'
 export const DOCUMENTS_FILE = 'documents.jsonl'
 
@@ -40,6 +43,8 @@ export interface SnapshotManifest {
   byteOrder: 'little-endian'
   createdAt: string
   index: { formatVersion: number; settings: IndexSettings; scalars: IndexState['scalars'] }
+  /** Version 2: the seq of the last change-log record the snapshot contains (0 = none). */
+  log?: { seq: number }
   arrays: ArrayEntry[]
   documents: { file: string; count: number; bytes: number; crc32: number }
 }
@@ -65,10 +70,17 @@ function bytesOf(arr: ArrayBufferView): Buffer {
   return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength)
 }
 
-/** Writes `state` as snapshot files into the (empty) folder `dir`, fsyncing each; the manifest goes last. */
-/** `opts.format`: the manifest's format name (another engine's state, e.g. the lexical index, under its own name). */
-export async function writeStateFiles(state: IndexState, dir: string, hooks?: SnapshotHooks, opts?: { format?: string }): Promise<{ bytes: number }> {
+/**
+ * Writes `state` as snapshot files into the (empty) folder `dir`, fsyncing each; the manifest goes last.
+ * `opts.format`: the manifest's format name (another engine's state, e.g. the lexical index, under its own name);
+ * `opts.seq`: the change-log position the state contains (default 0).
+ */
+export async function writeStateFiles(
+  state: IndexState, dir: string, hooks?: SnapshotHooks, opts?: { format?: string; seq?: number },
+): Promise<{ bytes: number }> {
   const format = opts?.format ?? SNAPSHOT_FORMAT
+  const seq = opts?.seq ?? 0
+  if (!isUint(seq)) throw new TypeError(`snapshot seq must be a non-negative safe integer, got ${seq}`)
   assertLittleEndian()
   if (state.metadata.length !== state.ids.length) {
     throw new TypeError(`index state has ${state.ids.length} ids but ${state.metadata.length} metadata entries`)
@@ -100,6 +112,7 @@ export async function writeStateFiles(state: IndexState, dir: string, hooks?: Sn
     byteOrder: 'little-endian',
     createdAt: new Date().toISOString(),
     index: { formatVersion: state.formatVersion, settings: state.settings, scalars: state.scalars },
+    log: { seq },
     arrays,
     documents: { file: DOCUMENTS_FILE, count: state.ids.length, bytes: docs.byteLength, crc32: crc32(docs) },
   }
@@ -168,9 +181,10 @@ export async function readManifest(dir: string, opts?: { format?: string }): Pro
     return invalid(path, 'not valid JSON (truncated or corrupt)')
   }
   if (typeof m !== 'object' || m === null || m.format !== format) invalid(path, `not a ${format} manifest`)
-  if (m.version !== SNAPSHOT_FORMAT_VERSION) {
-    invalid(path, `format version ${JSON.stringify(m.version)} is not supported (this build reads version ${SNAPSHOT_FORMAT_VERSION})`)
+  if (!READABLE_SNAPSHOT_VERSIONS.includes(m.version)) {
+    invalid(path, `format version ${JSON.stringify(m.version)} is not supported (this build reads versions ${READABLE_SNAPSHOT_VERSIONS.join(' and ')})`)
   }
+  if (m.version >= 2 && (typeof m.log !== 'object' || m.log === null || !isUint(m.log.seq))) invalid(path, 'log section malformed')
   if (m.byteOrder !== 'little-endian') invalid(path, `byte order ${JSON.stringify(m.byteOrder)} is not supported`)
   const idx = m.index
   if (typeof idx !== 'object' || idx === null || typeof idx.formatVersion !== 'number' || typeof idx.settings !== 'object' ||
@@ -196,6 +210,11 @@ export async function readManifest(dir: string, opts?: { format?: string }): Pro
 
 /** Reads and verifies the snapshot files in `dir` into an IndexState (arrays own aligned memory). */
 export async function readStateFiles(dir: string, opts?: { format?: string }): Promise<IndexState> {
+  return (await readSnapshotFiles(dir, opts)).state
+}
+
+/** readStateFiles plus the change-log position the snapshot covers (0 for version 1). */
+export async function readSnapshotFiles(dir: string, opts?: { format?: string }): Promise<{ state: IndexState; seq: number }> {
   assertLittleEndian()
   const m = await readManifest(dir, opts)
   const arrays: IndexState['arrays'] = {}
@@ -232,7 +251,7 @@ export async function readStateFiles(dir: string, opts?: { format?: string }): P
     pos = nl + 1
   }
   if (pos !== docs.length) invalid(docsPath, `has more lines than the ${m.documents.count} the manifest says`)
-  return {
+  const state: IndexState = {
     formatVersion: m.index.formatVersion,
     settings: m.index.settings,
     scalars: m.index.scalars,
@@ -240,4 +259,5 @@ export async function readStateFiles(dir: string, opts?: { format?: string }): P
     ids,
     metadata,
   }
+  return { state, seq: m.log?.seq ?? 0 }
 }

@@ -7,7 +7,7 @@ import { restorePlaidIndex, type PlaidIndex } from './plaid-index.js'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { recoverSnapshotDir, replaceDirAtomically, type SnapshotHooks } from './snapshot-atomic.js'
-import { readStateFiles, writeStateFiles } from './snapshot-format.js'
+import { readSnapshotFiles, writeStateFiles } from './snapshot-format.js'
 import type { IndexState } from './types.js'
 
 export type { SnapshotHooks, SnapshotStep } from './snapshot-atomic.js'
@@ -21,21 +21,23 @@ export interface SnapshotInfo { bytes: number; durationMs: number }
 export interface CompanionState { subdir: string; format: string; state: IndexState }
 
 /**
- * Writes `index` to folder `dir`, replacing any previous snapshot there atomically: a crash at any point leaves either
- * the previous or the new snapshot loadable. exportState() returns copies, so the index may change while this writes.
+ * Writes `index` to folder `dir` (`seq`: the change-log position its state, and its companions', contain), replacing
+ * any previous snapshot there atomically: a crash at any point leaves either the previous or the new snapshot loadable.
+ * exportState() returns copies, so the index may change while this writes.
  */
 export async function saveIndexSnapshot(
-  index: PlaidIndex, dir: string, opts?: { hooks?: SnapshotHooks; companions?: CompanionState[] },
+  index: PlaidIndex, dir: string, opts?: { hooks?: SnapshotHooks; seq?: number; companions?: CompanionState[] },
 ): Promise<SnapshotInfo> {
   const started = performance.now()
   const state = index.exportState()
   let bytes = 0
   await replaceDirAtomically(dir, async (tmp) => {
-    bytes = (await writeStateFiles(state, tmp, opts?.hooks)).bytes
+    const seq = opts?.seq ?? 0
+    bytes = (await writeStateFiles(state, tmp, opts?.hooks, { seq })).bytes
     for (const c of opts?.companions ?? []) {
       const sub = join(tmp, c.subdir)
       await mkdir(sub)
-      bytes += (await writeStateFiles(c.state, sub, opts?.hooks, { format: c.format })).bytes
+      bytes += (await writeStateFiles(c.state, sub, opts?.hooks, { format: c.format, seq })).bytes
     }
   }, opts?.hooks)
   return { bytes, durationMs: performance.now() - started }
@@ -46,11 +48,16 @@ export async function saveIndexSnapshot(
  * AppError('SNAPSHOT_INVALID') naming the file when it is missing, corrupt, truncated or of another format version.
  */
 export async function loadIndexSnapshot(dir: string): Promise<PlaidIndex> {
+  return (await loadSnapshot(dir)).index
+}
+
+/** loadIndexSnapshot plus the change-log seq the snapshot covers (0 for a version-1 snapshot). */
+export async function loadSnapshot(dir: string): Promise<{ index: PlaidIndex; seq: number }> {
   const { present } = await recoverSnapshotDir(dir)
   if (!present) throw new AppError('SNAPSHOT_INVALID', `no snapshot at ${dir}`, { file: dir })
-  const state = await readStateFiles(dir)
+  const { state, seq } = await readSnapshotFiles(dir)
   try {
-    return restorePlaidIndex(state)
+    return { index: restorePlaidIndex(state), seq }
   } catch (err) {
     if (isAppError(err) && err.code === 'SNAPSHOT_INVALID') throw err
     // The files verified, so this is an index-level inconsistency (or a state version this build cannot read).

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify'
+import type { ChangeWriter } from '../change-log/change-writer.js'
 import type { Config } from '../config.js'
 import { createServerContext, type ServerContext } from './context.js'
 import { createJobManager, type JobManager } from './jobs.js'
@@ -24,6 +25,8 @@ export interface BuildAppOptions {
   config: Config
   encoder?: EncoderPort
   indexStore?: IndexStorePort
+  /** Write path over the change log; omitted = no log (createNoChangeLog) over `indexStore`. */
+  writer?: ChangeWriter
   compileFilter: CompileFilter
   /** A pino logger; omitted = no logging. */
   logger?: FastifyBaseLogger
@@ -99,6 +102,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   registerSearchRoutes(app, ctx)
   registerCohereRerankRoutes(app, ctx)
 
-  if (opts.encoder && opts.indexStore) ctx.attach({ encoder: opts.encoder, indexStore: opts.indexStore })
+  if (opts.encoder && opts.indexStore) {
+    ctx.attach({ encoder: opts.encoder, indexStore: opts.indexStore, ...(opts.writer ? { writer: opts.writer } : {}) })
+  }
   return app
 }

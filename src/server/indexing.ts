@@ -1,11 +1,13 @@
 /**
  * Document upserts: validation of a whole request up front (so a bad document never half-applies a batch), then
  * encode-and-upsert in batches. Text-only documents go through the encoder; documents with embeddings do not.
+ * Each batch is one change record: appended to the change log (durable), then applied (src/change-log/change-log.ts).
  */
+import type { DocumentChange } from '../change-log/change-log.js'
 import { AppError } from '../errors.js'
 import type { ServerContext } from './context.js'
 import type { JobContext } from './jobs.js'
-import type { IndexDocument, Metadata } from './ports.js'
+import type { Metadata } from './ports.js'
 import { TEXT_KEY, checkMetadata, checkText } from './request-checks.js'
 import type { DocumentInputT } from './schemas/documents.js'
 import { decodeEmbeddings } from './vectors.js'
@@ -55,9 +57,16 @@ export function prepareDocuments(docs: DocumentInputT[], dim: number, ctx: Serve
   return out
 }
 
-/** Encode the text-only documents of `docs` and upsert all of them into index `name` (created if absent). */
-export async function upsertDocuments(ctx: ServerContext, name: string, docs: PreparedDocument[]): Promise<{ added: string[]; updated: string[] }> {
-  const { encoder, indexStore } = ctx.parts()
+/**
+ * Encode the text-only documents of `docs` and upsert all of them into index `name` (created if absent): one durable
+ * change record, then applied. Resolves with the record's seq once it is durable and searchable.
+ */
+export async function upsertDocuments(
+  ctx: ServerContext,
+  name: string,
+  docs: PreparedDocument[],
+): Promise<{ added: string[]; updated: string[]; seq: number }> {
+  const { encoder, indexStore, writer } = ctx.parts()
   const needText = docs.filter((d) => d.vectors === undefined)
   const existing = indexStore.get(name)
   if (needText.length > 0 && existing && existing.settings.dim !== encoder.dim) {
@@ -68,19 +77,28 @@ export async function upsertDocuments(ctx: ServerContext, name: string, docs: Pr
   }
   const encoded = needText.length > 0 ? await encoder.encodeDocuments(needText.map((d) => d.text as string)) : []
   let e = 0
-  const documents: IndexDocument[] = docs.map((d) => {
+  const documents = docs.map((d): DocumentChange => {
     let vectors = d.vectors
     if (vectors === undefined) {
       const enc = encoded[e++]
       vectors = enc.vectors.subarray(0, enc.n * enc.dim)
     }
-    const doc: IndexDocument = { id: d.id, vectors }
-    if (d.metadata !== undefined) doc.metadata = d.metadata
-    if (d.text !== undefined) doc.text = d.text
-    return doc
+    const out: DocumentChange = { id: d.id, vectors }
+    if (d.metadata !== undefined) out.metadata = d.metadata
+    if (d.text !== undefined) out.text = d.text
+    return out
   })
-  // Applied (and the index created) only now, after encoding succeeded, so a refused request leaves no empty index.
-  return indexStore.apply(name, { op: 'upsert', documents })
+  // The settings (both engines') travel with the record (the index is created only when it applies, after encoding
+  // succeeded, so a refused request leaves no empty index behind; and a replay creates it the same way whatever the
+  // config says then). The applier upserts through indexStore.apply, so the lexical side gets each document's text.
+  const current = indexStore.get(name)
+  const create = current ? current.settings : indexStore.newIndexSettings()
+  const lexical = indexStore.lexicalSettings(name) ?? indexStore.newLexicalSettings()
+  const dim = current?.settings.dim ?? create.dim
+  const { seq, results } = await writer.commit(name, [{ op: 'upsert', dim, create, lexical, documents }])
+  const r = results[0]
+  if (r?.op !== 'upsert') throw new AppError('INTERNAL_ERROR', 'upsert produced no result')
+  return { added: r.added, updated: r.updated, seq }
 }
 
 /**
@@ -91,7 +109,7 @@ export function indexingJob(
   ctx: ServerContext,
   name: string,
   docs: PreparedDocument[],
-  collect?: { added: string[]; updated: string[] },
+  collect?: { added: string[]; updated: string[]; seq: number },
 ): (job: JobContext) => Promise<void> {
   // At most half the encoder queue (2048 texts unless ENCODER_MAX_QUEUE says otherwise), so a job's batch fits while
   // interactive requests hold the rest.
@@ -103,8 +121,10 @@ export function indexingJob(
         job.checkCancelled()
         try {
           const r = await upsertDocuments(ctx, name, batch)
-          job.progress({ done: batch.length, added: r.added.length, updated: r.updated.length })
+          // a batch counts as done only once its record is durable: that is what a job acknowledges (README § Durability)
+          job.progress({ done: batch.length, added: r.added.length, updated: r.updated.length, seq: r.seq })
           if (collect) {
+            collect.seq = r.seq
             for (const id of r.added) collect.added.push(id)
             for (const id of r.updated) collect.updated.push(id)
           }

@@ -16,6 +16,8 @@ export interface Job {
   readonly total: number
   added: number
   updated: number
+  /** seq of the last durable batch (0 before the first) */
+  seq: number
   error: { code: string; message: string } | undefined
   readonly createdAt: number
   finishedAt: number | undefined
@@ -24,7 +26,7 @@ export interface Job {
 export interface JobContext {
   /** Throws AppError('NOT_READY') once shutdown has begun, so a job stops between batches. */
   checkCancelled(): void
-  progress(delta: { done: number; added: number; updated: number }): void
+  progress(delta: { done: number; added: number; updated: number; seq?: number }): void
 }
 
 export interface JobManager {
@@ -83,6 +85,7 @@ export function createJobManager(opts: { ttlMs?: number; maxRetained?: number; o
         total,
         added: 0,
         updated: 0,
+        seq: 0,
         error: undefined,
         createdAt: Date.now(),
         finishedAt: undefined,
@@ -96,6 +99,7 @@ export function createJobManager(opts: { ttlMs?: number; maxRetained?: number; o
           job.done += d.done
           job.added += d.added
           job.updated += d.updated
+          if (d.seq !== undefined && d.seq > job.seq) job.seq = d.seq
         },
       }
       const p = chain.then(async () => {

@@ -3,6 +3,7 @@
  * an index and the index store, so tests can inject small fakes. Imports are type-only, so src/server never loads
  * onnxruntime.
  */
+import type { ReplicationStatus } from '../change-log/postgres/postgres-change-log.js'
 import type { EncodedText, Encoder, EncoderBatchEvent } from '../encoder/index.js'
 import type {
   IndexSettings, IndexStats as EngineIndexStats, Metadata, MetadataValue, PlaidIndex, SearchParams, SearchStage,
@@ -12,6 +13,7 @@ import type { Bm25Settings } from '../lexical/bm25.js'
 
 export type { EncodedText, EncoderBatchEvent, IndexSettings, Metadata, MetadataValue, SearchParams, SearchStage, Bm25Settings, LexicalInfo }
 export type { IndexDocument, IndexChange, UpsertChange, DeleteChange } from '../index/index-store.js'
+export type { ReplicationStatus }
 
 export type EncoderPort = Omit<Encoder, 'settings'>
 
@@ -38,7 +40,20 @@ export interface IndexStorePort {
   searchLexical: IndexStore['searchLexical']
   drop(name: string): boolean
   markDirty(name: string): void
+  /** Change-log bookkeeping (see src/change-log/applier.ts ApplyTarget). */
+  appliedSeq(name: string): number
+  setAppliedSeq(name: string, seq: number): void
+  newIndexSettings(settings?: Partial<IndexSettings>): IndexSettings
+  lexicalSettings(name: string): Bm25Settings | undefined
+  newLexicalSettings(bm25?: Partial<Bm25Settings>): Bm25Settings
   saveAll(): Promise<void>
+}
+
+/** Shared mode: what the service shows of the replicating change log (src/change-log/postgres). */
+export interface ReplicationPort {
+  status(): ReplicationStatus
+  /** Ask for a catch-up round now. */
+  wake(): void
 }
 
 export type CompileFilter = (filter: unknown) => MetadataFilter

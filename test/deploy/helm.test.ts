@@ -124,7 +124,12 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
     for (const e of c.env as Obj[]) {
       const ref = e.valueFrom?.secretKeyRef
       if (!ref) continue
-      if (v.auth.existingSecret) {
+      if (e.name === 'DATABASE_URL') {
+        const name = v.database.existingSecret || `${wl.metadata.name}-database`
+        t.equal(ref.name, name, `${c.name}: DATABASE_URL reads the database Secret`)
+        t.equal(ref.optional, false, `${c.name}: DATABASE_URL is required`)
+        if (!v.database.existingSecret) t.ok(secrets.get(name) && ref.key in secrets.get(name)!.data, 'database Secret holds the key')
+      } else if (v.auth.existingSecret) {
         t.equal(ref.name, v.auth.existingSecret, `${c.name}: ${e.name} reads the existing Secret`)
         t.equal(ref.optional, true, `${c.name}: ${e.name} is optional in a Secret we did not write`)
       } else {
@@ -146,8 +151,17 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
     t.equal(env.get('ORT_PROVIDERS')?.value, 'cpu', 'CPU provider without a GPU')
   }
 
-  // Persistence: StatefulSet + claims + headless Service; otherwise a Deployment with emptyDirs.
-  if (v.persistence.enabled) {
+  // Shared mode (a database): a rolling Deployment with emptyDirs, whatever persistence says.
+  const shared = Boolean(v.database.url || v.database.existingSecret)
+  t.equal(env.has('DATABASE_URL'), shared, 'DATABASE_URL only in shared mode')
+  if (shared) {
+    t.equal(wl.kind, 'Deployment', 'shared mode gives a Deployment')
+    t.same(wl.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, 'rolling update, never fewer ready pods')
+    t.equal(objectsOf(r, 'StatefulSet').length, 0, 'no StatefulSet')
+    t.equal(wl.spec.replicas, v.replicaCount, 'replicas from replicaCount')
+    t.ok((pod.spec.volumes as Obj[]).find((x) => x.name === 'data')?.emptyDir, 'data is an emptyDir (a start-up cache)')
+    t.equal(env.get('DATABASE_URL')?.value, undefined, 'the URL never appears in the pod spec')
+  } else if (v.persistence.enabled) {
     t.equal(wl.kind, 'StatefulSet', 'persistence gives a StatefulSet')
     t.ok(claimNames.has('data'), 'claim template for data')
     t.equal(claimNames.has('models'), !v.persistence.models.existingClaim, 'claim template for models unless an existing claim')
@@ -158,6 +172,7 @@ function checkConsistency(t: TestContext, r: RenderedChart, values: Values): Obj
     t.equal(wl.kind, 'Deployment', 'no persistence gives a Deployment')
     t.equal(objectsOf(r, 'PersistentVolumeClaim').length, 0, 'no claims')
   }
+  if (!shared) t.equal(wl.spec.strategy?.type ?? wl.spec.updateStrategy?.type, wl.kind === 'Deployment' ? 'Recreate' : 'RollingUpdate', 'single-pod mode keeps its strategy')
 
   // Init step pulls the model into the cache the server reads.
   const init = (pod.spec.initContainers ?? []) as Obj[]
@@ -277,10 +292,12 @@ t.test('every service setting can be set from values, and only those', async (t)
     model: { mecabDicdir: '/dic', hfEndpoint: 'https://hub.internal', unidicLite: { url: 'https://mirror.internal/unidic-lite-1.0.8.tar.gz', sha256: 'a'.repeat(64) } },
     extraEnv: [{ name: EXTRA_ENV_NAME, value: '1' }],
     auth: { apiKey: 'k', hfToken: 'h' },
+    database: { url: 'postgres://j:pw@pg:5432/j', pollMs: 500, replicaWaitMs: 2000 },
     config: {
       ortProviders: 'cpu', ortThreads: 4, encoderWorkers: 2, encoderPrecision: 'int8', searchWorkers: 3, encoderMaxBatchTokens: 8192, encoderBatchWaitMs: 0,
       encoderMaxQueue: 1000, maxBodyBytes: 1048576, maxBatchTexts: 64, maxIndexDocuments: 5000, maxTextChars: 4000,
       snapshotIntervalS: 0, indexNbits: 4, logLevel: 'debug', queryLength: 'dynamic',
+      durability: 'snapshot', walSegmentBytes: 1048576, encoderPrecision: 'int8', searchWorkers: 2,
     },
   }
   const r = renderChart(CHART_DIR, { overrides: [values] })
@@ -296,8 +313,11 @@ t.test('every service setting can be set from values, and only those', async (t)
   t.equal(env.get('MAX_BODY_BYTES')?.value, '1048576', 'large numbers are rendered as integers, not 1.048576e+06')
   t.equal(env.get('ENCODER_MAX_QUEUE')?.value, '1000', 'MAX queue')
   t.equal(env.get('SNAPSHOT_INTERVAL_S')?.value, '0', 'SNAPSHOT_INTERVAL_S=0 is rendered')
-  const secret = one(r, 'Secret')
+  const secrets = objectsOf(r, 'Secret')
+  const secret = secrets.find((x) => !x.metadata.name.endsWith('-database'))!
   t.same(Object.keys(secret.data).sort(), ['API_KEY', 'HF_TOKEN'], 'Secret holds both keys')
+  t.equal(env.get('DATABASE_POLL_MS')?.value, '500')
+  t.equal(env.get('REPLICA_WAIT_MS')?.value, '2000')
 })
 
 t.test('the chart agrees with the CLI and package.json', async (t) => {
@@ -308,4 +328,31 @@ t.test('the chart agrees with the CLI and package.json', async (t) => {
   const chart = YAML.parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as Record<string, string>
   t.equal(chart.apiVersion, 'v2', 'Helm 3 chart')
   t.match(chart.version, /^\d+\.\d+\.\d+/, 'SemVer chart version')
+})
+
+const SHARED_VALUES = YAML.parse(readFileSync(join(CHART_DIR, 'values-shared.yaml'), 'utf8')) as Values
+
+t.test('shared mode (values-shared.yaml): several interchangeable pods, DATABASE_URL from the existing Secret', async (t) => {
+  t.same(validateJsonSchema(SCHEMA, loadChartValues(CHART_DIR, [SHARED_VALUES])), [], 'example is valid')
+  const r = renderChart(CHART_DIR, { overrides: [SHARED_VALUES, { persistence: { enabled: true } }] })
+  t.same(r.objects.map((o) => o.doc.kind).sort(), ['Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'], 'no StatefulSet, no claims, no Secret of ours')
+  const server = checkConsistency(t, r, r.values)
+  t.equal(workload(r).spec.replicas, 3)
+  t.same(envMap(server).get('DATABASE_URL')?.valueFrom.secretKeyRef, { name: 'jacolbert-db', key: 'DATABASE_URL', optional: false })
+  t.match(r.notes, /Shared mode: PostgreSQL/, 'NOTES explain shared mode')
+  t.match(r.notes, /pg_dump/, 'NOTES name the backup tool')
+  t.notMatch(r.notes, /Each pod keeps its own indexes/, 'no single-pod warning')
+  t.notMatch(r.notes, /snapshots live in an emptyDir/, 'no emptyDir warning: the database holds the data')
+})
+
+t.test('shared mode with the URL in values: the chart writes a database Secret, and pods roll when it changes', async (t) => {
+  const r = renderChart(CHART_DIR, { overrides: [{ database: { url: 'postgres://u:pw@db:5432/j' } }] })
+  checkConsistency(t, r, r.values)
+  const secret = one(r, 'Secret')
+  t.match(secret.metadata.name, /-database$/)
+  t.equal(Buffer.from(secret.data.DATABASE_URL, 'base64').toString(), 'postgres://u:pw@db:5432/j')
+  t.match(workload(r).spec.template.metadata.annotations['checksum/database-secret'], /^[0-9a-f]{64}$/)
+  t.match(r.notes, /replicaCount is 1: set 2 or more/, 'NOTES ask for more replicas')
+  const bad = validateJsonSchema(SCHEMA, loadChartValues(CHART_DIR, [{ database: { url: 'mysql://x' } }]))
+  t.match(bad, [/database\.url.*does not match/], 'a non-PostgreSQL URL is caught')
 })

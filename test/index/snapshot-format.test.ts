@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib'
 import { AppError } from '../../src/errors.js'
 import type { IndexState } from '../../src/index/types.js'
 import { recoverSnapshotDir, replaceDirAtomically, removeSnapshotDir, type SnapshotStep } from '../../src/index/snapshot-atomic.js'
-import { readStateFiles, writeStateFiles } from '../../src/index/snapshot-format.js'
+import { readSnapshotFiles, readStateFiles, writeStateFiles } from '../../src/index/snapshot-format.js'
 import { fakeState, sameState } from './snapshot-fake-state.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -49,7 +49,8 @@ t.test('round trip is bit-identical and files are little-endian with matching CR
   sameState(t, await load(dir), state, 'loaded')
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
   t.equal(manifest.format, 'jacolbert-plaid-snapshot')
-  t.equal(manifest.version, 1)
+  t.equal(manifest.version, 2)
+  t.same(manifest.log, { seq: 0 }, 'version 2 records the change-log position it covers')
   for (const a of manifest.arrays) {
     const bytes = await readFile(join(dir, a.file))
     t.equal(bytes.byteLength, a.bytes, `${a.file} size`)
@@ -108,8 +109,16 @@ t.test('refuses corrupt, truncated, missing and foreign snapshots, naming the fi
   dir = await setup()
   const mf = join(dir, 'manifest.json')
   const m = JSON.parse(await readFile(mf, 'utf8'))
-  await writeFile(mf, JSON.stringify({ ...m, version: 2 }))
-  await rejects(t, load(dir), mf, /format version 2 is not supported/)
+  await writeFile(mf, JSON.stringify({ ...m, version: 3 }))
+  await rejects(t, load(dir), mf, /format version 3 is not supported/)
+  // version 1 (before the change log) still loads, covering no log position; version 2 without its log section does not
+  const { log: _log, ...v1 } = m
+  await writeFile(mf, JSON.stringify({ ...v1, version: 1 }))
+  t.equal((await readSnapshotFiles(dir)).seq, 0, 'a version-1 snapshot covers seq 0')
+  await writeFile(mf, JSON.stringify({ ...v1, version: 2 }))
+  await rejects(t, load(dir), mf, /log section malformed/)
+  await writeFile(mf, JSON.stringify({ ...m, log: { seq: 42 } }))
+  t.equal((await readSnapshotFiles(dir)).seq, 42, 'the log position comes back')
   await writeFile(mf, JSON.stringify({ ...m, format: 'something-else' }))
   await rejects(t, load(dir), mf, /not a jacolbert-plaid-snapshot manifest/)
   await writeFile(mf, JSON.stringify({ ...m, arrays: [{ ...m.arrays[0], bytes: m.arrays[0].bytes + 4 }] }))

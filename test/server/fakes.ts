@@ -3,6 +3,7 @@
  * backpressure) independent of the model. End-to-end tests use the real tiny model and the real index.
  */
 import { AppError } from '../../src/errors.js'
+import { DEFAULT_BM25, type Bm25Settings } from '../../src/lexical/bm25.js'
 import type { EncodedText, EncoderPort, IndexChange, IndexPort, IndexSettings, IndexStorePort, Metadata, SearchParams } from '../../src/server/ports.js'
 
 /** Deterministic vectors from character codes: one row per character (at least one), L2-normalised. */
@@ -102,6 +103,7 @@ function createBruteIndex(settings: IndexSettings): IndexPort {
 export function createFakeStore(dim = 8): IndexStorePort & { saves: number } {
   const indexes = new Map<string, IndexPort>()
   const dirty = new Set<string>()
+  const seqs = new Map<string, number>()
   const check = (name: string) => {
     if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) throw new AppError('INVALID_INDEX_NAME', `bad name ${name}`)
   }
@@ -139,8 +141,13 @@ export function createFakeStore(dim = 8): IndexStorePort & { saves: number } {
       store.getOrThrow(name)
       throw new AppError('LEXICAL_UNAVAILABLE', 'the fake store has no lexical side')
     },
-    drop: (name: string) => indexes.delete(name),
+    drop: (name: string) => { seqs.delete(name); return indexes.delete(name) },
     markDirty: (name: string) => void dirty.add(name),
+    appliedSeq: (name: string) => seqs.get(name) ?? 0,
+    setAppliedSeq: (name: string, seq: number) => void seqs.set(name, seq),
+    newIndexSettings: (s?: Partial<IndexSettings>): IndexSettings => ({ dim, nbits: 2, seed: 1, minTrainVectors: 1, kmeansIters: 1, ...s }),
+    lexicalSettings: (name: string) => (indexes.has(name) ? { ...DEFAULT_BM25 } : undefined),
+    newLexicalSettings: (b?: Partial<Bm25Settings>): Bm25Settings => ({ ...DEFAULT_BM25, ...b }),
     async saveAll() {
       store.saves++
       dirty.clear()

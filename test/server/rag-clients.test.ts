@@ -5,7 +5,8 @@
  * Every rerank is checked against /rerank's answer and against a float64 MaxSim over /encode's vectors, written here.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
@@ -52,11 +53,16 @@ function runNode(args: string[], env: Record<string, string>): Promise<{ code: n
 }
 
 t.test('RAG clients against a listening server', sharedOnly(), async (t) => {
+  // removed only after the shutdown, which still writes there (snapshots, write-ahead log truncation)
+  const dataDir = mkdtempSync(join(tmpdir(), 'jacolbert-rag-'))
   const server = await runServer(loadConfig({
-    MODEL: TINY_MODEL_DIR, MECAB_DICDIR: IPADIC_DIR, HOST: '127.0.0.1', PORT: '0', DATA_DIR: t.testdir(),
+    MODEL: TINY_MODEL_DIR, MECAB_DICDIR: IPADIC_DIR, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir,
     ORT_PROVIDERS: 'cpu', ORT_THREADS: '1', API_KEY, LOG_LEVEL: 'silent', SNAPSHOT_INTERVAL_S: '0',
   }))
-  t.teardown(() => server.shutdown('test teardown'))
+  t.teardown(async () => {
+    await server.shutdown('test teardown')
+    rmSync(dataDir, { recursive: true, force: true })
+  })
   await server.loaded
   const outbound = watchOutbound()
   t.teardown(() => outbound.stop())

@@ -112,6 +112,15 @@ cpu
 {{- end }}
 {{- end -}}
 
+{{/* "true" when a database is configured (shared mode: PostgreSQL is the store of record, pods are interchangeable), else "". */}}
+{{- define "jacolbert.shared" -}}
+{{- if or .Values.database.url .Values.database.existingSecret }}true{{ end -}}
+{{- end -}}
+
+{{- define "jacolbert.databaseSecretName" -}}
+{{- default (printf "%s-database" (include "jacolbert.fullname" .)) .Values.database.existingSecret -}}
+{{- end -}}
+
 {{- define "jacolbert.serverEnv" -}}
 {{ include "jacolbert.modelEnv" . }}
 {{- if .Values.model.mecabDicdir }}
@@ -142,6 +151,20 @@ cpu
 {{- include "jacolbert.optionalEnv" (list "INDEX_NBITS" $c.indexNbits) }}
 {{- include "jacolbert.optionalEnv" (list "LOG_LEVEL" $c.logLevel) }}
 {{- include "jacolbert.optionalEnv" (list "QUERY_LENGTH" $c.queryLength) }}
+{{- include "jacolbert.optionalEnv" (list "DURABILITY" $c.durability) }}
+{{- include "jacolbert.optionalEnv" (list "WAL_SEGMENT_BYTES" $c.walSegmentBytes) }}
+{{- include "jacolbert.optionalEnv" (list "ENCODER_PRECISION" $c.encoderPrecision) }}
+{{- include "jacolbert.optionalEnv" (list "SEARCH_WORKERS" $c.searchWorkers) }}
+{{- if include "jacolbert.shared" . }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "jacolbert.databaseSecretName" . }}
+      key: {{ .Values.database.urlKey }}
+      optional: false
+{{- include "jacolbert.optionalEnv" (list "DATABASE_POLL_MS" .Values.database.pollMs) }}
+{{- include "jacolbert.optionalEnv" (list "REPLICA_WAIT_MS" .Values.database.replicaWaitMs) }}
+{{- end }}
 {{- $secret := include "jacolbert.secretName" . }}
 {{- if and $secret (or .Values.auth.existingSecret .Values.auth.apiKey) }}
 - name: API_KEY
@@ -163,6 +186,9 @@ metadata:
     {{- end }}
   annotations:
     checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
+    {{- if include "jacolbert.shared" . }}
+    checksum/database-secret: {{ include (print $.Template.BasePath "/secret-database.yaml") . | sha256sum }}
+    {{- end }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -282,7 +308,9 @@ spec:
   volumes:
     - name: tmp
       emptyDir: {}
-    {{- if not .Values.persistence.enabled }}
+    {{- /* shared mode: DATA_DIR only holds a start-up cache of snapshots; the database holds the data */}}
+    {{- $ephemeral := or (not .Values.persistence.enabled) (include "jacolbert.shared" .) }}
+    {{- if $ephemeral }}
     - name: data
       emptyDir: {}
     {{- end }}
@@ -290,7 +318,7 @@ spec:
     - name: models
       persistentVolumeClaim:
         claimName: {{ .Values.persistence.models.existingClaim }}
-    {{- else if not .Values.persistence.enabled }}
+    {{- else if $ephemeral }}
     - name: models
       emptyDir: {}
     {{- end }}

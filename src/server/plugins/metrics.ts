@@ -5,12 +5,17 @@
  * so nothing has to remember to update them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { EncoderBatchEvent, IndexStats, SearchStage } from '../ports.js'
+import type { ChangeLogObserver } from '../../change-log/change-log.js'
+import type { EncoderBatchEvent, IndexStats, ReplicationStatus, SearchStage } from '../ports.js'
 
 export interface MetricsSources {
   queueDepth(): number
   indexes(): Array<{ name: string; stats: IndexStats; lastSnapshotAt: number | undefined }>
   jobs(): Record<string, number>
+  /** The change log: kind, last assigned seq, and (write-ahead log only) its files. */
+  changeLog(): { kind: string; lastSeq: number; segments?: number; bytes?: number } | undefined
+  /** Shared mode only (a PostgreSQL change log); undefined otherwise, and the replication gauges stay empty. */
+  replication(): ReplicationStatus | undefined
 }
 
 export interface AppMetrics {
@@ -20,6 +25,8 @@ export interface AppMetrics {
   readonly searchStage: Histogram<'stage'>
   readonly snapshotDuration: Histogram<string>
   readonly backpressure: Counter<'reason'>
+  /** Feed to the change log adapter (appends, fsyncs). */
+  readonly changeLogObserver: ChangeLogObserver
   /** Feed to createEncoder({ onBatch }). */
   observeEncoderBatch(e: EncoderBatchEvent): void
   observeSearch(timingsMs: Partial<Record<SearchStage, number>>, totalMs: number): void
@@ -38,7 +45,7 @@ const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 export function createMetrics(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}): AppMetrics {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'jacolbert_' })
   const startedAt = Date.now()
-  const sources: MetricsSources = { queueDepth: () => 0, indexes: () => [], jobs: () => ({}) }
+  const sources: MetricsSources = { queueDepth: () => 0, indexes: () => [], jobs: () => ({}), changeLog: () => undefined, replication: () => undefined }
 
   const httpRequests = new Counter({
     name: 'jacolbert_http_requests_total',
@@ -149,6 +156,103 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       for (const [state, n] of Object.entries(sources.jobs())) this.set({ state }, n)
     },
   })
+  const logAppends = new Counter({
+    name: 'jacolbert_change_log_appends_total',
+    help: 'change records made durable (one per write request or job batch)',
+    registers: [registry],
+  })
+  const logBytes = new Counter({
+    name: 'jacolbert_change_log_append_bytes_total',
+    help: 'bytes of change records made durable',
+    registers: [registry],
+  })
+  const logAppendSeconds = new Histogram({
+    name: 'jacolbert_change_log_append_seconds',
+    help: 'time from append to durable (write-ahead log: queue + write + fsync)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const walFsync = new Histogram({
+    name: 'jacolbert_wal_fsync_seconds',
+    help: 'write-ahead log fdatasync latency (one per group commit)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  })
+  const walGroup = new Histogram({
+    name: 'jacolbert_wal_group_records',
+    help: 'records sharing one write-ahead log fsync (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'jacolbert_change_log_last_seq',
+    help: 'highest change seq assigned by this process (label: log kind wal|off|postgres)',
+    labelNames: ['log'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      const c = sources.changeLog()
+      if (c) this.set({ log: c.kind }, c.lastSeq)
+    },
+  })
+  new Gauge({
+    name: 'jacolbert_wal_bytes',
+    help: 'bytes in write-ahead log segment files (shrinks when snapshots let segments go)',
+    registers: [registry],
+    collect() {
+      const c = sources.changeLog()
+      this.set(c?.bytes ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'jacolbert_wal_segments',
+    help: 'write-ahead log segment files',
+    registers: [registry],
+    collect() {
+      const c = sources.changeLog()
+      this.set(c?.segments ?? 0)
+    },
+  })
+  // shared mode (PostgreSQL change log): where this replica stands
+  new Gauge({
+    name: 'jacolbert_database_up',
+    help: 'shared mode: 1 while the database answers, 0 while it cannot be reached (writes refused, searches served)',
+    registers: [registry],
+    collect() {
+      this.reset()
+      const st = sources.replication()
+      if (st) this.set(st.databaseUp ? 1 : 0)
+    },
+  })
+  const replicaGauge = (name: string, help: string, pick: (s: ReplicationStatus['indexes'][number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['index'] as const,
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const ix of sources.replication()?.indexes ?? []) this.set({ index: ix.name }, pick(ix))
+      },
+    })
+  replicaGauge('jacolbert_replica_applied_seq', 'shared mode: last change seq this replica applied, per index', (s) => s.appliedSeq)
+  replicaGauge('jacolbert_replica_head_seq', 'shared mode: last change seq in the database (as last seen), per index', (s) => s.headSeq)
+  replicaGauge('jacolbert_replica_lag_changes', 'shared mode: changes in the database not yet applied here, per index', (s) => s.lagChanges)
+  replicaGauge('jacolbert_replica_lag_seconds', 'shared mode: age of the oldest change not yet applied here (0 when caught up), per index', (s) => s.lagSeconds)
+  new Gauge({
+    name: 'jacolbert_replica_catchup_documents',
+    help: 'shared mode: documents applied (state=done) of those to apply (state=total) while the replica builds or catches up at start-up',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      const c = sources.replication()?.catchUp
+      if (c) {
+        this.set({ state: 'done' }, c.done)
+        this.set({ state: 'total' }, c.total)
+      }
+    },
+  })
   const modelInfo = new Gauge({
     name: 'jacolbert_model_info',
     help: 'the served model (value is always 1)',
@@ -163,6 +267,17 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     searchStage,
     snapshotDuration,
     backpressure,
+    changeLogObserver: {
+      appended(e) {
+        logAppends.inc()
+        logBytes.inc(e.bytes)
+        logAppendSeconds.observe(e.seconds)
+      },
+      synced(e) {
+        walFsync.observe(e.seconds)
+        walGroup.observe(e.records)
+      },
+    },
     observeEncoderBatch(e) {
       const kind = e.kind
       batchSize.observe({ kind }, e.texts)

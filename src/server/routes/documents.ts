@@ -21,6 +21,7 @@ export function jobInfo(job: Job): JobInfoT {
     total: job.total,
     added: job.added,
     updated: job.updated,
+    seq: job.seq,
     created_at: new Date(job.createdAt).toISOString(),
   }
   if (job.error) info.error = job.error
@@ -59,7 +60,7 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
       if (ctx.jobs.pending() >= MAX_PENDING_JOBS) {
         throw new AppError('OVERLOADED', `${MAX_PENDING_JOBS} indexing jobs are already pending; retry later`, { retryAfterS: 5, reason: 'job_queue' })
       }
-      const collect = asJob ? undefined : { added: [] as string[], updated: [] as string[] }
+      const collect = asJob ? undefined : { added: [] as string[], updated: [] as string[], seq: 0 }
       const job = ctx.jobs.submit(name, docs.length, indexingJob(ctx, name, docs, collect))
       if (asJob) {
         reply.header('location', `/jobs/${job.id}`)
@@ -71,7 +72,7 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
         const e = job.error ?? { code: 'INTERNAL_ERROR', message: 'indexing failed' }
         throw new AppError(e.code as AppError['code'], `${e.message} (after ${job.done} of ${job.total} documents)`, { job_id: job.id, done: job.done })
       }
-      return { index: name, added: collect?.added ?? [], updated: collect?.updated ?? [] }
+      return { index: name, added: collect?.added ?? [], updated: collect?.updated ?? [], seq: collect?.seq ?? 0 }
     },
   )
 
@@ -99,8 +100,12 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
     async (request) => {
       const name = checkIndexName(request.params.name)
       checkBatch(request.body.ids.length, 'ids', ctx.config.maxIndexDocuments, 'MAX_INDEX_DOCUMENTS')
-      const result = ctx.parts().indexStore.apply(name, { op: 'delete', ids: request.body.ids })
-      return { index: name, ...result }
+      const { indexStore, writer } = ctx.parts()
+      indexStore.getOrThrow(name)
+      const { seq, results } = await writer.commit(name, [{ op: 'delete', ids: request.body.ids }])
+      const r = results[0]
+      const result = r?.op === 'delete' ? r : { deleted: [], missing: request.body.ids }
+      return { index: name, deleted: result.deleted, missing: result.missing, seq }
     },
   )
 
@@ -116,11 +121,15 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
     },
     async (request) => {
       const name = checkIndexName(request.params.name)
-      const result = ctx.parts().indexStore.apply(name, { op: 'delete', ids: [request.params.id] })
-      if (result.deleted.length === 0) {
-        throw new AppError('DOCUMENT_NOT_FOUND', `index ${name} has no document ${JSON.stringify(request.params.id.slice(0, 200))}`)
-      }
-      return { index: name, ...result }
+      const { indexStore, writer } = ctx.parts()
+      const notFound = () =>
+        new AppError('DOCUMENT_NOT_FOUND', `index ${name} has no document ${JSON.stringify(request.params.id.slice(0, 200))}`)
+      if (indexStore.getOrThrow(name).get(request.params.id) === undefined) throw notFound()
+      const { seq, results } = await writer.commit(name, [{ op: 'delete', ids: [request.params.id] }])
+      const r = results[0]
+      // deleted by a concurrent request between the check and the apply: that one reported it
+      if (r?.op !== 'delete' || r.deleted.length === 0) throw notFound()
+      return { index: name, deleted: r.deleted, missing: r.missing, seq }
     },
   )
 }

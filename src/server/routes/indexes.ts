@@ -8,7 +8,10 @@ import type { IndexSettings, IndexStats, LexicalInfo } from '../ports.js'
 import { checkIndexName } from '../request-checks.js'
 import { CreateIndexBody, DropIndexResult, IndexInfo, IndexList, IndexParams } from '../schemas/indexes.js'
 
-function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined; lexical?: LexicalInfo }): Static<typeof IndexInfo> {
+function info(
+  e: { name: string; stats: IndexStats; settings: IndexSettings; dirty: boolean; lastSnapshotAt: number | undefined; lexical?: LexicalInfo },
+  appliedSeq: number,
+): Static<typeof IndexInfo> {
   const out: Static<typeof IndexInfo> = {
     name: e.name,
     dim: e.settings.dim,
@@ -21,6 +24,7 @@ function info(e: { name: string; stats: IndexStats; settings: IndexSettings; dir
     centroids: e.stats.centroids,
     dirty: e.dirty,
     last_snapshot_at: e.lastSnapshotAt === undefined ? null : new Date(e.lastSnapshotAt).toISOString(),
+    applied_seq: appliedSeq,
   }
   if (e.lexical) {
     const l = e.lexical
@@ -35,12 +39,12 @@ export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): v
     const { indexStore } = ctx.parts()
     const entry = indexStore.list().find((e) => e.name === name)
     if (!entry) throw new AppError('INDEX_NOT_FOUND', `no index named ${name}`)
-    return info(entry)
+    return info(entry, indexStore.appliedSeq(name))
   }
 
   r.get('/indexes', { schema: { summary: 'List indexes with their sizes', tags: ['indexes'], response: { 200: IndexList } } }, async () => {
     const { indexStore } = ctx.parts()
-    return { indexes: indexStore.list().map(info) }
+    return { indexes: indexStore.list().map((e) => info(e, indexStore.appliedSeq(e.name))) }
   })
 
   r.post(
@@ -56,15 +60,21 @@ export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     async (request, reply) => {
       const name = checkIndexName(request.body.name)
-      const { encoder, indexStore } = ctx.parts()
+      const { encoder, indexStore, writer } = ctx.parts()
       const dim = request.body.dim ?? encoder.dim
       if (dim !== encoder.dim) {
         throw new AppError('DIMENSION_MISMATCH', `dim ${dim} does not match the model's dimension ${encoder.dim}`, { field: 'dim', expected: encoder.dim, got: dim })
       }
+      if (indexStore.get(name) !== undefined) throw new AppError('INDEX_EXISTS', `index "${name}" already exists`, { name })
+      const settings = indexStore.newIndexSettings({ dim, nbits: request.body.nbits ?? ctx.config.indexNbits })
       const lx = request.body.lexical
-      const lexical = lx === undefined ? undefined : { ...(lx.k1 !== undefined ? { k1: lx.k1 } : {}), ...(lx.b !== undefined ? { b: lx.b } : {}), ...(lx.term_form !== undefined ? { terms: lx.term_form } : {}) }
-      indexStore.create(name, { dim, nbits: request.body.nbits ?? ctx.config.indexNbits }, lexical)
-      indexStore.markDirty(name)
+      // validated (and completed with the defaults) before the append: whatever is appended is replayed at every start
+      const lexical = indexStore.newLexicalSettings(
+        lx === undefined ? undefined : { ...(lx.k1 !== undefined ? { k1: lx.k1 } : {}), ...(lx.b !== undefined ? { b: lx.b } : {}), ...(lx.term_form !== undefined ? { terms: lx.term_form } : {}) },
+      )
+      const { results } = await writer.commit(name, [{ op: 'create', settings, lexical }])
+      // created by a concurrent request between the check and the apply
+      if (results[0]?.op !== 'create' || !results[0].created) throw new AppError('INDEX_EXISTS', `index "${name}" already exists`, { name })
       reply.code(201)
       return describe(name)
     },
@@ -81,9 +91,11 @@ export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): v
     { schema: { summary: 'Drop an index and its snapshot', tags: ['indexes'], params: IndexParams, response: { 200: DropIndexResult } } },
     async (request) => {
       const name = checkIndexName(request.params.name)
-      const { indexStore } = ctx.parts()
-      if (!indexStore.drop(name)) throw new AppError('INDEX_NOT_FOUND', `no index named ${name}`)
-      return { name, dropped: true }
+      const { indexStore, writer } = ctx.parts()
+      if (indexStore.get(name) === undefined) throw new AppError('INDEX_NOT_FOUND', `no index named ${name}`)
+      const { seq, results } = await writer.commit(name, [{ op: 'drop' }])
+      if (results[0]?.op !== 'drop' || !results[0].dropped) throw new AppError('INDEX_NOT_FOUND', `no index named ${name}`)
+      return { name, dropped: true, seq }
     },
   )
 }

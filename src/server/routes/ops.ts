@@ -13,11 +13,14 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
 
   r.get(
     '/readyz',
-    { schema: { summary: 'Readiness: model loaded and index snapshots restored (503 NOT_READY before)', tags: ['operations'], response: { 200: ReadyResponse } } },
+    { schema: { summary: 'Readiness: model loaded, index snapshots restored and (shared mode) caught up with the database (503 NOT_READY before)', tags: ['operations'], response: { 200: ReadyResponse } } },
     async () => {
       if (ctx.closing()) throw new AppError('NOT_READY', 'the server is shutting down', { retryAfterS: 1 })
-      const { encoder, indexStore } = ctx.parts()
-      return { status: 'ready' as const, model: encoder.modelName, dim: encoder.dim, provider: encoder.provider, indexes: indexStore.list().length }
+      const { encoder, indexStore, replication } = ctx.parts()
+      const out = { status: 'ready' as const, model: encoder.modelName, dim: encoder.dim, provider: encoder.provider, indexes: indexStore.list().length }
+      // stays 200 while the database is down: failing readiness would pull every replica out of the Service and turn a
+      // database outage into a search outage
+      return replication ? { ...out, database: replication.status().databaseUp ? ('up' as const) : ('down' as const) } : out
     },
   )
 

@@ -4,9 +4,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError } from '../../errors.js'
 import type { ServerContext } from '../context.js'
 import { rerankTexts } from '../rerank.js'
-import { checkBatch, checkText, dynamicQueries } from '../request-checks.js'
+import { checkBatch, checkIndexName, checkText, dynamicQueries } from '../request-checks.js'
 import { RerankBody, RerankResponse, SearchBatchBody, SearchBatchResponse, SearchBody, SearchResponse } from '../schemas/search.js'
 import { prepareSearch, runSearch } from '../search-modes.js'
+import { waitForMinSeq } from '../read-your-writes.js'
 import { decodeEmbeddings } from '../vectors.js'
 
 export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -38,6 +39,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
         throw new AppError('VALIDATION_ERROR', 'query_shape is given without query_embeddings', { field: 'query_shape' })
       }
       if (body.query !== undefined) checkText(body.query, 'query', ctx.config.maxTextChars)
+      if (body.min_seq !== undefined) await waitForMinSeq(ctx, checkIndexName(body.index ?? 'default'), body.min_seq)
       const p = prepareSearch(ctx, body)
       let vectors: Float32Array | undefined
       if (body.query_embeddings !== undefined) {
@@ -67,6 +69,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const body = request.body
       checkBatch(body.queries.length, 'queries', ctx.config.maxBatchTexts)
       for (let i = 0; i < body.queries.length; i++) checkText(body.queries[i], `queries[${i}]`, ctx.config.maxTextChars)
+      if (body.min_seq !== undefined) await waitForMinSeq(ctx, checkIndexName(body.index ?? 'default'), body.min_seq)
       const p = prepareSearch(ctx, body)
       if (p.mode === 'lexical') return { results: await Promise.all(body.queries.map((text) => runSearch(ctx, p, { text }))) }
       const encoded = await ctx.parts().encoder.encodeQueries(body.queries, { dynamicLength: dynamicQueries(body.query_length, ctx.config.queryLength) })

@@ -28,10 +28,16 @@ export const IndexBody = Type.Object(
 )
 export type IndexBodyT = Static<typeof IndexBody>
 
+export const SeqField = Type.Integer({
+  minimum: 0,
+  description: "the change-log sequence number of this write (strictly increasing per index); durable when the response is sent",
+})
+
 export const IndexResult = Type.Object({
   index: Type.String(),
   added: Type.Array(Type.String()),
   updated: Type.Array(Type.String()),
+  seq: SeqField,
 })
 
 export const JobState = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')])
@@ -44,6 +50,7 @@ export const JobInfo = Type.Object({
   total: Type.Integer(),
   added: Type.Integer(),
   updated: Type.Integer(),
+  seq: Type.Integer({ minimum: 0, description: 'seq of the last batch made durable (0 before the first); `done` counts durable documents' }),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
   created_at: Type.String(),
   finished_at: Type.Optional(Type.String()),
@@ -61,6 +68,7 @@ export const DeleteDocumentsResult = Type.Object({
   index: Type.String(),
   deleted: Type.Array(Type.String()),
   missing: Type.Array(Type.String()),
+  seq: SeqField,
 })
 
 export const DocumentParams = Type.Object({ name: Type.String(), id: Type.String() })

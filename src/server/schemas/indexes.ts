@@ -1,6 +1,7 @@
 /** Index management: GET/POST /indexes, GET/DELETE /indexes/:name. */
 import { Type } from 'typebox'
 import { IndexNameField } from './common.js'
+import { SeqField } from './documents.js'
 
 export const IndexInfo = Type.Object({
   name: Type.String(),
@@ -28,6 +29,7 @@ export const IndexInfo = Type.Object({
       { description: 'the BM25 side of the index (absent when the service has no analyser)' },
     ),
   ),
+  applied_seq: Type.Integer({ minimum: 0, description: 'seq of the last change applied to this index (0: none)' }),
 })
 
 export const IndexList = Type.Object({ indexes: Type.Array(IndexInfo) })
@@ -58,4 +60,4 @@ export const CreateIndexBody = Type.Object(
 
 export const IndexParams = Type.Object({ name: Type.String() })
 
-export const DropIndexResult = Type.Object({ name: Type.String(), dropped: Type.Boolean() })
+export const DropIndexResult = Type.Object({ name: Type.String(), dropped: Type.Boolean(), seq: SeqField })

@@ -9,4 +9,7 @@ export const ReadyResponse = Type.Object({
   dim: Type.Integer(),
   provider: Type.String(),
   indexes: Type.Integer(),
+  database: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')], {
+    description: 'shared mode: whether the database answers (while down, writes get 503 and searches are still served)',
+  })),
 })

@@ -3,6 +3,10 @@ import { Type, type Static } from 'typebox'
 import { EmbeddingsInput, Hit, IncludeInput, IndexNameField, QueryLengthField, SearchParamsInput, ShapeField } from './common.js'
 
 const K = Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'results to return (1..1000)' })
+const MinSeq = Type.Integer({
+  minimum: 0,
+  description: 'read your writes: wait (at most REPLICA_WAIT_MS) until this replica has applied the seq a write of this index returned; 503 REPLICA_LAGGING after that',
+})
 const Filter = Type.Unknown({
   description: 'metadata filter, e.g. {"lang": "ja"} or {"year": {"$gte": 2020}}; see README for operators',
 })
@@ -48,6 +52,7 @@ export const SearchBody = Type.Object(
     params: Type.Optional(SearchParamsInput),
     include: Type.Optional(IncludeInput),
     ...ModeFields,
+    min_seq: Type.Optional(MinSeq),
   },
   { additionalProperties: false },
 )
@@ -67,6 +72,7 @@ export const SearchBatchBody = Type.Object(
     params: Type.Optional(SearchParamsInput),
     include: Type.Optional(IncludeInput),
     ...ModeFields,
+    min_seq: Type.Optional(MinSeq),
   },
   { additionalProperties: false },
 )
