@@ -138,8 +138,6 @@ cpu
 {{- $c := .Values.config }}
 {{- include "jacolbert.optionalEnv" (list "ORT_THREADS" $c.ortThreads) }}
 {{- include "jacolbert.optionalEnv" (list "ENCODER_WORKERS" $c.encoderWorkers) }}
-{{- include "jacolbert.optionalEnv" (list "ENCODER_PRECISION" $c.encoderPrecision) }}
-{{- include "jacolbert.optionalEnv" (list "SEARCH_WORKERS" $c.searchWorkers) }}
 {{- include "jacolbert.optionalEnv" (list "ENCODER_MAX_BATCH_TOKENS" $c.encoderMaxBatchTokens) }}
 {{- include "jacolbert.optionalEnv" (list "ENCODER_BATCH_WAIT_MS" $c.encoderBatchWaitMs) }}
 {{- include "jacolbert.optionalEnv" (list "ENCODER_MAX_QUEUE" $c.encoderMaxQueue) }}
