@@ -203,27 +203,33 @@ export function float32ToBfloat16Bits(values: Float32Array): Uint16Array {
   return out
 }
 
-/** Serialise tensors to safetensors bytes (used by tests and the bench to make checkpoints). */
-export function encodeSafetensors(tensors: Array<{ name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array }>, metadata: Record<string, string> = { format: 'pt' }): Buffer {
+export interface TensorPlan { name: string; dtype: string; shape: number[]; byteLength: number }
+
+/** The 8-byte length + JSON header (padded with spaces to a multiple of 8, as the reference writer does) for `plan`, data in plan order. */
+export function safetensorsHeader(plan: TensorPlan[], metadata: Record<string, string>): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata }
-  const parts: Uint8Array[] = []
   let offset = 0
-  for (const t of tensors) {
-    let bytes: Uint8Array
-    if (t.dtype === 'F32') bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
-    else {
-      const bits = t.dtype === 'F16' ? float32ToFloat16Bits(t.data) : float32ToBfloat16Bits(t.data)
-      bytes = new Uint8Array(bits.buffer)
-    }
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] }
-    parts.push(bytes)
-    offset += bytes.byteLength
+  for (const t of plan) {
+    const expected = t.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[t.dtype] ?? NaN)
+    if (expected !== t.byteLength) throw new Error(`tensor '${t.name}': ${t.byteLength} bytes for ${t.dtype}${JSON.stringify(t.shape)}, expected ${expected}`)
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.byteLength] }
+    offset += t.byteLength
   }
   let json = JSON.stringify(header)
-  // Pad the header to a multiple of 8 bytes so the data section stays aligned (as the reference writer does).
   while ((Buffer.byteLength(json) + 8) % 8 !== 0) json += ' '
   const hb = Buffer.from(json)
   const len = Buffer.alloc(8)
   len.writeBigUInt64LE(BigInt(hb.byteLength))
-  return Buffer.concat([len, hb, ...parts])
+  return Buffer.concat([len, hb])
+}
+
+/** Serialise tensors to safetensors bytes (used by tests and the bench to make checkpoints). */
+export function encodeSafetensors(tensors: Array<{ name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array }>, metadata: Record<string, string> = { format: 'pt' }): Buffer {
+  const parts = tensors.map((t): Uint8Array => {
+    if (t.dtype === 'F32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
+    const bits = t.dtype === 'F16' ? float32ToFloat16Bits(t.data) : float32ToBfloat16Bits(t.data)
+    return new Uint8Array(bits.buffer)
+  })
+  const plan = tensors.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, byteLength: parts[i]!.byteLength }))
+  return Buffer.concat([safetensorsHeader(plan, metadata), ...parts])
 }
