@@ -21,6 +21,8 @@
  *    phase, and the cores the throughput phase used (CPU time / wall time). On a shared machine wall times include
  *    waiting for a core; CPU time per search shows whether a configuration does more work, cores used whether the
  *    machine gave it the cores (other tenants also slow the CPU time itself somewhat: caches, memory bandwidth);
+ *    on Linux also the time the process's threads waited runnable for a core per search, one at a time (schedstat):
+ *    the part of a latency that is the machine's other load, not the search or the messaging;
  *  - event-loop lag during the throughput phase: a 5 ms interval timer's worst and p99 delay (in-process: the timer
  *    waits for each whole search).
  * Throughput ratios are reported two ways: the ratio of the mean queries/s over the rounds, and the median of the
@@ -29,7 +31,7 @@
  * --snapshot DIR loads an index snapshot of the same data (e.g. bench:matrix's cache) instead of building it, to
  * iterate quickly; the default builds it (upsert of every document, as the service would).
  */
-import { writeFileSync, mkdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -81,11 +83,34 @@ function lagProbe(): { stop(): { worst: number; p99: number; ticks: number } } {
   return { stop: () => { clearInterval(iv); return { worst: Math.max(0, ...lags), p99: pct(lags, 0.99), ticks: lags.length } } }
 }
 
+/**
+ * Linux: per thread of this process, ns spent waiting on a run queue (runnable, no core free), from
+ * /proc/self/task/<tid>/schedstat; empty where that is not readable.
+ */
+function runqueueWaits(): Map<string, number> {
+  const out = new Map<string, number>()
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try { out.set(tid, Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[1])) } catch { /* exited */ }
+    }
+  } catch { /* not Linux */ }
+  return out
+}
+/** ms waited for a core since `before`, summed over the threads present both times; NaN without schedstat. */
+function waitedSince(before: Map<string, number>): number {
+  if (before.size === 0) return Number.NaN
+  let ns = 0
+  for (const [tid, w] of runqueueWaits()) { const b = before.get(tid); if (b !== undefined) ns += w - b }
+  return ns / 1e6
+}
+
 type Key = number | 'in-process'
 interface Round {
   p50: number; qps: number; workerP50: number; overheadP50: number; lagWorst: number; lagP99: number; load: number
   /** process CPU ms per search (all threads), one at a time and in the throughput phase; cores = CPU time / wall time there */
   cpuLatMs: number; cpuQpsMs: number; cores: number; preempted: number
+  /** ms per search the process's threads spent runnable but waiting for a core, one at a time (Linux schedstat) */
+  waitLatMs: number
 }
 interface Row { latency: number[]; workerMs: number[]; overheadMs: number[]; rounds: Round[] }
 
@@ -149,6 +174,8 @@ async function main(): Promise<void> {
     const ctx0 = process.resourceUsage().involuntaryContextSwitches
     const cpuSince = (c: NodeJS.CpuUsage): number => { const d = process.cpuUsage(c); return (d.user + d.system) / 1000 }
     let wall0 = 0
+    const rq0 = runqueueWaits()
+    let waitLatMs: number
     if (key === 'in-process') {
       for (const q of queries.slice(0, nLat)) {
         const a = performance.now()
@@ -157,6 +184,7 @@ async function main(): Promise<void> {
         await new Promise((res) => setImmediate(res))
       }
       cpuLatMs = cpuSince(cpu0) / nLat
+      waitLatMs = waitedSince(rq0) / nLat
       // throughput one at a time; the event loop is blocked for each whole search
       const probe = lagProbe()
       cpu0 = process.cpuUsage()
@@ -178,6 +206,7 @@ async function main(): Promise<void> {
         ovh.push(ms - (res.workerMs ?? Number.NaN))
       }
       cpuLatMs = cpuSince(cpu0) / nLat
+      waitLatMs = waitedSince(rq0) / nLat
       const probe = lagProbe()
       cpu0 = process.cpuUsage()
       const s = (wall0 = performance.now())
@@ -196,7 +225,7 @@ async function main(): Promise<void> {
     r.workerMs.push(...wms)
     r.overheadMs.push(...ovh)
     const round: Round = { p50: pct(lat, 0.5), qps, workerP50: pct(wms, 0.5), overheadP50: pct(ovh, 0.5), lagWorst: lag.worst, lagP99: lag.p99, load: loadavg()[0]!,
-      cpuLatMs, cpuQpsMs: cpuQ / nQ, cores: cpuQ / wallQ, preempted }
+      cpuLatMs, cpuQpsMs: cpuQ / nQ, cores: cpuQ / wallQ, preempted, waitLatMs }
     r.rounds.push(round)
     return round
   }
@@ -208,7 +237,7 @@ async function main(): Promise<void> {
     const parts: string[] = []
     for (const key of order) {
       const m = await measure(key)
-      parts.push(`${key}: ${f1(m.qps)} q/s on ${f2(m.cores)} cores, p50 ${f2(m.p50)}${key === 'in-process' ? '' : ` (worker ${f2(m.workerP50)} + ${f2(m.overheadP50)})`} ms, CPU ${f2(m.cpuLatMs)}/${f2(m.cpuQpsMs)} ms`)
+      parts.push(`${key}: ${f1(m.qps)} q/s on ${f2(m.cores)} cores, p50 ${f2(m.p50)}${key === 'in-process' ? '' : ` (worker ${f2(m.workerP50)} + ${f2(m.overheadP50)})`} ms, CPU ${f2(m.cpuLatMs)}/${f2(m.cpuQpsMs)} ms, waited for a core ${f2(m.waitLatMs)} ms/search`)
     }
     const ratios = counts.includes(1)
       ? counts.filter((w) => w !== 1).map((w) => `${w}/1 ${f2(rows.get(w)!.rounds[round]!.qps / rows.get(1)!.rounds[round]!.qps)}×`).join(', ')
@@ -222,8 +251,8 @@ async function main(): Promise<void> {
   const baseP50 = one ? pct(one.latency, 0.5) : Number.NaN
   const out: string[] = []
   out.push(`${set.nDocs} documents (${set.nTokens} vectors), ${nQ} queries (latency: first ${nLat}) × ${rounds} rounds, k ${k}, default parameters, warm-up ${warmup}/worker, ${inFlight}/worker in flight; ${availableParallelism()} cores; load avg at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
-  out.push('| searches on | p50 ms | p95 ms | p50 in worker + overhead ms | CPU ms per search, one at a time / throughput | cores used (throughput) | queries/s mean (median) of rounds | × 1 worker: of means / median of rounds (min–max) | p50 vs 1 worker | event-loop lag worst / p99 ms |')
-  out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  out.push('| searches on | p50 ms | p95 ms | p50 in worker + overhead ms | CPU ms per search, one at a time / throughput | waited for a core ms per search, one at a time | cores used (throughput) | queries/s mean (median) of rounds | × 1 worker: of means / median of rounds (min–max) | p50 vs 1 worker | event-loop lag worst / p99 ms |')
+  out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   const result: Record<string, unknown> = {}
   for (const [key, r] of rows) {
     const qpsAll = r.rounds.map((x) => x.qps)
@@ -234,7 +263,7 @@ async function main(): Promise<void> {
     const split = key === 'in-process' ? '' : `${f2(pct(r.workerMs, 0.5))} + ${f2(pct(r.overheadMs, 0.5))}`
     const p50ratio = key === 'in-process' || !one ? '' : `${((p50 / baseP50 - 1) * 100).toFixed(0)} %`
     const cpu = `${f2(median(r.rounds.map((x) => x.cpuLatMs)))} / ${f2(median(r.rounds.map((x) => x.cpuQpsMs)))}`
-    out.push(`| ${label} | ${f2(p50)} | ${f2(pct(r.latency, 0.95))} | ${split} | ${cpu} | ${f2(median(r.rounds.map((x) => x.cores)))} | ${f1(mean(qpsAll))} (${f1(median(qpsAll))}) | ${ratio} | ${p50ratio} | ${f1(Math.max(...r.rounds.map((x) => x.lagWorst)))} / ${f1(Math.max(...r.rounds.map((x) => x.lagP99)))} |`)
+    out.push(`| ${label} | ${f2(p50)} | ${f2(pct(r.latency, 0.95))} | ${split} | ${cpu} | ${f2(median(r.rounds.map((x) => x.waitLatMs)))} | ${f2(median(r.rounds.map((x) => x.cores)))} | ${f1(mean(qpsAll))} (${f1(median(qpsAll))}) | ${ratio} | ${p50ratio} | ${f1(Math.max(...r.rounds.map((x) => x.lagWorst)))} / ${f1(Math.max(...r.rounds.map((x) => x.lagP99)))} |`)
     result[String(key)] = {
       p50, p95: pct(r.latency, 0.95), workerP50: pct(r.workerMs, 0.5), overheadP50: pct(r.overheadMs, 0.5),
       qps: qpsAll, qpsMean: mean(qpsAll), qpsMedian: median(qpsAll), ratioPerRound: perRound, ratioMedian: median(perRound), rounds: r.rounds,
