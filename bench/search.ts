@@ -21,7 +21,8 @@
  *    phase, and the cores the throughput phase used (CPU time / wall time). On a shared machine wall times include
  *    waiting for a core; CPU time per search shows whether a configuration does more work, cores used whether the
  *    machine gave it the cores (other tenants also slow the CPU time itself somewhat: caches, memory bandwidth);
- *    on Linux also the time the process's threads waited runnable for a core per search, one at a time (schedstat):
+ *    on Linux also the main thread's share of the throughput phase's CPU (dispatch, messages, mapping slots to ids),
+ *    and the time the process's threads waited runnable for a core per search, one at a time (schedstat):
  *    the part of a latency that is the machine's other load, not the search or the messaging;
  *  - event-loop lag during the throughput phase: a 5 ms interval timer's worst and p99 delay (in-process: the timer
  *    waits for each whole search).
@@ -96,6 +97,10 @@ function runqueueWaits(): Map<string, number> {
   } catch { /* not Linux */ }
   return out
 }
+/** Linux: ms of CPU the main thread (tid = pid) has run; NaN elsewhere. */
+function mainThreadCpuMs(): number {
+  try { return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6 } catch { return Number.NaN }
+}
 /** ms waited for a core since `before`, summed over the threads present both times; NaN without schedstat. */
 function waitedSince(before: Map<string, number>): number {
   if (before.size === 0) return Number.NaN
@@ -111,6 +116,8 @@ interface Round {
   cpuLatMs: number; cpuQpsMs: number; cores: number; preempted: number
   /** ms per search the process's threads spent runnable but waiting for a core, one at a time (Linux schedstat) */
   waitLatMs: number
+  /** ms of main-thread CPU per search in the throughput phase (Linux schedstat): dispatch, messaging, mapping */
+  mainQpsMs: number
 }
 interface Row { latency: number[]; workerMs: number[]; overheadMs: number[]; rounds: Round[] }
 
@@ -176,6 +183,7 @@ async function main(): Promise<void> {
     let wall0 = 0
     const rq0 = runqueueWaits()
     let waitLatMs: number
+    let main0 = Number.NaN
     if (key === 'in-process') {
       for (const q of queries.slice(0, nLat)) {
         const a = performance.now()
@@ -209,6 +217,7 @@ async function main(): Promise<void> {
       waitLatMs = waitedSince(rq0) / nLat
       const probe = lagProbe()
       cpu0 = process.cpuUsage()
+      main0 = mainThreadCpuMs()
       const s = (wall0 = performance.now())
       let next = 0
       const lane = async (): Promise<void> => {
@@ -225,7 +234,7 @@ async function main(): Promise<void> {
     r.workerMs.push(...wms)
     r.overheadMs.push(...ovh)
     const round: Round = { p50: pct(lat, 0.5), qps, workerP50: pct(wms, 0.5), overheadP50: pct(ovh, 0.5), lagWorst: lag.worst, lagP99: lag.p99, load: loadavg()[0]!,
-      cpuLatMs, cpuQpsMs: cpuQ / nQ, cores: cpuQ / wallQ, preempted, waitLatMs }
+      cpuLatMs, cpuQpsMs: cpuQ / nQ, cores: cpuQ / wallQ, preempted, waitLatMs, mainQpsMs: (mainThreadCpuMs() - main0) / nQ }
     r.rounds.push(round)
     return round
   }
@@ -237,7 +246,7 @@ async function main(): Promise<void> {
     const parts: string[] = []
     for (const key of order) {
       const m = await measure(key)
-      parts.push(`${key}: ${f1(m.qps)} q/s on ${f2(m.cores)} cores, p50 ${f2(m.p50)}${key === 'in-process' ? '' : ` (worker ${f2(m.workerP50)} + ${f2(m.overheadP50)})`} ms, CPU ${f2(m.cpuLatMs)}/${f2(m.cpuQpsMs)} ms, waited for a core ${f2(m.waitLatMs)} ms/search`)
+      parts.push(`${key}: ${f1(m.qps)} q/s on ${f2(m.cores)} cores, p50 ${f2(m.p50)}${key === 'in-process' ? '' : ` (worker ${f2(m.workerP50)} + ${f2(m.overheadP50)})`} ms, CPU ${f2(m.cpuLatMs)}/${f2(m.cpuQpsMs)} ms${key === 'in-process' ? '' : ` (main thread ${f2(m.mainQpsMs)})`}, waited for a core ${f2(m.waitLatMs)} ms/search`)
     }
     const ratios = counts.includes(1)
       ? counts.filter((w) => w !== 1).map((w) => `${w}/1 ${f2(rows.get(w)!.rounds[round]!.qps / rows.get(1)!.rounds[round]!.qps)}×`).join(', ')
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
   const baseP50 = one ? pct(one.latency, 0.5) : Number.NaN
   const out: string[] = []
   out.push(`${set.nDocs} documents (${set.nTokens} vectors), ${nQ} queries (latency: first ${nLat}) × ${rounds} rounds, k ${k}, default parameters, warm-up ${warmup}/worker, ${inFlight}/worker in flight; ${availableParallelism()} cores; load avg at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
-  out.push('| searches on | p50 ms | p95 ms | p50 in worker + overhead ms | CPU ms per search, one at a time / throughput | waited for a core ms per search, one at a time | cores used (throughput) | queries/s mean (median) of rounds | × 1 worker: of means / median of rounds (min–max) | p50 vs 1 worker | event-loop lag worst / p99 ms |')
+  out.push('| searches on | p50 ms | p95 ms | p50 in worker + overhead ms | CPU ms per search, one at a time / throughput (main thread) | waited for a core ms per search, one at a time | cores used (throughput) | queries/s mean (median) of rounds | × 1 worker: of means / median of rounds (min–max) | p50 vs 1 worker / vs event loop | event-loop lag worst / p99 ms |')
   out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   const result: Record<string, unknown> = {}
   for (const [key, r] of rows) {
@@ -261,8 +270,9 @@ async function main(): Promise<void> {
     const perRound = one && key !== 'in-process' ? r.rounds.map((x, i) => x.qps / one.rounds[i]!.qps) : []
     const ratio = perRound.length ? `${f2(mean(qpsAll) / baseQps)}× / ${f2(median(perRound))}× (${f2(Math.min(...perRound))}–${f2(Math.max(...perRound))})` : ''
     const split = key === 'in-process' ? '' : `${f2(pct(r.workerMs, 0.5))} + ${f2(pct(r.overheadMs, 0.5))}`
-    const p50ratio = key === 'in-process' || !one ? '' : `${((p50 / baseP50 - 1) * 100).toFixed(0)} %`
-    const cpu = `${f2(median(r.rounds.map((x) => x.cpuLatMs)))} / ${f2(median(r.rounds.map((x) => x.cpuQpsMs)))}`
+    const ipP50 = pct(rows.get('in-process')!.latency, 0.5)
+    const p50ratio = key === 'in-process' ? '' : `${one ? `${((p50 / baseP50 - 1) * 100).toFixed(0)} %` : '–'} / ${((p50 / ipP50 - 1) * 100).toFixed(0)} %`
+    const cpu = `${f2(median(r.rounds.map((x) => x.cpuLatMs)))} / ${f2(median(r.rounds.map((x) => x.cpuQpsMs)))}${key === 'in-process' ? '' : ` (${f2(median(r.rounds.map((x) => x.mainQpsMs)))})`}`
     out.push(`| ${label} | ${f2(p50)} | ${f2(pct(r.latency, 0.95))} | ${split} | ${cpu} | ${f2(median(r.rounds.map((x) => x.waitLatMs)))} | ${f2(median(r.rounds.map((x) => x.cores)))} | ${f1(mean(qpsAll))} (${f1(median(qpsAll))}) | ${ratio} | ${p50ratio} | ${f1(Math.max(...r.rounds.map((x) => x.lagWorst)))} / ${f1(Math.max(...r.rounds.map((x) => x.lagP99)))} |`)
     result[String(key)] = {
       p50, p95: pct(r.latency, 0.95), workerP50: pct(r.workerMs, 0.5), overheadP50: pct(r.overheadMs, 0.5),
