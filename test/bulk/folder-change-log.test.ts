@@ -173,7 +173,7 @@ t.test('folder mode refuses a DATA_DIR of shared mode, and DATABASE_URL', { skip
   const log = openChangeLog(config, { appliedSeq: () => 0 })
   await log.close()
   const marked = await cli(args, { DATABASE_URL: '' })
-  t.equal(marked.status, 1, marked.stderr)
+  t.equal(marked.status, 1, 'refused')
   t.match(marked.stderr, /shared mode/)
   t.notOk(existsSync(join(dataDir, 'indexes', 'x')), 'nothing written')
 
