@@ -45,7 +45,7 @@ function markSharedMode(dataDir: string, shared: boolean): void {
 }
 
 export function openChangeLog(
-  config: Pick<Config, 'dataDir' | 'durability' | 'walSegmentBytes' | 'databaseUrl' | 'databasePollMs' | 'replicaWaitMs'>,
+  config: Pick<Config, 'dataDir' | 'durability' | 'walSegmentBytes' | 'databaseUrl' | 'databasePollMs' | 'replicaWaitMs' | 'tombstoneRetentionS' | 'tombstonePurgeIntervalS'>,
   opts: { observer?: ChangeLogObserver; logger?: FileWalLogger & PostgresLogger; appliedSeq?: (name: string) => number } = {},
 ): ChangeLog | FileWal | PostgresChangeLog {
   markSharedMode(config.dataDir, !!config.databaseUrl)
@@ -57,6 +57,8 @@ export function openChangeLog(
       ...(opts.logger ? { logger: opts.logger } : {}),
       pollIntervalMs: config.databasePollMs,
       applyWaitMs: config.replicaWaitMs,
+      tombstoneRetentionS: config.tombstoneRetentionS,
+      purgeIntervalMs: config.tombstonePurgeIntervalS * 1000,
     })
   }
   if (config.durability === 'snapshot') return createNoChangeLog()
