@@ -13,6 +13,13 @@
  *   keeps ChangeWriter's invariant that its record is not applied by someone else first. If this replica cannot reach
  *   seq − 1 within applyWaitMs the append rejects (503 REPLICA_LAGGING): the write is committed and its seq is released
  *   to the follower, so retrying it (upserts and deletes are idempotent) is safe.
+ * - Tombstones: every `purgeIntervalMs` a purge round deletes tombstones older than `tombstoneRetentionS` (pg-store
+ *   purgeTombstones), raising the index's purged_seq. Each page is read in one database snapshot together with
+ *   purged_seq; when it is above what this replica has applied (it was down or partitioned longer than the retention,
+ *   or restarted from an older snapshot, or a purge ran during its scan), deletes may be missing, so the page is read
+ *   again with the live ids of the same snapshot, delivered as a `retain` change at the head of the next record:
+ *   every local document not among them is deleted before later changes apply. A replica built from nothing needs
+ *   none of that (what was purged before its first page it never had).
  * - Database unreachable: appends reject with CHANGE_LOG_UNAVAILABLE (503), the follower retries with exponential
  *   backoff (250 ms → 10 s), searches keep being served from memory; status().databaseUp says so.
  * Cost per change: one range scan of the changed rows (seq index), float16 decoding O(vectors), the index upsert.
