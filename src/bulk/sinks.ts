@@ -70,9 +70,7 @@ export async function createFolderSink(opts: {
   await store.restoreAll()
   // the write-ahead log's records of this index above its snapshot, as the service's start-up would apply them
   const applier = createApplier(store, opts.logger ? { logger: opts.logger } : {})
-  const wal = await readWal(walDir(opts.dataDir), store.snapshotSeqs(), (record) => {
-    if (record.index === name) applier.apply(record, { replay: true })
-  })
+  const wal = await readWal(walDir(opts.dataDir), store.snapshotSeqs(), (record) => void applier.apply(record, { replay: true }), { index: name })
   // the snapshot must cover every record of the name in the log (also a drop of an earlier index of that name, which
   // the applier remembers), or the next start-up replays them over what this run writes
   const covered = Math.max(applier.appliedSeq(name), wal.maxSeq.get(name) ?? 0)

@@ -129,11 +129,11 @@ function scanSegment(path: string, buf: Buffer, last: boolean, onFrame: (payload
 
 /**
  * The records of one segment, checked as replay checks them (frames, then seqs increasing across segments: `order.prev`
- * is the previous record's seq). `onHead` sees every record's index and seq; `onRecord` gets the decoded records above
- * what `snapshots` cover. Returns the byte length of the good prefix (see scanSegment).
+ * is the previous record's seq). `onHead` sees every record's index and seq; `onRecord` gets the decoded records that
+ * `wants` (replay: those above what the snapshots cover). Returns the byte length of the good prefix (see scanSegment).
  */
 function readSegment(
-  path: string, buf: Buffer, last: boolean, base: number, order: { prev: number }, snapshots: ReadonlyMap<string, number>,
+  path: string, buf: Buffer, last: boolean, base: number, order: { prev: number }, wants: (index: string, seq: number) => boolean,
   onHead: (index: string, seq: number) => void, onRecord: (record: ChangeRecord, bytes: number) => void,
 ): number {
   return scanSegment(path, buf, last, (payload, offset) => {
@@ -148,7 +148,7 @@ function readSegment(
     }
     order.prev = head.seq
     onHead(head.index, head.seq)
-    if (head.seq > (snapshots.get(head.index) ?? 0)) {
+    if (wants(head.index, head.seq)) {
       let record: ChangeRecord
       try {
         record = decodeRecord(payload)
@@ -162,7 +162,7 @@ function readSegment(
 }
 
 export interface WalReadout {
-  /** Records delivered (those above what the snapshots cover). */
+  /** Records delivered (those above what the snapshots cover, of `index` when given). */
   records: number
   /** Highest seq of any record in the log, per index (also of records the snapshots cover). */
   maxSeq: Map<string, number>
@@ -178,7 +178,13 @@ export interface WalReadout {
  * to record in its snapshots the seq they cover. Same checks as replay: damage before the tail throws
  * AppError('CHANGE_LOG_CORRUPT'). A missing folder is an empty log. Do not run it beside a service using `dir`.
  */
-export async function readWal(dir: string, snapshots: ReadonlyMap<string, number>, onRecord: (r: ChangeRecord) => void): Promise<WalReadout> {
+export async function readWal(
+  dir: string, snapshots: ReadonlyMap<string, number>, onRecord: (r: ChangeRecord) => void, opts: { index?: string } = {},
+): Promise<WalReadout> {
+  const only = opts.index
+  // with `index`, records of other names are still checked, but neither decoded nor delivered
+  const wants = (index: string, seq: number): boolean => (only === undefined || index === only) && seq > (snapshots.get(index) ?? 0)
+
   let all: string[]
   try {
     all = await readdir(dir)
@@ -194,7 +200,7 @@ export async function readWal(dir: string, snapshots: ReadonlyMap<string, number
     const buf = await readFile(path)
     const base = Number(SEGMENT_RE.exec(names[i])![1])
     out.lastSeq = Math.max(out.lastSeq, base - 1)
-    const good = readSegment(path, buf, i === names.length - 1, base, order, snapshots, (index, seq) => {
+    const good = readSegment(path, buf, i === names.length - 1, base, order, wants, (index, seq) => {
       out.maxSeq.set(index, seq)
       out.lastSeq = Math.max(out.lastSeq, seq)
     }, (record) => {
@@ -274,7 +280,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
       const base = Number(SEGMENT_RE.exec(name)![1])
       lastSeq = Math.max(lastSeq, base - 1)
       const seg: Segment = { name, path, size: 0, maxSeq: new Map(), records: 0 }
-      const good = readSegment(path, buf, last, base, order, snapshots, (index, seq) => {
+      const good = readSegment(path, buf, last, base, order, (index, seq) => seq > (snapshots.get(index) ?? 0), (index, seq) => {
         lastSeq = Math.max(lastSeq, seq)
         seg.maxSeq.set(index, seq)
         seg.records++
