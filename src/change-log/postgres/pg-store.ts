@@ -363,6 +363,8 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
               results.push({ op: 'delete', deleted: ch.ids.filter((id) => gone.has(id)), missing: ch.ids.filter((id) => !gone.has(id)) })
               break
             }
+            case 'retain':
+              throw new TypeError('a retain change is delivered by the follower, never appended')
             case 'drop': {
               if (row.dropped) { results.push({ op: 'drop', dropped: false }); break }
               // the name keeps its row and its counter, so seqs keep increasing if it is re-created

@@ -186,10 +186,6 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
     const lexical = row.lexical
     const recreate: Change[] = [{ op: 'drop' }, lexical === undefined ? { op: 'create', settings } : { op: 'create', settings, lexical }]
     /**
-     * Every row at or below `target` has been delivered: step the applied seq there (creates, deletes of absent ids
-     * and appends that changed nothing have no rows of their own).
-     */
-    /**
      * Ids the database holds live, when this replica may have missed deletes whose tombstones were purged: delivered
      * (as a `retain` change) at the head of the next record emitted, so it applies before anything later.
      */
@@ -206,6 +202,10 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
       }
       return true
     }
+    /**
+     * Every row at or below `target` has been delivered: step the applied seq there (creates, deletes of absent ids
+     * and appends that changed nothing have no rows of their own).
+     */
     const stepTo = (target: number): void => {
       if (needCreate && row.createdSeq <= target) {
         if (!emitHere({ index: name, seq: row.createdSeq, changes: recreate })) return
