@@ -56,17 +56,17 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
 const PROBE_FLOOR = 0
 
 /**
- * Our defaults by k, chosen from curves measured with `bench/index-profile.ts --sweep` on two 10k-document synthetic
- * sets (1.8 M vectors, K = 16384, nbits 2, 500 queries; p50 one query at a time on the 2-core dev VM, same runs):
- * on the bench's set (exact MaxSim success@10 0.953), with the Lloyd–Max codec:
- *   k=10  reference (ncells 1, thr 0.5, ndocs 256): success@10 0.926, 10.3 ms;  ncells 1–8, thr 0.4, ndocs 128: 0.940,
- *         7.7 ms; ndocs 256: 0.948, 10.7 ms (before the int16 exact stage); thr 0.5 costs 0.02–0.03, 0.55 collapses
- *   k=100 reference (2, 0.45, 1024): 0.948, 26 ms;  (8, 0.45, 400): 0.948, 13.9 ms
- * ncells hardly matters (a document's vectors share few codes, so IVF lists are short and candidates cheap); the
- * exact stage (ndocs/4 documents) dominates the cost and the threshold the quality.
- * Issue 9 (skewed data, BENCHMARKS.md "Index search stages under skew"): these values lost the target at the cut to
- * the exact stage; the refined cut and the adaptive exact stage fixed that without changing them. They have not yet
- * been re-chosen across the bench:gen presets; ncells now also sets how many vectors the refinement decompresses.
+ * Our defaults by k. With probe scores (BENCHMARKS.md § Index quality matrix, "Probe scores"), measured on the seven
+ * bench:gen presets (10k documents, nbits 2, 100 queries each, against exact MaxSim over the original vectors):
+ *   ncells  how many cells each token probes: the probe stage's cost is proportional to it. 8 holds on every preset;
+ *           4 loses 0.21 success@10 on single-topic (0.65 vs 0.76), 16 gains 0.05 there and nothing elsewhere at
+ *           about 1.5–2× the probe time.
+ *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4).
+ *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2) to the exact stage;
+ *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
+ * The remaining gap to exact MaxSim (0.02–0.10 at k=10) is split between the exact stage's size (targets ranked
+ * just outside it) and the 2-bit codec (targets scored exactly on their decompressed vectors and outranked), which
+ * also bounds the reference parameters. Per-request parameters override these.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
   if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
