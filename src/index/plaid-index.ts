@@ -20,14 +20,14 @@
 import { AppError } from '../errors.js'
 import { ensureCapacity } from './growable.js'
 import { buildIvf, ivfBytes, setIvfDelta } from './ivf.js'
-import { assignCodes, CENTROID_SCALE, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
+import { assignCodes, CENTROID_SCALE, compactCentroidSet, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
 import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCodec, trainCodec } from './residual-codec.js'
-import type { DriftStats, IndexSettings, IndexState, IndexStats, Metadata, PlaidIndex, SearchParams } from './types.js'
+import type { DriftStats, IndexSettings, IndexState, IndexStats, MemoryBreakdown, Metadata, PlaidIndex, SearchParams } from './types.js'
 
 export type {
-  DriftStats, IndexSettings, IndexState, IndexStats, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage, SearchTrace,
+  DriftStats, IndexSettings, IndexState, IndexStats, MemoryBreakdown, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage, SearchTrace,
 } from './types.js'
 
 export const INDEX_FORMAT_VERSION = 2
@@ -41,6 +41,8 @@ export const DEFAULT_INDEX_SETTINGS: Omit<IndexSettings, 'dim'> = {
 
 /** Phase timings of the last (re)training, for benchmarks: sample, kmeans, codec, encode, ivf (ms). */
 export const lastTrainTimings: Record<string, number> = {}
+/** The same phases in this process's CPU time (ms): comparable across machine loads (the phases are single-threaded). */
+export const lastTrainCpuTimings: Record<string, number> = {}
 
 /** Growth factor of live vectors since training that triggers a re-training. */
 const RETRAIN_GROWTH = 4
@@ -242,14 +244,21 @@ class PlaidIndexImpl implements PlaidIndex {
   }
 
   stats(): IndexStats {
-    const c = this.c
-    let bytes = c.docStart.byteLength + c.docLen.byteLength + c.live.byteLength + c.raw.byteLength + c.codes.byteLength +
-      c.residuals.byteLength + c.stringBytes + c.slotOf.size * 16
-    if (c.cset) bytes += c.cset.bytes()
-    if (c.ivf) bytes += ivfBytes(c.ivf)
+    const c = this.c, dim = this.settings.dim
+    const held = c.docStart.byteLength + c.docLen.byteLength + c.live.byteLength + c.raw.byteLength + c.codes.byteLength + c.residuals.byteLength
+    const documents = c.nSlots * (c.docStart.BYTES_PER_ELEMENT + c.docLen.BYTES_PER_ELEMENT + c.live.BYTES_PER_ELEMENT)
+    const vectors = c.trained ? c.nVectors * (c.codes.BYTES_PER_ELEMENT + c.codec!.bytesPerVector) : c.nVectors * dim * 4
+    const cs = c.cset
+    // with SIMD the arena holds the fine centroids (their only copy) and a copy of the coarse ones, then scratch
+    const centroids = cs === null ? 0 : cs.k * dim * 2 + cs.coarse.byteLength * (cs.arena ? 2 : 1) + cs.groupOffsets.byteLength
+    const memory: MemoryBreakdown = {
+      vectors, centroids, centroidScratch: cs === null ? 0 : cs.bytes() - centroids, ivf: c.ivf ? ivfBytes(c.ivf) : 0,
+      documents, ids: c.stringBytes + c.slotOf.size * 16, slack: held - documents - vectors,
+    }
+    const bytes = Object.values(memory).reduce((a, b) => a + b, 0)
     const d = c.drift
     return {
-      documents: c.liveDocs, vectors: c.liveVectors, tombstones: c.nSlots - c.liveDocs, bytes, trained: c.trained,
+      documents: c.liveDocs, vectors: c.liveVectors, tombstones: c.nSlots - c.liveDocs, bytes, memory, trained: c.trained,
       centroids: c.cset?.k ?? 0,
       drift: {
         vectorsAtTrain: d.vectorsAtTrain, residualAtTrain: d.residualAtTrain, vectorsSinceTrain: d.vectorsSinceTrain,
@@ -471,8 +480,14 @@ class PlaidIndexImpl implements PlaidIndex {
       const a = c.docStart[slots[i]], len = c.docLen[slots[i]]
       for (let v = 0; v < len; v++) stored[at++] = a + v
     }
-    let tPhase = performance.now()
-    const phase = (name: string): void => { const now = performance.now(); lastTrainTimings[name] = now - tPhase; tPhase = now }
+    let tPhase = performance.now(), cpuPhase = process.cpuUsage()
+    const phase = (name: string): void => {
+      const now = performance.now(), cpu = process.cpuUsage(cpuPhase)
+      lastTrainTimings[name] = now - tPhase
+      lastTrainCpuTimings[name] = (cpu.user + cpu.system) / 1000
+      tPhase = now
+      cpuPhase = process.cpuUsage()
+    }
     const wasTrained = c.trained
     const read = this.vectorReader()
     const rng = createPrng(this.settings.seed + c.drift.trainings)
@@ -542,7 +557,8 @@ class PlaidIndexImpl implements PlaidIndex {
     Object.assign(c, {
       docStart, docLen, live: new Uint8Array(slots.length).fill(1), ids, metadata, stringBytes,
       nSlots: slots.length, nVectors: n, deadVectors: 0,
-      trained: true, raw: new Float32Array(0), codes, residuals, cset, codec,
+      // the coding scratch stays behind in the training set's arena
+      trained: true, raw: new Float32Array(0), codes, residuals, cset: compactCentroidSet(cset), codec,
     })
     c.drift = {
       // a re-training codes decompressed vectors, which sit closer to any centroids than raw ones: keep the raw-data

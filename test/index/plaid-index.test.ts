@@ -172,14 +172,35 @@ t.test('a batch far from every centroid gets centroids of its own; small far bat
   t.equal(small.stats().drift.vectorsAtTrain, 4 * at)
 })
 
+t.test('memory accounting: the parts sum to bytes, and a bulk build holds what a restored copy holds', async (t) => {
+  // two-level centroids (K > 256): coding runs through the centroid arena's scratch
+  const index = createPlaidIndex({ dim, minTrainVectors: 500, numCentroids: 512, seed: 5 })
+  index.upsert(base.docs)
+  const built = index.stats()
+  t.equal(built.centroids, 512)
+  const m = built.memory!
+  t.equal(Object.values(m).reduce((a, b) => a + b, 0), built.bytes, 'parts sum to bytes')
+  t.equal(m.slack, 0, 'training leaves exact-size arrays')
+  t.equal(m.vectors, built.vectors * (2 + dim * 2 / 8), 'uint16 code + 2-bit residual per vector')
+  // (the arena's 64 KiB headroom, rounded up to whole WebAssembly pages)
+  t.ok(m.centroidScratch < 2 * 65536, `no coding scratch left behind (${m.centroidScratch} bytes)`)
+  const copy = restorePlaidIndex(index.exportState())
+  t.same(copy.stats().memory, m, 'same bytes as after a snapshot load')
+  // later small upserts grow the arrays with amortised slack (and never shrink them per call)
+  index.upsert([{ id: 'extra', vectors: base.docs[0].vectors }])
+  const after = index.stats()
+  t.ok(after.memory!.slack > 0, 'growth keeps spare capacity')
+  t.equal(Object.values(after.memory!).reduce((a, b) => a + b, 0), after.bytes)
+})
+
 t.test('exportState → restorePlaidIndex gives identical results (trained with tombstones, and untrained)', async (t) => {
   const index = trainedIndex()
   index.delete([base.docs[3].id])
   index.upsert([{ id: base.docs[4].id, vectors: base.docs[5].vectors, metadata: { group: 9 } }])
   t.ok(index.stats().tombstones > 0)
   const copy = restorePlaidIndex(index.exportState())
-  // (bytes differ: the copy's arrays have no spare capacity)
-  t.same({ ...copy.stats(), bytes: 0 }, { ...index.stats(), bytes: 0 })
+  // (bytes differ: the copy's arrays have no spare capacity, and its IVF has no delta)
+  t.same({ ...copy.stats(), bytes: 0, memory: undefined }, { ...index.stats(), bytes: 0, memory: undefined })
   for (const q of queries) t.same(copy.search(q, { k: 10 }).hits, index.search(q, { k: 10 }).hits)
   t.same(copy.get(base.docs[4].id), { id: base.docs[4].id, metadata: { group: 9 }, nVectors: base.docs[5].vectors.length / dim })
   // and it keeps working after restore
