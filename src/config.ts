@@ -55,6 +55,10 @@ export interface Config {
   readonly databasePollMs: number
   /** Longest a search with min_seq (or a write) waits for this replica to catch up before 503 REPLICA_LAGGING. */
   readonly replicaWaitMs: number
+  /** How long a delete's tombstone row is kept; replicas further behind reconcile with the live ids instead. */
+  readonly tombstoneRetentionS: number
+  /** How often this replica purges tombstones older than the retention (0 = never). */
+  readonly tombstonePurgeIntervalS: number
   /**
    * Query length when a request does not say: 'fixed' = query_maxlen tokens (ColBERT's default), 'dynamic' = padded
    * with [MASK] to the next multiple of 32 with at least 8 [MASK]s, so long queries are not cut (JaColBERTv2.5).
@@ -167,6 +171,8 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'DATABASE_URL', key: 'databaseUrl', parse: pgUrl, secret: true, help: 'PostgreSQL connection URL: shared mode (store of record for several replicas)' },
   { env: 'DATABASE_POLL_MS', key: 'databasePollMs', def: '1000', parse: int(50, 600_000), help: 'catch-up interval when no change notification arrives (shared mode)' },
   { env: 'REPLICA_WAIT_MS', key: 'replicaWaitMs', def: '5000', parse: int(0, 600_000), help: 'longest wait for this replica to reach a min_seq or a write\'s predecessors (shared mode)' },
+  { env: 'TOMBSTONE_RETENTION_S', key: 'tombstoneRetentionS', def: String(7 * 86_400), parse: int(0, 10 * 365 * 86_400), help: 'how long a delete\'s tombstone row is kept in PostgreSQL; a replica further behind reconciles with the live ids (shared mode)' },
+  { env: 'TOMBSTONE_PURGE_INTERVAL_S', key: 'tombstonePurgeIntervalS', def: '3600', parse: int(0, 30 * 86_400), help: 'how often this replica purges tombstones older than the retention; 0 = never (shared mode)' },
   // Query length (JaColBERTv2.5's dynamic query length, per request as `query_length`)
   { env: 'QUERY_LENGTH', key: 'queryLength', def: 'fixed', parse: oneOf(['fixed', 'dynamic'] as const), help: 'query length when a request does not say: fixed (query_maxlen) or dynamic (next multiple of 32, at least 8 [MASK]s)' },
 ]

@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   DOWNLOAD_FAILED: { status: 500, description: 'A download failed or its content did not verify.' },
   DICTIONARY_INVALID: { status: 500, description: 'The MeCab dictionary folder is missing files or malformed.' },
   SNAPSHOT_INVALID: { status: 500, description: 'A snapshot is corrupt or of an unsupported version.' },
+  SHARED_MODE_DATA_DIR: {
+    status: 409,
+    description: 'Bulk indexing into a folder refused: DATABASE_URL is set or the DATA_DIR belongs to a shared-mode replica, where PostgreSQL is the store of record; index through a replica (jacolbert index --url).',
+  },
   CHANGE_LOG_CORRUPT: { status: 500, description: 'The write-ahead log is damaged before its tail; start-up refuses (the message names the file and byte offset).' },
   ENCODER_FAILED: { status: 500, description: 'The encoder failed unexpectedly.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected error.' },

@@ -13,6 +13,8 @@ import type { ChangeRecord, ChangeResult } from './change-log.js'
 /** The part of an index the applier reads (documents change through ApplyTarget.apply). */
 export interface ApplyIndex {
   readonly settings: IndexSettings
+  /** Ids of the live documents, for a `retain` change (the PostgreSQL follower's; the index store's indexes have it). */
+  ids?(): string[]
 }
 
 /** The part of the index store the applier drives (src/index/index-store.ts implements it). */
@@ -82,6 +84,18 @@ export function createApplier(target: ApplyTarget, opts: { logger?: ApplierLogge
             ? (target.apply(name, { op: 'delete', ids: ch.ids }) as { deleted: string[]; missing: string[] })
             : { deleted: [], missing: [...ch.ids] }
           results.push({ op: 'delete', ...r })
+          break
+        }
+        case 'retain': {
+          const index = target.get(name)
+          let deleted: string[] = []
+          if (index !== undefined) {
+            if (index.ids === undefined) throw new TypeError(`index ${name} cannot list its ids, so a retain change cannot apply`)
+            const keep = new Set(ch.ids)
+            const gone = index.ids().filter((id) => !keep.has(id))
+            if (gone.length > 0) deleted = (target.apply(name, { op: 'delete', ids: gone }) as { deleted: string[] }).deleted
+          }
+          results.push({ op: 'retain', deleted })
           break
         }
       }

@@ -68,6 +68,12 @@ export type Change =
   | { op: 'upsert'; dim: number; create: IndexSettings; lexical?: Bm25Settings; documents: DocumentChange[] }
   /** Deletes by id; a no-op when the index is absent. */
   | { op: 'delete'; ids: string[] }
+  /**
+   * Deletes every document whose id is not in `ids`; a no-op when the index is absent. Never written to a log: the
+   * PostgreSQL follower delivers it to a replica that fell behind the purge of deletes' tombstones (it cannot see those
+   * deletes row by row any more), with the ids the database holds live, in the first record it delivers after that.
+   */
+  | { op: 'retain'; ids: string[] }
 
 /** One durable write: all its changes apply to one index, in order, under one seq. */
 export interface ChangeRecord {
@@ -81,6 +87,7 @@ export type ChangeResult =
   | { op: 'drop'; dropped: boolean }
   | { op: 'upsert'; added: string[]; updated: string[] }
   | { op: 'delete'; deleted: string[]; missing: string[] }
+  | { op: 'retain'; deleted: string[] }
 
 export interface ChangeLog {
   readonly kind: ChangeLogKind

@@ -91,6 +91,127 @@ function corrupt(path: string, offset: number, problem: string): AppError {
   )
 }
 
+/**
+ * Checks every frame of one segment; calls `onFrame` for each good one. Returns the byte length of the good prefix
+ * (smaller than the file only for a torn tail, allowed when `last`).
+ */
+function scanSegment(path: string, buf: Buffer, last: boolean, onFrame: (payload: Buffer, offset: number) => void): number {
+  if (buf.byteLength < SEGMENT_HEADER_BYTES) {
+    if (last && SEGMENT_MAGIC.subarray(0, Math.min(buf.byteLength, 8)).equals(buf.subarray(0, Math.min(buf.byteLength, 8)))) return 0
+    throw corrupt(path, 0, `segment header is ${buf.byteLength} bytes long, expected ${SEGMENT_HEADER_BYTES}`)
+  }
+  if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC)) throw corrupt(path, 0, 'not a write-ahead log segment (bad magic)')
+  let o = SEGMENT_HEADER_BYTES
+  while (o < buf.byteLength) {
+    const left = buf.byteLength - o
+    if (left < FRAME_HEADER_BYTES) {
+      if (last) return o
+      throw corrupt(path, o, `frame header cut short (${left} bytes) in a segment that is not the last one`)
+    }
+    const len = buf.readUInt32LE(o)
+    if (crc32(buf.subarray(o, o + 8)) !== buf.readUInt32LE(o + 8)) {
+      // zeros to the end: space the file system allocated but the crash never filled; never acknowledged
+      if (last && buf.subarray(o).every((b) => b === 0)) return o
+      throw corrupt(path, o, 'frame header checksum mismatch')
+    }
+    if (len > MAX_RECORD_BYTES) throw corrupt(path, o, `frame claims ${len} bytes`)
+    if (left < FRAME_HEADER_BYTES + len) {
+      if (last) return o
+      throw corrupt(path, o, `frame of ${len} bytes cut short (${left - FRAME_HEADER_BYTES} present) in a segment that is not the last one`)
+    }
+    const payload = buf.subarray(o + FRAME_HEADER_BYTES, o + FRAME_HEADER_BYTES + len)
+    if (crc32(payload) !== buf.readUInt32LE(o + 4)) throw corrupt(path, o, 'record checksum mismatch')
+    onFrame(payload, o)
+    o += FRAME_HEADER_BYTES + len
+  }
+  return o
+}
+
+/**
+ * The records of one segment, checked as replay checks them (frames, then seqs increasing across segments: `order.prev`
+ * is the previous record's seq). `onHead` sees every record's index and seq; `onRecord` gets the decoded records that
+ * `wants` (replay: those above what the snapshots cover). Returns the byte length of the good prefix (see scanSegment).
+ */
+function readSegment(
+  path: string, buf: Buffer, last: boolean, base: number, order: { prev: number }, wants: (index: string, seq: number) => boolean,
+  onHead: (index: string, seq: number) => void, onRecord: (record: ChangeRecord, bytes: number) => void,
+): number {
+  return scanSegment(path, buf, last, (payload, offset) => {
+    let head: { index: string; seq: number }
+    try {
+      head = peekRecord(payload)
+    } catch (err) {
+      throw corrupt(path, offset, (err as Error).message)
+    }
+    if (head.seq <= order.prev || head.seq < base) {
+      throw corrupt(path, offset, `record seq ${head.seq} does not follow seq ${Math.max(order.prev, base - 1)}`)
+    }
+    order.prev = head.seq
+    onHead(head.index, head.seq)
+    if (wants(head.index, head.seq)) {
+      let record: ChangeRecord
+      try {
+        record = decodeRecord(payload)
+      } catch (err) {
+        if (err instanceof RecordFormatError) throw corrupt(path, offset, `record does not parse (${err.message})`)
+        throw err
+      }
+      onRecord(record, payload.byteLength)
+    }
+  })
+}
+
+export interface WalReadout {
+  /** Records delivered (those above what the snapshots cover, of `index` when given). */
+  records: number
+  /** Highest seq of any record in the log, per index (also of records the snapshots cover). */
+  maxSeq: Map<string, number>
+  /** Highest seq in the log (records and segment bases), 0 for none. */
+  lastSeq: number
+  /** Bytes after the last whole record of the last segment (a torn tail), left as they are. */
+  tornBytes: number
+}
+
+/**
+ * Reads the log under `dir` without changing anything (no tail cut, no segment created or deleted): what a tool that
+ * writes index snapshots of a DATA_DIR (bulk indexing) needs to start from the state the service would restore, and
+ * to record in its snapshots the seq they cover. Same checks as replay: damage before the tail throws
+ * AppError('CHANGE_LOG_CORRUPT'). A missing folder is an empty log. Do not run it beside a service using `dir`.
+ */
+export async function readWal(
+  dir: string, snapshots: ReadonlyMap<string, number>, onRecord: (r: ChangeRecord) => void, opts: { index?: string } = {},
+): Promise<WalReadout> {
+  const only = opts.index
+  // with `index`, records of other names are still checked, but neither decoded nor delivered
+  const wants = (index: string, seq: number): boolean => (only === undefined || index === only) && seq > (snapshots.get(index) ?? 0)
+
+  let all: string[]
+  try {
+    all = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: 0, maxSeq: new Map(), lastSeq: 0, tornBytes: 0 }
+    throw err
+  }
+  const names = all.filter((n) => SEGMENT_RE.test(n)).sort()
+  const out: WalReadout = { records: 0, maxSeq: new Map(), lastSeq: 0, tornBytes: 0 }
+  const order = { prev: 0 }
+  for (let i = 0; i < names.length; i++) {
+    const path = join(dir, names[i])
+    const buf = await readFile(path)
+    const base = Number(SEGMENT_RE.exec(names[i])![1])
+    out.lastSeq = Math.max(out.lastSeq, base - 1)
+    const good = readSegment(path, buf, i === names.length - 1, base, order, wants, (index, seq) => {
+      out.maxSeq.set(index, seq)
+      out.lastSeq = Math.max(out.lastSeq, seq)
+    }, (record) => {
+      onRecord(record)
+      out.records++
+    })
+    out.tornBytes = buf.byteLength - good
+  }
+  return out
+}
+
 export function createFileWal(opts: FileWalOptions): FileWal {
   const dir = opts.dir
   const segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024
@@ -141,42 +262,6 @@ export function createFileWal(opts: FileWalOptions): FileWal {
     segments.push({ name, path, size: SEGMENT_HEADER_BYTES, maxSeq: new Map(), records: 0 })
   }
 
-  /**
-   * Checks every frame of one segment; calls `onFrame` for each good one. Returns the byte length of the good prefix
-   * (smaller than the file only for a torn tail, allowed when `last`).
-   */
-  function scanSegment(path: string, buf: Buffer, last: boolean, onFrame: (payload: Buffer, offset: number) => void): number {
-    if (buf.byteLength < SEGMENT_HEADER_BYTES) {
-      if (last && SEGMENT_MAGIC.subarray(0, Math.min(buf.byteLength, 8)).equals(buf.subarray(0, Math.min(buf.byteLength, 8)))) return 0
-      throw corrupt(path, 0, `segment header is ${buf.byteLength} bytes long, expected ${SEGMENT_HEADER_BYTES}`)
-    }
-    if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC)) throw corrupt(path, 0, 'not a write-ahead log segment (bad magic)')
-    let o = SEGMENT_HEADER_BYTES
-    while (o < buf.byteLength) {
-      const left = buf.byteLength - o
-      if (left < FRAME_HEADER_BYTES) {
-        if (last) return o
-        throw corrupt(path, o, `frame header cut short (${left} bytes) in a segment that is not the last one`)
-      }
-      const len = buf.readUInt32LE(o)
-      if (crc32(buf.subarray(o, o + 8)) !== buf.readUInt32LE(o + 8)) {
-        // zeros to the end: space the file system allocated but the crash never filled; never acknowledged
-        if (last && buf.subarray(o).every((b) => b === 0)) return o
-        throw corrupt(path, o, 'frame header checksum mismatch')
-      }
-      if (len > MAX_RECORD_BYTES) throw corrupt(path, o, `frame claims ${len} bytes`)
-      if (left < FRAME_HEADER_BYTES + len) {
-        if (last) return o
-        throw corrupt(path, o, `frame of ${len} bytes cut short (${left - FRAME_HEADER_BYTES} present) in a segment that is not the last one`)
-      }
-      const payload = buf.subarray(o + FRAME_HEADER_BYTES, o + FRAME_HEADER_BYTES + len)
-      if (crc32(payload) !== buf.readUInt32LE(o + 4)) throw corrupt(path, o, 'record checksum mismatch')
-      onFrame(payload, o)
-      o += FRAME_HEADER_BYTES + len
-    }
-    return o
-  }
-
   async function replay(snapshots: ReadonlyMap<string, number>, onRecord: (r: ChangeRecord) => void): Promise<ReplayInfo> {
     if (opened) throw new Error('replay() runs once, before appends')
     await mkdir(dir, { recursive: true })
@@ -184,7 +269,7 @@ export function createFileWal(opts: FileWalOptions): FileWal {
     for (const n of all) if (n.endsWith('.wal.tmp')) await rm(join(dir, n), { force: true }) // a crash while creating a segment
     const names = all.filter((n) => SEGMENT_RE.test(n)).sort()
     let lastSeq = 0
-    let prevRecordSeq = 0
+    const order = { prev: 0 }
     for (const s of snapshots.values()) lastSeq = Math.max(lastSeq, s)
     const info: ReplayInfo = { records: 0, bytes: 0, tornBytes: 0 }
     for (let i = 0; i < names.length; i++) {
@@ -195,32 +280,14 @@ export function createFileWal(opts: FileWalOptions): FileWal {
       const base = Number(SEGMENT_RE.exec(name)![1])
       lastSeq = Math.max(lastSeq, base - 1)
       const seg: Segment = { name, path, size: 0, maxSeq: new Map(), records: 0 }
-      const good = scanSegment(path, buf, last, (payload, offset) => {
-        let head: { index: string; seq: number }
-        try {
-          head = peekRecord(payload)
-        } catch (err) {
-          throw corrupt(path, offset, (err as Error).message)
-        }
-        if (head.seq <= prevRecordSeq || head.seq < base) {
-          throw corrupt(path, offset, `record seq ${head.seq} does not follow seq ${Math.max(prevRecordSeq, base - 1)}`)
-        }
-        prevRecordSeq = head.seq
-        lastSeq = Math.max(lastSeq, head.seq)
-        seg.maxSeq.set(head.index, head.seq)
+      const good = readSegment(path, buf, last, base, order, (index, seq) => seq > (snapshots.get(index) ?? 0), (index, seq) => {
+        lastSeq = Math.max(lastSeq, seq)
+        seg.maxSeq.set(index, seq)
         seg.records++
-        if (head.seq > (snapshots.get(head.index) ?? 0)) {
-          let record: ChangeRecord
-          try {
-            record = decodeRecord(payload)
-          } catch (err) {
-            if (err instanceof RecordFormatError) throw corrupt(path, offset, `record does not parse (${err.message})`)
-            throw err
-          }
-          onRecord(record)
-          info.records++
-          info.bytes += payload.byteLength
-        }
+      }, (record, bytes) => {
+        onRecord(record)
+        info.records++
+        info.bytes += bytes
       })
       if (good < buf.byteLength || good < SEGMENT_HEADER_BYTES) {
         info.tornBytes = buf.byteLength - good

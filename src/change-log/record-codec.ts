@@ -51,6 +51,7 @@ export function encodeRecord(record: ChangeRecord): Buffer {
   // first pass: sizes (and the UTF-8 buffers, reused by the second pass in the same order)
   let size = 1 + 8 + 2 + s(record.index).byteLength + 2
   for (const ch of record.changes) {
+    if (ch.op === 'retain') throw new TypeError('a retain change is delivered by the PostgreSQL follower, never logged')
     size += 1
     if (ch.op === 'create') size += 4 + s(settingsJson(ch.settings, ch.lexical)).byteLength
     else if (ch.op === 'upsert') {
@@ -80,6 +81,7 @@ export function encodeRecord(record: ChangeRecord): Buffer {
   putStr(2)
   o = buf.writeUInt16LE(record.changes.length, o)
   for (const ch of record.changes) {
+    if (ch.op === 'retain') continue // refused above
     o = buf.writeUInt8(OP[ch.op], o)
     if (ch.op === 'create') putStr(4)
     else if (ch.op === 'upsert') {

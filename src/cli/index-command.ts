@@ -9,6 +9,9 @@ import { createFolderSink, createServerSink, type BulkSink } from '../bulk/sinks
 import { countRecords, formatOf, type FileFormat } from '../data/record-reader.js'
 import { AppError } from '../errors.js'
 import { checkIndexName } from '../index/index-store.js'
+import { createLexicalAnalyzer } from '../lexical/analyzer.js'
+import { resolveDictionaryDir } from '../tokenizer/colbert-tokenizer.js'
+import { createMecabAnalyzer } from '../tokenizer/mecab/index.js'
 import { parseCommandArgs, usageError } from './command-args.js'
 import { ENCODER_HELP, ENCODER_OPTIONS, openEncoder } from './encoder-flags.js'
 import { createProgress } from './progress.js'
@@ -21,7 +24,9 @@ crash: documents whose id is already indexed are skipped.
 
 destination (one of):
   --data-dir DIR        write the index folder DIR/indexes/NAME that \`jacolbert serve\` (DATA_DIR=DIR) restores;
-                        default $DATA_DIR. Do not point it at the DATA_DIR of a running server.
+                        default $DATA_DIR. Do not point it at the DATA_DIR of a running server. Records of
+                        the DATA_DIR's write-ahead log are applied first. Refused in shared mode
+                        (DATABASE_URL): use --url there.
   --url URL             send the documents to a running server (POST /index); bearer token from $API_KEY.
                         Indexed ids are remembered in --progress-file (default FILE.NAME.progress) for resuming.
 
@@ -103,7 +108,12 @@ export async function run(argv: string[]): Promise<number> {
     const budget = Number(v['batch-tokens'] ?? process.env.ENCODER_MAX_BATCH_TOKENS ?? (encoder.provider === 'cpu' ? 2048 : 16384))
     batch = (batchFlag as number | undefined) ?? Math.max(8, Math.ceil((4 * budget) / encoder.settings.docMaxlen))
     try {
-      sink = await createFolderSink({ dataDir, index: name, encoder, nbits: nbits as 1 | 2 | 4 })
+      // the lexical (BM25) side gets each text as POST /index gives it: same dictionary as the encoder's
+      const analyzer = createLexicalAnalyzer(createMecabAnalyzer(resolveDictionaryDir(model, v.dic ?? process.env.MECAB_DICDIR)))
+      sink = await createFolderSink({
+        dataDir, index: name, encoder, nbits: nbits as 1 | 2 | 4, analyzer, databaseUrl: process.env.DATABASE_URL,
+        logger: { info: () => undefined, warn: (o, msg) => process.stderr.write(`jacolbert index: ${msg ?? ''} ${JSON.stringify(o)}\n`) },
+      })
     } catch (err) {
       await closeEncoder()
       throw err

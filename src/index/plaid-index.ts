@@ -475,7 +475,7 @@ class PlaidIndexImpl implements PlaidIndex {
 
   private rebuildIvf(): void {
     const c = this.c
-    c.ivf = buildIvf(c.cset!.k, c.codes, c.docStart, c.docLen, this.liveSlots())
+    c.ivf = buildIvf(c.cset!.k, c.codes, c.docStart, c.docLen, this.liveSlots(), c.nSlots)
     c.ivfBaseSlots = c.nSlots
     c.ivfBaseVectors = c.nVectors
   }
@@ -485,7 +485,7 @@ class PlaidIndexImpl implements PlaidIndex {
     if (c.ivf!.k !== c.cset!.k || c.nVectors - c.ivfBaseVectors > IVF_DELTA_FRACTION * c.ivfBaseVectors) { this.rebuildIvf(); return }
     const delta: number[] = []
     for (let s = c.ivfBaseSlots; s < c.nSlots; s++) if (c.live[s]) delta.push(s)
-    setIvfDelta(c.ivf!, c.codes, c.docStart, c.docLen, Uint32Array.from(delta))
+    setIvfDelta(c.ivf!, c.codes, c.docStart, c.docLen, Uint32Array.from(delta), c.nSlots)
   }
 
   /** Copies an untrained batch's vectors (stored indices from pending.base on) into raw. */

@@ -1,28 +1,30 @@
 /**
- * The 4-stage PLAID search over an index's arrays (read-only here):
- *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim).
- *  2. candidates: union of the IVF lists of each query token's top-ncells centroids, restricted to allowed slots.
- *     approx:     pruned centroid-interaction score (codes whose best S is below the threshold are skipped; a query
- *                 token reached by no kept code adds −9999, as in PLAID), top ndocs; then a refined score over those: the vectors in the probed cells decompressed and scored
- *                 exactly, every other vector by its centroid score (cost: pool vectors × qlen + probed vectors ×
- *                 qlen·dim).
- *  4. exact:      MaxSim of the best ndocs/4 by refined score (only their unprobed vectors are decompressed: the probed
- *                 maxima are reused), growing in steps while refined + the largest error seen (exact − refined) can
- *                 still reach the k-th exact score, at most 2·ndocs/4 documents; top k (see adaptiveExact).
- * Stage-by-stage survivors for a diagnostic: SearchParams.trace (bench/index-stages.ts).
+ * The PLAID search over an index's arrays (read-only here), with WARP-style probe scores in place of PLAID's
+ * centroid-only candidate ranking:
+ *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim); each token's top-ncells centroids are its probed cells.
+ *  2. candidates: probe scores (probe-scores.ts): every vector of a token's probed cells scored against that token
+ *                 from its packed residual (lookup tables, no decompression); the candidates are the documents they
+ *                 reach (cost: Σ probed cell sizes × bytes/vector lookups, plus qlen tables of bytes/vector × 256).
+ *  3. approx:     the best 4·ndocs candidates by probe scores alone, then per token the best of the probe score and
+ *                 the centroid scores of the document's other codes (those whose best S ≥ threshold), centroid scores
+ *                 weighted as in decoding (SIMD kernel: one f32x4.max per 4 tokens per code).
+ *  4. exact:      MaxSim over the decompressed vectors of the best ndocs/4 by the approximate score, growing in steps
+ *                 while approx + the largest error seen (exact − approx) can still reach the k-th exact score, at
+ *                 most 2·ndocs/4 documents; top k (see adaptiveExact).
+ * Stage-by-stage survivors for a diagnostic: SearchParams.trace (bench/index-stages.ts, bench/index-matrix.ts --stages).
  * A filter is applied first (an allowed bitset over live slots); when it leaves no more documents than stage 4
  * would score anyway, those documents are scored exactly, and when the candidates that pass it are too few, ncells
  * grows ×4 until enough are found (up to every centroid), so a filtered search returns k hits when k exist.
- * Hot loops run in WebAssembly SIMD kernels (simd-kernels.ts) with TypeScript fallbacks: the int16 centroid-score
- * tile, a row-max kernel, the stage-2/3 max-accumulation kernel, and decode + int16 tile for stage 4. Per query on
- * the bench's 1.8 M-vector set (K = 16384, k = 10 defaults), before the refinement: centroids 4.3 ms, candidates 0.1,
- * approx 1.1, exact 3.4. The refinement's per-token centroid maxima run in a TypeScript loop (no kernel yet).
+ * Why probe scores (issue 9, BENCHMARKS.md § Index quality matrix): on skewed data the target's matches are carried
+ * by residuals (its centroids are shared with many documents of popular topics); PLAID's centroid-only cut lost
+ * 27–43 of 76–81 targets on the skewed presets before they could be scored exactly.
  */
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
 import type { Ivf } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
+import { createProbeScratch, probeScores, type ProbeScratch } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
@@ -47,20 +49,24 @@ export interface SearchView {
 
 export interface ResolvedParams { k: number; ncells: number; threshold: number; ndocs: number }
 
-const NO_MATCH = -9999
+/**
+ * A document that no probed vector of token j reaches, and none of its kept codes, gets this for token j in the
+ * approximate score (in vector-score units: cosine-like, so 0 = no evidence either way).
+ */
+const PROBE_FLOOR = 0
 
 /**
- * Our defaults by k, chosen from curves measured with `bench/index-profile.ts --sweep` on two 10k-document synthetic
- * sets (1.8 M vectors, K = 16384, nbits 2, 500 queries; p50 one query at a time on the 2-core dev VM, same runs):
- * on the bench's set (exact MaxSim success@10 0.953), with the Lloyd–Max codec:
- *   k=10  reference (ncells 1, thr 0.5, ndocs 256): success@10 0.926, 10.3 ms;  ncells 1–8, thr 0.4, ndocs 128: 0.940,
- *         7.7 ms; ndocs 256: 0.948, 10.7 ms (before the int16 exact stage); thr 0.5 costs 0.02–0.03, 0.55 collapses
- *   k=100 reference (2, 0.45, 1024): 0.948, 26 ms;  (8, 0.45, 400): 0.948, 13.9 ms
- * ncells hardly matters (a document's vectors share few codes, so IVF lists are short and candidates cheap); the
- * exact stage (ndocs/4 documents) dominates the cost and the threshold the quality.
- * Issue 9 (skewed data, BENCHMARKS.md "Index search stages under skew"): these values lost the target at the cut to
- * the exact stage; the refined cut and the adaptive exact stage fixed that without changing them. They have not yet
- * been re-chosen across the bench:gen presets; ncells now also sets how many vectors the refinement decompresses.
+ * Our defaults by k. With probe scores (BENCHMARKS.md § Index quality matrix, "Probe scores"), measured on the seven
+ * bench:gen presets (10k documents, nbits 2, 100 queries each, against exact MaxSim over the original vectors):
+ *   ncells  how many cells each token probes: the probe stage's cost is proportional to it. 8 holds on every preset;
+ *           4 loses 0.21 success@10 on single-topic (0.65 vs 0.76), 16 gains 0.05 there and nothing elsewhere at
+ *           about 1.5–2× the probe time.
+ *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4).
+ *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2) to the exact stage;
+ *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
+ * The remaining gap to exact MaxSim (0.02–0.10 at k=10) is split between the exact stage's size (targets ranked
+ * just outside it) and the 2-bit codec (targets scored exactly on their decompressed vectors and outranked), which
+ * also bounds the reference parameters. Per-request parameters override these.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
   if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
@@ -89,21 +95,15 @@ export function resolveParams(params: SearchParams): ResolvedParams {
 
 /** Per-index scratch reused across searches (searches are synchronous, so one set per index suffices). */
 export interface SearchScratch {
-  mark: Uint32Array; epoch: number; S: Float32Array; maxS: Float32Array; kept: Uint8Array
+  S: Float32Array; maxS: Float32Array; kept: Uint8Array; probe: ProbeScratch
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
 }
 
 export function createSearchScratch(): SearchScratch {
-  return { mark: new Uint32Array(0), epoch: 0, S: new Float32Array(0), maxS: new Float32Array(0), kept: new Uint8Array(0), sPtr: -1 }
+  return { S: new Float32Array(0), maxS: new Float32Array(0), kept: new Uint8Array(0), probe: createProbeScratch(), sPtr: -1 }
 }
 
-function nextEpoch(scratch: SearchScratch, nSlots: number): number {
-  if (scratch.mark.length < nSlots) scratch.mark = new Uint32Array(Math.max(nSlots, Math.ceil(scratch.mark.length * 1.25)))
-  scratch.epoch = (scratch.epoch + 1) >>> 0
-  if (scratch.epoch === 0) { scratch.mark.fill(0); scratch.epoch = 1 }
-  return scratch.epoch
-}
 
 export function searchIndex(
   view: SearchView, query: Float32Array, params: SearchParams, scratch: SearchScratch,
@@ -170,12 +170,18 @@ export function searchIndex(
   timingsMs.centroids = now - t
   t = now
 
-  let cands = candidates(view, chosen, K, allowed, scratch)
-  while (cands.length < need && ncells < K) {
+  // Probe scores (probe-scores.ts) for every vector of each token's probed cells; a document no probed vector of
+  // token j reaches starts token j at the floor. Too few documents (a narrow filter): probe more cells.
+  const codec = view.codec!
+  const w = codec.centroidWeight
+  const floor = new Float32Array(qlen).fill(PROBE_FLOOR)
+  let probe = probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, sView(view, S, sPtr, K, qlen), chosen, ncells, floor, scratch.probe)
+  while (probe.slots.length < need && ncells < K) {
     ncells = Math.min(K, ncells * 4)
-    chosen = topCentroidsPerToken(S, qlen, K, ncells)
-    cands = candidates(view, chosen, K, allowed, scratch)
+    chosen = topCentroidsPerToken(sView(view, S, sPtr, K, qlen), qlen, K, ncells)
+    probe = probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, sView(view, S, sPtr, K, qlen), chosen, ncells, floor, scratch.probe)
   }
+  const cands = probe.slots
   now = performance.now()
   timingsMs.candidates = now - t
   t = now
@@ -185,63 +191,44 @@ export function searchIndex(
     trace.budgets = { ncells, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
   }
 
-  // the probed cells (each token's top-ncells centroids)
-  const probed = new Uint8Array(K)
-  for (let i = 0; i < chosen.length; i++) probed[chosen[i]] = 1
-  let pool = cands
-  const keys = new Uint32Array(0)
+  // Approximate score of every candidate: per token, the best of its probe score and the centroid scores of its
+  // other vectors (codes not probed, with a best score ≥ threshold), centroid scores weighted by centroidWeight like
+  // the probe scores' centroid part, so that both estimate the same undecompressed vector score. (Unweighted, a
+  // centroid score overstates a vector's by ~1/centroidWeight ≈ 1.3 and the ranking favours long documents of popular
+  // topics over the one whose vectors the query matches.)
   if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
   const kept = scratch.kept
   for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
-  // A token that no kept code of a document reaches counts NO_MATCH in the pruned pass, as in PLAID. Imputing the
-  // pruning bound min(threshold, the token's best centroid score) instead (WARP-style) was measured on the bench's presets and lost
-  // targets at this cut wherever few codes are kept (short documents, ncells 1 / threshold 0.5): uniform at the
-  // reference parameters 0.93 -> 0.35 success@10, short-12k 0.49 -> 0.16 (BENCHMARKS.md § Index quality matrix).
-  const floor = new Float32Array(qlen).fill(NO_MATCH)
-  if (pool.length > p.ndocs) {
-    const approx = approxScores(view, S, sPtr, qlen, pool, kept, floor)
-    pool = selectSlots(pool, approx, p.ndocs, keys)
-    if (trace !== undefined) trace.pruned = slotIds(view, pool)
-  }
-  let scored: Uint32Array
-  let scores: Float32Array
-  if (pool.length > need) {
-    // Refinement: the vectors in the probed cells (each token's top-ncells centroids, WARP's selection) are
-    // decompressed and scored exactly; every other vector counts with its centroid score, so a document's refined
-    // score is its centroid-interaction score with the probed matches made exact. (Imputing a constant for the
-    // unprobed part, as WARP does, found more targets but drifted from MaxSim's own top 10 on skewed data:
-    // overlap@10 0.85 -> 0.51.) The probed maxima are kept, so the exact stage only decompresses the other vectors.
-    // Cost: the pool's vectors × qlen maxima, plus decoding the pool's probed vectors (a small share of them).
-    const Sv = sPtr >= 0 && cset.arena !== null ? cset.arena.arena.f32(sPtr, K * qlen) : S // re-taken: arena growth detaches views
-    const approx = new Float32Array(pool.length)
-    const cmax = new Float32Array(pool.length * qlen).fill(NO_MATCH)
-    for (let i = 0; i < pool.length; i++) {
-      const a = view.docStart[pool[i]], b = a + view.docLen[pool[i]], o = i * qlen
-      for (let v = a; v < b; v++) {
-        const c = view.codes[v]
-        if (probed[c] === 1) continue
-        const row = c * qlen
-        for (let j = 0; j < qlen; j++) if (Sv[row + j] > cmax[o + j]) cmax[o + j] = Sv[row + j]
-      }
-    }
-    const tokMax = new Float32Array(pool.length * qlen)
-    exactScores(view, query, qlen, pool, { keep: probed, want: 1, tokMax })
-    for (let i = 0, o = 0; i < pool.length; i++) {
+  for (let i = 0; i < chosen.length; i++) kept[chosen[i]] = 0
+  // The candidates beyond the best 4·ndocs by probe scores alone are dropped before the centroid pass (on skewed
+  // data nearly every document is a candidate: a function-word cell is probed by some token).
+  let pool = cands
+  let init = probe.rows
+  const M = 4 * p.ndocs
+  if (cands.length > M) {
+    const probeOnly = new Float32Array(cands.length)
+    for (let i = 0, o = 0; i < cands.length; i++) {
       let sum = 0
-      for (let j = 0; j < qlen; j++, o++) sum += tokMax[o] > cmax[o] ? tokMax[o] : cmax[o]
-      approx[i] = sum
+      for (let j = 0; j < qlen; j++, o++) sum += init[o]
+      probeOnly[i] = sum
     }
-    now = performance.now()
-    timingsMs.approx = now - t
-    t = now
-    ;({ scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, probed, tokMax))
-  } else {
-    now = performance.now()
-    timingsMs.approx = now - t
-    t = now
-    scored = pool
-    scores = exactScores(view, query, qlen, pool)
+    const order = topIndices(probeOnly, cands, cands.length, M, new Uint32Array(cands.length))
+    pool = new Uint32Array(order.length)
+    const rows = new Float32Array(order.length * qlen)
+    for (let i = 0; i < order.length; i++) {
+      pool[i] = cands[order[i]]
+      rows.set(init.subarray(order[i] * qlen, (order[i] + 1) * qlen), i * qlen)
+    }
+    init = rows
   }
+  for (let i = 0; i < init.length; i++) init[i] /= w
+  const approx = approxScores(view, sView(view, S, sPtr, K, qlen), sPtr, qlen, pool, kept, floor, init)
+  for (let i = 0; i < approx.length; i++) approx[i] *= w
+  if (trace !== undefined && pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
+  now = performance.now()
+  timingsMs.approx = now - t
+  t = now
+  const { scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k)
   if (trace !== undefined) {
     trace.unpruned = slotIds(view, scored)
     trace.budgets!.exact = scored.length
@@ -263,7 +250,6 @@ export function searchIndex(
  */
 function adaptiveExact(
   view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, need: number, k: number,
-  kept: Uint8Array, tokMax: Float32Array,
 ): { scored: Uint32Array; scores: Float32Array } {
   const n = Math.min(pool.length, 2 * need)
   const order = topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length))
@@ -276,9 +262,7 @@ function adaptiveExact(
   let next = Math.min(n, need)
   const step = Math.max(k, Math.ceil(need / 2))
   while (done < n) {
-    const init = new Float32Array((next - done) * qlen)
-    for (let i = done; i < next; i++) init.set(tokMax.subarray(order[i] * qlen, (order[i] + 1) * qlen), (i - done) * qlen)
-    scores.set(exactScores(view, query, qlen, slots.subarray(done, next), { keep: kept, want: 0, init }), done)
+    scores.set(exactScores(view, query, qlen, slots.subarray(done, next)), done)
     for (let i = done; i < next; i++) {
       const e = scores[i] - approx[order[i]]
       if (e > errMax) errMax = e
@@ -384,38 +368,25 @@ export function scanScores(
   return out
 }
 
+/** S as a fresh view: in the centroid arena a memory growth detaches earlier views. */
+function sView(view: SearchView, S: Float32Array, sPtr: number, K: number, qlen: number): Float32Array {
+  const ca = view.cset!.arena
+  return sPtr >= 0 && ca !== null ? ca.arena.f32(sPtr, K * qlen) : S
+}
+
+/** The m slots with the best scores (ties by slot), best first. */
+function topSlots(slots: Uint32Array, scores: Float32Array, m: number): Uint32Array {
+  const top = topIndices(scores, slots, slots.length, m, new Uint32Array(slots.length))
+  const out = new Uint32Array(top.length)
+  for (let i = 0; i < top.length; i++) out[i] = slots[top[i]]
+  return out
+}
+
 function listAllowed(allowed: Uint8Array, nSlots: number, n: number): Uint32Array {
   const out = new Uint32Array(n)
   let i = 0
   for (let s = 0; s < nSlots; s++) if (allowed[s]) out[i++] = s
   return out
-}
-
-/** Union of the IVF lists of each query token's top-`ncells` centroids, allowed slots only. O(K·qlen + list sizes). */
-function candidates(view: SearchView, chosen: Uint32Array, K: number, allowed: Uint8Array, scratch: SearchScratch): Uint32Array {
-  const ivf = view.ivf!
-  const epoch = nextEpoch(scratch, view.nSlots)
-  const mark = scratch.mark
-  let out = new Uint32Array(1024)
-  let n = 0
-  const add = (offsets: Uint32Array, list: Uint32Array, c: number): void => {
-    for (let i = offsets[c], e = offsets[c + 1]; i < e; i++) {
-      const s = list[i]
-      if (mark[s] === epoch || !allowed[s]) continue
-      mark[s] = epoch
-      if (n === out.length) { const b = new Uint32Array(n * 2); b.set(out); out = b }
-      out[n++] = s
-    }
-  }
-  const seen = new Uint8Array(K)
-  for (let i = 0; i < chosen.length; i++) {
-    const c = chosen[i]
-    if (seen[c]) continue
-    seen[c] = 1
-    add(ivf.baseOffsets, ivf.baseSlots, c)
-    if (ivf.deltaSlots.length > 0) add(ivf.deltaOffsets, ivf.deltaSlots, c)
-  }
-  return out.subarray(0, n)
 }
 
 /** For each query token j, the ncells centroids with the highest S[c, j] (qlen·ncells entries). */
@@ -447,6 +418,7 @@ export function topCentroidsPerToken(S: Float32Array, qlen: number, K: number, n
  */
 function approxScores(
   view: SearchView, S: Float32Array, sPtr: number, qlen: number, slots: Uint32Array, kept: Uint8Array | null, floor: Float32Array,
+  init?: Float32Array,
 ): Float32Array {
   const out = new Float32Array(slots.length)
   const ca = view.cset!.arena
@@ -468,7 +440,8 @@ function approxScores(
     const endsPtr = codesPtr + Math.ceil((maxCodes * 2) / 16) * 16
     const accPtr = endsPtr + maxDocs * 4
     const outPtr = accPtr + qlen * 8
-    arena.reserve(outPtr + maxDocs * 4)
+    const initPtr = outPtr + Math.ceil((maxDocs * 4) / 16) * 16
+    arena.reserve(initPtr + (init === undefined ? 0 : maxDocs * qlen * 4))
     if (kept !== null) arena.u8(keptPtr, K).set(kept.subarray(0, K))
     arena.f32(accPtr + qlen * 4, qlen).set(floor)
     for (let i0 = 0; i0 < slots.length;) {
@@ -481,7 +454,8 @@ function approxScores(
         at += len
         ends[i - i0] = at
       }
-      arena.approx(codesPtr, endsPtr, i1 - i0, sPtr, qlen, kept === null ? 0 : keptPtr, accPtr, outPtr)
+      if (init !== undefined) arena.f32(initPtr, (i1 - i0) * qlen).set(init.subarray(i0 * qlen, i1 * qlen))
+      arena.approx(codesPtr, endsPtr, i1 - i0, sPtr, qlen, kept === null ? 0 : keptPtr, accPtr, outPtr, init === undefined ? 0 : initPtr)
       out.set(arena.f32(outPtr, i1 - i0), i0)
       i0 = i1
     }
@@ -491,7 +465,8 @@ function approxScores(
   const { codes, docStart, docLen } = view
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]
-    acc.set(floor)
+    if (init !== undefined) acc.set(init.subarray(i * qlen, (i + 1) * qlen))
+    else acc.set(floor)
     const a = docStart[s], b = a + docLen[s]
     for (let v = a; v < b; v++) {
       const c = codes[v]
@@ -506,15 +481,6 @@ function approxScores(
   return out
 }
 
-function selectSlots(slots: Uint32Array, scores: Float32Array, m: number, _keys: Uint32Array): Uint32Array {
-  const idx = new Uint32Array(slots.length)
-  const top = topIndices(scores, slots, slots.length, m, idx)
-  const out = new Uint32Array(top.length)
-  for (let i = 0; i < top.length; i++) out[i] = slots[top[i]]
-  // keep ascending slot order for memory locality in the next pass
-  out.sort()
-  return out
-}
 
 let decodeScratch = new Float32Array(0)
 let simScratch = new Float32Array(0)
@@ -524,48 +490,19 @@ let simScratch = new Float32Array(0)
  * one matrix (WebAssembly decode kernel: a 4-dimension unit per table lookup; O(vectors·dim)), scored against the
  * query tokens as one SIMD tile (vectors·qlen·dim multiply-adds), then reduced per document. Measured on 11.5k
  * vectors (dim 128, nbits 2): decode 20 ms in TypeScript vs 6 ms in the kernel; a per-byte lookup table over the
- * packed residuals (no decompression) was 3–5× slower than decompress + SIMD tile, so it is not used.
+ * packed residuals (no decompression) was 3–5× slower than decompress + SIMD tile for all qlen tokens, so it is not
+ * used here (probe-scores.ts uses one: there each vector meets only the one or two tokens that probed its cell).
  */
-export function exactScores(
-  view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, sel?: VectorSelection,
-): Float32Array {
+export function exactScores(view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array): Float32Array {
   const out = new Float32Array(slots.length)
-  let lens: Uint32Array | undefined
-  if (sel !== undefined) {
-    lens = new Uint32Array(slots.length)
-    for (let i = 0; i < slots.length; i++) {
-      const a = view.docStart[slots[i]], b = a + view.docLen[slots[i]]
-      let n = 0
-      for (let v = a; v < b; v++) n += sel.keep[view.codes[v]]
-      lens[i] = sel.want === 1 ? n : b - a - n
-    }
-  }
-  const lenOf = (i: number): number => (lens === undefined ? view.docLen[slots[i]] : lens[i])
   // chunks of documents with ≤ EXACT_CHUNK vectors bound the scratch memory (a longer document is a chunk alone)
   for (let i0 = 0; i0 < slots.length;) {
     let i1 = i0, total = 0
-    while (i1 < slots.length && (i1 === i0 || total + lenOf(i1) <= EXACT_CHUNK)) total += lenOf(i1++)
-    exactChunk(view, query, qlen, slots, i0, i1, total, out, sel, lens)
+    while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= EXACT_CHUNK)) total += view.docLen[slots[i1++]]
+    exactChunk(view, query, qlen, slots, i0, i1, total, out)
     i0 = i1
   }
   return out
-}
-
-/**
- * A subset of every document's vectors for a partial exact score: only vectors whose code c has
- * keep[c] = want are decompressed. Two uses: scoring only the vectors of kept codes (floor for tokens they miss,
- * tokMax keeps their per-token maxima), then the exact score as the maximum of those and the other vectors.
- */
-export interface VectorSelection {
-  /** per centroid: 1 or 0; the vectors whose code has keep[code] === want are scored */
-  keep: Uint8Array
-  want: 0 | 1
-  /** qlen values: a token none of the scored vectors (nor `init`) reaches counts floor[j] in the sum */
-  floor?: Float32Array
-  /** slots.length × qlen: per document and token, a maximum already known (from the other vectors) */
-  init?: Float32Array
-  /** slots.length × qlen, written: per document and token, the maximum over the scored vectors and `init` */
-  tokMax?: Float32Array
 }
 
 let EXACT_CHUNK = 2048
@@ -579,7 +516,6 @@ export function setChunkSizesForTests(exact: number, approx: number): void {
 
 function exactChunk(
   view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,
-  sel: VectorSelection | undefined, lens: Uint32Array | undefined,
 ): void {
   const codec = view.codec!
   const cset = view.cset!
@@ -601,18 +537,9 @@ function exactChunk(
     const codesView = arena.i32(codesPtr, total), resView = arena.u8(resPtr, total * bpv)
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], len = docLen[slots[i]]
-      if (sel === undefined) {
-        for (let v = 0; v < len; v++) codesView[row + v] = codes[a + v]
-        resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
-        row += len
-      } else {
-        for (let v = a; v < a + len; v++) {
-          if (sel.keep[codes[v]] !== sel.want) continue
-          codesView[row] = codes[v]
-          resView.set(residuals.subarray(v * bpv, (v + 1) * bpv), row * bpv)
-          row++
-        }
-      }
+      for (let v = 0; v < len; v++) codesView[row + v] = codes[a + v]
+      resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
+      row += len
     }
     // decompressed rows as int16 · 2^-14 (rounding ≤ 6·10⁻⁵ per component, far below the 2-bit codec's error) for
     // the int16 dot kernel: 1.6× the float32 tile on the stage's dominant product
@@ -629,7 +556,6 @@ function exactChunk(
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], b = a + docLen[slots[i]]
       for (let v = a; v < b; v++) {
-        if (sel !== undefined && sel.keep[codes[v]] !== sel.want) continue
         decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
         row++
       }
@@ -638,17 +564,14 @@ function exactChunk(
   }
   const best = new Float32Array(qlen)
   for (let i = i0, row = 0; i < i1; i++) {
-    const len = lens === undefined ? docLen[slots[i]] : lens[i]
-    if (sel?.init !== undefined) best.set(sel.init.subarray(i * qlen, (i + 1) * qlen))
-    else best.fill(-Infinity)
+    const len = docLen[slots[i]]
+    best.fill(-Infinity)
     for (let r = 0; r < len; r++, row++) {
       const o = row * qlen
       for (let j = 0; j < qlen; j++) if (sims[o + j] > best[j]) best[j] = sims[o + j]
     }
-    if (sel?.tokMax !== undefined) sel.tokMax.set(best, i * qlen)
     let sum = 0
-    if (sel?.floor !== undefined) for (let j = 0; j < qlen; j++) sum += best[j] > sel.floor[j] ? best[j] : sel.floor[j]
-    else for (let j = 0; j < qlen; j++) sum += best[j]
+    for (let j = 0; j < qlen; j++) sum += best[j]
     out[i] = sum
   }
 }

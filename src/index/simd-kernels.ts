@@ -54,7 +54,7 @@ const op = {
   truncSat: [0xfd, ...uleb(248)], fx4nearest: [0xfd, ...uleb(106)], narrow16: [0xfd, ...uleb(133)],
   shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13],
-  vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
+  vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
 
@@ -198,26 +198,28 @@ function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
 }
 
 /**
- * approx(codes, ends, nDocs, S, qlen, kept, acc, out): centroid-interaction scores. Document d owns codes[ends[d-1]
+ * approx(codes, ends, nDocs, S, qlen, kept, acc, out, init): centroid-interaction scores. Document d owns codes[ends[d-1]
  * .. ends[d]) (uint16; ends int32, cumulative); out[d] = Σ_j max(floor[j], max over its codes c with kept[c] ≠ 0
  * (kept = 0: all) of S[c·qlen + j]). `acc` is 2·qlen floats: qlen of scratch, then floor[0..qlen) (the score of a
- * token no kept code reaches); qlen % 4 == 0. One f32x4.max per 4 query tokens per code, against 4
+ * token no kept code reaches); with init ≠ 0, document d starts from init[d·qlen ..] (its own maxima known from
+ * elsewhere, e.g. probe scores) instead of the floor; qlen % 4 == 0. One f32x4.max per 4 query tokens per code, against 4
  * compare-and-branch steps in TypeScript.
  */
 function approxBody(): number[] {
-  const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT] = [0, 1, 2, 3, 4, 5, 6, 7]
-  const [D, V, END, C, M, ROW, QB] = [8, 9, 10, 11, 12, 13, 14]
-  const [SUM] = [15] // f32
+  const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT, INIT] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
+  const [D, V, END, C, M, ROW, QB, SRC] = [9, 10, 11, 12, 13, 14, 15, 16]
+  const [SUM] = [17] // f32
   return [
-    ...vec([[7, I32], [1, F32]]),
+    ...vec([[8, I32], [1, F32]]),
     ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
     ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
     ...op.block, ...op.loop,
     ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
-    // acc = floor (the qlen floats after acc)
+    // acc = the document's row of INIT when INIT ≠ 0, else floor (the qlen floats after acc)
+    ...op.get(INIT), ...op.get(D), ...op.get(QB), ...op.mul, ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(INIT), ...op.select, ...op.set(SRC),
     ...op.i32(0), ...op.set(M),
     ...op.loop,
-    ...op.get(ACC), ...op.get(M), ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(M), ...op.add, ...op.vload, ...op.vstore,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.get(SRC), ...op.get(M), ...op.add, ...op.vload, ...op.vstore,
     ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
     ...op.end,
     ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
@@ -287,10 +289,10 @@ function buildDotTileModule(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
-    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1]].map(([n, f, tail]) =>
+    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]))),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [5], [6], [7], [7], [7]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [6], [7], [7], [7]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07], [...name('rowmax'), 0x00, 0x08],
@@ -334,8 +336,11 @@ export interface SimdArena {
   u16(byteOffset: number, length: number): Uint16Array
   /** out[r] = max of row r (rows of qlen floats, qlen % 4 == 0) */
   rowMax(sPtr: number, rows: number, qlen: number, outPtr: number): void
-  /** centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of floor) */
-  approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number): void
+  /**
+   * centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of
+   * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor)
+   */
+  approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number, initPtr?: number): void
   /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
   decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number): void
   /** decode, plus the rows as int16 · 2^-14 at out16Ptr (dim % 8 == 0) */
@@ -365,7 +370,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number) => void
   const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
   const fnRowMax = inst.exports.rowmax as (s: number, rows: number, q: number, o: number) => void
-  const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number) => void
+  const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
   const decoders: Record<number, Decode> = { 1: inst.exports.decode1 as Decode, 2: inst.exports.decode2 as Decode, 4: inst.exports.decode4 as Decode }
@@ -380,7 +385,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
     u8: (off, len) => new Uint8Array(memory.buffer, off, len),
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
-    approx: (c, e, n, sp, q, k, a, o) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o) },
+    approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16) },
     rowMax: (sp, rows, q, o) => { if (rows > 0) fnRowMax(sp, rows, q, o) },
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },

@@ -40,7 +40,7 @@ export interface SharedViewMessage {
   residuals: Uint8Array
   cset: SharedCentroids | null
   codec: SharedCodec | null
-  ivf: { k: number; baseOffsets: Uint32Array; baseSlots: Uint32Array; deltaOffsets: Uint32Array; deltaSlots: Uint32Array } | null
+  ivf: { k: number; baseOffsets: Uint32Array; baseGaps: Uint16Array; deltaOffsets: Uint32Array; deltaGaps: Uint16Array; blockSlot: Uint32Array } | null
 }
 
 const isShared = (a: Shareable): boolean => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer
@@ -122,10 +122,11 @@ export function createViewPublisher(): ViewPublisher {
           ? {
               k: ivf.k,
               baseOffsets: share(ivf.baseOffsets, ivf.baseOffsets.length),
-              baseSlots: share(ivf.baseSlots, ivf.baseSlots.length),
+              baseGaps: share(ivf.baseGaps, ivf.baseGaps.length),
               // replaced by every write: a fresh copy (small: the slots appended since the last IVF rebuild)
               deltaOffsets: sharedCopy(ivf.deltaOffsets, ivf.deltaOffsets.length),
-              deltaSlots: sharedCopy(ivf.deltaSlots, ivf.deltaSlots.length),
+              deltaGaps: sharedCopy(ivf.deltaGaps, ivf.deltaGaps.length),
+              blockSlot: sharedCopy(ivf.blockSlot, ivf.blockSlot.length),
             }
           : null,
       }

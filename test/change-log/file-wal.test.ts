@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync, sta
 import { join } from 'node:path'
 import t from 'tap'
 import type { Change, ChangeRecord } from '../../src/change-log/change-log.js'
-import { createFileWal, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/change-log/file-wal.js'
+import { createFileWal, FRAME_HEADER_BYTES, readWal, SEGMENT_HEADER_BYTES } from '../../src/change-log/file-wal.js'
 import { encodeRecord } from '../../src/change-log/record-codec.js'
 import { loadConfig } from '../../src/config.js'
 import { runServer } from '../../src/main.js'
@@ -98,6 +98,39 @@ t.test('a record cut in half at the end of the log is dropped, and the log goes 
     t.same(again.records.map((x) => x.seq), [1, 2, 3])
     await again.wal.close()
   }
+})
+
+t.test('readWal (bulk indexing) reads without changing anything: torn tail left, one index, covered seqs', async (t) => {
+  const dir = t.testdir()
+  const { wal } = await replayAll(dir)
+  await wal.append('a', [upsert('a1', 1)])
+  await wal.append('b', [upsert('b1', 2)])
+  await wal.append('a', [{ op: 'delete', ids: ['a1'] }])
+  await wal.append('a', [{ op: 'drop' }])
+  await wal.close()
+  const [seg] = segments(dir)
+  const path = join(dir, seg)
+  const whole = statSync(path).size
+  const firstFrame = frameOffsets(path)[0]
+  writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.from([9, 9, 9])])) // a torn tail
+  const before = readdirSync(dir).sort()
+  const seen: ChangeRecord[] = []
+  const r = await readWal(dir, new Map([['a', 1]]), (x) => seen.push(x), { index: 'a' })
+  t.same(seen.map((x) => [x.index, x.seq, x.changes[0].op]), [['a', 3, 'delete'], ['a', 4, 'drop']], 'records of "a" above its snapshot, in order')
+  t.same([...r.maxSeq], [['a', 4], ['b', 2]], 'highest seq per index, covered records included')
+  t.equal(r.lastSeq, 4)
+  t.equal(r.tornBytes, 3)
+  t.equal(statSync(path).size, whole + 3, 'the torn tail is left in place')
+  t.same(readdirSync(dir).sort(), before, 'no file created or deleted')
+  const all: string[] = []
+  await readWal(dir, new Map(), (x) => all.push(`${x.index}${x.seq}`))
+  t.same(all, ['a1', 'b2', 'a3', 'a4'], 'without index: every record')
+  t.same(await readWal(join(dir, 'absent'), new Map(), () => t.fail('no records')), { records: 0, maxSeq: new Map(), lastSeq: 0, tornBytes: 0 }, 'no folder: an empty log')
+  // damage before the tail is refused, as by replay
+  const buf = readFileSync(path)
+  buf[firstFrame + FRAME_HEADER_BYTES + 3] ^= 0xff
+  writeFileSync(path, buf)
+  await t.rejects(readWal(dir, new Map(), () => {}), { code: 'CHANGE_LOG_CORRUPT' })
 })
 
 t.test('damage before the tail refuses to load, naming the file and byte offset', async (t) => {

@@ -83,7 +83,7 @@ export function rankExact(q: Float32Array, docs: Array<{ id: string; vectors: Fl
  * Decodes every stored vector from an exported state, following the layout documented in residual-codec.ts
  * (value of dimension t of byte p at bits nbits·(t mod 8/nbits); vector = normalise(C[code] + weights[bucket])).
  */
-export function decodeAllFromState(state: IndexState): Float32Array {
+export function decodeAllFromState(state: IndexState, normalise = true): Float32Array {
   const { dim, nbits } = state.settings
   const codes = state.arrays.codes, res = state.arrays.residuals, w = state.arrays.weights
   // centroids: int16 bit patterns in a Uint16Array, value × scalars.centroidScale
@@ -104,7 +104,7 @@ export function decodeAllFromState(state: IndexState): Float32Array {
       out[v * dim + d] = x
       s += x * x
     }
-    for (let d = 0; d < dim; d++) out[v * dim + d] /= Math.sqrt(s)
+    if (normalise) for (let d = 0; d < dim; d++) out[v * dim + d] /= Math.sqrt(s)
   }
   return out
 }

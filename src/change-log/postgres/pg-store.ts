@@ -14,6 +14,12 @@
  * that). Different indexes do not wait for each other. Each document row appears once, at its latest seq, so catching
  * up after N applies only the newest version of each document changed since.
  *
+ * Tombstones are purged (purgeTombstones) once older than a retention: a document's row is overwritten in place by
+ * every later upsert, so tombstones are the only rows that outlive their document. Each purge raises the index's
+ * `purged_seq` (schema: an additive column, so replicas of the previous version keep running on the same tables): a
+ * replica whose applied seq is below it may have missed deletes whose tombstones are gone, and reconciles with the
+ * live ids instead (readPage reads them in the same snapshot as the page; see postgres-change-log.ts).
+ *
  * A write commits, then NOTIFYs `jacolbert_changes` (delivered at commit) with the index name, waking the replicas.
  * Connection failures become AppError('CHANGE_LOG_UNAVAILABLE') (503, details.reason 'database_unreachable'): the write was not acknowledged, and since upserts
  * and deletes are idempotent a client can simply retry it.
@@ -46,6 +52,20 @@ export interface IndexRow {
   dropped: boolean
   /** seconds since the last write to this index (database clock) */
   headAgeS: number
+  /** highest seq of a purged tombstone: deletes at or below it may have no row any more (0: none purged) */
+  purgedSeq: number
+}
+
+/** One page of changes read in one database snapshot (readPage). */
+export interface ChangePage {
+  /** false when the index is dropped or has another incarnation now (rows are then empty) */
+  present: boolean
+  /** highest seq of the page (undefined: no rows after `after`) */
+  end: number | undefined
+  rows: ChangeRow[]
+  purgedSeq: number
+  /** ids of every live document of the index, in the same snapshot (when asked for) */
+  live?: string[]
 }
 
 /** One document row read back: an upsert (vectors present) or a tombstone. */
@@ -81,6 +101,19 @@ export interface PgStore {
   readRange(index: string, incarnation: number, after: number, upTo: number): Promise<ChangeRow[]>
   /** The highest seq among the first `limit` rows after `after` (undefined when there are none): a page boundary that never splits a seq. */
   pageEnd(index: string, after: number, limit: number): Promise<number | undefined>
+  /**
+   * The next page (as pageEnd + readRange) and the index's purged_seq, all in one snapshot (REPEATABLE READ), with the
+   * live ids too when `withLive`: a page whose purged_seq is above `after` may lack deletes, and the live ids of the
+   * same snapshot tell which.
+   */
+  readPage(index: string, incarnation: number, after: number, limit: number, withLive: boolean): Promise<ChangePage>
+  /**
+   * Deletes up to `limit` tombstones of `index` written more than `olderThanS` seconds ago, oldest seq first, under the
+   * index's row lock (writers of the index wait for it, briefly), and raises purged_seq to the highest seq deleted.
+   */
+  purgeTombstones(index: string, olderThanS: number, limit: number): Promise<{ purged: number; purgedSeq: number }>
+  /** Tombstone rows of `index` (for tests and status). */
+  countTombstones(index: string): Promise<number>
   /** Rows of `index` after `after` (for progress reports). */
   countAfter(index: string, after: number): Promise<number>
   /** A name the database does not know yet gets a dropped row whose counter starts at `seq` (seqs are never reused). */
@@ -108,7 +141,7 @@ export function unavailable(err: unknown): AppError {
   }, { cause: err })
 }
 
-const INDEX_COLUMNS = `name, incarnation, created_seq, settings, head_seq, dropped`
+const INDEX_COLUMNS = `name, incarnation, created_seq, settings, head_seq, dropped, purged_seq`
 
 function toRow(r: Record<string, unknown>): IndexRow {
   // the settings column holds the PLAID settings plus the lexical ones under `lexical` (same JSON as the WAL records)
@@ -121,9 +154,22 @@ function toRow(r: Record<string, unknown>): IndexRow {
     headSeq: Number(r.head_seq),
     dropped: r.dropped as boolean,
     headAgeS: Number(r.head_age_s ?? 0),
+    purgedSeq: Number(r.purged_seq ?? 0),
   }
   if (split?.lexical !== undefined) row.lexical = split.lexical
   return row
+}
+
+function toChangeRow(x: Record<string, unknown>): ChangeRow {
+  return {
+    id: x.id as string,
+    seq: Number(x.seq),
+    deleted: x.deleted as boolean,
+    vectors: x.vectors ? decodeFloat16(x.vectors as Buffer) : undefined,
+    metadata: (x.metadata ?? undefined) as Metadata | undefined,
+    text: (x.text ?? undefined) as string | undefined,
+    ageS: Number(x.age_s),
+  }
 }
 
 export function createPgStore(opts: { url: string; poolSize?: number; connectTimeoutMs?: number; statementTimeoutMs?: number; onError?: (err: Error) => void }): PgStore {
@@ -139,7 +185,7 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
   // an idle client whose server went away emits here; without a listener Node would crash the process
   pool.on('error', (err) => opts.onError?.(err))
 
-  async function tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  async function tx<T>(fn: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     let client: pg.PoolClient
     try {
       client = await pool.connect()
@@ -152,7 +198,7 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
     const onError = (): void => { broken = true }
     client.on('error', onError)
     try {
-      await client.query('BEGIN')
+      await client.query(begin)
       const out = await fn(client)
       await client.query('COMMIT')
       return out
@@ -260,6 +306,15 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
           await c.query(`CREATE INDEX IF NOT EXISTS jacolbert_documents_by_seq ON jacolbert_documents (index_name, seq, id)`)
           await c.query(`INSERT INTO jacolbert_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [String(SCHEMA_VERSION)])
         }
+        // tombstone purging (additive: the previous version's replicas ignore the column and the index, so the schema
+        // version stays 1 and a rolling upgrade can mix both)
+        const purgeCol = await c.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'jacolbert_indexes' AND column_name = 'purged_seq'`,
+        )
+        if (purgeCol.rows.length === 0) {
+          await c.query(`ALTER TABLE jacolbert_indexes ADD COLUMN purged_seq bigint NOT NULL DEFAULT 0`)
+          await c.query(`CREATE INDEX IF NOT EXISTS jacolbert_tombstones ON jacolbert_documents (index_name, seq) WHERE deleted`)
+        }
       })
     },
 
@@ -308,6 +363,8 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
               results.push({ op: 'delete', deleted: ch.ids.filter((id) => gone.has(id)), missing: ch.ids.filter((id) => !gone.has(id)) })
               break
             }
+            case 'retain':
+              throw new TypeError('a retain change is delivered by the follower, never appended')
             case 'drop': {
               if (row.dropped) { results.push({ op: 'drop', dropped: false }); break }
               // the name keeps its row and its counter, so seqs keep increasing if it is re-created
@@ -350,15 +407,62 @@ export function createPgStore(opts: { url: string; poolSize?: number; connectTim
          ORDER BY d.seq, d.id`,
         [index, incarnation, after, upTo],
       )
-      return r.rows.map((x) => ({
-        id: x.id as string,
-        seq: Number(x.seq),
-        deleted: x.deleted as boolean,
-        vectors: x.vectors ? decodeFloat16(x.vectors as Buffer) : undefined,
-        metadata: (x.metadata ?? undefined) as Metadata | undefined,
-        text: (x.text ?? undefined) as string | undefined,
-        ageS: Number(x.age_s),
-      }))
+      return r.rows.map(toChangeRow)
+    },
+
+    async readPage(index, incarnation, after, limit, withLive) {
+      return tx(async (c) => {
+        const i = await c.query(`SELECT incarnation, dropped, purged_seq FROM jacolbert_indexes WHERE name = $1`, [index])
+        const purgedSeq = i.rows.length > 0 ? Number(i.rows[0].purged_seq) : 0
+        if (i.rows.length === 0 || i.rows[0].dropped || Number(i.rows[0].incarnation) !== incarnation) return { present: false, end: undefined, rows: [], purgedSeq }
+        const e = await c.query(
+          `SELECT max(seq) AS s FROM (SELECT seq FROM jacolbert_documents WHERE index_name = $1 AND seq > $2 ORDER BY seq LIMIT $3) p`,
+          [index, after, limit],
+        )
+        const end = e.rows[0].s === null ? undefined : Number(e.rows[0].s)
+        let rows: ChangeRow[] = []
+        if (end !== undefined) {
+          const r = await c.query(
+            `SELECT id, seq, deleted, vectors, metadata, text, extract(epoch FROM clock_timestamp() - written_at)::float8 AS age_s
+             FROM jacolbert_documents WHERE index_name = $1 AND seq > $2 AND seq <= $3 ORDER BY seq, id`,
+            [index, after, end],
+          )
+          rows = r.rows.map(toChangeRow)
+        }
+        const page: ChangePage = { present: true, end, rows, purgedSeq }
+        if (withLive) {
+          const l = await c.query(`SELECT id FROM jacolbert_documents WHERE index_name = $1 AND NOT deleted`, [index])
+          page.live = l.rows.map((x) => x.id as string)
+        }
+        return page
+      }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    },
+
+    async purgeTombstones(index, olderThanS, limit) {
+      return tx(async (c) => {
+        const row = await c.query(`SELECT dropped, purged_seq FROM jacolbert_indexes WHERE name = $1 FOR UPDATE`, [index])
+        if (row.rows.length === 0 || row.rows[0].dropped) return { purged: 0, purgedSeq: row.rows.length > 0 ? Number(row.rows[0].purged_seq) : 0 }
+        const r = await c.query(
+          `DELETE FROM jacolbert_documents WHERE index_name = $1 AND deleted AND id IN (
+             SELECT id FROM jacolbert_documents WHERE index_name = $1 AND deleted AND written_at < clock_timestamp() - make_interval(secs => $2)
+             ORDER BY seq LIMIT $3)
+           RETURNING seq`,
+          [index, olderThanS, limit],
+        )
+        let top = 0
+        for (const x of r.rows) top = Math.max(top, Number(x.seq))
+        let purgedSeq = Number(row.rows[0].purged_seq)
+        if (top > purgedSeq) {
+          await c.query(`UPDATE jacolbert_indexes SET purged_seq = $2 WHERE name = $1`, [index, top])
+          purgedSeq = top
+        }
+        return { purged: r.rows.length, purgedSeq }
+      })
+    },
+
+    async countTombstones(index) {
+      const r = await query(`SELECT count(*)::bigint AS n FROM jacolbert_documents WHERE index_name = $1 AND deleted`, [index])
+      return Number(r.rows[0].n)
     },
 
     async countAfter(index, after) {

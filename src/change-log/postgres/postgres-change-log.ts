@@ -13,6 +13,13 @@
  *   keeps ChangeWriter's invariant that its record is not applied by someone else first. If this replica cannot reach
  *   seq − 1 within applyWaitMs the append rejects (503 REPLICA_LAGGING): the write is committed and its seq is released
  *   to the follower, so retrying it (upserts and deletes are idempotent) is safe.
+ * - Tombstones: every `purgeIntervalMs` a purge round deletes tombstones older than `tombstoneRetentionS` (pg-store
+ *   purgeTombstones), raising the index's purged_seq. Each page is read in one database snapshot together with
+ *   purged_seq; when it is above what this replica has applied (it was down or partitioned longer than the retention,
+ *   or restarted from an older snapshot, or a purge ran during its scan), deletes may be missing, so the page is read
+ *   again with the live ids of the same snapshot, delivered as a `retain` change at the head of the next record:
+ *   every local document not among them is deleted before later changes apply. A replica built from nothing needs
+ *   none of that (what was purged before its first page it never had).
  * - Database unreachable: appends reject with CHANGE_LOG_UNAVAILABLE (503), the follower retries with exponential
  *   backoff (250 ms → 10 s), searches keep being served from memory; status().databaseUp says so.
  * Cost per change: one range scan of the changed rows (seq index), float16 decoding O(vectors), the index upsert.
@@ -41,6 +48,10 @@ export interface PostgresChangeLogOptions {
   applyWaitMs?: number
   /** Documents read per page while catching up. Default 256. */
   pageDocuments?: number
+  /** A delete's tombstone is kept this long (so replicas that are behind see the delete row by row). Default 7 days. */
+  tombstoneRetentionS?: number
+  /** How often this replica purges tombstones older than the retention; 0 = never. Default 1 h. */
+  purgeIntervalMs?: number
   poolSize?: number
 }
 
@@ -66,8 +77,12 @@ export interface PostgresChangeLog extends ChangeLog {
   status(): ReplicationStatus
   /** Ask for a catch-up round now (e.g. a search with min_seq ahead of this replica). */
   wake(): void
+  /** One purge round now (what the periodic one does): tombstones older than the retention; resolves with how many. */
+  purgeTombstones(): Promise<number>
 }
 
+/** Tombstones deleted per purge transaction (the index's writers wait for each one). */
+const PURGE_BATCH = 5000
 const BACKOFF_MIN_MS = 250
 const BACKOFF_MAX_MS = 10_000
 /** An owned seq whose append resolved this long ago without its apply is released to the follower (writer failed). */
@@ -81,6 +96,8 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
   const pollMs = opts.pollIntervalMs ?? 1000
   const applyWaitMs = opts.applyWaitMs ?? 10_000
   const pageDocs = opts.pageDocuments ?? 256
+  const retentionS = opts.tombstoneRetentionS ?? 7 * 86_400
+  const purgeIntervalMs = opts.purgeIntervalMs ?? 3_600_000
   let databaseUp = false
   let lastError: string | undefined
   const noteDown = (err: unknown): void => {
@@ -169,25 +186,55 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
     const lexical = row.lexical
     const recreate: Change[] = [{ op: 'drop' }, lexical === undefined ? { op: 'create', settings } : { op: 'create', settings, lexical }]
     /**
+     * Ids the database holds live, when this replica may have missed deletes whose tombstones were purged: delivered
+     * (as a `retain` change) at the head of the next record emitted, so it applies before anything later.
+     */
+    let retain: string[] | undefined
+    /** purged_seq below which nothing can be missing from what this replica holds (see the page loop) */
+    let purgeBaseline = 0
+    const emitHere = (record: ChangeRecord): boolean => {
+      const ids = retain
+      const rec = ids === undefined ? record : { ...record, changes: [{ op: 'retain', ids } as Change, ...record.changes] }
+      if (!emit(rec)) return false
+      if (ids !== undefined) {
+        retain = undefined
+        log.info({ index: name, seq: record.seq, live: ids.length }, 'reconciled with the live documents: deletes of purged tombstones this replica had not applied')
+      }
+      return true
+    }
+    /**
      * Every row at or below `target` has been delivered: step the applied seq there (creates, deletes of absent ids
      * and appends that changed nothing have no rows of their own).
      */
     const stepTo = (target: number): void => {
       if (needCreate && row.createdSeq <= target) {
-        if (!emit({ index: name, seq: row.createdSeq, changes: recreate })) return
+        if (!emitHere({ index: name, seq: row.createdSeq, changes: recreate })) return
         needCreate = false
       }
-      if (!needCreate && opts.appliedSeq(name) < target) emit({ index: name, seq: target, changes: [] })
+      if (!needCreate && opts.appliedSeq(name) < target) emitHere({ index: name, seq: target, changes: [] })
     }
     let from = needCreate ? row.createdSeq - 1 : opts.appliedSeq(name)
     let delivered = 0
     let firstPage = true
     for (;;) {
       if (closed) return delivered
-      const end = await store.pageEnd(name, from, pageDocs)
+      let page = await store.readPage(name, row.incarnation, from, pageDocs, false)
+      if (!page.present) return delivered // the index was dropped or re-created meanwhile: next round
+      if (needCreate) {
+        // built from nothing: tombstones purged before this snapshot were never needed
+        purgeBaseline = page.purgedSeq
+      } else if (page.purgedSeq > from && page.purgedSeq > purgeBaseline) {
+        // Tombstones above what this replica has applied were purged (it was behind by more than the retention, or
+        // started from an old snapshot, or a purge ran during this scan): their deletes cannot be seen row by row.
+        // Re-read the page with the live ids of the same snapshot; every local id not among them was deleted.
+        page = await store.readPage(name, row.incarnation, from, pageDocs, true)
+        if (!page.present) return delivered
+        retain = page.live
+        purgeBaseline = page.purgedSeq
+      }
+      const end = page.end
       if (end === undefined) break
-      const rows = await store.readRange(name, row.incarnation, from, end)
-      if (rows.length === 0) return delivered // the index was dropped or re-created meanwhile: next round
+      const rows = page.rows
       if (firstPage) {
         heads.set(name, { headSeq: Math.max(row.headSeq, end), lagAgeS: rows[0].ageS, measuredAt: Date.now() })
         firstPage = false
@@ -206,7 +253,7 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
         }
         if (needCreate && seq > row.createdSeq) stepTo(row.createdSeq)
         const rec = rowsToRecord(name, seq, rows.slice(i, j), settings, lexical, needCreate && seq === row.createdSeq ? recreate : [])
-        if (!emit(rec)) return delivered
+        if (!emitHere(rec)) return delivered
         needCreate = false
         delivered += j - i
         if (catchUp.active) catchUp.done += j - i
@@ -304,6 +351,49 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
     }
   }
 
+  // Tombstone purge: every replica runs it (the index row lock serialises them with each other and with writers; a
+  // second one finds nothing left). Cost per round: per index, the tombstones older than the retention, by the partial
+  // index on tombstones, in batches of PURGE_BATCH.
+  let purgeTimer: NodeJS.Timeout | undefined
+  let purging: Promise<number> | undefined
+  function purgeRound(): Promise<number> {
+    if (purging) return purging
+    purging = (async () => {
+      let all = 0
+      for (const r of await store.listIndexes()) {
+        if (r.dropped) continue
+        let n = 0
+        let purgedSeq = r.purgedSeq
+        for (;;) {
+          if (closed) break
+          const p = await store.purgeTombstones(r.name, retentionS, PURGE_BATCH)
+          n += p.purged
+          purgedSeq = p.purgedSeq
+          if (p.purged < PURGE_BATCH) break
+        }
+        if (n > 0) log.info({ index: r.name, tombstones: n, purgedSeq, retentionS }, 'purged tombstones older than the retention')
+        all += n
+      }
+      return all
+    })().finally(() => {
+      purging = undefined
+    })
+    return purging
+  }
+  function schedulePurge(): void {
+    if (closed || purgeIntervalMs <= 0) return
+    purgeTimer = setTimeout(() => {
+      purgeTimer = undefined
+      purgeRound()
+        .catch((err: unknown) => {
+          if (isConnectionError(err)) noteDown(err)
+          else log.warn({ err }, 'tombstone purge failed; retrying at the next interval')
+        })
+        .finally(schedulePurge)
+    }, purgeIntervalMs)
+    purgeTimer.unref()
+  }
+
   async function waitApplied(name: string, seq: number, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms
     let kicked = 0
@@ -382,6 +472,7 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
       log.info({ documents: catchUp.done, records, ms: Date.now() - started }, 'caught up with the database')
       void listen()
       schedule(pollMs)
+      schedulePurge()
       return { records, bytes: 0, tornBytes: 0 }
     },
 
@@ -415,8 +506,8 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
     },
 
     async truncate() {
-      // nothing to forget: the documents table holds one row per document; tombstones are kept so that a replica
-      // whose snapshot is older still sees the deletes (see README "Shared mode")
+      // nothing to forget here: the documents table holds one row per document (the current version); tombstones are
+      // purged by age (purgeTombstones), and a replica behind the purge reconciles (see syncIndex)
     },
 
     lastSeq: () => lastSeq,
@@ -436,9 +527,13 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
       void round()
     },
 
+    purgeTombstones: () => purgeRound(),
+
     async close() {
       closed = true
       if (timer) clearTimeout(timer)
+      if (purgeTimer) clearTimeout(purgeTimer)
+      await purging?.catch(() => {})
       const l = listener
       listener = undefined
       await l?.end().catch(() => {})

@@ -1,0 +1,173 @@
+/**
+ * Probe scores: every stored vector in each query token's probed cells (its top-ncells centroids) scored against
+ * that token, from the packed residual, without decompressing it (WARP, Scheerer et al. 2025: a per-token lookup
+ * table turns each residual byte into the dot product of its dimensions with the token's).
+ *
+ * Why: on skewed data the centroid of a vector is shared by many documents, so a centroid score cannot tell the
+ * document whose vector the query token nearly copies from the others in that cell; the residual can. Ranking every
+ * candidate by centroid scores alone lost 27–43 of 76–81 targets before the exact stage on the skewed presets
+ * (BENCHMARKS.md § Index quality matrix); scoring the probed cells' vectors lets the approximate ranking see those
+ * matches for all candidates at once.
+ *
+ * Score of vector v in cell c for token j, in the units of an undecompressed (not re-normalised) vector
+ * C·centroidWeight + residual: centroidWeight·S[c, j] + Σ_b lut_j[b][byte_b(v)]. Per document and token the best
+ * such score is kept (a sparse touched-list per token, then one row of qlen floats per touched document).
+ *
+ * Cost per query: the tables, qlen · bytesPerVector · 256 · (8/nbits) multiply-adds (32 · 32 · 256 · 4 ≈ 1 M at dim
+ * 128, nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs ·
+ * 32 on the bench's skewed 10k sets), plus a binary search per vector for its document.
+ */
+import type { Ivf } from './ivf.js'
+import { slotOfVector } from './ivf.js'
+import type { ResidualCodec } from './residual-codec.js'
+
+export interface ProbeScratch {
+  lut: Float32Array
+  tokBest: Float32Array
+  tokMark: Uint32Array
+  docRow: Int32Array
+  docMark: Uint32Array
+  epoch: number
+  tokTouched: Uint32Array
+  rows: Float32Array
+  touched: Uint32Array
+}
+
+export function createProbeScratch(): ProbeScratch {
+  return {
+    lut: new Float32Array(0), tokBest: new Float32Array(0), tokMark: new Uint32Array(0), docRow: new Int32Array(0),
+    docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), rows: new Float32Array(0), touched: new Uint32Array(0),
+  }
+}
+
+export interface ProbeResult {
+  /** the documents with at least one vector in a probed cell (allowed ones only), in the order first touched */
+  slots: Uint32Array
+  /** slots.length × qlen: per document and token, the best probe score, or `floor[j]` where none */
+  rows: Float32Array
+}
+
+function ensure(sc: ProbeScratch, nSlots: number, bpv: number): void {
+  if (sc.tokBest.length < nSlots) {
+    const n = Math.max(nSlots, Math.ceil(sc.tokBest.length * 1.25))
+    sc.tokBest = new Float32Array(n)
+    sc.tokMark = new Uint32Array(n)
+    sc.docRow = new Int32Array(n)
+    sc.docMark = new Uint32Array(n)
+    sc.tokTouched = new Uint32Array(n)
+    sc.touched = new Uint32Array(n)
+    sc.epoch = 0
+  }
+  if (sc.lut.length < bpv * 256) sc.lut = new Float32Array(bpv * 256)
+}
+
+/** One epoch for the documents, then one per token: marks from earlier calls never match. */
+function nextEpoch(sc: ProbeScratch): number {
+  return ++sc.epoch
+}
+
+/**
+ * lut[b·256 + x] = Σ_u q[b·vpb + u] · byteTable[x·vpb + u]: the dot product of token q with the residual part byte x
+ * at byte position b encodes. A byte's low nibble holds its first vpb/2 values and its high nibble the others, so each
+ * entry is the sum of a low-nibble and a high-nibble partial (16 + 16 small dot products, then 256 additions per byte
+ * position instead of 256·vpb multiply-adds).
+ */
+function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: Float32Array, lo: Float32Array, hi: Float32Array): void {
+  const { bytesPerVector: bpv, byteTable, valuesPerByte: vpb } = codec
+  const half = vpb >>> 1
+  for (let b = 0; b < bpv; b++) {
+    const q0 = qOff + b * vpb
+    for (let n = 0; n < 16; n++) {
+      let sl = 0, sh = 0
+      const tl = n * vpb, th = (n << 4) * vpb
+      for (let u = 0; u < half; u++) sl += query[q0 + u] * byteTable[tl + u]
+      for (let u = half; u < vpb; u++) sh += query[q0 + u] * byteTable[th + u]
+      lo[n] = sl
+      hi[n] = sh
+    }
+    const o = b << 8
+    for (let h = 0; h < 16; h++) {
+      const base = hi[h], oh = o | (h << 4)
+      for (let n = 0; n < 16; n++) lut[oh | n] = base + lo[n]
+    }
+  }
+}
+
+/**
+ * S: K × qlen centroid scores (row c, column j); chosen: qlen × ncells probed cells per token (token-major);
+ * allowed: per slot, 1 when the document may be returned; floor: per token, the value a document reached by no probed
+ * vector of that token gets. Rows are in scratch memory (valid until the next call with the same scratch).
+ */
+export function probeScores(
+  ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
+  query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, ncells: number, floor: Float32Array, sc: ProbeScratch,
+): ProbeResult {
+  const bpv = codec.bytesPerVector
+  const bpv4 = bpv & ~3
+  ensure(sc, nSlots, bpv)
+  const { lut, tokBest, tokMark, docRow, docMark, tokTouched, touched } = sc
+  const w = codec.centroidWeight
+  const dim = codec.dim
+  if (sc.epoch > 0xffffffff - qlen - 2) { sc.tokMark.fill(0); sc.docMark.fill(0); sc.epoch = 0 }
+  const docEpoch = nextEpoch(sc)
+  let nTouched = 0
+  let rows = sc.rows
+  const lo = new Float32Array(16), hi = new Float32Array(16)
+  for (let j = 0; j < qlen; j++) {
+    buildLut(codec, query, j * dim, lut, lo, hi)
+    const tokEpoch = nextEpoch(sc)
+    let nTok = 0
+    for (let i = 0; i < ncells; i++) {
+      const c = chosen[j * ncells + i]
+      const base = w * S[c * qlen + j]
+      for (let part = 0; part < 2; part++) {
+        const offsets = part === 0 ? ivf.baseOffsets : ivf.deltaOffsets
+        const gaps = part === 0 ? ivf.baseGaps : ivf.deltaGaps
+        let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
+        for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
+          const g = gaps[e++]
+          if (g !== 0) v += g
+          else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
+          const slot = slotOfVector(ivf, docStart, nSlots, v)
+          if (allowed[slot] === 0) continue
+          // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
+          let s0 = base, s1 = 0, s2 = 0, s3 = 0
+          const r = v * bpv
+          for (let b = 0; b < bpv4; b += 4) {
+            s0 += lut[(b << 8) | residuals[r + b]]
+            s1 += lut[((b + 1) << 8) | residuals[r + b + 1]]
+            s2 += lut[((b + 2) << 8) | residuals[r + b + 2]]
+            s3 += lut[((b + 3) << 8) | residuals[r + b + 3]]
+          }
+          for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | residuals[r + b]]
+          const s = (s0 + s1) + (s2 + s3)
+          if (tokMark[slot] !== tokEpoch) {
+            tokMark[slot] = tokEpoch
+            tokBest[slot] = s
+            tokTouched[nTok++] = slot
+          } else if (s > tokBest[slot]) tokBest[slot] = s
+        }
+      }
+    }
+    for (let i = 0; i < nTok; i++) {
+      const slot = tokTouched[i]
+      let row: number
+      if (docMark[slot] !== docEpoch) {
+        docMark[slot] = docEpoch
+        row = nTouched++
+        docRow[slot] = row
+        touched[row] = slot
+        if (rows.length < nTouched * qlen) {
+          const grown = new Float32Array(Math.max(nTouched * qlen, Math.ceil(rows.length * 1.5), 1024 * qlen))
+          grown.set(rows.subarray(0, (nTouched - 1) * qlen))
+          rows = grown
+        }
+        rows.set(floor, row * qlen)
+      } else row = docRow[slot]
+      const o = row * qlen + j
+      if (tokBest[slot] > rows[o]) rows[o] = tokBest[slot]
+    }
+  }
+  sc.rows = rows
+  return { slots: touched.subarray(0, nTouched), rows: rows.subarray(0, nTouched * qlen) }
+}

@@ -1,0 +1,71 @@
+/**
+ * Probe scores (src/index/probe-scores.ts) against a brute force written here: every live vector whose code is one of
+ * token j's probed cells, decoded independently (synthetic-vectors.ts, not re-normalised: centroid·weight + residual)
+ * and dotted with the token in float64; per document and token the best, or the floor where none.
+ */
+import t from 'tap'
+import { createPlaidIndex } from '../../src/index/plaid-index.js'
+import { topCentroidsPerToken } from '../../src/index/plaid-search.js'
+import { createProbeScratch, probeScores } from '../../src/index/probe-scores.js'
+import { createPrng } from '../../src/index/prng.js'
+import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
+
+const dim = 32
+const set = makeDocs({ seed: 5, dim, nDocs: 300, nTopics: 12, minLen: 4, maxLen: 30, noise: 0.8 })
+
+t.test('per document and token: the best raw score over the probed cells, else the floor', async (t) => {
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 400, numCentroids: 64, seed: 3 })
+  index.upsert(set.docs)
+  index.delete(['d7', 'd20', 'd150']) // dead slots must not appear
+  index.upsert([{ ...set.docs[3], id: 'late' }]) // a document in the IVF's delta lists
+  const state = index.exportState()
+  const raw = decodeAllFromState(state, false)
+  const { view } = index.searchState()
+  const K = view.cset!.k
+  const bits = state.arrays.centroids
+  const cents = Float64Array.from(new Int16Array(bits.buffer, bits.byteOffset, bits.length), (v) => v * Number(state.scalars.centroidScale))
+  const rng = createPrng(8)
+  const qlen = 8
+  let compared = 0
+  for (const ncells of [1, 3, 8]) {
+    for (let qi = 0; qi < 4; qi++) {
+      const query = queryFor(set.docs[rng.int(set.docs.length)].vectors, dim, qlen, 0.6, rng)
+      const S = new Float32Array(K * qlen)
+      for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) {
+        let s = 0
+        for (let d = 0; d < dim; d++) s += cents[c * dim + d] * query[j * dim + d]
+        S[c * qlen + j] = s
+      }
+      const chosen = topCentroidsPerToken(S, qlen, K, ncells)
+      const floor = Float32Array.from({ length: qlen }, (_, j) => -1 - j)
+      const got = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, view.live, query, qlen, S, chosen, ncells, floor, createProbeScratch())
+      // brute force
+      const want = new Map<number, Float64Array>()
+      for (let s = 0; s < view.nSlots; s++) {
+        if (!view.live[s]) continue
+        for (let v = view.docStart[s]; v < view.docStart[s] + view.docLen[s]; v++) {
+          for (let j = 0; j < qlen; j++) {
+            let probed = false
+            for (let i = 0; i < ncells; i++) if (chosen[j * ncells + i] === view.codes[v]) probed = true
+            if (!probed) continue
+            let x = 0
+            for (let d = 0; d < dim; d++) x += raw[v * dim + d] * query[j * dim + d]
+            let row = want.get(s)
+            if (row === undefined) want.set(s, (row = Float64Array.from(floor)))
+            if (x > row[j]) row[j] = x
+          }
+        }
+      }
+      t.equal(got.slots.length, want.size, `ncells ${ncells}: the documents reached`)
+      let worst = 0
+      for (let i = 0; i < got.slots.length; i++) {
+        const row = want.get(got.slots[i])
+        if (row === undefined) { t.fail(`slot ${got.slots[i]} is not reached by brute force`); continue }
+        for (let j = 0; j < qlen; j++) worst = Math.max(worst, Math.abs(got.rows[i * qlen + j] - row[j]))
+        compared++
+      }
+      t.ok(worst < 1e-4, `ncells ${ncells}: largest difference ${worst.toExponential(2)}`)
+    }
+  }
+  t.ok(compared > 200, `${compared} documents compared`)
+})
