@@ -2,8 +2,8 @@
  * Build time and memory of the PLAID index per data preset (issue 9: "build ≤ 60 s and bytes/vector ≤ 40 on the 10k
  * set", on every preset of bench/data-models.ts).
  *
- *   npx tsx bench/index-build.ts [--presets a,b] [--cache /tmp/jacolbert-matrix] [--nbits 2] [--searches 20]
- *                                [--json FILE] [--no-save]
+ *   npm run bench:build -- [--presets a,b] [--cache /tmp/jacolbert-matrix] [--nbits 2] [--searches 20]
+ *                            [--json FILE] [--no-save]
  *
  * Per preset (data from the bench:matrix cache, generated there if missing): one upsert of all documents into a new
  * index (what bench:matrix and bench:index time, but with the input's pages touched beforehand), measured as wall time and as this process's CPU time
