@@ -13,9 +13,10 @@
  * C·centroidWeight + residual: centroidWeight·S[c, j] + Σ_b lut_j[b][byte_b(v)]. Per document and token the best
  * such score is kept (a sparse touched-list per token, then one row of qlen floats per touched document).
  *
- * Cost per query: the tables, qlen · bytesPerVector · 256 · (8/nbits) multiply-adds (32 · 32 · 256 · 4 ≈ 1 M at dim
- * 128, nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs ·
- * 32 on the bench's skewed 10k sets), plus a binary search per vector for its document.
+ * Cost per query: the tables, qlen · bytesPerVector · (32 · vpb/2 multiply-adds + 256 additions) (≈ 330 k at dim 128,
+ * nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs · 32
+ * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate: on
+ * zipf-quarter ~85 % of the probe's time is the lookups, ~15 % the traversal (lists, documents, best per document).
  */
 import type { Ivf } from './ivf.js'
 import { slotOfVector } from './ivf.js'
@@ -70,7 +71,8 @@ function nextEpoch(sc: ProbeScratch): number {
  * lut[b·256 + x] = Σ_u q[b·vpb + u] · byteTable[x·vpb + u]: the dot product of token q with the residual part byte x
  * at byte position b encodes. A byte's low nibble holds its first vpb/2 values and its high nibble the others, so each
  * entry is the sum of a low-nibble and a high-nibble partial (16 + 16 small dot products, then 256 additions per byte
- * position instead of 256·vpb multiply-adds).
+ * position instead of 256·vpb multiply-adds). (Nibble tables, 4 KB instead of 32 KB at dim 128 but twice the lookups,
+ * measured 15 % slower per vector in the same run.)
  */
 function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: Float32Array, lo: Float32Array, hi: Float32Array): void {
   const { bytesPerVector: bpv, byteTable, valuesPerByte: vpb } = codec
@@ -94,6 +96,44 @@ function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: 
 }
 
 /**
+ * Scores cell c's vectors (one list: base or delta) against the token whose tables `lut` holds, keeping the best per
+ * document in sc.tokBest (documents first reached here are appended to sc.tokTouched). A function of its own so that
+ * the hot loop is optimised on its own, early and monomorphic. Returns the new count of touched documents.
+ */
+function scanCell(
+  offsets: Uint32Array, gaps: Uint16Array, c: number, base: number, lut: Float32Array, residuals: Uint8Array, bpv: number,
+  ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tokEpoch: number, nTok: number,
+): number {
+  const { tokMark, tokBest, tokTouched } = sc
+  const bpv4 = bpv & ~3
+  let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
+  for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
+    const g = gaps[e++]
+    if (g !== 0) v += g
+    else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
+    const slot = slotOfVector(ivf, docStart, nSlots, v)
+    if (allowed[slot] === 0) continue
+    // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
+    let s0 = base, s1 = 0, s2 = 0, s3 = 0
+    const r = v * bpv
+    for (let b = 0; b < bpv4; b += 4) {
+      s0 += lut[(b << 8) | residuals[r + b]]
+      s1 += lut[((b + 1) << 8) | residuals[r + b + 1]]
+      s2 += lut[((b + 2) << 8) | residuals[r + b + 2]]
+      s3 += lut[((b + 3) << 8) | residuals[r + b + 3]]
+    }
+    for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | residuals[r + b]]
+    const s = (s0 + s1) + (s2 + s3)
+    if (tokMark[slot] !== tokEpoch) {
+      tokMark[slot] = tokEpoch
+      tokBest[slot] = s
+      tokTouched[nTok++] = slot
+    } else if (s > tokBest[slot]) tokBest[slot] = s
+  }
+  return nTok
+}
+
+/**
  * S: K × qlen centroid scores (row c, column j); chosen: qlen × ncells probed cells per token (token-major);
  * allowed: per slot, 1 when the document may be returned; floor: per token, the value a document reached by no probed
  * vector of that token gets. Rows are in scratch memory (valid until the next call with the same scratch).
@@ -103,16 +143,15 @@ export function probeScores(
   query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, ncells: number, floor: Float32Array, sc: ProbeScratch,
 ): ProbeResult {
   const bpv = codec.bytesPerVector
-  const bpv4 = bpv & ~3
   ensure(sc, nSlots, bpv)
-  const { lut, tokBest, tokMark, docRow, docMark, tokTouched, touched } = sc
+  const { lut, tokBest, docRow, docMark, tokTouched, touched } = sc
   const w = codec.centroidWeight
   const dim = codec.dim
   if (sc.epoch > 0xffffffff - qlen - 2) { sc.tokMark.fill(0); sc.docMark.fill(0); sc.epoch = 0 }
   const docEpoch = nextEpoch(sc)
+  const lo = new Float32Array(16), hi = new Float32Array(16)
   let nTouched = 0
   let rows = sc.rows
-  const lo = new Float32Array(16), hi = new Float32Array(16)
   for (let j = 0; j < qlen; j++) {
     buildLut(codec, query, j * dim, lut, lo, hi)
     const tokEpoch = nextEpoch(sc)
@@ -120,34 +159,8 @@ export function probeScores(
     for (let i = 0; i < ncells; i++) {
       const c = chosen[j * ncells + i]
       const base = w * S[c * qlen + j]
-      for (let part = 0; part < 2; part++) {
-        const offsets = part === 0 ? ivf.baseOffsets : ivf.deltaOffsets
-        const gaps = part === 0 ? ivf.baseGaps : ivf.deltaGaps
-        let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
-        for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
-          const g = gaps[e++]
-          if (g !== 0) v += g
-          else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
-          const slot = slotOfVector(ivf, docStart, nSlots, v)
-          if (allowed[slot] === 0) continue
-          // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
-          let s0 = base, s1 = 0, s2 = 0, s3 = 0
-          const r = v * bpv
-          for (let b = 0; b < bpv4; b += 4) {
-            s0 += lut[(b << 8) | residuals[r + b]]
-            s1 += lut[((b + 1) << 8) | residuals[r + b + 1]]
-            s2 += lut[((b + 2) << 8) | residuals[r + b + 2]]
-            s3 += lut[((b + 3) << 8) | residuals[r + b + 3]]
-          }
-          for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | residuals[r + b]]
-          const s = (s0 + s1) + (s2 + s3)
-          if (tokMark[slot] !== tokEpoch) {
-            tokMark[slot] = tokEpoch
-            tokBest[slot] = s
-            tokTouched[nTok++] = slot
-          } else if (s > tokBest[slot]) tokBest[slot] = s
-        }
-      }
+      nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
+      if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
     }
     for (let i = 0; i < nTok; i++) {
       const slot = tokTouched[i]

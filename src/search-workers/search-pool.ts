@@ -22,7 +22,12 @@ import { createViewPublisher, type SharedViewMessage } from './shared-view.js'
 
 /** What the pool needs of an index (PlaidIndex has it). */
 export interface SearchSource { searchState(): { view: SearchView; version: number } }
-export interface SearchResult { hits: SearchHit[]; timingsMs: Partial<Record<SearchStage, number>> }
+export interface SearchResult {
+  hits: SearchHit[]
+  timingsMs: Partial<Record<SearchStage, number>>
+  /** the search's time inside its worker (the rest of the round trip is messaging, queueing and the slot mapping) */
+  workerMs?: number
+}
 export interface SearchPoolLogger { warn(o: object, msg?: string): void }
 
 export interface SearchPool {
@@ -125,7 +130,7 @@ export async function createSearchPool(opts: { workers: number; logger?: SearchP
           if (md !== undefined) hit.metadata = md
           hits[i] = hit
         }
-        p.resolve({ hits, timingsMs: m.timingsMs })
+        p.resolve({ hits, timingsMs: m.timingsMs, workerMs: m.workerMs })
       } else {
         p.reject(new AppError(m.code as ErrorCode, m.message, m.details))
       }

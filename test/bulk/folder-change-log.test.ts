@@ -13,27 +13,17 @@ import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { loadConfig } from '../../src/config.js'
 import { openChangeLog } from '../../src/change-log/open-change-log.js'
 import { IPADIC_DIR, REPO_ROOT, TINY_MODEL_DIR, dictionaryOnly, sharedOnly } from '../helpers/shared.js'
 import { cli } from '../helpers/cli.js'
+import { freePort } from '../helpers/free-port.js'
 
 t.setTimeout(600_000)
 const skip = sharedOnly().skip || dictionaryOnly(IPADIC_DIR).skip
 const MODEL_ARGS = ['--model', TINY_MODEL_DIR, '--dic', IPADIC_DIR, '--providers', 'cpu', '--threads', '1']
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 
 interface Service { base: string; child: ChildProcess; log: () => string }
 

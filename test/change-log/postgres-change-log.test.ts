@@ -9,6 +9,7 @@ import { createChangeWriter, type ChangeWriter } from '../../src/change-log/chan
 import { createPostgresChangeLog, type PostgresChangeLog } from '../../src/change-log/postgres/postgres-change-log.js'
 import { createIndexStore, type IndexStore } from '../../src/index/index-store.js'
 import { postgresOnly, startPostgres } from '../helpers/postgres.js'
+import { contents, until } from '../helpers/replica-state.js'
 
 const DIM = 8
 let seed = 99
@@ -33,20 +34,7 @@ async function replica(url: string, opts: { applyWaitMs?: number } = {}): Promis
   return { store, log, writer: createChangeWriter(log, applier) }
 }
 
-/** id -> metadata.v of an index, from a replica's memory. */
-function contents(r: Replica, name: string): Record<string, unknown> | undefined {
-  const ix = r.store.get(name)
-  if (!ix) return undefined
-  return Object.fromEntries(ix.ids().sort().map((id) => [id, ix.get(id)?.metadata?.v]))
-}
 
-async function until(cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 t.test('postgres change log', postgresOnly(), async (t) => {
   const pg = await startPostgres()
@@ -81,8 +69,8 @@ t.test('postgres change log', postgresOnly(), async (t) => {
     const head = Math.max(...[...acked.values()].map((x) => x.seq))
     await until(() => a.store.appliedSeq('x') >= head && b.store.appliedSeq('x') >= head)
     const expected = Object.fromEntries([...acked].filter(([, x]) => x.v !== null).map(([id, x]) => [id, x.v]).sort())
-    t.same(contents(a, 'x'), expected, 'replica a = the acknowledged state')
-    t.same(contents(b, 'x'), expected, 'replica b = the acknowledged state')
+    t.same(contents(a.store, 'x'), expected, 'replica a = the acknowledged state')
+    t.same(contents(b.store, 'x'), expected, 'replica b = the acknowledged state')
     t.equal(a.store.appliedSeq('x'), 80, 'every commit took one seq: 80 writes, seqs 1..80')
     await until(() => a.log.status().indexes.some((s) => s.name === 'x' && s.lagChanges === 0))
     t.match(a.log.status(), { databaseUp: true, indexes: [{ name: 'x', appliedSeq: 80, headSeq: 80, lagChanges: 0, lagSeconds: 0 }] })
@@ -91,12 +79,12 @@ t.test('postgres change log', postgresOnly(), async (t) => {
   t.test('a new replica without snapshots builds every index from the database', async (t) => {
     const c = await replica(url)
     t.teardown(() => c.log.close())
-    t.same(contents(c, 'x'), contents(a, 'x'), 'same documents as the others')
+    t.same(contents(c.store, 'x'), contents(a.store, 'x'), 'same documents as the others')
     t.equal(c.store.appliedSeq('x'), a.store.appliedSeq('x'))
     const st = c.log.status()
     t.equal(st.catchUp.active, false)
     t.equal(st.catchUp.done, st.catchUp.total, 'catch-up progress complete')
-    t.ok(st.catchUp.total >= Object.keys(contents(a, 'x')!).length, 'tombstones and documents counted')
+    t.ok(st.catchUp.total >= Object.keys(contents(a.store, 'x')!).length, 'tombstones and documents counted')
   })
 
   t.test('drop and re-create on one replica: the other follows, with only the new documents', async (t) => {
@@ -105,25 +93,25 @@ t.test('postgres change log', postgresOnly(), async (t) => {
     const { seq } = await a.writer.commit('x', [{ op: 'upsert', dim: DIM, create: settings, documents: [{ id: 'fresh', vectors: vectors(3), metadata: { v: 'new' } }] }])
     t.ok(seq > d.seq, 'seqs keep increasing across drop and re-create')
     await until(() => b.store.appliedSeq('x') >= seq)
-    t.same(contents(b, 'x'), { fresh: 'new' })
+    t.same(contents(b.store, 'x'), { fresh: 'new' })
     // a write on b right after a's: b must first hold a's change, then apply its own
     const r2 = await b.writer.commit('x', [{ op: 'upsert', dim: DIM, create: settings, documents: [{ id: 'fresh', vectors: vectors(3), metadata: { v: 'newer' } }] }])
     t.same(r2.results, [{ op: 'upsert', added: [], updated: ['fresh'] }])
     await until(() => a.store.appliedSeq('x') >= r2.seq)
-    t.same(contents(a, 'x'), { fresh: 'newer' })
+    t.same(contents(a.store, 'x'), { fresh: 'newer' })
   })
 
   t.test('database down: commits refused with CHANGE_LOG_UNAVAILABLE, memory still searchable, then everything resumes', async (t) => {
     await pg.stop('immediate')
     await t.rejects(a.writer.commit('x', [{ op: 'delete', ids: ['fresh'] }]), { code: 'CHANGE_LOG_UNAVAILABLE', statusCode: 503 })
     t.equal(a.log.status().databaseUp, false, 'status says the database is down')
-    t.same(contents(a, 'x'), { fresh: 'newer' }, 'the index is untouched and still readable')
+    t.same(contents(a.store, 'x'), { fresh: 'newer' }, 'the index is untouched and still readable')
     const q = a.store.get('x')!.search(vectors(2), { k: 5, centroidScoreThreshold: -1 })
     t.same(q.hits.map((h) => h.id), ['fresh'], 'search served from memory')
     await pg.start()
     const { seq } = await a.writer.commit('x', [{ op: 'delete', ids: ['fresh'] }])
     t.equal(a.log.status().databaseUp, true)
     await until(() => b.store.appliedSeq('x') >= seq && b.log.status().databaseUp)
-    t.same(contents(b, 'x'), {}, 'the other replica reconnected and applied the delete')
+    t.same(contents(b.store, 'x'), {}, 'the other replica reconnected and applied the delete')
   })
 })

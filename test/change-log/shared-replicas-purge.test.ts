@@ -7,28 +7,18 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import pg from 'pg'
 import { postgresSkipReason, startPostgres } from '../helpers/postgres.js'
 import { IPADIC_DIR, REPO_ROOT, TINY_MODEL_DIR, hasShared } from '../helpers/shared.js'
 import { cli } from '../helpers/cli.js'
+import { freePort } from '../helpers/free-port.js'
 
 t.setTimeout(600_000)
 const DIM = 16
 const skip = postgresSkipReason || (hasShared ? false : 'the tiny fixture model (../shared) is needed')
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 let seed = 777
 const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32)
 function rows(n: number): number[][] {

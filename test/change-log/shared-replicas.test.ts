@@ -10,11 +10,11 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { postgresSkipReason, startPostgres } from '../helpers/postgres.js'
 import { IPADIC_DIR, REPO_ROOT, TINY_MODEL_DIR, hasShared } from '../helpers/shared.js'
+import { freePort } from '../helpers/free-port.js'
 
 // the whole file may take longer than tap's default per-file limit on a loaded machine
 t.setTimeout(600_000)
@@ -23,16 +23,6 @@ const DIM = 16
 const INDEX = 'shared'
 const skip = postgresSkipReason || (hasShared ? false : 'the tiny fixture model (../shared) is needed')
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 
 let seed = 12345
 function rnd(): number {

@@ -13,6 +13,7 @@ import { createChangeWriter, type ChangeWriter } from '../../src/change-log/chan
 import { createPostgresChangeLog, type PostgresChangeLog, type PostgresLogger } from '../../src/change-log/postgres/postgres-change-log.js'
 import { createIndexStore, type IndexStore } from '../../src/index/index-store.js'
 import { postgresOnly, startPostgres } from '../helpers/postgres.js'
+import { contents, until } from '../helpers/replica-state.js'
 
 const DIM = 8
 let seed = 4242
@@ -42,20 +43,7 @@ async function replica(url: string, opts: { dataDir?: string; retentionS?: numbe
   return { store, log, writer: createChangeWriter(log, applier), messages }
 }
 
-/** id -> metadata.v of an index, from a replica's memory. */
-function contents(store: IndexStore, name: string): Record<string, unknown> | undefined {
-  const ix = store.get(name)
-  if (!ix) return undefined
-  return Object.fromEntries(ix.ids().sort().map((id) => [id, ix.get(id)?.metadata?.v]))
-}
 
-async function until(cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 t.test('tombstone purge with a lagging replica', postgresOnly(), async (t) => {
   const server = await startPostgres()

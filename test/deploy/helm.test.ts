@@ -292,7 +292,7 @@ t.test('every service setting can be set from values, and only those', async (t)
     model: { mecabDicdir: '/dic', hfEndpoint: 'https://hub.internal', unidicLite: { url: 'https://mirror.internal/unidic-lite-1.0.8.tar.gz', sha256: 'a'.repeat(64) } },
     extraEnv: [{ name: EXTRA_ENV_NAME, value: '1' }],
     auth: { apiKey: 'k', hfToken: 'h' },
-    database: { url: 'postgres://j:pw@pg:5432/j', pollMs: 500, replicaWaitMs: 2000 },
+    database: { url: 'postgres://j:pw@pg:5432/j', pollMs: 500, replicaWaitMs: 2000, tombstoneRetentionS: 86400, tombstonePurgeIntervalS: 600 },
     config: {
       ortProviders: 'cpu', ortThreads: 4, encoderWorkers: 2, encoderMaxBatchTokens: 8192, encoderBatchWaitMs: 0,
       encoderMaxQueue: 1000, maxBodyBytes: 1048576, maxBatchTexts: 64, maxIndexDocuments: 5000, maxTextChars: 4000,

@@ -140,7 +140,10 @@ t.test('the pool returns exactly the in-process search (same function, default p
   for (const r of results) if (r) same++
   t.equal(same, n, `${same}/${n} identical hit lists (ids, scores, metadata)`)
   const q = queryFor(set.docs[0]!.vectors, dim, 8, 0.5, rng)
+  const started = performance.now()
   const r = await pool.search(index, q, { k: 3, filter: (m: unknown) => (m as { group: number }).group === 1 })
+  const roundTrip = performance.now() - started
+  t.ok(r.workerMs !== undefined && r.workerMs > 0 && r.workerMs <= roundTrip, `the search's time in its worker (${r.workerMs?.toFixed(3)} ms) is within the round trip (${roundTrip.toFixed(3)} ms)`)
   t.ok(r.hits.every((h) => h.metadata && (h.metadata as { group: number }).group === 1), 'metadata of the hits come back, filter applied')
   await t.rejects(pool.search(index, q, { k: 0 }), { code: 'INVALID_SEARCH_PARAMS' }, 'bad parameters: the engine error, code kept')
   await t.rejects(pool.search(index, new Float32Array(7), { k: 3 }), { code: 'DIMENSION_MISMATCH' })

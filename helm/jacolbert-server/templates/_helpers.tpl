@@ -162,6 +162,8 @@ cpu
       optional: false
 {{- include "jacolbert.optionalEnv" (list "DATABASE_POLL_MS" .Values.database.pollMs) }}
 {{- include "jacolbert.optionalEnv" (list "REPLICA_WAIT_MS" .Values.database.replicaWaitMs) }}
+{{- include "jacolbert.optionalEnv" (list "TOMBSTONE_RETENTION_S" .Values.database.tombstoneRetentionS) }}
+{{- include "jacolbert.optionalEnv" (list "TOMBSTONE_PURGE_INTERVAL_S" .Values.database.tombstonePurgeIntervalS) }}
 {{- end }}
 {{- $secret := include "jacolbert.secretName" . }}
 {{- if and $secret (or .Values.auth.existingSecret .Values.auth.apiKey) }}
