@@ -114,7 +114,7 @@ interface PresetInfo {
 const percentile = (sorted: number[], p: number): number => sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5)
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   try {
     await stat(p)
     return true
@@ -124,14 +124,14 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Writes `data` to `path` via a temporary file and a rename, so a concurrent reader never sees half a file. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`
   await writeFile(tmp, data)
   await rename(tmp, path)
 }
 
 /** Hash of the index engine's sources: a cached index snapshot is valid only for the code that built it. */
-async function indexCodeHash(): Promise<string> {
+export async function indexCodeHash(): Promise<string> {
   const dir = resolve('src/index')
   const h = createHash('sha256')
   for (const f of (await readdir(dir)).filter((x) => x.endsWith('.ts')).sort()) {

@@ -71,6 +71,26 @@ export interface IndexStats {
   trained: boolean
   centroids: number
   drift: DriftStats
+  /** what `bytes` is made of (they sum to it); optional for other engines behind the same port */
+  memory?: MemoryBreakdown
+}
+
+/** Bytes held by an index, by part; `slack` is capacity of growable arrays beyond their used length. */
+export interface MemoryBreakdown {
+  /** centroid codes, packed residuals and (untrained) raw vectors, used length */
+  vectors: number
+  /** fine int16 centroids, coarse centroids and group offsets */
+  centroids: number
+  /** the rest of the centroids' WebAssembly memory: coding and search scratch, decode table */
+  centroidScratch: number
+  /** inverted file lists (base + delta) */
+  ivf: number
+  /** per-document arrays (start, length, live), used length */
+  documents: number
+  /** ids, metadata and the id map (estimated V8 cost) */
+  ids: number
+  /** unused capacity of the growable arrays */
+  slack: number
 }
 
 export interface IndexState {

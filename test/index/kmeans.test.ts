@@ -1,5 +1,5 @@
 import t from 'tap'
-import { assignCodes, centroidsF32, defaultNumCentroids, lloydKmeans, trainCentroids } from '../../src/index/kmeans.js'
+import { assignCodes, centroidsF32, compactCentroidSet, createCentroidSet, defaultNumCentroids, lloydKmeans, trainCentroids } from '../../src/index/kmeans.js'
 import { createPrng, sampleIndices } from '../../src/index/prng.js'
 import { gaussian, normalize } from './synthetic-vectors.js'
 
@@ -108,6 +108,68 @@ t.test('two-level training recovers the clusters, and probing agrees with the ex
     if (bi === exact[p]) same++
   }
   t.equal(same, n)
+})
+
+t.test('probed coding through one very large cell matches a float64 reference and leaves little arena scratch', async (t) => {
+  // skewed data gives a coarse cell 1000+ fine centroids; scoring a block of points against it must not need a
+  // block × cell tile in the arena (WebAssembly memory never shrinks)
+  const dim = 32, groups = 16, big = 1200, small = 8, k = big + (groups - 1) * small
+  const rng = createPrng(77)
+  const coarse = new Float32Array(groups * dim)
+  for (let i = 0; i < coarse.length; i++) coarse[i] = gaussian(rng)
+  for (let g = 0; g < groups; g++) normalize(coarse, g * dim, dim)
+  const offsets = new Uint32Array(groups + 1)
+  for (let g = 0; g < groups; g++) offsets[g + 1] = offsets[g] + (g === 0 ? big : small)
+  const rows = new Float32Array(k * dim)
+  for (let g = 0; g < groups; g++) {
+    for (let c = offsets[g]; c < offsets[g + 1]; c++) {
+      for (let d = 0; d < dim; d++) rows[c * dim + d] = coarse[g * dim + d] + 0.35 * gaussian(rng)
+      normalize(rows, c * dim, dim)
+    }
+  }
+  const cs = createCentroidSet(k, dim, rows, coarse, offsets)
+  if (cs.arena === null) { t.comment('no WebAssembly SIMD here: the arena path is not exercised'); return }
+  const before = cs.arena.arena.byteLength()
+  const n = 3000, probes = 2
+  const points = new Float32Array(n * dim)
+  for (let p = 0; p < n; p++) {
+    const g = p % 5 === 0 ? 1 + rng.int(groups - 1) : 0 // most points in the big cell
+    for (let d = 0; d < dim; d++) points[p * dim + d] = coarse[g * dim + d] + 0.35 * gaussian(rng)
+    normalize(points, p * dim, dim)
+  }
+  const codes = new Uint32Array(n), score = new Float32Array(n)
+  assignCodes(cs, points, 0, n, codes, 0, score, probes)
+  const c64 = centroidsF32(cs)
+  let checked = 0, agree = 0
+  for (let p = 0; p < n; p++) {
+    const cscore = Array.from({ length: groups }, (_, g) => {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += points[p * dim + d] * coarse[g * dim + d]
+      return { g, s }
+    }).sort((a, b) => b.s - a.s)
+    if (cscore[probes - 1].s - cscore[probes].s < 1e-3) continue // probed set not clear-cut in float32
+    const fine: number[] = []
+    for (const { g } of cscore.slice(0, probes)) {
+      for (let c = offsets[g]; c < offsets[g + 1]; c++) {
+        let s = 0
+        for (let d = 0; d < dim; d++) s += points[p * dim + d] * c64[c * dim + d]
+        fine.push(s)
+      }
+    }
+    const best = Math.max(...fine)
+    checked++
+    if (Math.abs(score[p] - best) < 2e-3) agree++
+  }
+  t.ok(checked > 0.9 * n, `${checked} points with a clear probed set`)
+  t.equal(agree, checked, 'every point gets the best score among its probed cells')
+  const grown = cs.arena.arena.byteLength() - before
+  t.ok(grown <= 1 << 20, `arena grew ${grown} bytes (a block × cell tile alone would be ${1024 * big * 4})`)
+  const compact = compactCentroidSet(cs)
+  t.same(Array.from(compact.centroids), Array.from(cs.centroids), 'the compact copy holds the same centroids')
+  t.ok(compact.bytes() < cs.bytes(), 'without the coding scratch')
+  const again = new Uint32Array(n)
+  assignCodes(compact, points, 0, n, again, 0, null, probes)
+  t.same(Array.from(again), Array.from(codes), 'and codes the same')
 })
 
 t.test('training is deterministic for a seed and differs across seeds', async (t) => {

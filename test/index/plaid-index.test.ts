@@ -172,14 +172,62 @@ t.test('a batch far from every centroid gets centroids of its own; small far bat
   t.equal(small.stats().drift.vectorsAtTrain, 4 * at)
 })
 
+t.test('training from a batch that crosses the threshold (partly in raw, ids replaced) equals one bulk build of the live documents', async (t) => {
+  const docs = base.docs
+  const a = createPlaidIndex({ dim, minTrainVectors: 1500, numCentroids: 64, seed: 7 })
+  a.upsert(docs.slice(0, 12)) // stays raw
+  t.equal(a.stats().trained, false)
+  // replaces doc 3 (raw) and, within the batch, doc 20 twice: the first copy is tombstoned by the second
+  const batch = [...docs.slice(12, 20), { ...docs[40], id: docs[3].id }, docs[20], ...docs.slice(21, 120), { ...docs[41], id: docs[20].id }]
+  a.upsert(batch)
+  t.equal(a.stats().trained, true)
+  // the same live documents in the same order, in one upsert
+  const live = [...docs.slice(0, 3), ...docs.slice(4, 20), { ...docs[40], id: docs[3].id }, ...docs.slice(21, 120), { ...docs[41], id: docs[20].id }]
+  const b = createPlaidIndex({ dim, minTrainVectors: 1500, numCentroids: 64, seed: 7 })
+  b.upsert(live)
+  t.same(a.ids().sort(), b.ids().sort())
+  const sa = a.exportState(), sb = b.exportState()
+  t.same(Array.from(sa.arrays.centroids), Array.from(sb.arrays.centroids), 'same centroids')
+  t.same(Array.from(sa.arrays.codes), Array.from(sb.arrays.codes), 'same codes')
+  t.same(Array.from(sa.arrays.residuals), Array.from(sb.arrays.residuals), 'same residuals')
+  for (const q of queries) t.same(a.search(q, { k: 10 }).hits, b.search(q, { k: 10 }).hits)
+  // below the threshold, a batch lands in raw and is searched exactly
+  const r = createPlaidIndex({ dim, minTrainVectors: 1e9 })
+  r.upsert(docs.slice(0, 5))
+  r.upsert(docs.slice(5, 30))
+  const ref = rankExact(queries[0], docs.slice(0, 30).map((d) => ({ id: d.id, vectors: d.vectors })), dim)
+  t.same(r.search(queries[0], { k: 5 }).hits.map((h) => h.id), ref.slice(0, 5).map((x) => x.id))
+})
+
+t.test('memory accounting: the parts sum to bytes, and a bulk build holds what a restored copy holds', async (t) => {
+  // two-level centroids (K > 256): coding runs through the centroid arena's scratch
+  const index = createPlaidIndex({ dim, minTrainVectors: 500, numCentroids: 512, seed: 5 })
+  index.upsert(base.docs)
+  const built = index.stats()
+  t.equal(built.centroids, 512)
+  const m = built.memory!
+  t.equal(Object.values(m).reduce((a, b) => a + b, 0), built.bytes, 'parts sum to bytes')
+  t.equal(m.slack, 0, 'training leaves exact-size arrays')
+  t.equal(m.vectors, built.vectors * (2 + dim * 2 / 8), 'uint16 code + 2-bit residual per vector')
+  // (the arena's 64 KiB headroom, rounded up to whole WebAssembly pages)
+  t.ok(m.centroidScratch < 2 * 65536, `no coding scratch left behind (${m.centroidScratch} bytes)`)
+  const copy = restorePlaidIndex(index.exportState())
+  t.same(copy.stats().memory, m, 'same bytes as after a snapshot load')
+  // later small upserts grow the arrays with amortised slack (and never shrink them per call)
+  index.upsert([{ id: 'extra', vectors: base.docs[0].vectors }])
+  const after = index.stats()
+  t.ok(after.memory!.slack > 0, 'growth keeps spare capacity')
+  t.equal(Object.values(after.memory!).reduce((a, b) => a + b, 0), after.bytes)
+})
+
 t.test('exportState → restorePlaidIndex gives identical results (trained with tombstones, and untrained)', async (t) => {
   const index = trainedIndex()
   index.delete([base.docs[3].id])
   index.upsert([{ id: base.docs[4].id, vectors: base.docs[5].vectors, metadata: { group: 9 } }])
   t.ok(index.stats().tombstones > 0)
   const copy = restorePlaidIndex(index.exportState())
-  // (bytes differ: the copy's arrays have no spare capacity)
-  t.same({ ...copy.stats(), bytes: 0 }, { ...index.stats(), bytes: 0 })
+  // (bytes differ: the copy's arrays have no spare capacity, and its IVF has no delta)
+  t.same({ ...copy.stats(), bytes: 0, memory: undefined }, { ...index.stats(), bytes: 0, memory: undefined })
   for (const q of queries) t.same(copy.search(q, { k: 10 }).hits, index.search(q, { k: 10 }).hits)
   t.same(copy.get(base.docs[4].id), { id: base.docs[4].id, metadata: { group: 9 }, nVectors: base.docs[5].vectors.length / dim })
   // and it keeps working after restore
@@ -240,6 +288,15 @@ t.test('invalid input is refused with the documented error codes', async (t) => 
   const code = (fn: () => unknown) => { try { fn(); return 'none' } catch (e) { return e instanceof AppError ? e.code : String(e) } }
   t.equal(code(() => index.upsert([{ id: 'a', vectors: new Float32Array(dim + 1) }])), 'DIMENSION_MISMATCH')
   t.equal(code(() => index.upsert([{ id: 'a', vectors: new Float32Array(dim).fill(Number.NaN) }])), 'INVALID_VECTOR')
+  // one bad value anywhere in a document (any lane, the tail, ±Infinity), named by its position
+  for (const [at, value] of [[0, Infinity], [37, -Infinity], [3 * dim - 1, Number.NaN], [2 * dim + 6, Infinity]] as const) {
+    const v = new Float32Array(3 * dim).fill(0.25)
+    v[at] = value
+    let msg = ''
+    try { index.upsert([{ id: 'ok', vectors: new Float32Array(dim).fill(-0.5) }, { id: 'bad', vectors: v }]) } catch (e) { msg = (e as Error).message }
+    t.match(msg, `vector value ${at} is not finite`, `${value} at ${at}`)
+  }
+  t.equal(index.get('ok'), undefined, 'a batch with a bad document adds nothing')
   t.equal(code(() => index.upsert([{ id: '', vectors: new Float32Array(dim) }])), 'VALIDATION_ERROR')
   t.equal(code(() => index.upsert([{ id: 'a', vectors: new Float32Array(dim), metadata: { x: { y: 1 } } as never }])), 'INVALID_METADATA')
   t.equal(code(() => index.search(new Float32Array(dim - 1), { k: 5 })), 'DIMENSION_MISMATCH')

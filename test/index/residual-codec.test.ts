@@ -145,6 +145,52 @@ t.test('bit layout: dimension t of byte p sits at bits nbits·(t mod 8/nbits)', 
   }
 })
 
+t.test('encodeResidual writes the documented buckets: values on and near the cutoffs, radial-free or not, int16 or float32 centroids', async (t) => {
+  // reference: the format's arithmetic written plainly (float32 residual, radial part removed, bucket = number of
+  // cutoffs strictly below the value, little-end packing), with no fused passes or branch-free counting
+  const reference = (codec: ReturnType<typeof makeCodec>, x: Float32Array, cents: Float32Array | Int16Array, cOff: number, scale: number): Uint8Array => {
+    const r = new Float32Array(dim)
+    for (let d = 0; d < dim; d++) r[d] = x[d] - cents[cOff + d] * scale
+    if (codec.radialFree) removeRadial(r, 0, cents, cOff, dim, scale)
+    const out = new Uint8Array(codec.bytesPerVector)
+    const per = 8 / codec.nbits
+    for (let d = 0; d < dim; d++) {
+      let b = 0
+      for (const c of codec.cutoffs) if (c < r[d]) b++
+      out[Math.floor(d / per)] |= b << (codec.nbits * (d % per))
+    }
+    return out
+  }
+  const rng = createPrng(17)
+  const i16 = new Int16Array(dim * 4).map(() => Math.round(gaussian(rng) * 2000))
+  let checked = 0
+  for (const nbits of [1, 2, 4] as const) {
+    const nb = 1 << nbits
+    const cutoffs = Float32Array.from({ length: nb - 1 }, (_, i) => (i - (nb - 2) / 2) * 0.03)
+    const weights = Float32Array.from({ length: nb }, (_, i) => (i - (nb - 1) / 2) * 0.03)
+    for (const radial of [undefined, { centroidWeight: 0.9 }]) {
+      const codec = makeCodec(nbits, dim, cutoffs, weights, radial)
+      for (let v = 0; v < 200; v++) {
+        const x = new Float32Array(dim)
+        const c = v % 4
+        for (let d = 0; d < dim; d++) {
+          // a quarter of the values sit exactly on a cutoff (plain codec, float32 centroid 0): ties must go down
+          x[d] = v % 8 === 0 ? cutoffs[d % cutoffs.length] : i16[c * dim + d] * 2 ** -14 + 0.04 * gaussian(rng)
+        }
+        const useF32 = v % 8 === 0
+        const cents: Float32Array | Int16Array = useF32 ? new Float32Array(dim * 4) : i16
+        const scale = useF32 ? 1 : 2 ** -14
+        const got = new Uint8Array(codec.bytesPerVector)
+        encodeResidual(codec, x, 0, cents, c * dim, got, 0, scale)
+        const want = reference(codec, x, cents, c * dim, scale)
+        if (Buffer.compare(Buffer.from(got), Buffer.from(want)) !== 0) t.fail(`nbits ${nbits} radial ${radial !== undefined} vector ${v}`)
+        checked++
+      }
+    }
+  }
+  t.equal(checked, 1200, 'every vector matched the reference bytes')
+})
+
 t.test('a bad dim/nbits combination is refused', async (t) => {
   t.throws(() => makeCodec(2, 6, new Float32Array(3), new Float32Array(4)), { code: 'VALIDATION_ERROR' })
   t.throws(() => makeCodec(2, 8, new Float32Array(2), new Float32Array(4)), { code: 'SNAPSHOT_INVALID' })
