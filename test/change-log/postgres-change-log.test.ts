@@ -10,19 +10,12 @@ import { createPostgresChangeLog, type PostgresChangeLog } from '../../src/chang
 import { createIndexStore, type IndexStore } from '../../src/index/index-store.js'
 import { postgresOnly, startPostgres } from '../helpers/postgres.js'
 import { contents, until } from '../helpers/replica-state.js'
+import { unitVectors } from '../helpers/unit-vectors.js'
 
 const DIM = 8
 let seed = 99
 const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32)
-function vectors(n: number): Float32Array {
-  const v = new Float32Array(n * DIM)
-  for (let i = 0; i < n; i++) {
-    let norm = 0
-    for (let d = 0; d < DIM; d++) norm += (v[i * DIM + d] = rnd() * 2 - 1) ** 2
-    for (let d = 0; d < DIM; d++) v[i * DIM + d] /= Math.sqrt(norm)
-  }
-  return v
-}
+const vectors = (n: number): Float32Array => unitVectors(n, DIM, rnd)
 
 interface Replica { store: IndexStore; log: PostgresChangeLog; writer: ChangeWriter }
 
