@@ -23,12 +23,23 @@ export interface Ivf {
 /** Positions per block of Ivf.blockSlot: 64, so a lookup walks at most 64 / (shortest document) slots. */
 export const BLOCK_SHIFT = 6
 
-/** The slot owning the first position of each block (O(nSlots + positions / 64)); slots own ascending, non-empty ranges. */
-function blockSlots(docStart: Uint32Array, docLen: Uint32Array, nSlots: number): Uint32Array {
+/**
+ * The slot owning the first position of each block; slots own ascending, non-empty ranges. `prev`: the table of this
+ * layout before slots were appended (blocks already there keep their slot), so an upsert batch costs O(new blocks)
+ * instead of O(nSlots + positions / 64).
+ */
+function blockSlots(docStart: Uint32Array, docLen: Uint32Array, nSlots: number, prev?: Uint32Array): Uint32Array {
   const nVectors = nSlots === 0 ? 0 : docStart[nSlots - 1] + docLen[nSlots - 1]
-  const out = new Uint32Array(Math.max(1, (nVectors + (1 << BLOCK_SHIFT) - 1) >>> BLOCK_SHIFT))
-  let s = 0
-  for (let b = 0; b < out.length; b++) {
+  const blocks = Math.max(1, (nVectors + (1 << BLOCK_SHIFT) - 1) >>> BLOCK_SHIFT)
+  if (prev !== undefined && prev.length === blocks) return prev
+  const out = new Uint32Array(blocks)
+  let from = 0
+  if (prev !== undefined && prev.length < blocks) {
+    out.set(prev)
+    from = prev.length
+  }
+  let s = from === 0 ? 0 : out[from - 1]
+  for (let b = from; b < blocks; b++) {
     const v = b << BLOCK_SHIFT
     while (s + 1 < nSlots && docStart[s + 1] <= v) s++
     out[b] = s
@@ -96,13 +107,6 @@ function buildCsr(
   return { offsets, gaps }
 }
 
-export function emptyIvf(k: number): Ivf {
-  return {
-    k, baseOffsets: new Uint32Array(k + 1), baseGaps: new Uint16Array(0), deltaOffsets: new Uint32Array(k + 1), deltaGaps: new Uint16Array(0),
-    blockSlot: new Uint32Array(1),
-  }
-}
-
 /** Full rebuild over the live slots (ascending); nSlots: all slots, live or not. */
 export function buildIvf(k: number, codes: ArrayLike<number>, docStart: Uint32Array, docLen: Uint32Array, liveSlots: Uint32Array, nSlots: number): Ivf {
   const { offsets, gaps } = buildCsr(k, codes, docStart, docLen, liveSlots, liveSlots.length)
@@ -117,7 +121,7 @@ export function setIvfDelta(ivf: Ivf, codes: ArrayLike<number>, docStart: Uint32
   const { offsets, gaps } = buildCsr(ivf.k, codes, docStart, docLen, deltaSlots, deltaSlots.length)
   ivf.deltaOffsets = offsets
   ivf.deltaGaps = gaps
-  ivf.blockSlot = blockSlots(docStart, docLen, nSlots)
+  ivf.blockSlot = blockSlots(docStart, docLen, nSlots, ivf.blockSlot)
 }
 
 export function ivfBytes(ivf: Ivf): number {

@@ -161,6 +161,8 @@ export function searchIndex(
   let ncells = Math.min(p.ncells, K)
   // one pass over S: each centroid's best query token (for pruning) and each token's top-ncells centroids
   let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr)
+  // S re-taken once: scanScores may grow the arena (detaching views); nothing grows it again before approxScores
+  const Sv = sView(view, S, sPtr, K, qlen)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -177,15 +179,14 @@ export function searchIndex(
   // tokens moderately (zipf-quarter 0.77, uneven-tail 0.74); crediting the threshold alone lost documents matching
   // few tokens well (single-topic 0.76 -> 0.42, many-topics 0.80 -> 0.69); this floor: 0.81, 0.78, 0.75, 0.80.
   const floor = new Float32Array(qlen)
-  {
-    const Sv = sView(view, S, sPtr, K, qlen)
-    for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * ncells + ncells - 1] * qlen + j])
-  }
-  let probe = probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, sView(view, S, sPtr, K, qlen), chosen, ncells, floor, scratch.probe)
+  for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * ncells + ncells - 1] * qlen + j])
+  const probeCells = (): ReturnType<typeof probeScores> =>
+    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, ncells, floor, scratch.probe)
+  let probe = probeCells()
   while (probe.slots.length < need && ncells < K) {
     ncells = Math.min(K, ncells * 4)
-    chosen = topCentroidsPerToken(sView(view, S, sPtr, K, qlen), qlen, K, ncells)
-    probe = probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, sView(view, S, sPtr, K, qlen), chosen, ncells, floor, scratch.probe)
+    chosen = topCentroidsPerToken(Sv, qlen, K, ncells)
+    probe = probeCells()
   }
   const cands = probe.slots
   now = performance.now()
@@ -228,7 +229,7 @@ export function searchIndex(
     init = rows
   }
   for (let i = 0; i < init.length; i++) init[i] /= w
-  const approx = approxScores(view, sView(view, S, sPtr, K, qlen), sPtr, qlen, pool, kept, floor, init)
+  const approx = approxScores(view, Sv, sPtr, qlen, pool, kept, floor, init)
   for (let i = 0; i < approx.length; i++) approx[i] *= w
   if (trace !== undefined && pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
   now = performance.now()

@@ -65,6 +65,10 @@ t.test('delta lists cover the slots appended after the base', async (t) => {
     if (got.length !== want[c].length || got.some((v, i) => v !== want[c][i])) wrong++
   }
   t.equal(wrong, 0, 'every code\'s delta list equals the brute force')
+  // the block table was extended for the appended slots, not rebuilt: every position still maps to its slot
+  let bad = 0
+  for (let s = 0; s < 200; s++) for (let v = f.docStart[s]; v < f.docStart[s] + f.docLen[s]; v++) if (slotOfVector(ivf, f.docStart, 200, v) !== s) bad++
+  t.equal(bad, 0, 'slotOfVector after the delta')
 })
 
 t.test('slotOfVector finds the owning slot of every position', async (t) => {
