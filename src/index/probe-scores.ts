@@ -22,6 +22,9 @@ import type { Ivf } from './ivf.js'
 import { slotOfVector } from './ivf.js'
 import type { ResidualCodec } from './residual-codec.js'
 
+/** Positions per gather chunk: bounds the scratch (chunk × bytesPerVector) while keeping each pass long. */
+const CHUNK = 1024
+
 export interface ProbeScratch {
   lut: Float32Array
   tokBest: Float32Array
@@ -32,12 +35,20 @@ export interface ProbeScratch {
   tokTouched: Uint32Array
   rows: Float32Array
   touched: Uint32Array
+  /** per gather chunk: the positions, their slots, and their residuals back to back (bytes and 4-byte words) */
+  chunkPos: Uint32Array
+  chunkSlots: Uint32Array
+  gathered: Uint8Array
+  gatheredWords: Uint32Array
+  /** the residuals as 4-byte words (re-taken when the residual array changes) */
+  words: Uint32Array | null
 }
 
 export function createProbeScratch(): ProbeScratch {
   return {
     lut: new Float32Array(0), tokBest: new Float32Array(0), tokMark: new Uint32Array(0), docRow: new Int32Array(0),
     docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), rows: new Float32Array(0), touched: new Uint32Array(0),
+    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null,
   }
 }
 
@@ -60,6 +71,10 @@ function ensure(sc: ProbeScratch, nSlots: number, bpv: number): void {
     sc.epoch = 0
   }
   if (sc.lut.length < bpv * 256) sc.lut = new Float32Array(bpv * 256)
+  if (sc.gathered.length < CHUNK * bpv) {
+    sc.gatheredWords = new Uint32Array(Math.ceil((CHUNK * bpv) / 4))
+    sc.gathered = new Uint8Array(sc.gatheredWords.buffer)
+  }
 }
 
 /** One epoch for the documents, then one per token: marks from earlier calls never match. */
@@ -97,40 +112,78 @@ function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: 
 
 /**
  * Scores cell c's vectors (one list: base or delta) against the token whose tables `lut` holds, keeping the best per
- * document in sc.tokBest (documents first reached here are appended to sc.tokTouched). A function of its own so that
- * the hot loop is optimised on its own, early and monomorphic. Returns the new count of touched documents.
+ * document in sc.tokBest (documents first reached here are appended to sc.tokTouched). Returns the new count of
+ * touched documents. In three passes per chunk of the list: positions and their documents; the allowed vectors'
+ * residuals gathered into one contiguous buffer; the lookups over that buffer. Why: the residuals of a cell's
+ * vectors are scattered over the whole index (one cache and TLB miss each), and the lookups interleaved with those
+ * misses leave the CPU with one or two misses in flight; a copy loop with no dependency chain keeps many in flight.
+ * Measured on zipf-quarter's probed lists (84 k vectors per query): lookups straight from the scattered residuals
+ * 16 ms per query, gather then lookups 7.8 ms, lookups alone over contiguous residuals 2.8 ms.
  */
 function scanCell(
   offsets: Uint32Array, gaps: Uint16Array, c: number, base: number, lut: Float32Array, residuals: Uint8Array, bpv: number,
   ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tokEpoch: number, nTok: number,
 ): number {
-  const { tokMark, tokBest, tokTouched } = sc
-  const bpv4 = bpv & ~3
+  const { tokMark, tokBest, tokTouched, chunkSlots, chunkPos } = sc
   let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
   for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
-    const g = gaps[e++]
-    if (g !== 0) v += g
-    else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
-    const slot = slotOfVector(ivf, docStart, nSlots, v)
-    if (allowed[slot] === 0) continue
-    // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
-    let s0 = base, s1 = 0, s2 = 0, s3 = 0
-    const r = v * bpv
-    for (let b = 0; b < bpv4; b += 4) {
-      s0 += lut[(b << 8) | residuals[r + b]]
-      s1 += lut[((b + 1) << 8) | residuals[r + b + 1]]
-      s2 += lut[((b + 2) << 8) | residuals[r + b + 2]]
-      s3 += lut[((b + 3) << 8) | residuals[r + b + 3]]
+    let n = 0
+    while (e < end && n < CHUNK) {
+      const g = gaps[e++]
+      if (g !== 0) v += g
+      else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
+      const slot = slotOfVector(ivf, docStart, nSlots, v)
+      if (allowed[slot] === 0) continue
+      chunkPos[n] = v
+      chunkSlots[n++] = slot
     }
-    for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | residuals[r + b]]
-    const s = (s0 + s1) + (s2 + s3)
-    if (tokMark[slot] !== tokEpoch) {
-      tokMark[slot] = tokEpoch
-      tokBest[slot] = s
-      tokTouched[nTok++] = slot
-    } else if (s > tokBest[slot]) tokBest[slot] = s
+    gatherResiduals(residuals, sc, bpv, n)
+    const g8 = sc.gathered
+    const bpv4 = bpv & ~3
+    for (let i = 0, r = 0; i < n; i++, r += bpv) {
+      // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
+      let s0 = base, s1 = 0, s2 = 0, s3 = 0
+      for (let b = 0; b < bpv4; b += 4) {
+        s0 += lut[(b << 8) | g8[r + b]]
+        s1 += lut[((b + 1) << 8) | g8[r + b + 1]]
+        s2 += lut[((b + 2) << 8) | g8[r + b + 2]]
+        s3 += lut[((b + 3) << 8) | g8[r + b + 3]]
+      }
+      for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | g8[r + b]]
+      const s = (s0 + s1) + (s2 + s3)
+      const slot = chunkSlots[i]
+      if (tokMark[slot] !== tokEpoch) {
+        tokMark[slot] = tokEpoch
+        tokBest[slot] = s
+        tokTouched[nTok++] = slot
+      } else if (s > tokBest[slot]) tokBest[slot] = s
+    }
   }
   return nTok
+}
+
+/** Copies the residuals of the n positions in sc.chunkPos into sc.gathered, back to back (4-byte words when aligned). */
+function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n: number): void {
+  const pos = sc.chunkPos
+  if ((bpv & 3) === 0 && (residuals.byteOffset & 3) === 0) {
+    if (sc.words === null || sc.words.buffer !== residuals.buffer || sc.words.byteOffset !== residuals.byteOffset || sc.words.length !== residuals.length >>> 2) {
+      sc.words = new Uint32Array(residuals.buffer, residuals.byteOffset, residuals.length >>> 2)
+    }
+    const src = sc.words, dst = sc.gatheredWords
+    const w = bpv >>> 2
+    if (w === 8) {
+      for (let i = 0, o = 0; i < n; i++, o += 8) {
+        const r = pos[i] << 3
+        dst[o] = src[r]; dst[o + 1] = src[r + 1]; dst[o + 2] = src[r + 2]; dst[o + 3] = src[r + 3]
+        dst[o + 4] = src[r + 4]; dst[o + 5] = src[r + 5]; dst[o + 6] = src[r + 6]; dst[o + 7] = src[r + 7]
+      }
+    } else {
+      for (let i = 0, o = 0; i < n; i++) for (let r = pos[i] * w, x = r + w; r < x; r++) dst[o++] = src[r]
+    }
+    return
+  }
+  const dst = sc.gathered
+  for (let i = 0, o = 0; i < n; i++) for (let r = pos[i] * bpv, x = r + bpv; r < x; r++) dst[o++] = residuals[r]
 }
 
 /**
