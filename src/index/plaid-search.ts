@@ -90,13 +90,13 @@ export function resolveParams(params: SearchParams): ResolvedParams {
 
 /** Per-index scratch reused across searches (searches are synchronous, so one set per index suffices). */
 export interface SearchScratch {
-  S: Float32Array; maxS: Float32Array; kept: Uint8Array; probe: ProbeScratch
+  S: Float32Array; kept: Uint8Array; probe: ProbeScratch
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
 }
 
 export function createSearchScratch(): SearchScratch {
-  return { S: new Float32Array(0), maxS: new Float32Array(0), kept: new Uint8Array(0), probe: createProbeScratch(), sPtr: -1 }
+  return { S: new Float32Array(0), kept: new Uint8Array(0), probe: createProbeScratch(), sPtr: -1 }
 }
 
 
@@ -156,11 +156,11 @@ export function searchIndex(
   let t = performance.now()
   const S = centroidScores(cset, query, qlen, scratch)
   const sPtr = scratch.sPtr
-  if (scratch.maxS.length < K) scratch.maxS = new Float32Array(K)
-  const maxS = scratch.maxS
+  if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
+  const kept = scratch.kept
   let ncells = Math.min(p.ncells, K)
-  // one pass over S: each centroid's best query token (for pruning) and each token's top-ncells centroids
-  let chosen = scanScores(S, qlen, K, ncells, maxS, cset.arena, sPtr)
+  // each token's top-ncells centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
+  let chosen = scanScores(S, qlen, K, ncells, p.threshold, kept, cset.arena, sPtr)
   // S re-taken once: scanScores may grow the arena (detaching views); nothing grows it again before approxScores
   const Sv = sView(view, S, sPtr, K, qlen)
   let now = performance.now()
@@ -179,13 +179,17 @@ export function searchIndex(
   // tokens moderately (zipf-quarter 0.77, uneven-tail 0.74); crediting the threshold alone lost documents matching
   // few tokens well (single-topic 0.76 -> 0.42, many-topics 0.80 -> 0.69); this floor: 0.81, 0.78, 0.75, 0.80.
   const floor = new Float32Array(qlen)
-  for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * ncells + ncells - 1] * qlen + j])
+  const setFloor = (): void => {
+    for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * ncells + ncells - 1] * qlen + j])
+  }
+  setFloor()
   const probeCells = (): ReturnType<typeof probeScores> =>
     probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, ncells, floor, scratch.probe)
   let probe = probeCells()
   while (probe.slots.length < need && ncells < K) {
     ncells = Math.min(K, ncells * 4)
     chosen = topCentroidsPerToken(Sv, qlen, K, ncells)
+    setFloor()
     probe = probeCells()
   }
   const cands = probe.slots
@@ -203,9 +207,6 @@ export function searchIndex(
   // the probe scores' centroid part, so that both estimate the same undecompressed vector score. (Unweighted, a
   // centroid score overstates a vector's by ~1/centroidWeight ≈ 1.3 and the ranking favours long documents of popular
   // topics over the one whose vectors the query matches.)
-  if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
-  const kept = scratch.kept
-  for (let c = 0; c < K; c++) kept[c] = maxS[c] >= p.threshold ? 1 : 0
   for (let i = 0; i < chosen.length; i++) kept[chosen[i]] = 0
   // The candidates beyond the best 4·ndocs by probe scores alone are dropped before the centroid pass (on skewed
   // data nearly every document is a candidate: a function-word cell is probed by some token).
@@ -319,7 +320,7 @@ function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc
   const q16 = new Int16Array(qlen * cset.dim)
   const qs = quantizeRows(query, 0, qlen, cset.dim, q16)
   const qBytes = qlen * cset.dim * 2
-  arena.reserve(scratch + qBytes + n * 4 + cset.k * 4) // S, then the row maxima (scanScores) without a growth
+  arena.reserve(scratch + qBytes + n * 4 + cset.k * 8 + 1024) // S, then scanScores' thresholds and row list without a growth
   arena.i16(scratch, qlen * cset.dim).set(q16)
   arena.dotTileI16(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes, CENTROID_SCALE / qs)
   sc.sPtr = scratch + qBytes
@@ -327,52 +328,105 @@ function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc
 }
 
 /**
- * maxS[c] = max_j S[c, j] (the SIMD row-max kernel when S is in the arena), and per token j its top-ncells
- * centroids (qlen·ncells entries). The per-token scan skips a centroid in one comparison when its maxS is not above
- * the lowest of the tokens' current ncells-th best (`gate`), which after the first few hundred centroids is most of them.
+ * Per token j its top-ncells centroids (qlen·ncells entries, best first), and kept[c] = 1 when some token scores
+ * centroid c at least `threshold` (its codes count in the approximate scores), else 0.
+ * With the arena (kernels over S in place): the first SCAN_SAMPLE rows are inserted one by one, which sets each
+ * token's current ncells-th best; then the remaining rows go in chunks growing ×4, a kernel listing per chunk the
+ * (row, token) pairs that beat the token's threshold at the chunk's start, and only those are inserted: ~8·ln(K/8)
+ * insertions per token plus the stale thresholds' extra, instead of K·qlen comparisons in TypeScript (measured on
+ * 16384 centroids × 32 tokens: 1.45 ms → see BENCHMARKS § Search latency). kept: one more kernel pass. Without the
+ * arena: row maxima, then a row is skipped in one comparison when its maximum is not above the lowest of the tokens'
+ * ncells-th best (`gate`). Both insert each token's rows in ascending order with the same strict comparisons, so
+ * they choose the same cells.
  */
 export function scanScores(
-  S: Float32Array, qlen: number, K: number, ncells: number, maxS: Float32Array, ca: CentroidArena | null, sPtr: number,
+  S: Float32Array, qlen: number, K: number, ncells: number, threshold: number, kept: Uint8Array, ca: CentroidArena | null, sPtr: number,
   tokenBest?: Float32Array,
 ): Uint32Array {
   const out = new Uint32Array(qlen * ncells)
   const best = new Float32Array(qlen * ncells).fill(-Infinity)
   const last = ncells - 1
+  const insert = (c: number, j: number): boolean => {
+    const s = S[c * qlen + j]
+    const o = j * ncells
+    if (s <= best[o + last]) return false
+    let i = last
+    while (i > 0 && best[o + i - 1] < s) { best[o + i] = best[o + i - 1]; out[o + i] = out[o + i - 1]; i-- }
+    best[o + i] = s
+    out[o + i] = c
+    return true
+  }
   if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
-    const mPtr = sPtr + K * qlen * 4
-    ca.arena.reserve(mPtr + K * 4)
-    ca.arena.rowMax(sPtr, K, qlen, mPtr)
-    maxS.set(ca.arena.f32(mPtr, K))
+    const words = Math.ceil(qlen / 32)
+    const thrPtr = sPtr + K * qlen * 4
+    const listPtr = thrPtr + Math.ceil(qlen / 4) * 16
+    ca.arena.reserve(listPtr + K * (1 + words) * 4)
     S = ca.arena.f32(sPtr, K * qlen) // (re)take the view: reserve may have grown the memory
+    const sample = Math.min(K, Math.max(SCAN_SAMPLE, ncells))
+    for (let c = 0; c < sample; c++) for (let j = 0; j < qlen; j++) insert(c, j)
+    const thr = ca.arena.f32(thrPtr, qlen)
+    for (let from = sample; from < K;) {
+      const to = Math.min(K, from * 4)
+      for (let j = 0; j < qlen; j++) thr[j] = best[j * ncells + last]
+      const n = ca.arena.rowsAboveMask(sPtr + from * qlen * 4, to - from, qlen, thrPtr, listPtr, words)
+      const list = ca.arena.i32(listPtr, n * (1 + words))
+      for (let i = 0, o = 0; i < n; i++, o += 1 + words) {
+        const c = from + list[o]
+        for (let w = 0; w < words; w++) {
+          for (let bits = list[o + 1 + w]; bits !== 0; bits &= bits - 1) insert(c, w * 32 + (31 - Math.clz32(bits & -bits)))
+        }
+      }
+      from = to
+    }
+    // kept: S ≥ threshold ⟺ S > the largest float32 below the smallest float32 ≥ threshold
+    thr.fill(float32Below(threshold))
+    const n = ca.arena.rowsAbove(sPtr, K, qlen, thrPtr, listPtr)
+    const list = ca.arena.i32(listPtr, n)
+    kept.fill(0, 0, K)
+    for (let i = 0; i < n; i++) kept[list[i]] = 1
   } else {
+    const maxS = new Float32Array(K)
     for (let c = 0; c < K; c++) {
       let m = -Infinity
       for (let j = 0, row = c * qlen; j < qlen; j++) if (S[row + j] > m) m = S[row + j]
       maxS[c] = m
+      kept[c] = m >= threshold ? 1 : 0
     }
-  }
-  let gate = -Infinity
-  for (let c = 0; c < K; c++) {
-    if (maxS[c] <= gate) continue
-    const row = c * qlen
-    let changed = false
-    for (let j = 0; j < qlen; j++) {
-      const s = S[row + j]
-      const o = j * ncells
-      if (s <= best[o + last]) continue
-      let i = last
-      while (i > 0 && best[o + i - 1] < s) { best[o + i] = best[o + i - 1]; out[o + i] = out[o + i - 1]; i-- }
-      best[o + i] = s
-      out[o + i] = c
-      changed = true
-    }
-    if (changed) {
-      gate = Infinity
-      for (let j = 0; j < qlen; j++) if (best[j * ncells + last] < gate) gate = best[j * ncells + last]
+    let gate = -Infinity
+    for (let c = 0; c < K; c++) {
+      if (maxS[c] <= gate) continue
+      let changed = false
+      for (let j = 0; j < qlen; j++) changed = insert(c, j) || changed
+      if (changed) {
+        gate = Infinity
+        for (let j = 0; j < qlen; j++) if (best[j * ncells + last] < gate) gate = best[j * ncells + last]
+      }
     }
   }
   if (tokenBest !== undefined) for (let j = 0; j < qlen; j++) tokenBest[j] = best[j * ncells]
   return out
+}
+
+/** Rows scanScores inserts one by one before its kernel filters the rest (sets the tokens' first thresholds). */
+const SCAN_SAMPLE = 256
+
+const f32Box = new Float32Array(1)
+const i32Box = new Int32Array(f32Box.buffer)
+
+/** The adjacent float32 of float32 x towards +∞ (up) or −∞. */
+function float32Step(x: number, up: boolean): number {
+  f32Box[0] = x
+  if (x === 0) i32Box[0] = up ? 1 : -2147483647 // ± the smallest subnormal
+  else i32Box[0] += (x > 0) === up ? 1 : -1
+  return f32Box[0]
+}
+
+/** The largest float32 t such that, for every float32 x, x > t ⟺ x ≥ threshold (threshold finite). */
+export function float32Below(threshold: number): number {
+  f32Box[0] = threshold
+  let u = f32Box[0]
+  if (u < threshold) u = float32Step(u, true) // the smallest float32 ≥ threshold
+  return float32Step(u, false)
 }
 
 /** S as a fresh view: in the centroid arena a memory growth detaches earlier views. */

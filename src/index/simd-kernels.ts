@@ -53,7 +53,7 @@ const op = {
   f32fromI32: [0xb2], f32mul: [0x94], load16x4s: [0xfd, 0x03, 3, 0], fx4fromI32: [0xfd, ...uleb(250)],
   truncSat: [0xfd, ...uleb(248)], fx4nearest: [0xfd, ...uleb(106)], narrow16: [0xfd, ...uleb(133)],
   shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
-  vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13],
+  vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], vor: [0xfd, 0x50], anyTrue: [0xfd, 0x53], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
@@ -65,13 +65,13 @@ const op = {
  */
 function dotTileBody(indexed: boolean, i16 = false): number[] {
   // params: 0 a (or idx), 1 na, 2 b, 3 nb, 4 dim, 5 out, [indexed: 6 aBase], [i16: scale (f32)]
-  // i32 locals: i, j, d (byte offset), rowBytes, pa0..pa3, pb, po, nbBytes; v128 locals: vb, acc0..acc3
+  // i32 locals: i, j, d (byte offset), rowBytes, pa0..pa3, pb, po, nbBytes; v128 locals: vb, acc0..acc3, vb2, acc2_0..3, tmp
   // i16: rows are int16 (dim % 8 == 0), products summed exactly in int32 (i32x4.dot_i16x8_s: 8 multiply-adds per
   // instruction, twice f32x4), the sum converted to f32 and multiplied by `scale`.
   const x = (indexed ? 1 : 0) + (i16 ? 1 : 0)
   const [A, NA, B, NB, DIM, OUT, ABASE] = [0, 1, 2, 3, 4, 5, 6]
   const SCALE = indexed ? 7 : 6
-  const [I, J, D, ROW, PA, PB, PO, NBB, VB, ACC] = [6, 7, 8, 9, 10, 14, 15, 16, 17, 18].map((l) => l + x)
+  const [I, J, D, ROW, PA, PB, PO, NBB, VB, ACC, VB2, ACC2, TMP] = [6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 22, 23, 27].map((l) => l + x)
   // address of row i+r of a
   const rowAddr = (r: number) => indexed
     ? [...op.get(ABASE), ...op.get(A), ...op.get(I), ...op.i32(r), ...op.add, ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(ROW), ...op.mul, ...op.add]
@@ -81,10 +81,34 @@ function dotTileBody(indexed: boolean, i16 = false): number[] {
       ...op.get(acc), ...op.ilane(2), ...op.get(acc), ...op.ilane(3), ...op.add, ...op.add, ...op.f32fromI32, ...op.get(SCALE), ...op.f32mul]
     : [...op.get(acc), ...op.lane(0), ...op.get(acc), ...op.lane(1), ...op.f32add,
       ...op.get(acc), ...op.lane(2), ...op.get(acc), ...op.lane(3), ...op.f32add, ...op.f32add]
-  // acc_r += load(pa_r + d) * vb
-  const madd = (r: number) => [
-    ...op.get(ACC + r), ...op.get(PA + r), ...op.get(D), ...op.add, ...op.vload, ...op.get(VB),
-    ...(i16 ? [...op.ix4dot16, ...op.ix4add] : [...op.fx4mul, ...op.fx4add]), ...op.set(ACC + r),
+  // cols 1: acc_r += load(pa_r + d) · vb; cols 2: t = load(pa_r + d), acc_r += t · vb, acc2_r += t · vb2 (each row
+  // load serves two query columns: 6 loads per 8 products instead of 5 per 4)
+  const prod = i16 ? [...op.ix4dot16, ...op.ix4add] : [...op.fx4mul, ...op.fx4add]
+  const madd = (r: number, cols: number) => cols === 1
+    ? [...op.get(ACC + r), ...op.get(PA + r), ...op.get(D), ...op.add, ...op.vload, ...op.get(VB), ...prod, ...op.set(ACC + r)]
+    : [
+      ...op.get(ACC + r), ...op.get(PA + r), ...op.get(D), ...op.add, ...op.vload, ...op.tee(TMP), ...op.get(VB), ...prod, ...op.set(ACC + r),
+      ...op.get(ACC2 + r), ...op.get(TMP), ...op.get(VB2), ...prod, ...op.set(ACC2 + r),
+    ]
+  // the outputs of columns j (and j+1) for the block's rows: out[(i+r)·nb + j] at po + r·nbBytes
+  const store = (rows: number, cols: number) => Array.from({ length: rows }, (_, r) => [
+    ...op.get(PO), ...(r === 0 ? [] : [...op.get(NBB), ...op.i32(r), ...op.mul, ...op.add]), ...hsum(ACC + r), ...op.f32store,
+    ...(cols === 2 ? [...op.get(PO), ...op.i32(4), ...op.add, ...(r === 0 ? [] : [...op.get(NBB), ...op.i32(r), ...op.mul, ...op.add]), ...hsum(ACC2 + r), ...op.f32store] : []),
+  ]).flat()
+  // one step over column j (and j+1): zero, accumulate over d, store, advance po, pb, j
+  const columns = (rows: number, cols: number) => [
+    ...Array.from({ length: rows }, (_, r) => [...op.vzero, ...op.set(ACC + r), ...(cols === 2 ? [...op.vzero, ...op.set(ACC2 + r)] : [])]).flat(),
+    ...op.i32(0), ...op.set(D),
+    ...op.loop,
+    ...op.get(PB), ...op.get(D), ...op.add, ...op.vload, ...op.set(VB),
+    ...(cols === 2 ? [...op.get(PB), ...op.get(ROW), ...op.add, ...op.get(D), ...op.add, ...op.vload, ...op.set(VB2)] : []),
+    ...Array.from({ length: rows }, (_, r) => madd(r, cols)).flat(),
+    ...op.get(D), ...op.i32(16), ...op.add, ...op.tee(D), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...store(rows, cols),
+    ...op.get(PO), ...op.i32(4 * cols), ...op.add, ...op.set(PO),
+    ...op.get(PB), ...op.get(ROW), ...(cols === 2 ? [...op.i32(1), ...op.shl] : []), ...op.add, ...op.set(PB),
+    ...op.get(J), ...op.i32(cols), ...op.add, ...op.set(J),
   ]
   const rowsBlock = (rows: number) => [
     ...Array.from({ length: rows }, (_, r) => [...rowAddr(r), ...op.set(PA + r)]).flat(),
@@ -92,25 +116,18 @@ function dotTileBody(indexed: boolean, i16 = false): number[] {
     ...op.get(B), ...op.set(PB),
     // po = out + i·nb·4
     ...op.get(OUT), ...op.get(I), ...op.get(NBB), ...op.mul, ...op.add, ...op.set(PO),
+    // pairs of columns while two remain, then the last one if nb is odd
     ...op.block, ...op.loop,
-    ...op.get(J), ...op.get(NB), ...op.geS, ...op.brIf(1),
-    ...Array.from({ length: rows }, (_, r) => [...op.vzero, ...op.set(ACC + r)]).flat(),
-    ...op.i32(0), ...op.set(D),
-    ...op.loop,
-    ...op.get(PB), ...op.get(D), ...op.add, ...op.vload, ...op.set(VB),
-    ...Array.from({ length: rows }, (_, r) => madd(r)).flat(),
-    ...op.get(D), ...op.i32(16), ...op.add, ...op.tee(D), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
-    ...op.end,
-    ...Array.from({ length: rows }, (_, r) => [
-      ...op.get(PO), ...(r === 0 ? [] : [...op.get(NBB), ...op.i32(r), ...op.mul, ...op.add]), ...hsum(ACC + r), ...op.f32store,
-    ]).flat(),
-    ...op.get(PO), ...op.i32(4), ...op.add, ...op.set(PO),
-    ...op.get(PB), ...op.get(ROW), ...op.add, ...op.set(PB),
-    ...op.get(J), ...op.i32(1), ...op.add, ...op.set(J), ...op.br(0),
+    ...op.get(J), ...op.i32(2), ...op.add, ...op.get(NB), ...op.gtS, ...op.brIf(1),
+    ...columns(rows, 2),
+    ...op.br(0),
     ...op.end, ...op.end,
+    ...op.get(J), ...op.get(NB), ...op.ltS, ...op.if,
+    ...columns(rows, 1),
+    ...op.end,
   ]
   const body = [
-    ...vec([[11, I32], [5, V128]]),
+    ...vec([[11, I32], [11, V128]]),
     ...op.get(DIM), ...op.i32(i16 ? 1 : 2), ...op.shl, ...op.set(ROW),
     ...op.get(NB), ...op.i32(2), ...op.shl, ...op.set(NBB),
     ...op.i32(0), ...op.set(I),
@@ -254,31 +271,81 @@ function approxBody(): number[] {
   ]
 }
 
-/** rowmax(S, rows, qlen, out): out[r] = max_j S[r·qlen + j] (qlen % 4 == 0, qlen ≥ 4). */
-function rowMaxBody(): number[] {
-  const [S, ROWS, QLEN, OUT] = [0, 1, 2, 3]
-  const [R, M, QB, P] = [4, 5, 6, 7]
-  const [MX] = [8] // v128
+/**
+ * rows_above(S, rows, qlen, thr, out) → n: the rows r (ascending) with S[r·qlen + j] > thr[j] for some j, written to
+ * out (int32); qlen % 4 == 0. One f32x4.gt per 4 tokens per row, OR-ed, one any_true per row.
+ */
+function rowsAboveBody(): number[] {
+  const [S, ROWS, QLEN, THR, OUT] = [0, 1, 2, 3, 4]
+  const [R, M, QB, P, N] = [5, 6, 7, 8, 9]
+  const [ANY] = [10] // v128
   return [
-    ...vec([[4, I32], [1, V128]]),
+    ...vec([[5, I32], [1, V128]]),
     ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
     ...op.get(S), ...op.set(P),
-    ...op.i32(0), ...op.set(R),
+    ...op.i32(0), ...op.set(R), ...op.i32(0), ...op.set(N),
     ...op.block, ...op.loop,
     ...op.get(R), ...op.get(ROWS), ...op.geS, ...op.brIf(1),
-    ...op.get(P), ...op.vload, ...op.set(MX),
-    ...op.i32(16), ...op.set(M),
-    ...op.block, ...op.loop,
-    ...op.get(M), ...op.get(QB), ...op.geS, ...op.brIf(1),
-    ...op.get(MX), ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.fx4max, ...op.set(MX),
-    ...op.get(M), ...op.i32(16), ...op.add, ...op.set(M), ...op.br(0),
-    ...op.end, ...op.end,
-    ...op.get(OUT), ...op.get(R), ...op.i32(2), ...op.shl, ...op.add,
-    ...op.get(MX), ...op.lane(0), ...op.get(MX), ...op.lane(1), ...op.f32max,
-    ...op.get(MX), ...op.lane(2), ...op.get(MX), ...op.lane(3), ...op.f32max, ...op.f32max, ...op.f32store,
+    ...op.vzero, ...op.set(ANY), ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(ANY), ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.get(THR), ...op.get(M), ...op.add, ...op.vload, ...op.fx4gt, ...op.vor, ...op.set(ANY),
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(ANY), ...op.anyTrue, ...op.if,
+    ...op.get(OUT), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.get(R), ...op.i32store,
+    ...op.get(N), ...op.i32(1), ...op.add, ...op.set(N),
+    ...op.end,
     ...op.get(P), ...op.get(QB), ...op.add, ...op.set(P),
     ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
     ...op.end, ...op.end,
+    ...op.get(N),
+    ...op.end,
+  ]
+}
+
+/**
+ * rows_above_mask(S, rows, qlen, thr, out, words) → n: like rows_above, but each listed row is written as `1 + words`
+ * int32: the row, then which tokens beat their threshold (bit j % 32 of word j / 32; words = ceil(qlen / 32)), so
+ * the caller visits only those (row, token) pairs. i32x4.bitmask of each f32x4.gt gives 4 tokens' bits.
+ */
+function rowsAboveMaskBody(): number[] {
+  const [S, ROWS, QLEN, THR, OUT, W] = [0, 1, 2, 3, 4, 5]
+  const [R, M, QB, P, N, SLOT, B, F, STRIDE, Z, A] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+  return [
+    ...vec([[11, I32]]),
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.get(W), ...op.i32(1), ...op.add, ...op.i32(2), ...op.shl, ...op.set(STRIDE),
+    ...op.get(S), ...op.set(P),
+    ...op.i32(0), ...op.set(R), ...op.i32(0), ...op.set(N),
+    ...op.block, ...op.loop,
+    ...op.get(R), ...op.get(ROWS), ...op.geS, ...op.brIf(1),
+    ...op.get(OUT), ...op.get(N), ...op.get(STRIDE), ...op.mul, ...op.add, ...op.set(SLOT),
+    // the slot's mask words start at 0
+    ...op.i32(4), ...op.set(Z),
+    ...op.block, ...op.loop,
+    ...op.get(Z), ...op.get(STRIDE), ...op.geS, ...op.brIf(1),
+    ...op.get(SLOT), ...op.get(Z), ...op.add, ...op.i32(0), ...op.i32store,
+    ...op.get(Z), ...op.i32(4), ...op.add, ...op.set(Z), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.i32(0), ...op.set(F), ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.get(THR), ...op.get(M), ...op.add, ...op.vload, ...op.fx4gt, ...op.ix4bitmask, ...op.tee(B),
+    ...op.if,
+    // word (M / 16) / 8 of the slot |= bits << 4·((M / 16) % 8)
+    ...op.get(SLOT), ...op.i32(4), ...op.add, ...op.get(M), ...op.i32(7), ...op.shrU, ...op.i32(2), ...op.shl, ...op.add, ...op.set(A),
+    ...op.get(A), ...op.get(A), ...op.i32load, ...op.get(B), ...op.get(M), ...op.i32(2), ...op.shrU, ...op.i32(28), ...op.and, ...op.shl, ...op.or, ...op.i32store,
+    ...op.i32(1), ...op.set(F),
+    ...op.end,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(F), ...op.if,
+    ...op.get(SLOT), ...op.get(R), ...op.i32store,
+    ...op.get(N), ...op.i32(1), ...op.add, ...op.set(N),
+    ...op.end,
+    ...op.get(P), ...op.get(QB), ...op.add, ...op.set(P),
+    ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(N),
     ...op.end,
   ]
 }
@@ -289,16 +356,19 @@ function buildDotTileModule(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
-    ...section(1, vec([[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
-      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]))),
+    ...section(1, vec([...[[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
+      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]),
+    // types 9, 10: (5 i32) → i32, (6 i32) → i32
+    [0x60, ...vec(new Array(5).fill([I32])), 1, I32], [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [6], [7], [7], [7]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [7], [7], [7], [9], [10]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
-      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07], [...name('rowmax'), 0x00, 0x08],
-      [...name('decode1i16'), 0x00, 0x09], [...name('decode2i16'), 0x00, 0x0a], [...name('decode4i16'), 0x00, 0x0b]])),
-    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(), rowMaxBody(),
-      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true)]
+      [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
+      [...name('decode1i16'), 0x00, 0x08], [...name('decode2i16'), 0x00, 0x09], [...name('decode4i16'), 0x00, 0x0a],
+      [...name('rows_above'), 0x00, 0x0b], [...name('rows_above_mask'), 0x00, 0x0c]])),
+    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
+      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true), rowsAboveBody(), rowsAboveMaskBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -334,8 +404,10 @@ export interface SimdArena {
   u8(byteOffset: number, length: number): Uint8Array
   i16(byteOffset: number, length: number): Int16Array
   u16(byteOffset: number, length: number): Uint16Array
-  /** out[r] = max of row r (rows of qlen floats, qlen % 4 == 0) */
-  rowMax(sPtr: number, rows: number, qlen: number, outPtr: number): void
+  /** the rows with some S[r·qlen + j] > thr[j] (qlen floats at thrPtr), ascending, as int32 at outPtr; returns their count */
+  rowsAbove(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number): number
+  /** like rowsAbove, each listed row followed by `words` = ceil(qlen / 32) int32 of which tokens beat their threshold */
+  rowsAboveMask(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number, words: number): number
   /**
    * centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of
    * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor)
@@ -369,7 +441,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
   type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
   type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number) => void
   const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
-  const fnRowMax = inst.exports.rowmax as (s: number, rows: number, q: number, o: number) => void
+  const fnRowsAbove = inst.exports.rows_above as (s: number, rows: number, q: number, t: number, o: number) => number
+  const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
@@ -387,7 +460,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16) },
-    rowMax: (sp, rows, q, o) => { if (rows > 0) fnRowMax(sp, rows, q, o) },
+    rowsAbove: (sp, rows, q, t, o) => (rows > 0 ? fnRowsAbove(sp, rows, q, t, o) : 0),
+    rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { assignNearest, dotTile } from '../../src/index/dense-kernels.js'
-import { scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
+import { float32Below, scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena, simdAvailable } from '../../src/index/simd-kernels.js'
 
@@ -95,21 +95,73 @@ t.test('approx kernel: centroid-interaction scores with and without pruning (and
   }
 })
 
-t.test('scanScores (row-max kernel + gated scan) equals the plain per-token top-ncells and row maxima', async (t) => {
-  const K = 700, qlen = 12
+t.test('scanScores (row-max kernel + sampled thresholds + rows-above kernel, or gated scan) equals the plain per-token top-ncells and row maxima', async (t) => {
+  // K below and above the sample the kernel path inserts one by one; ties in S (rounded values) test the strict order
+  for (const [K, qlen, round] of [[700, 12, false], [6000, 16, false], [5000, 8, true], [3000, 40, false]] as const) {
   const S = rand(K * qlen)
+  if (round) for (let i = 0; i < S.length; i++) S[i] = Math.round(S[i] * 50) / 50
   const arena = createSimdArena(K * qlen * 4 + K * 4 + 64)!
   arena.f32(0, K * qlen).set(S)
   const ca = { arena, coarsePtr: 0, scratch: 0, tablePtr: 0, tableWeights: null }
-  for (const ncells of [1, 3, 8]) {
+  for (const ncells of [1, 3, 8, 2100]) {
+    if (ncells > K) continue
     const ref = topCentroidsPerToken(S, qlen, K, ncells)
     for (const [useArena, label] of [[true, 'kernel'], [false, 'typescript']] as const) {
-      const maxS = new Float32Array(K)
-      const got = scanScores(S, qlen, K, ncells, maxS, useArena ? ca : null, useArena ? 0 : -1)
+      // a threshold equal to some score (the boundary of ≥), and one between float32 values
+      const threshold = ncells % 2 === 1 ? S[17] : 0.3 + 1e-9
+      const kept = new Uint8Array(K).fill(7)
+      const got = scanScores(S, qlen, K, ncells, threshold, kept, useArena ? ca : null, useArena ? 0 : -1)
       t.same(Array.from(got), Array.from(ref), `${label} ncells ${ncells}`)
-      let ok = true
-      for (let c = 0; c < K; c++) ok &&= maxS[c] === Math.max(...S.subarray(c * qlen, (c + 1) * qlen))
-      t.ok(ok, 'row maxima')
+      let bad = 0
+      for (let c = 0; c < K; c++) if (kept[c] !== (Math.max(...S.subarray(c * qlen, (c + 1) * qlen)) >= threshold ? 1 : 0)) bad++
+      t.equal(bad, 0, `${label}: kept = some score ≥ threshold`)
     }
   }
+  }
+})
+
+t.test('int16 dot tiles (plain and indexed rows) equal exact integer sums for odd and even column counts', async (t) => {
+  for (const [na, nb, dim] of [[1, 1, 8], [5, 2, 16], [9, 3, 128], [13, 32, 128], [4, 7, 24]]) {
+    const nIdx = na + 3
+    const aPtr = 0, bPtr = aPtr + nIdx * dim * 2, idxPtr = bPtr + nb * dim * 2, outPtr = idxPtr + na * 4
+    const arena = createSimdArena(outPtr + na * nb * 4)!
+    const a = arena.i16(aPtr, nIdx * dim), b = arena.i16(bPtr, nb * dim)
+    for (let i = 0; i < a.length; i++) a[i] = rng.int(65536) - 32768
+    for (let i = 0; i < b.length; i++) b[i] = rng.int(2001) - 1000
+    const idx = arena.i32(idxPtr, na)
+    for (let i = 0; i < na; i++) idx[i] = (i * 5 + 2) % nIdx
+    const scale = 1 / 1024
+    const expect = (row: number, j: number): number => {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += a[row * dim + d] * b[j * dim + d]
+      return Math.fround(Math.fround(s) * scale)
+    }
+    arena.dotTileI16(aPtr, na, bPtr, nb, dim, outPtr, scale)
+    let bad = 0
+    let out = arena.f32(outPtr, na * nb)
+    for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) if (out[i * nb + j] !== expect(i, j)) bad++
+    t.equal(bad, 0, `plain ${na}×${nb}×${dim}`)
+    arena.dotTileIdxI16(idxPtr, na, bPtr, nb, dim, outPtr, aPtr, scale)
+    out = arena.f32(outPtr, na * nb)
+    bad = 0
+    for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) if (out[i * nb + j] !== expect(idx[i], j)) bad++
+    t.equal(bad, 0, `indexed ${na}×${nb}×${dim}`)
+  }
+})
+
+t.test('float32Below: x > float32Below(t) exactly when x ≥ t, for float32 x around t', async (t) => {
+  const box = new Float32Array(1), bits = new Int32Array(box.buffer)
+  let bad = 0
+  for (const th of [0.4, 0.45, -0.4, 0, -0, 1e-45, -1e-45, 0.5, 1 / 3, -1 / 3, 1e30, -7.25]) {
+    const below = float32Below(th)
+    box[0] = th
+    const base = bits[0]
+    for (let d = -3; d <= 3; d++) {
+      bits[0] = base + d
+      const x = box[0]
+      if (Number.isFinite(x) && (x > below) !== (x >= th)) bad++
+    }
+    t.ok(below < th, `${th}: ${below} is below it`)
+  }
+  t.equal(bad, 0)
 })
