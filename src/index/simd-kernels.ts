@@ -52,7 +52,7 @@ const op = {
   ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
   f32fromI32: [0xb2], f32mul: [0x94], load16x4s: [0xfd, 0x03, 3, 0], fx4fromI32: [0xfd, ...uleb(250)],
   truncSat: [0xfd, ...uleb(248)], fx4nearest: [0xfd, ...uleb(106)], narrow16: [0xfd, ...uleb(133)],
-  shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], vor: [0xfd, 0x50], anyTrue: [0xfd, 0x53], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
@@ -186,19 +186,20 @@ function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
     ...op.get(ACC), ...op.get(X), ...op.get(X), ...op.fx4mul, ...op.fx4add, ...op.set(ACC),
     ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
     ...op.end,
-    // X = splat(1 / sqrt(max(‖x‖², tiny)))
-    ...op.f32const(1), ...op.get(ACC), ...op.lane(0), ...op.get(ACC), ...op.lane(1), ...op.f32add,
+    // X = splat(1 / sqrt(max(‖x‖², tiny))), times 2^14 for the int16 rows
+    ...op.f32const(toI16 ? 16384 : 1), ...op.get(ACC), ...op.lane(0), ...op.get(ACC), ...op.lane(1), ...op.f32add,
     ...op.get(ACC), ...op.lane(2), ...op.get(ACC), ...op.lane(3), ...op.f32add, ...op.f32add,
     ...op.f32const(1e-30), ...op.f32max, ...op.f32sqrt, ...op.f32div, ...op.splat, ...op.set(X),
-    ...op.i32(0), ...op.set(U),
-    ...op.loop,
-    ...op.get(OP), ...op.get(U), ...op.add,
-    ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.vstore,
-    ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
-    ...op.end,
-    ...(toI16 ? [
-      // int16 copy: out16 row v = round(x · 2^14), 8 values per step
-      ...op.f32const(16384), ...op.splat, ...op.set(X), // the rows at OP are already normalised
+    ...(!toI16 ? [
+      ...op.i32(0), ...op.set(U),
+      ...op.loop,
+      ...op.get(OP), ...op.get(U), ...op.add,
+      ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.vstore,
+      ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
+      ...op.end,
+    ] : [
+      // int16 rows only: out16 row v = round(x · 2^14 / ‖x‖), 8 values per step, from the unnormalised rows at OP
+      // (the normalised float32 rows are not stored: one pass less)
       ...op.i32(0), ...op.set(U),
       ...op.loop,
       ...op.get(OUT16), ...op.get(V), ...op.get(DIM), ...op.i32(1), ...op.shl, ...op.mul, ...op.add, ...op.get(U), ...op.i32(1), ...op.shrU, ...op.add,
@@ -207,7 +208,7 @@ function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
       ...op.narrow16, ...op.vstore,
       ...op.get(U), ...op.i32(32), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
       ...op.end,
-    ] : []),
+    ]),
     ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
     ...op.end, ...op.end,
     ...op.end,
@@ -219,8 +220,9 @@ function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
  * .. ends[d]) (uint16; ends int32, cumulative); out[d] = Σ_j max(floor[j], max over its codes c with kept[c] ≠ 0
  * (kept = 0: all) of S[c·qlen + j]). `acc` is 2·qlen floats: qlen of scratch, then floor[0..qlen) (the score of a
  * token no kept code reaches); with init ≠ 0, document d starts from init[d·qlen ..] (its own maxima known from
- * elsewhere, e.g. probe scores) instead of the floor; qlen % 4 == 0. One f32x4.max per 4 query tokens per code, against 4
- * compare-and-branch steps in TypeScript.
+ * elsewhere, e.g. probe scores) instead of the floor; qlen % 4 == 0. One f32x4.pmax per 4 query tokens per code (a
+ * single maxps; f32x4.max's NaN rules cost a sequence, and scores are never NaN), against 4 compare-and-branch steps
+ * in TypeScript.
  */
 function approxBody(): number[] {
   const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT, INIT] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
@@ -252,7 +254,7 @@ function approxBody(): number[] {
     ...op.i32(0), ...op.set(M),
     ...op.loop,
     ...op.get(ACC), ...op.get(M), ...op.add,
-    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.fx4max,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.fx4pmax,
     ...op.vstore,
     ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
     ...op.end,
@@ -350,6 +352,54 @@ function rowsAboveMaskBody(): number[] {
   ]
 }
 
+/**
+ * maxsim_reduce(sims, ends, nDocs, qlen, acc, out): document d owns rows ends[d-1] .. ends[d] of sims (rows of qlen
+ * floats, contiguous; ends int32, cumulative); out[d] = Σ_j max over its rows of sims[row·qlen + j], summed in float64
+ * in token order (as the TypeScript loop did); acc: qlen floats of scratch; qlen % 4 == 0. A document without rows
+ * scores −∞.
+ */
+function reduceBody(): number[] {
+  const [SIMS, ENDS, ND, QLEN, ACC, OUT] = [0, 1, 2, 3, 4, 5]
+  const [D, V, END, M, QB, P] = [6, 7, 8, 9, 10, 11]
+  const [SUM] = [12] // f64
+  const F64 = 0x7c
+  return [
+    ...vec([[6, I32], [1, F64]]),
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.get(SIMS), ...op.set(P),
+    ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
+    ...op.block, ...op.loop,
+    ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
+    ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32const(-Infinity), ...op.splat, ...op.vstore,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
+    ...op.block, ...op.loop,
+    ...op.get(V), ...op.get(END), ...op.geS, ...op.brIf(1),
+    ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(ACC), ...op.get(M), ...op.add,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.fx4pmax,
+    ...op.vstore,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(P), ...op.get(QB), ...op.add, ...op.set(P),
+    ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.f64const0, ...op.set(SUM), ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(SUM), ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32load, ...op.f64promote, ...op.f64add, ...op.set(SUM),
+    ...op.get(M), ...op.i32(4), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32demote, ...op.f32store,
+    ...op.get(D), ...op.i32(1), ...op.add, ...op.set(D), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
 function buildDotTileModule(): Uint8Array {
   const name = (s: string) => { const b = [...Buffer.from(s, 'utf8')]; return [...uleb(b.length), ...b] }
   const plain = dotTileBody(false), idx = dotTileBody(true)
@@ -361,14 +411,14 @@ function buildDotTileModule(): Uint8Array {
     // types 9, 10: (5 i32) → i32, (6 i32) → i32
     [0x60, ...vec(new Array(5).fill([I32])), 1, I32], [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [7], [7], [7], [9], [10]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [7], [7], [7], [9], [10], [0]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('decode1i16'), 0x00, 0x08], [...name('decode2i16'), 0x00, 0x09], [...name('decode4i16'), 0x00, 0x0a],
-      [...name('rows_above'), 0x00, 0x0b], [...name('rows_above_mask'), 0x00, 0x0c]])),
+      [...name('rows_above'), 0x00, 0x0b], [...name('rows_above_mask'), 0x00, 0x0c], [...name('maxsim_reduce'), 0x00, 0x0d]])),
     ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true), rowsAboveBody(), rowsAboveMaskBody()]
+      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true), rowsAboveBody(), rowsAboveMaskBody(), reduceBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -406,6 +456,8 @@ export interface SimdArena {
   u16(byteOffset: number, length: number): Uint16Array
   /** the rows with some S[r·qlen + j] > thr[j] (qlen floats at thrPtr), ascending, as int32 at outPtr; returns their count */
   rowsAbove(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number): number
+  /** per document, Σ_j of the max over its rows of sims (see reduceBody; accPtr: qlen floats of scratch) */
+  maxSimReduce(simsPtr: number, endsPtr: number, nDocs: number, qlen: number, accPtr: number, outPtr: number): void
   /** like rowsAbove, each listed row followed by `words` = ceil(qlen / 32) int32 of which tokens beat their threshold */
   rowsAboveMask(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number, words: number): number
   /**
@@ -441,6 +493,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
   type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number) => void
   const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
+  const fnReduce = inst.exports.maxsim_reduce as (s: number, e: number, n: number, q: number, a: number, o: number) => void
   const fnRowsAbove = inst.exports.rows_above as (s: number, rows: number, q: number, t: number, o: number) => number
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
@@ -460,6 +513,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16) },
+    maxSimReduce: (sp, e, n, q, a, o) => { if (n > 0) fnReduce(sp, e, n, q, a, o) },
     rowsAbove: (sp, rows, q, t, o) => (rows > 0 ? fnRowsAbove(sp, rows, q, t, o) : 0),
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
