@@ -165,3 +165,29 @@ t.test('float32Below: x > float32Below(t) exactly when x ≥ t, for float32 x ar
   }
   t.equal(bad, 0)
 })
+
+t.test('maxsim_reduce: per document, the float64 sum over tokens of the max over its rows (an empty document scores −∞)', async (t) => {
+  for (const qlen of [4, 32, 36]) {
+    const lens = [3, 1, 0, 17, 5, 2]
+    const total = lens.reduce((a, b) => a + b, 0)
+    const simsPtr = 0, endsPtr = total * qlen * 4, accPtr = endsPtr + 64, outPtr = accPtr + qlen * 4
+    const arena = createSimdArena(outPtr + lens.length * 4)!
+    const sims = rand(total * qlen)
+    arena.f32(simsPtr, total * qlen).set(sims)
+    const ends = arena.i32(endsPtr, lens.length)
+    lens.reduce((at, n, i) => (ends[i] = at + n), 0)
+    arena.maxSimReduce(simsPtr, endsPtr, lens.length, qlen, accPtr, outPtr)
+    const out = arena.f32(outPtr, lens.length)
+    let row = 0
+    for (let d = 0; d < lens.length; d++) {
+      let sum = 0
+      for (let j = 0; j < qlen; j++) {
+        let m = -Infinity
+        for (let r = row; r < row + lens[d]; r++) m = Math.max(m, sims[r * qlen + j])
+        sum += m
+      }
+      row += lens[d]
+      t.equal(out[d], Math.fround(sum), `qlen ${qlen} document ${d}`)
+    }
+  }
+})
