@@ -342,3 +342,9 @@ t.test('chunked exact and approximate stages give the same results as single chu
   }
   t.ok(found >= 8, `found ${found}/10 (measured 8–9 with these seeds)`)
 })
+
+t.test('a query whose length is not a multiple of 4 (TypeScript reductions over the kernel\'s unnormalised rows) scores like the decoded vectors', async (t) => {
+  const index = trainedIndex()
+  const r = createPrng(1234)
+  for (let i = 0; i < 3; i++) checkAgainstDecoded(t, index, queryFor(base.docs[r.int(base.docs.length)].vectors, dim, 7, 0.4, r), 10)
+})
