@@ -15,8 +15,9 @@
  *
  * Cost per query: the tables, qlen · bytesPerVector · (32 · vpb/2 multiply-adds + 256 additions) (≈ 330 k at dim 128,
  * nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs · 32
- * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate: on
- * zipf-quarter ~85 % of the probe's time is the lookups, ~15 % the traversal (lists, documents, best per document).
+ * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate, and
+ * on them memory: each probed vector's residual is a cache and TLB miss (see scanCell for the gather that overlaps
+ * them; on zipf-quarter the probe still takes ~13 ms of a 22 ms search).
  */
 import type { Ivf } from './ivf.js'
 import { slotOfVector } from './ivf.js'
