@@ -380,10 +380,10 @@ export function scanScores(
     }
     // kept: S ≥ threshold ⟺ S > the largest float32 below the smallest float32 ≥ threshold
     thr.fill(float32Below(threshold))
-    const n = ca.arena.rowsAbove(sPtr, K, qlen, thrPtr, listPtr)
-    const list = ca.arena.i32(listPtr, n)
+    const n = ca.arena.rowsAboveMask(sPtr, K, qlen, thrPtr, listPtr, words)
+    const list = ca.arena.i32(listPtr, n * (1 + words))
     kept.fill(0, 0, K)
-    for (let i = 0; i < n; i++) kept[list[i]] = 1
+    for (let i = 0; i < n; i++) kept[list[i * (1 + words)]] = 1
   } else {
     const maxS = new Float32Array(K)
     for (let c = 0; c < K; c++) {

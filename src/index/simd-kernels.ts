@@ -274,41 +274,10 @@ function approxBody(): number[] {
 }
 
 /**
- * rows_above(S, rows, qlen, thr, out) → n: the rows r (ascending) with S[r·qlen + j] > thr[j] for some j, written to
- * out (int32); qlen % 4 == 0. One f32x4.gt per 4 tokens per row, OR-ed, one any_true per row.
- */
-function rowsAboveBody(): number[] {
-  const [S, ROWS, QLEN, THR, OUT] = [0, 1, 2, 3, 4]
-  const [R, M, QB, P, N] = [5, 6, 7, 8, 9]
-  const [ANY] = [10] // v128
-  return [
-    ...vec([[5, I32], [1, V128]]),
-    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
-    ...op.get(S), ...op.set(P),
-    ...op.i32(0), ...op.set(R), ...op.i32(0), ...op.set(N),
-    ...op.block, ...op.loop,
-    ...op.get(R), ...op.get(ROWS), ...op.geS, ...op.brIf(1),
-    ...op.vzero, ...op.set(ANY), ...op.i32(0), ...op.set(M),
-    ...op.loop,
-    ...op.get(ANY), ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.get(THR), ...op.get(M), ...op.add, ...op.vload, ...op.fx4gt, ...op.vor, ...op.set(ANY),
-    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
-    ...op.end,
-    ...op.get(ANY), ...op.anyTrue, ...op.if,
-    ...op.get(OUT), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.get(R), ...op.i32store,
-    ...op.get(N), ...op.i32(1), ...op.add, ...op.set(N),
-    ...op.end,
-    ...op.get(P), ...op.get(QB), ...op.add, ...op.set(P),
-    ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
-    ...op.end, ...op.end,
-    ...op.get(N),
-    ...op.end,
-  ]
-}
-
-/**
- * rows_above_mask(S, rows, qlen, thr, out, words) → n: like rows_above, but each listed row is written as `1 + words`
- * int32: the row, then which tokens beat their threshold (bit j % 32 of word j / 32; words = ceil(qlen / 32)), so
- * the caller visits only those (row, token) pairs. i32x4.bitmask of each f32x4.gt gives 4 tokens' bits.
+ * rows_above_mask(S, rows, qlen, thr, out, words) → n: the rows r (ascending) with S[r·qlen + j] > thr[j] for some j
+ * (qlen % 4 == 0), each written to out as `1 + words` int32: the row, then which tokens beat their threshold (bit
+ * j % 32 of word j / 32; words = ceil(qlen / 32)), so the caller visits only those (row, token) pairs. One f32x4.gt
+ * per 4 tokens per row, its i32x4.bitmask giving the 4 tokens' bits.
  */
 function rowsAboveMaskBody(): number[] {
   const [S, ROWS, QLEN, THR, OUT, W] = [0, 1, 2, 3, 4, 5]
@@ -408,17 +377,17 @@ function buildDotTileModule(): Uint8Array {
     // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
     ...section(1, vec([...[[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]),
-    // types 9, 10: (5 i32) → i32, (6 i32) → i32
-    [0x60, ...vec(new Array(5).fill([I32])), 1, I32], [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
+    // type 9: (6 i32) → i32
+    [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [7], [7], [7], [9], [10], [0]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [7], [7], [7], [9], [0]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('decode1i16'), 0x00, 0x08], [...name('decode2i16'), 0x00, 0x09], [...name('decode4i16'), 0x00, 0x0a],
-      [...name('rows_above'), 0x00, 0x0b], [...name('rows_above_mask'), 0x00, 0x0c], [...name('maxsim_reduce'), 0x00, 0x0d]])),
+      [...name('rows_above_mask'), 0x00, 0x0b], [...name('maxsim_reduce'), 0x00, 0x0c]])),
     ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true), rowsAboveBody(), rowsAboveMaskBody(), reduceBody()]
+      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true), rowsAboveMaskBody(), reduceBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -454,11 +423,12 @@ export interface SimdArena {
   u8(byteOffset: number, length: number): Uint8Array
   i16(byteOffset: number, length: number): Int16Array
   u16(byteOffset: number, length: number): Uint16Array
-  /** the rows with some S[r·qlen + j] > thr[j] (qlen floats at thrPtr), ascending, as int32 at outPtr; returns their count */
-  rowsAbove(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number): number
   /** per document, Σ_j of the max over its rows of sims (see reduceBody; accPtr: qlen floats of scratch) */
   maxSimReduce(simsPtr: number, endsPtr: number, nDocs: number, qlen: number, accPtr: number, outPtr: number): void
-  /** like rowsAbove, each listed row followed by `words` = ceil(qlen / 32) int32 of which tokens beat their threshold */
+  /**
+   * the rows with some S[r·qlen + j] > thr[j] (qlen floats at thrPtr), ascending, at outPtr as int32 each followed by
+   * `words` = ceil(qlen / 32) int32 of which tokens beat their threshold; returns their count
+   */
   rowsAboveMask(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number, words: number): number
   /**
    * centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of
@@ -494,7 +464,6 @@ export function createSimdArena(bytes: number): SimdArena | null {
   type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number) => void
   const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
   const fnReduce = inst.exports.maxsim_reduce as (s: number, e: number, n: number, q: number, a: number, o: number) => void
-  const fnRowsAbove = inst.exports.rows_above as (s: number, rows: number, q: number, t: number, o: number) => number
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
@@ -514,7 +483,6 @@ export function createSimdArena(bytes: number): SimdArena | null {
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16) },
     maxSimReduce: (sp, e, n, q, a, o) => { if (n > 0) fnReduce(sp, e, n, q, a, o) },
-    rowsAbove: (sp, rows, q, t, o) => (rows > 0 ? fnRowsAbove(sp, rows, q, t, o) : 0),
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
     decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
