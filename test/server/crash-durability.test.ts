@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t from 'tap'
+import { freePort } from '../helpers/free-port.js'
 import { IPADIC_DIR, REPO_ROOT, TINY_MODEL_DIR, sharedOnly } from '../helpers/shared.js'
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50)
@@ -101,8 +102,19 @@ t.test('SIGKILL at random moments loses no acknowledged write', { ...sharedOnly(
   let log = ''
   t.teardown(() => void child?.kill('SIGKILL'))
 
+  // a port the OS says is free; if another process takes it before the service listens (tap runs test files in
+  // parallel), the service exits with EADDRINUSE and start-up is tried again on a new one
   const start = async (): Promise<string> => {
-    const port = 20000 + Math.floor(Math.random() * 40000)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startOn(await freePort())
+      } catch (err) {
+        if (attempt >= 5 || !/EADDRINUSE/.test((err as Error).message)) throw err
+      }
+    }
+  }
+
+  const startOn = async (port: number): Promise<string> => {
     log = ''
     child = spawn(process.execPath, [main], {
       cwd: REPO_ROOT,

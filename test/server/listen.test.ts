@@ -81,7 +81,8 @@ t.test('the process: SIGTERM drains, snapshots and exits 0', sharedOnly(), async
   const { resolve } = await import('node:path')
   const { REPO_ROOT } = await import('../helpers/shared.js')
   const dataDir = t.testdir()
-  const port = 20000 + Math.floor(Math.random() * 20000)
+  const { freePort } = await import('../helpers/free-port.js')
+  const port = await freePort() // not a random one: it may be in use (tap runs test files in parallel)
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'src', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, MODEL: TINY_MODEL_DIR, MECAB_DICDIR: IPADIC_DIR, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ORT_PROVIDERS: 'cpu', ORT_THREADS: '1', LOG_LEVEL: 'info', API_KEY: '' },
