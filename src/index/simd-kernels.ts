@@ -52,8 +52,8 @@ const op = {
   ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
   f32fromI32: [0xb2], f32mul: [0x94], load16x4s: [0xfd, 0x03, 3, 0], fx4fromI32: [0xfd, ...uleb(250)],
   truncSat: [0xfd, ...uleb(248)], fx4nearest: [0xfd, ...uleb(106)], narrow16: [0xfd, ...uleb(133)],
-  shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4max: [0xfd, ...uleb(233)], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
-  vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], vor: [0xfd, 0x50], anyTrue: [0xfd, 0x53], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
+  shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
   vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
@@ -374,13 +374,13 @@ function buildDotTileModule(): Uint8Array {
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32)
-    ...section(1, vec([...[[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 0], [4, 0], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
+    // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32), 5 (8 i32 + f32 + i32), 6 (9 i32),
+    // 7 (6 i32) → i32
+    ...section(1, vec([...[[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]),
-    // type 9: (6 i32) → i32
     [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [8], [7], [7], [7], [9], [0]])),
+    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [6], [5], [5], [5], [7], [0]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
