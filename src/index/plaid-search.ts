@@ -320,7 +320,7 @@ function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc
   const q16 = new Int16Array(qlen * cset.dim)
   const qs = quantizeRows(query, 0, qlen, cset.dim, q16)
   const qBytes = qlen * cset.dim * 2
-  arena.reserve(scratch + qBytes + n * 4 + cset.k * 8 + 1024) // S, then scanScores' thresholds and row list without a growth
+  arena.reserve(scratch + qBytes + n * 4) // S (scanScores reserves its own scratch after it)
   arena.i16(scratch, qlen * cset.dim).set(q16)
   arena.dotTileI16(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes, CENTROID_SCALE / qs)
   sc.sPtr = scratch + qBytes
