@@ -306,11 +306,14 @@ const ASSIGN_BLOCK = 1024
  */
 const FINE_TILE_FLOATS = 65536
 
-/** Installs the decode table for `weights` (the paired codec's) in the arena once; returns its byte offset. */
-export function installDecodeTable(ca: CentroidArena, nbits: 1 | 2 | 4, weights: Float32Array): number {
+/**
+ * Installs the decode table for `weights` (the paired codec's; per dimension when perDimension) in the arena once;
+ * returns its byte offset.
+ */
+export function installDecodeTable(ca: CentroidArena, nbits: 1 | 2 | 4, weights: Float32Array, perDimension: boolean): number {
   if (ca.tableWeights === weights) return ca.tablePtr
   if (ca.tableWeights !== null) throw new Error('centroid arena: a different codec is already installed')
-  const table = unitTable(nbits, weights)
+  const table = unitTable(nbits, weights, perDimension)
   ca.tablePtr = ca.scratch
   ca.arena.reserve(ca.scratch + table.byteLength + 65536)
   ca.arena.f32(ca.tablePtr, table.length).set(table)

@@ -23,14 +23,19 @@ import { buildIvf, ivfBytes, setIvfDelta } from './ivf.js'
 import { assignCodes, CENTROID_SCALE, compactCentroidSet, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
-import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCodec, trainCodec } from './residual-codec.js'
+import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCodec, trainCodec, trainCodecPerDimension } from './residual-codec.js'
 import type { DriftStats, IndexSettings, IndexState, IndexStats, MemoryBreakdown, Metadata, PlaidIndex, SearchParams } from './types.js'
 
 export type {
   DriftStats, IndexSettings, IndexState, IndexStats, MemoryBreakdown, Metadata, MetadataValue, PlaidIndex, SearchHit, SearchParams, SearchStage, SearchTrace,
 } from './types.js'
 
-export const INDEX_FORMAT_VERSION = 2
+/**
+ * Newest index state format: 1 plain x − C residuals; 2 radial-free residuals (residual-codec.ts), pooled quantizer;
+ * 3 as 2 with a quantizer per dimension where the codec has one (nbits 1, 2). A state is written as 3 only when its
+ * codec is per dimension, so indexes a format-2 reader can load stay readable by it.
+ */
+export const INDEX_FORMAT_VERSION = 3
 
 export const DEFAULT_INDEX_SETTINGS: Omit<IndexSettings, 'dim'> = {
   nbits: 2,
@@ -368,7 +373,7 @@ class PlaidIndexImpl implements PlaidIndex {
       arrays.raw = c.raw.slice(0, c.nVectors * this.settings.dim)
     }
     return {
-      formatVersion: INDEX_FORMAT_VERSION,
+      formatVersion: c.trained && c.codec!.perDimension ? 3 : 2,
       settings: { ...this.settings },
       scalars,
       arrays,
@@ -579,9 +584,11 @@ class PlaidIndexImpl implements PlaidIndex {
       for (let d = 0; d < dim; d++) sub[i * dim + d] -= cq[co + d] * CENTROID_SCALE
       radialSum += removeRadial(sub, i * dim, cq, co, dim, CENTROID_SCALE)
     }
-    const pooled = trainCodec(sub, this.settings.nbits, dim)
+    // one quantizer per dimension where the decode tables stay small (nbits 1, 2; see residual-codec.ts)
+    const nbits = this.settings.nbits
+    const trained = nbits === 4 ? trainCodec(sub, nbits, dim) : trainCodecPerDimension(sub, nbits, dim)
     const centroidWeight = Math.min(1, Math.max(0.05, 1 - radialSum / nc))
-    const codec = makeCodec(this.settings.nbits, dim, pooled.cutoffs, pooled.weights, { centroidWeight })
+    const codec = makeCodec(nbits, dim, trained.cutoffs, trained.weights, { centroidWeight })
     phase('codec')
 
     // code every live vector into fresh, exact-size arrays (a compaction at the same time)
@@ -639,9 +646,9 @@ class PlaidIndexImpl implements PlaidIndex {
   /** For restore: installs validated arrays. */
   static fromState(state: IndexState): PlaidIndexImpl {
     const bad = (msg: string): never => { throw new AppError('SNAPSHOT_INVALID', `index state: ${msg}`) }
-    // format 1 (plain x − C residuals) still loads; its codec decodes as before
-    if (state?.formatVersion !== INDEX_FORMAT_VERSION && state?.formatVersion !== 1) {
-      bad(`unsupported format version ${state?.formatVersion} (expected 1 or ${INDEX_FORMAT_VERSION})`)
+    // formats 1 (plain x − C residuals) and 2 (pooled quantizer) still load; their codecs decode as before
+    if (state?.formatVersion !== INDEX_FORMAT_VERSION && state?.formatVersion !== 1 && state?.formatVersion !== 2) {
+      bad(`unsupported format version ${state?.formatVersion} (expected 1 to ${INDEX_FORMAT_VERSION})`)
     }
     const settings = validateSettings({ ...DEFAULT_INDEX_SETTINGS, ...state.settings })
     const dim = settings.dim
@@ -697,7 +704,9 @@ class PlaidIndexImpl implements PlaidIndex {
       const cset = createCentroidSet(k, dim, new Int16Array(bits.buffer, bits.byteOffset, k * dim), arr('coarse', Float32Array, groups * dim), groupOffsets)
       const n = 1 << settings.nbits
       const radial = state.formatVersion === 1 ? undefined : { centroidWeight: num('codecCentroidWeight') }
-      const codec: ResidualCodec = makeCodec(settings.nbits, dim, arr('cutoffs', Float32Array, n - 1), arr('weights', Float32Array, n), radial)
+      // format 3: a quantizer per dimension (dim rows of cutoffs and weights) or, at nbits 4, a pooled one
+      const rows = state.formatVersion === 3 && settings.nbits !== 4 ? dim : 1
+      const codec: ResidualCodec = makeCodec(settings.nbits, dim, arr('cutoffs', Float32Array, rows * (n - 1)), arr('weights', Float32Array, rows * n), radial)
       core.residuals = arr('residuals', Uint8Array, nVectors * codec.bytesPerVector)
       core.codes = codes
       core.cset = cset

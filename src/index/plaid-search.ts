@@ -27,6 +27,7 @@ import { maxSim } from './maxsim.js'
 import { createProbeScratch, probeScores, type ProbeScratch } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { topIndices } from './top-k.js'
+import { decodeUnitStride } from './simd-kernels.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
 
 /** The parts of an index that search reads. */
@@ -587,7 +588,7 @@ function exactChunk(
   let simsPtr = -1 // where sims sit in the arena, when they do
   const ca = centroidArena(cset)
   if (total > 0 && ca !== null) {
-    const tablePtr = installDecodeTable(ca, codec.nbits, codec.weights)
+    const tablePtr = installDecodeTable(ca, codec.nbits, codec.weights, codec.perDimension)
     const { arena } = ca
     const codesPtr = ca.scratch
     const resPtr = codesPtr + total * 4
@@ -605,7 +606,10 @@ function exactChunk(
     }
     // decompressed rows as int16 · 2^-14 (rounding ≤ 6·10⁻⁵ per component, far below the 2-bit codec's error) for
     // the int16 dot kernel: 1.6× the float32 tile on the stage's dominant product
-    arena.decodeI16(codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE * codec.centroidWeight, v16Ptr)
+    arena.decodeI16(
+      codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE * codec.centroidWeight, v16Ptr,
+      decodeUnitStride(codec.nbits, codec.perDimension),
+    )
     const q16 = new Int16Array(qlen * dim)
     const qs = quantizeRows(query, 0, qlen, dim, q16)
     arena.i16(qPtr, qlen * dim).set(q16)

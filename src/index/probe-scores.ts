@@ -84,8 +84,8 @@ function nextEpoch(sc: ProbeScratch): number {
 }
 
 /**
- * lut[b·256 + x] = Σ_u q[b·vpb + u] · byteTable[x·vpb + u]: the dot product of token q with the residual part byte x
- * at byte position b encodes. A byte's low nibble holds its first vpb/2 values and its high nibble the others, so each
+ * lut[b·256 + x] = Σ_u q[b·vpb + u] · byteTable[(b·256 + x)·vpb + u]: the dot product of token q with the residual
+ * part byte x at byte position b encodes. A byte's low nibble holds its first vpb/2 values and its high nibble the others, so each
  * entry is the sum of a low-nibble and a high-nibble partial (16 + 16 small dot products, then 256 additions per byte
  * position instead of 256·vpb multiply-adds). (Nibble tables, 4 KB instead of 32 KB at dim 128 but twice the lookups,
  * measured 15 % slower per vector in the same run.)
@@ -97,7 +97,7 @@ function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: 
     const q0 = qOff + b * vpb
     for (let n = 0; n < 16; n++) {
       let sl = 0, sh = 0
-      const tl = n * vpb, th = (n << 4) * vpb
+      const tl = ((b << 8) + n) * vpb, th = ((b << 8) + (n << 4)) * vpb
       for (let u = 0; u < half; u++) sl += query[q0 + u] * byteTable[tl + u]
       for (let u = half; u < vpb; u++) sh += query[q0 + u] * byteTable[th + u]
       lo[n] = sl

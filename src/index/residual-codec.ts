@@ -12,19 +12,35 @@
  * this raised success@10 from 0.948 to 0.958 and top-10 overlap with exact MaxSim from 0.884 to 0.889, at no cost in
  * bytes (one scalar per index) or time (the weight folds into the decode kernel's centroid scale). Packing: 8/nbits dimensions per byte, dimension t of a byte at bits
  * nbits·(t mod (8/nbits)), so dim=128, nbits=2 takes 32 bytes (plus a 2-byte code when K ≤ 65536).
+ *
+ * Per-dimension quantizers (index format 3, nbits 1 and 2): each dimension gets its own cutoffs and weights, trained
+ * on that dimension's residuals. A pooled quantizer fits the average spread, so where dimensions spread unevenly
+ * (learned projections rarely produce isotropic vectors) it wastes levels on the narrow ones and clips the wide
+ * ones. On the bench's uneven-dims preset (per-dimension scales of max/min 4): squared error per decoded vector 0.82×
+ * the pooled quantizer's (mean cosine to the originals 0.966 → 0.972, the isotropic presets' level); on the isotropic
+ * presets the two are equal (BENCHMARKS.md § Per-dimension codec). Same bytes per vector; the probe's tables cost the
+ * same, the decode kernel's table grows from 4 KB to 128 KB (exact stage +0.1–0.3 ms). Not for nbits 4: its decode
+ * table (65,536 entries per 4-dimension unit) would be 1 MB per unit.
  */
 import { AppError } from '../errors.js'
 
 export interface ResidualCodec {
   nbits: 1 | 2 | 4
   dim: number
-  /** 2^nbits − 1 increasing values */
+  /** 2^nbits − 1 increasing values; per dimension (dim rows of them, row d for dimension d) when perDimension */
   cutoffs: Float32Array
-  /** 2^nbits values */
+  /** 2^nbits values; per dimension (dim rows) when perDimension */
   weights: Float32Array
+  /** one quantizer per dimension (format 3) instead of one pooled quantizer */
+  perDimension: boolean
+  /** every quantizer's cutoffs ascend (trained ones do): encodeResidual may count cutoffs branch-free */
+  sortedCutoffs: boolean
   /** dim·nbits/8 */
   bytesPerVector: number
-  /** 256 × valuesPerByte: the weights a packed byte decodes to, for fast unpacking */
+  /**
+   * bytesPerVector × 256 × valuesPerByte: entry (p·256 + x)·valuesPerByte + t is the weight byte value x at byte
+   * position p decodes to in its t-th dimension (per position, so that pooled and per-dimension codecs read it alike)
+   */
   byteTable: Float32Array
   valuesPerByte: number
   /** true: residuals are stored without their component along the centroid (format 2); false: plain x − C (format 1) */
@@ -91,30 +107,66 @@ export function trainCodec(residualValues: Float32Array, nbits: 1 | 2 | 4, dim: 
   return makeCodec(nbits, dim, cutoffs, weights)
 }
 
-/** A codec from stored cutoffs and weights (snapshot restore); radial-free with its centroid weight when given. */
+/**
+ * Per-dimension quantizers from residual rows (`rows`: m × dim values, m ≥ 1): dimension d's Lloyd–Max quantizer is
+ * trained on column d alone, as trainCodec does on pooled values. O(m·dim·log m).
+ */
+export function trainCodecPerDimension(rows: Float32Array, nbits: 1 | 2, dim: number): ResidualCodec {
+  const m = rows.length / dim
+  if (!Number.isInteger(m) || m === 0) throw new Error('codec: residual rows are not a non-empty multiple of dim')
+  const n = 1 << nbits
+  const cutoffs = new Float32Array(dim * (n - 1)), weights = new Float32Array(dim * n)
+  const column = new Float32Array(m)
+  for (let d = 0; d < dim; d++) {
+    for (let i = 0; i < m; i++) column[i] = rows[i * dim + d]
+    const one = trainCodec(column, nbits, 8)
+    cutoffs.set(one.cutoffs, d * (n - 1))
+    weights.set(one.weights, d * n)
+  }
+  return makeCodec(nbits, dim, cutoffs, weights)
+}
+
+/**
+ * A codec from stored cutoffs and weights (snapshot restore); radial-free with its centroid weight when given. Pooled
+ * (2^nbits − 1 cutoffs, 2^nbits weights) or per dimension (dim times as many, nbits 1 and 2), told by their lengths.
+ */
 export function makeCodec(
   nbits: 1 | 2 | 4, dim: number, cutoffs: Float32Array, weights: Float32Array, radial?: { centroidWeight: number },
 ): ResidualCodec {
   const n = 1 << nbits
-  if (cutoffs.length !== n - 1 || weights.length !== n) {
-    throw new AppError('SNAPSHOT_INVALID', `codec: expected ${n - 1} cutoffs and ${n} weights for nbits=${nbits}`)
+  const perDimension = nbits !== 4 && cutoffs.length === dim * (n - 1) && weights.length === dim * n && dim > 1
+  if (!perDimension && (cutoffs.length !== n - 1 || weights.length !== n)) {
+    throw new AppError('SNAPSHOT_INVALID', `codec: expected ${n - 1} cutoffs and ${n} weights for nbits=${nbits}` +
+      (nbits === 4 ? '' : `, or ${dim * (n - 1)} and ${dim * n} (one quantizer per dimension)`))
   }
   if ((dim * nbits) % 8 !== 0) throw new AppError('VALIDATION_ERROR', `dim ${dim} × nbits ${nbits} must be a multiple of 8 bits`)
+  let sortedCutoffs = true
+  for (let r = 0; r < cutoffs.length; r += n - 1) {
+    for (let i = r + 1; i < r + n - 1; i++) if (!(cutoffs[i - 1] <= cutoffs[i])) sortedCutoffs = false
+  }
   const valuesPerByte = 8 / nbits
   const mask = n - 1
-  const byteTable = new Float32Array(256 * valuesPerByte)
-  for (let b = 0; b < 256; b++) {
-    for (let t = 0; t < valuesPerByte; t++) byteTable[b * valuesPerByte + t] = weights[(b >> (nbits * t)) & mask]
+  const bytesPerVector = (dim * nbits) / 8
+  const byteTable = new Float32Array(bytesPerVector * 256 * valuesPerByte)
+  for (let p = 0; p < bytesPerVector; p++) {
+    for (let b = 0; b < 256; b++) {
+      for (let t = 0; t < valuesPerByte; t++) {
+        const row = perDimension ? (p * valuesPerByte + t) * n : 0
+        byteTable[(p * 256 + b) * valuesPerByte + t] = weights[row + ((b >> (nbits * t)) & mask)]
+      }
+    }
   }
   const centroidWeight = radial?.centroidWeight ?? 1
   if (!(centroidWeight > 0 && centroidWeight <= 1)) throw new AppError('SNAPSHOT_INVALID', `codec: centroid weight ${centroidWeight} is not in (0, 1]`)
-  return { nbits, dim, cutoffs, weights, bytesPerVector: (dim * nbits) / 8, byteTable, valuesPerByte, radialFree: radial !== undefined, centroidWeight }
+  return {
+    nbits, dim, cutoffs, weights, perDimension, sortedCutoffs, bytesPerVector, byteTable, valuesPerByte, radialFree: radial !== undefined, centroidWeight,
+  }
 }
 
-/** Bucket of one residual value: number of cutoffs strictly below it. */
-function bucketOf(v: number, cutoffs: Float32Array): number {
+/** Bucket of one residual value: number of cutoffs[from .. from + count) strictly below it. */
+function bucketOf(v: number, cutoffs: Float32Array, from: number, count: number): number {
   let b = 0
-  while (b < cutoffs.length && cutoffs[b] < v) b++
+  while (b < count && cutoffs[from + b] < v) b++
   return b
 }
 
@@ -150,7 +202,19 @@ export function encodeResidual(
   } else {
     for (let d = 0; d < dim; d++) r[d] = x[xOff + d] - cents[cOff + d] * scale
   }
-  if (nbits === 2 && cutoffs[0] <= cutoffs[1] && cutoffs[1] <= cutoffs[2]) {
+  if (nbits === 2 && codec.perDimension && codec.sortedCutoffs) {
+    // per-dimension cutoffs: the same branch-free count over row d's cutoffs
+    for (let p = 0, d = 0; d < dim; p++, d += 4) {
+      let byte = 0
+      for (let t = 0, c = 3 * d; t < 4; t++, c += 3) {
+        const v = r[d + t]
+        byte |= ((cutoffs[c] < v ? 1 : 0) + (cutoffs[c + 1] < v ? 1 : 0) + (cutoffs[c + 2] < v ? 1 : 0)) << (2 * t)
+      }
+      out[outOff + p] = byte
+    }
+    return
+  }
+  if (nbits === 2 && !codec.perDimension && codec.sortedCutoffs) {
     // ascending cutoffs: a bucket is a count of cutoffs below the value, branch-free
     const c0 = cutoffs[0], c1 = cutoffs[1], c2 = cutoffs[2]
     for (let p = 0, d = 0; d < dim; p++, d += 4) {
@@ -163,9 +227,10 @@ export function encodeResidual(
     }
     return
   }
+  const nc = (1 << nbits) - 1, rowStep = codec.perDimension ? nc : 0
   for (let p = 0, d = 0; d < dim; p++) {
     let byte = 0
-    for (let t = 0; t < valuesPerByte; t++, d++) byte |= bucketOf(r[d], cutoffs) << (nbits * t)
+    for (let t = 0; t < valuesPerByte; t++, d++) byte |= bucketOf(r[d], cutoffs, d * rowStep, nc) << (nbits * t)
     out[outOff + p] = byte
   }
 }
@@ -174,7 +239,7 @@ export function encodeResidual(
 export function unpackResidual(codec: ResidualCodec, packed: Uint8Array, pOff: number, out: Float32Array): void {
   const { bytesPerVector, byteTable, valuesPerByte: v } = codec
   for (let p = 0, d = 0; p < bytesPerVector; p++) {
-    const t = packed[pOff + p] * v
+    const t = ((p << 8) + packed[pOff + p]) * v
     for (let s = 0; s < v; s++) out[d++] = byteTable[t + s]
   }
 }
@@ -189,7 +254,7 @@ export function decodeVector(
   scale *= codec.centroidWeight
   let s = 0
   for (let p = 0, d = 0; p < bytesPerVector; p++) {
-    const t = packed[pOff + p] * v
+    const t = ((p << 8) + packed[pOff + p]) * v
     for (let u = 0; u < v; u++, d++) {
       const x = cents[c + d] * scale + byteTable[t + u]
       out[outOff + d] = x

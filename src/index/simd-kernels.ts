@@ -149,17 +149,20 @@ function dotTileBody(indexed: boolean, i16 = false): number[] {
 }
 
 /**
- * decode_nbits(codes, res, n, cents, table, dim, out, bpv): out row v = normalise(C[codes[v]] + residual v) for n
- * vectors, codes an int32 array, residuals packed bpv bytes per vector. Works on units of 4 dimensions: `table` maps
- * a unit's packed bits to its 4 bucket weights (one v128), so a unit costs 2 vector loads, an add and a store.
- * Unit bits: nbits 2 → one byte; nbits 4 → a little-endian u16; nbits 1 → a nibble.
+ * decode_nbits(codes, res, n, cents, table, dim, out, bpv, scale, [out16,] stride): out row v = normalise(C[codes[v]]
+ * + residual v) for n vectors, codes an int32 array, residuals packed bpv bytes per vector. Works on units of 4
+ * dimensions: `table` maps a unit's packed bits to its 4 bucket weights (one v128), so a unit costs 2 vector loads, an
+ * add and a store. Unit bits: nbits 2 → one byte; nbits 4 → a little-endian u16; nbits 1 → a nibble. stride 0: one
+ * table for every unit (a pooled codec); stride = the table's entries: unit i's table follows unit i−1's (a codec
+ * with a quantizer per dimension), found at table + (unit's byte offset in the output row) · stride.
  */
 function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
   // params: codes, res, n, cents (int16 rows), table, dim, out, bpv, scale (f32: centroid = int16 · scale)
-  // [toI16: out16 (i32): the normalised rows also as int16 · 2^-14, dim % 8 == 0, for the int16 dot kernel]
+  // [toI16: out16 (i32): the normalised rows also as int16 · 2^-14, dim % 8 == 0, for the int16 dot kernel], stride
   const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV, SCALE, OUT16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
   const x = toI16 ? 1 : 0
-  const [V, U, CP, RP, OP, ROW, ACC, X, SC] = [9, 10, 11, 12, 13, 14, 15, 16, 17].map((l) => l + x)
+  const STRIDE = 9 + x
+  const [V, U, CP, RP, OP, ROW, ACC, X, SC] = [10, 11, 12, 13, 14, 15, 16, 17, 18].map((l) => l + x)
   const unitIndex = nbits === 2
     ? [...op.get(RP), ...op.get(U), ...op.i32(4), ...op.shrU, ...op.add, ...op.load8u]
     : nbits === 4
@@ -180,7 +183,7 @@ function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
     ...op.vzero, ...op.set(ACC), ...op.i32(0), ...op.set(U),
     ...op.loop,
     ...op.get(CP), ...op.get(U), ...op.i32(1), ...op.shrU, ...op.add, ...op.load16x4s, ...op.fx4fromI32, ...op.get(SC), ...op.fx4mul,
-    ...op.get(TABLE), ...unitIndex, ...op.i32(4), ...op.shl, ...op.add, ...op.vload,
+    ...op.get(TABLE), ...op.get(U), ...op.get(STRIDE), ...op.mul, ...op.add, ...unitIndex, ...op.i32(4), ...op.shl, ...op.add, ...op.vload,
     ...op.fx4add, ...op.set(X),
     ...op.get(OP), ...op.get(U), ...op.add, ...op.get(X), ...op.vstore,
     ...op.get(ACC), ...op.get(X), ...op.get(X), ...op.fx4mul, ...op.fx4add, ...op.set(ACC),
@@ -374,13 +377,14 @@ function buildDotTileModule(): Uint8Array {
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32), 3 (6 i32 + f32), 4 (7 i32 + f32), 5 (8 i32 + f32 + i32), 6 (9 i32),
-    // 7 (6 i32) → i32
+    // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32; unused), 3 (6 i32 + f32), 4 (7 i32 + f32), 5 (8 i32 + f32 + i32),
+    // 6 (9 i32), 7 (6 i32) → i32, 8 (8 i32 + f32 + 2 i32)
     ...section(1, vec([...[[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]),
-    [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
+    [0x60, ...vec(new Array(6).fill([I32])), 1, I32],
+    [0x60, ...vec([...new Array(8).fill([I32]), [F32], [I32], [I32]]), 0]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [2], [2], [2], [3], [4], [6], [5], [5], [5], [7], [0]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [3], [4], [6], [8], [8], [8], [7], [0]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
@@ -435,21 +439,35 @@ export interface SimdArena {
    * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor)
    */
   approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number, initPtr?: number): void
-  /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody */
-  decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number): void
+  /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody (stride: decodeUnitStride) */
+  decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number, stride: number): void
   /** decode, plus the rows as int16 · 2^-14 at out16Ptr (dim % 8 == 0) */
-  decodeI16(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number, out16Ptr: number): void
+  decodeI16(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number, out16Ptr: number, stride: number): void
   /** dotTile over int16 rows (dim % 8 == 0): out = scale · Σ a·b (exact integer sums) */
   dotTileI16(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, scale: number): void
   dotTileIdxI16(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number, scale: number): void
 }
 
-/** The unit table decode() needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights. */
-export function unitTable(nbits: 1 | 2 | 4, weights: Float32Array): Float32Array {
-  const perUnit = 4 * nbits, entries = 1 << perUnit, mask = (1 << nbits) - 1
-  const t = new Float32Array(entries * 4)
-  for (let e = 0; e < entries; e++) for (let d = 0; d < 4; d++) t[e * 4 + d] = weights[(e >> (nbits * d)) & mask]
+/**
+ * The unit table decode() needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights; for a codec
+ * with a quantizer per dimension (weights: dim rows of 2^nbits, nbits 1 or 2), one such table per 4-dimension unit.
+ */
+export function unitTable(nbits: 1 | 2 | 4, weights: Float32Array, perDimension = false): Float32Array {
+  const perUnit = 4 * nbits, entries = 1 << perUnit, n = 1 << nbits, mask = n - 1
+  if (perDimension && nbits === 4) throw new Error('decode tables: no per-dimension codec at nbits 4')
+  const units = perDimension ? weights.length / n / 4 : 1
+  const t = new Float32Array(units * entries * 4)
+  for (let u = 0; u < units; u++) {
+    for (let e = 0; e < entries; e++) {
+      for (let d = 0; d < 4; d++) t[(u * entries + e) * 4 + d] = weights[(perDimension ? (u * 4 + d) * n : 0) + ((e >> (nbits * d)) & mask)]
+    }
+  }
   return t
+}
+
+/** decode()'s stride for a unitTable: 0 for one shared table, its entry count for per-dimension tables. */
+export function decodeUnitStride(nbits: 1 | 2 | 4, perDimension: boolean): number {
+  return perDimension ? 1 << (4 * nbits) : 0
 }
 
 export function createSimdArena(bytes: number): SimdArena | null {
@@ -460,8 +478,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const inst = new wasm!.Instance(mod, { env: { mem: memory } })
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
   const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
-  type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number) => void
-  type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number) => void
+  type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, stride: number) => void
+  type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number, stride: number) => void
   const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
   const fnReduce = inst.exports.maxsim_reduce as (s: number, e: number, n: number, q: number, a: number, o: number) => void
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
@@ -481,10 +499,10 @@ export function createSimdArena(bytes: number): SimdArena | null {
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
-    decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16) },
+    decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16, stride) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16, stride) },
     maxSimReduce: (sp, e, n, q, a, o) => { if (n > 0) fnReduce(sp, e, n, q, a, o) },
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
-    decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale) },
+    decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale, stride) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale, stride) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },
     dotTileIdx: (i, na, b, nb, dim, out, a) => { if (na > 0 && nb > 0) fnIdx(i, na, b, nb, dim, out, a) },

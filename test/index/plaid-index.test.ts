@@ -240,15 +240,26 @@ t.test('exportState → restorePlaidIndex gives identical results (trained with 
   t.same(rawCopy.search(queries[0], { k: 5 }).hits, raw.search(queries[0], { k: 5 }).hits)
 })
 
-t.test('format-1 states (plain residuals, centroid weight 1) still restore and search exactly over their decoding', async (t) => {
+t.test('format-1 and format-2 states (pooled quantizer; format 1 also plain residuals) still restore and search exactly over their decoding', async (t) => {
   const state = trainedIndex().exportState()
-  t.equal(state.formatVersion, 2)
+  t.equal(state.formatVersion, 3, 'a per-dimension codec is written as format 3')
   const w = Number(state.scalars.codecCentroidWeight)
   t.ok(w > 0.5 && w < 1, `centroid weight ${w}`)
+  // a pooled quantizer in the old layout: the mean of the per-dimension rows (ascending, like each row)
+  const meanRows = (a: Float32Array, width: number): Float32Array => {
+    const out = new Float32Array(width)
+    for (let i = 0; i < a.length; i++) out[i % width] += a[i] / (a.length / width)
+    return out
+  }
+  const pooled = { ...state.arrays, cutoffs: meanRows(state.arrays.cutoffs as Float32Array, 3), weights: meanRows(state.arrays.weights as Float32Array, 4) }
+  const v2 = restorePlaidIndex({ ...state, formatVersion: 2, arrays: pooled })
+  t.equal(v2.exportState().formatVersion, 2, 'a pooled codec is written as format 2 again')
+  for (const q of queries.slice(0, 2)) checkAgainstDecoded(t, v2, q, 10)
   const { codecCentroidWeight: _drop, ...v1Scalars } = state.scalars
-  const old = restorePlaidIndex({ ...state, formatVersion: 1, scalars: v1Scalars })
+  const old = restorePlaidIndex({ ...state, formatVersion: 1, scalars: v1Scalars, arrays: pooled })
   t.equal(old.exportState().scalars.codecCentroidWeight, 1)
   for (const q of queries.slice(0, 2)) checkAgainstDecoded(t, old, q, 10)
+  t.throws(() => restorePlaidIndex({ ...state, formatVersion: 2 }), { code: 'SNAPSHOT_INVALID' }, 'per-dimension rows in a format-2 state')
 })
 
 t.test('restore refuses inconsistent state with SNAPSHOT_INVALID', async (t) => {

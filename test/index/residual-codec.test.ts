@@ -1,7 +1,7 @@
 import t from 'tap'
 import { assignCodes, centroidsF32, trainCentroids } from '../../src/index/kmeans.js'
 import { createPrng } from '../../src/index/prng.js'
-import { decodeVector, encodeResidual, makeCodec, removeRadial, trainCodec, unpackResidual } from '../../src/index/residual-codec.js'
+import { decodeVector, encodeResidual, makeCodec, removeRadial, trainCodec, trainCodecPerDimension, unpackResidual } from '../../src/index/residual-codec.js'
 import { gaussian, makeDocs } from './synthetic-vectors.js'
 
 const dim = 64
@@ -194,4 +194,61 @@ t.test('encodeResidual writes the documented buckets: values on and near the cut
 t.test('a bad dim/nbits combination is refused', async (t) => {
   t.throws(() => makeCodec(2, 6, new Float32Array(3), new Float32Array(4)), { code: 'VALIDATION_ERROR' })
   t.throws(() => makeCodec(2, 8, new Float32Array(2), new Float32Array(4)), { code: 'SNAPSHOT_INVALID' })
+})
+
+t.test('per-dimension codec: each dimension gets the Lloyd–Max quantizer of its own spread, with less squared error than a pooled one', async (t) => {
+  const rng = createPrng(11)
+  const d8 = 8, m = 120000
+  const sigma = Array.from({ length: d8 }, (_, d) => 0.02 * (1 + d)) // spreads 1× to 8×
+  const rows = new Float32Array(m * d8)
+  for (let i = 0; i < m; i++) for (let d = 0; d < d8; d++) rows[i * d8 + d] = gaussian(rng) * sigma[d]
+  const codec = trainCodecPerDimension(rows.slice(), 2, d8)
+  t.ok(codec.perDimension)
+  t.same([codec.cutoffs.length, codec.weights.length], [3 * d8, 4 * d8])
+  // known optimum for a Gaussian, 4 levels: thresholds 0, ±0.9816σ; levels ±0.4528σ, ±1.510σ
+  for (let d = 0; d < d8; d++) {
+    ;[-0.9816, 0, 0.9816].forEach((c, i) => t.ok(Math.abs(codec.cutoffs[d * 3 + i] - c * sigma[d]) < 0.05 * sigma[d], `dim ${d} cutoff ${i}`))
+    ;[-1.51, -0.4528, 0.4528, 1.51].forEach((w, i) => t.ok(Math.abs(codec.weights[d * 4 + i] - w * sigma[d]) < 0.05 * sigma[d], `dim ${d} weight ${i}`))
+  }
+  // encode + unpack against the per-row quantizer written plainly, and its error against the pooled codec's
+  const pooled = trainCodec(rows.slice(), 2, d8)
+  const zero = new Float32Array(d8), packed = new Uint8Array(codec.bytesPerVector), un = new Float32Array(d8)
+  const packedPooled = new Uint8Array(pooled.bytesPerVector), unPooled = new Float32Array(d8)
+  let ePer = 0, ePooled = 0, mismatches = 0
+  for (let i = 0; i < 2000; i++) {
+    const x = rows.subarray(i * d8, (i + 1) * d8)
+    encodeResidual(codec, x, 0, zero, 0, packed, 0)
+    unpackResidual(codec, packed, 0, un)
+    encodeResidual(pooled, x, 0, zero, 0, packedPooled, 0)
+    unpackResidual(pooled, packedPooled, 0, unPooled)
+    for (let d = 0; d < d8; d++) {
+      let b = 0
+      for (let c = 0; c < 3; c++) if (codec.cutoffs[d * 3 + c] < x[d]) b++
+      if (un[d] !== codec.weights[d * 4 + b]) mismatches++
+      ePer += (x[d] - un[d]) ** 2
+      ePooled += (x[d] - unPooled[d]) ** 2
+    }
+  }
+  t.equal(mismatches, 0, 'every value decodes to its own dimension\'s bucket weight')
+  t.ok(ePer < 0.8 * ePooled, `squared error per dimension ${ePer.toExponential(3)} vs pooled ${ePooled.toExponential(3)}`)
+})
+
+t.test('per-dimension codec: byte layout and tables at 1 and 2 bits (rows told apart by their values)', async (t) => {
+  for (const nbits of [1, 2] as const) {
+    const nb = 1 << nbits, d16 = 16
+    // dimension d's buckets sit at 100·d + bucket; cutoffs between them
+    const cutoffs = Float32Array.from({ length: d16 * (nb - 1) }, (_, i) => 100 * Math.floor(i / (nb - 1)) + (i % (nb - 1)) + 0.5)
+    const weights = Float32Array.from({ length: d16 * nb }, (_, i) => 100 * Math.floor(i / nb) + (i % nb))
+    const codec = makeCodec(nbits, d16, cutoffs, weights)
+    t.ok(codec.perDimension, `nbits ${nbits}: per dimension from the lengths`)
+    const x = Float32Array.from({ length: d16 }, (_, d) => 100 * d + ((d * 7 + 3) % nb))
+    const packed = new Uint8Array(codec.bytesPerVector)
+    encodeResidual(codec, x, 0, new Float32Array(d16), 0, packed, 0)
+    const per = 8 / nbits
+    for (let d = 0; d < d16; d++) t.equal((packed[Math.floor(d / per)] >> (nbits * (d % per))) & (nb - 1), (d * 7 + 3) % nb, `nbits ${nbits} dim ${d}`)
+    const un = new Float32Array(d16)
+    unpackResidual(codec, packed, 0, un)
+    t.same(Array.from(un), Array.from(x))
+  }
+  t.throws(() => makeCodec(4, 16, new Float32Array(15 * 16), new Float32Array(16 * 16)), { code: 'SNAPSHOT_INVALID' }, 'no per-dimension codec at 4 bits')
 })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { assignNearest, dotTile } from '../../src/index/dense-kernels.js'
 import { float32Below, scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
-import { createSimdArena, simdAvailable } from '../../src/index/simd-kernels.js'
+import { createSimdArena, decodeUnitStride, simdAvailable, unitTable } from '../../src/index/simd-kernels.js'
 
 function naive(a: Float32Array, na: number, b: Float32Array, nb: number, dim: number): Float64Array {
   const out = new Float64Array(na * nb)
@@ -188,6 +188,48 @@ t.test('maxsim_reduce: per document, the float64 sum over tokens of the max over
       }
       row += lens[d]
       t.equal(out[d], Math.fround(sum), `qlen ${qlen} document ${d}`)
+    }
+  }
+})
+
+t.test('decode kernels: pooled and per-dimension tables, float32 and int16 rows, against the codec layout written plainly', async (t) => {
+  const dim = 32, n = 9
+  for (const nbits of [1, 2, 4] as const) {
+    for (const perDimension of nbits === 4 ? [false] : [false, true]) {
+      const levels = 1 << nbits, bpv = (dim * nbits) / 8, per = 8 / nbits
+      // weights: row d (per dimension) or one row, distinct per level and dimension so a wrong row shows
+      const weights = Float32Array.from({ length: (perDimension ? dim : 1) * levels }, (_, i) => (i % levels - levels / 2) * 0.01 * (1 + Math.floor(i / levels) * 0.1))
+      const cents = Int16Array.from({ length: 5 * dim }, () => Math.round((rng.next() - 0.5) * 8000))
+      const codes = Int32Array.from({ length: n }, (_, i) => (i * 3) % 5)
+      const res = Uint8Array.from({ length: n * bpv }, () => Math.floor(rng.next() * 256))
+      const scale = 1 / 16384
+      const table = unitTable(nbits, weights, perDimension)
+      const arena = createSimdArena(1 << 20)!
+      const [codesPtr, resPtr, centsPtr, tablePtr] = [0, 1024, 4096, 8192]
+      const outPtr = tablePtr + table.byteLength, out16Ptr = outPtr + n * dim * 4
+      arena.reserve(out16Ptr + n * dim * 2)
+      arena.i32(codesPtr, n).set(codes)
+      arena.u8(resPtr, res.length).set(res)
+      arena.i16(centsPtr, cents.length).set(cents)
+      arena.f32(tablePtr, table.length).set(table)
+      const stride = decodeUnitStride(nbits, perDimension)
+      for (const toI16 of [false, true]) {
+        if (toI16) arena.decodeI16(nbits, codesPtr, resPtr, n, centsPtr, tablePtr, dim, outPtr, bpv, scale, out16Ptr, stride)
+        else arena.decode(nbits, codesPtr, resPtr, n, centsPtr, tablePtr, dim, outPtr, bpv, scale, stride)
+        let maxErr = 0
+        for (let v = 0; v < n; v++) {
+          const x = new Float64Array(dim)
+          let s = 0
+          for (let d = 0; d < dim; d++) {
+            const bucket = (res[v * bpv + Math.floor(d / per)] >> (nbits * (d % per))) & (levels - 1)
+            x[d] = cents[codes[v] * dim + d] * scale + weights[(perDimension ? d * levels : 0) + bucket]
+            s += x[d] * x[d]
+          }
+          const got = toI16 ? arena.i16(out16Ptr + v * dim * 2, dim) : arena.f32(outPtr + v * dim * 4, dim)
+          for (let d = 0; d < dim; d++) maxErr = Math.max(maxErr, Math.abs((toI16 ? got[d] / 16384 : got[d]) - x[d] / Math.sqrt(s)))
+        }
+        t.ok(maxErr < (toI16 ? 1e-4 : 1e-6), `nbits ${nbits}, ${perDimension ? 'per dimension' : 'pooled'}, ${toI16 ? 'int16' : 'float32'} rows: max error ${maxErr.toExponential(2)}`)
+      }
     }
   }
 })

@@ -100,7 +100,8 @@ export function decodeAllFromState(state: IndexState, normalise = true): Float32
     for (let d = 0; d < dim; d++) {
       const byte = res[v * bpv + Math.floor(d / per)]
       const bucket = (byte >> (nbits * (d % per))) & mask
-      const x = C[codes[v] * dim + d] + w[bucket]
+      // format 3 codecs hold one row of 2^nbits weights per dimension
+      const x = C[codes[v] * dim + d] + (w.length === dim << nbits ? w[(d << nbits) + bucket] : w[bucket])
       out[v * dim + d] = x
       s += x * x
     }
