@@ -28,13 +28,23 @@ import {
   createRandom, createZipf, drawIndex, drawLength, mixtureWeights, noisyUnit, type LengthDistribution, type MixtureWeights, type Random,
 } from './data-random.js'
 
-export interface UniformModel {
+/**
+ * Optional for both models: every vector (documents and queries) is scaled per dimension by s_d = spread^(u_d − 1/2),
+ * u_d uniform in [0, 1) from a stream of its own, then renormalised. Learned projections (ColBERT's 768→128 layer)
+ * rarely give every output dimension the same spread; the other presets are isotropic. Absent or 1: unchanged.
+ */
+interface DimensionSpread {
+  /** max/min ratio of the per-dimension scales */
+  dimensionSpread?: number
+}
+
+export interface UniformModel extends DimensionSpread {
   kind: 'uniform'
   docs: number; dim: number; queries: number; queryLen: number
   topicNoise: number; tokenNoise: number; queryNoise: number; minLen: number; maxLen: number
 }
 
-export interface MixtureModel {
+export interface MixtureModel extends DimensionSpread {
   kind: 'mixture'
   docs: number; dim: number; queries: number; queryLen: number
   /** topics = max(64, round(docs / docsPerTopic)) */
@@ -123,6 +133,15 @@ export const PRESETS: Preset[] = [
     model: {
       kind: 'mixture', ...base, docs: 10000, zipf: 0.3, topicsPerDoc: [1, 1], weights: { kind: 'uniform' },
       lengths: { kind: 'uniform', min: 30, max: 300 }, queryShare: [0.5, 0.75], queryNoise: 2.6, distractorZipf: 0.6, background: 0.25, docTopicNoise: 0.35,
+    },
+  },
+  {
+    name: 'uneven-dims', about: 'short-12k with dimensions of uneven spread (per-dimension scales, max/min 4): a learned projection\'s output',
+    seed: 12, exactSuccessAt10: { value: 0.760, queries: 100 },
+    model: {
+      kind: 'mixture', ...base, docs: 12000, zipf: 0.8, topicsPerDoc: [1, 6], weights: { kind: 'geometric', ratio: 0.5 },
+      lengths: { kind: 'lognormal', min: 30, max: 160, median: 70, sigma: 0.5 }, queryShare: [0.3, 0.45], queryNoise: 1.2, distractorZipf: 1.0, background: 0.2, docTopicNoise: 0.5,
+      dimensionSpread: 4,
     },
   },
   {
@@ -302,7 +321,29 @@ export function generate(model: DataModel, seed: number): GeneratedSet {
   for (const [k, v] of Object.entries({ docs: model.docs, dim: model.dim, queries: model.queries, queryLen: model.queryLen })) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${k} must be a non-negative integer`)
   }
-  return model.kind === 'uniform' ? generateUniform(model, seed) : generateMixture(model, seed)
+  const set = model.kind === 'uniform' ? generateUniform(model, seed) : generateMixture(model, seed)
+  const spread = model.dimensionSpread ?? 1
+  if (!(spread >= 1)) throw new RangeError('dimensionSpread must be ≥ 1')
+  return spread === 1 ? set : withDimensionSpread(set, spread, seed)
+}
+
+/** The set with every vector scaled per dimension (see DimensionSpread) and renormalised; documents stay lazy. */
+function withDimensionSpread(set: GeneratedSet, spread: number, seed: number): GeneratedSet {
+  const { dim } = set
+  const rnd = createRandom(seed + 0x51ed)
+  const scale = Float64Array.from({ length: dim }, () => spread ** (rnd.uniform() - 0.5))
+  const apply = (v: Float32Array): Float32Array => {
+    for (let o = 0; o < v.length; o += dim) {
+      let s = 0
+      for (let d = 0; d < dim; d++) { v[o + d] *= scale[d]; s += v[o + d] * v[o + d] }
+      const inv = 1 / Math.sqrt(s)
+      for (let d = 0; d < dim; d++) v[o + d] *= inv
+    }
+    return v
+  }
+  apply(set.queries)
+  const docs = set.docs
+  return { ...set, docs: (function* () { for (const v of docs) yield apply(v) })() }
 }
 
 /** Generates and writes an embedding set folder; returns its size. */
