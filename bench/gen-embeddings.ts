@@ -29,6 +29,11 @@ const HELP = `usage: npm run bench:gen -- --preset NAME --out DIR [--docs N] [--
 presets: ${PRESETS.map((p) => p.name).join(', ')}`
 
 function describe(model: DataModel): string {
+  const spread = model.dimensionSpread === undefined || model.dimensionSpread === 1 ? '' : `, dimension spread ${model.dimensionSpread}`
+  return describeModel(model) + spread
+}
+
+function describeModel(model: DataModel): string {
   if (model.kind === 'uniform') {
     return `uniform topics, 1-4 per doc, lengths ${model.minLen}-${model.maxLen}, 12-24/${model.queryLen} query tokens copied, ` +
       `noise topic ${model.topicNoise} token ${model.tokenNoise} query ${model.queryNoise}`
