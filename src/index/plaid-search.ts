@@ -26,8 +26,8 @@ import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, ce
 import { maxSim } from './maxsim.js'
 import { createProbeScratch, probeScores, type ProbeScratch } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
-import { topIndices } from './top-k.js'
 import { decodeUnitStride } from './simd-kernels.js'
+import { topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
 
 /** The parts of an index that search reads. */
