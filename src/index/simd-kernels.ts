@@ -377,14 +377,13 @@ function buildDotTileModule(): Uint8Array {
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // types: 0 (6 i32), 1 (7 i32), 2 (8 i32 + f32; unused), 3 (6 i32 + f32), 4 (7 i32 + f32), 5 (8 i32 + f32 + i32),
-    // 6 (9 i32), 7 (6 i32) → i32, 8 (8 i32 + f32 + 2 i32)
-    ...section(1, vec([...[[6, 0], [7, 0], [8, 1], [6, 1], [7, 1], [8, 1, 1], [9, 0]].map(([n, f, tail]) =>
-      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...(tail ? [[I32]] : [])]), 0]),
-    [0x60, ...vec(new Array(6).fill([I32])), 1, I32],
-    [0x60, ...vec([...new Array(8).fill([I32]), [F32], [I32], [I32]]), 0]])),
+    // types: 0 (6 i32), 1 (7 i32), 2 (6 i32 + f32), 3 (7 i32 + f32), 4 (8 i32 + f32 + i32), 5 (9 i32),
+    // 6 (8 i32 + f32 + 2 i32), 7 (6 i32) → i32
+    ...section(1, vec([...[[6, 0, 0], [7, 0, 0], [6, 1, 0], [7, 1, 0], [8, 1, 1], [9, 0, 0], [8, 1, 2]].map(([n, f, tail]) =>
+      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...new Array(tail).fill([I32])]), 0]),
+    [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [3], [4], [6], [8], [8], [8], [7], [0]])),
+    ...section(3, vec([[0], [1], [4], [4], [4], [2], [3], [5], [6], [6], [6], [7], [0]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
