@@ -18,6 +18,15 @@ export interface Ivf {
   deltaGaps: Uint16Array
   /** blockSlot[v >> BLOCK_SHIFT]: the slot owning the first position of each block of 2^BLOCK_SHIFT positions */
   blockSlot: Uint32Array
+  /**
+   * Live vectors per cell in the base and the delta lists (the lists themselves keep deleted vectors until the next
+   * rebuild; these do not, so they depend only on the live documents: a loaded snapshot counts the same)
+   */
+  baseCounts: Uint32Array
+  deltaCounts: Uint32Array
+  /** slots below baseSlots are in the base lists; below countedSlots, in the base or the delta */
+  baseSlots: number
+  countedSlots: number
 }
 
 /** Positions per block of Ivf.blockSlot: 64, so a lookup walks at most 64 / (shortest document) slots. */
@@ -75,13 +84,15 @@ function shared32(n: number): Uint32Array {
 /** Gap-coded lists of the vectors of the given (ascending) slots, by code; on shared memory (search workers read them in place). */
 function buildCsr(
   k: number, codes: ArrayLike<number>, docStart: Uint32Array, docLen: Uint32Array, slots: ArrayLike<number>, nSlots: number,
-): { offsets: Uint32Array; gaps: Uint16Array } {
+): { offsets: Uint32Array; gaps: Uint16Array; counts: Uint32Array } {
   const offsets = shared32(k + 1)
+  const counts = shared32(k)
   const last = new Float64Array(k).fill(-1)
   for (let i = 0; i < nSlots; i++) {
     const s = slots[i], a = docStart[s], b = a + docLen[s]
     for (let v = a; v < b; v++) {
       const c = codes[v]
+      counts[c]++
       offsets[c + 1] += gapUnits(v - last[c])
       last[c] = v
     }
@@ -104,28 +115,39 @@ function buildCsr(
       }
     }
   }
-  return { offsets, gaps }
+  return { offsets, gaps, counts }
 }
 
 /** Full rebuild over the live slots (ascending); nSlots: all slots, live or not. */
 export function buildIvf(k: number, codes: ArrayLike<number>, docStart: Uint32Array, docLen: Uint32Array, liveSlots: Uint32Array, nSlots: number): Ivf {
-  const { offsets, gaps } = buildCsr(k, codes, docStart, docLen, liveSlots, liveSlots.length)
+  const { offsets, gaps, counts } = buildCsr(k, codes, docStart, docLen, liveSlots, liveSlots.length)
   return {
     k, baseOffsets: offsets, baseGaps: gaps, deltaOffsets: new Uint32Array(k + 1), deltaGaps: new Uint16Array(0),
-    blockSlot: blockSlots(docStart, docLen, nSlots),
+    blockSlot: blockSlots(docStart, docLen, nSlots), baseCounts: counts, deltaCounts: new Uint32Array(k),
+    baseSlots: nSlots, countedSlots: nSlots,
   }
 }
 
 /** Rebuilds the delta lists for the slots added since the base was built (ascending); nSlots: all slots now. */
 export function setIvfDelta(ivf: Ivf, codes: ArrayLike<number>, docStart: Uint32Array, docLen: Uint32Array, deltaSlots: Uint32Array, nSlots: number): void {
-  const { offsets, gaps } = buildCsr(ivf.k, codes, docStart, docLen, deltaSlots, deltaSlots.length)
+  const { offsets, gaps, counts } = buildCsr(ivf.k, codes, docStart, docLen, deltaSlots, deltaSlots.length)
   ivf.deltaOffsets = offsets
   ivf.deltaGaps = gaps
+  ivf.deltaCounts = counts
+  ivf.countedSlots = nSlots
   ivf.blockSlot = blockSlots(docStart, docLen, nSlots, ivf.blockSlot)
 }
 
+/** A live slot was deleted: its vectors leave the live counts (its list entries stay until the next rebuild). */
+export function forgetSlotInIvf(ivf: Ivf, codes: ArrayLike<number>, docStart: Uint32Array, docLen: Uint32Array, slot: number): void {
+  if (slot >= ivf.countedSlots) return
+  const counts = slot < ivf.baseSlots ? ivf.baseCounts : ivf.deltaCounts
+  for (let v = docStart[slot], end = v + docLen[slot]; v < end; v++) counts[codes[v]]--
+}
+
 export function ivfBytes(ivf: Ivf): number {
-  return ivf.baseOffsets.byteLength + ivf.baseGaps.byteLength + ivf.deltaOffsets.byteLength + ivf.deltaGaps.byteLength + ivf.blockSlot.byteLength
+  return ivf.baseOffsets.byteLength + ivf.baseGaps.byteLength + ivf.deltaOffsets.byteLength + ivf.deltaGaps.byteLength + ivf.blockSlot.byteLength +
+    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength
 }
 
 /**

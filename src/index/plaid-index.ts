@@ -19,7 +19,7 @@
  */
 import { AppError } from '../errors.js'
 import { ensureCapacity } from './growable.js'
-import { buildIvf, ivfBytes, setIvfDelta } from './ivf.js'
+import { buildIvf, forgetSlotInIvf, ivfBytes, setIvfDelta } from './ivf.js'
 import { assignCodes, CENTROID_SCALE, compactCentroidSet, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
@@ -388,6 +388,7 @@ class PlaidIndexImpl implements PlaidIndex {
     const c = this.c
     if (!c.live[s]) return
     c.live[s] = 0
+    if (c.ivf !== null) forgetSlotInIvf(c.ivf, c.codes, c.docStart, c.docLen, s)
     c.liveDocs--
     c.liveVectors -= c.docLen[s]
     c.deadVectors += c.docLen[s]

@@ -1,7 +1,9 @@
 /**
  * The PLAID search over an index's arrays (read-only here), with WARP-style probe scores in place of PLAID's
  * centroid-only candidate ranking:
- *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim); each token's top-ncells centroids are its probed cells.
+ *  1. centroids:  S = C·Qᵀ, K×qlen (cost K·qlen·dim); each token's top-ncells centroids are its probed cells, or
+ *                 with the default ncells, up to 4·ncells where its scores are flat and its cells small
+ *                 (probe-depth.ts).
  *  2. candidates: probe scores (probe-scores.ts): every vector of a token's probed cells scored against that token
  *                 from its packed residual (lookup tables, no decompression); the candidates are the documents they
  *                 reach (cost: Σ probed cell sizes × bytes/vector lookups, plus qlen tables of bytes/vector × 256).
@@ -24,6 +26,7 @@ import { dotTile } from './dense-kernels.js'
 import type { Ivf } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
+import { defaultProbeDepthRule, probeDepths, type ProbeDepthRule, residualVariance } from './probe-depth.js'
 import { createProbeScratch, probeScores, type ProbeScratch } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { decodeUnitStride } from './simd-kernels.js'
@@ -54,9 +57,10 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
 /**
  * Our defaults by k. With probe scores (BENCHMARKS.md § Index quality matrix, "Probe scores"), measured on the seven
  * bench:gen presets (10k documents, nbits 2, 100 queries each, against exact MaxSim over the original vectors):
- *   ncells  how many cells each token probes: the probe stage's cost is proportional to it. 8 holds on every preset;
- *           4 loses 0.21 success@10 on single-topic (0.65 vs 0.76), 16 gains 0.05 there and nothing elsewhere at
- *           about 1.5–2× the probe time.
+ *   ncells  how many cells each token probes at least: the probe stage's cost is proportional to it. 8 holds on
+ *           every preset but single-topic (4 loses 0.21 there); a fixed 16 or 32 gains 0.04–0.09 there and nothing
+ *           elsewhere at 1.5–3× the probe time, so tokens go deeper one by one instead (probe-depth.ts, BENCHMARKS.md
+ *           § Probe depth per token).
  *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4).
  *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2) to the exact stage;
  *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
@@ -160,10 +164,15 @@ export function searchIndex(
   if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
   const kept = scratch.kept
   let ncells = Math.min(p.ncells, K)
-  // each token's top-ncells centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
-  let chosen = scanScores(S, qlen, K, ncells, p.threshold, kept, cset.arena, sPtr)
+  // each token probes at least ncells cells; with the default ncells, more where its scores are flat and its cells
+  // small (probe-depth.ts); an explicit ncells probes exactly that many
+  const depth = params.ncells === undefined ? defaultProbeDepthRule(ncells, K) : null
+  let stride = depth === null ? ncells : depth.max
+  // each token's top-stride centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
+  let chosen = scanScores(S, qlen, K, stride, p.threshold, kept, cset.arena, sPtr)
   // S re-taken once: scanScores may grow the arena (detaching views); nothing grows it again before approxScores
   const Sv = sView(view, S, sPtr, K, qlen)
+  let counts = depth === null ? new Uint32Array(qlen).fill(ncells) : depthsFor(view, depth, Sv, qlen, chosen, stride, query)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -181,14 +190,16 @@ export function searchIndex(
   // few tokens well (single-topic 0.76 -> 0.42, many-topics 0.80 -> 0.69); this floor: 0.81, 0.78, 0.75, 0.80.
   const floor = new Float32Array(qlen)
   const setFloor = (): void => {
-    for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * ncells + ncells - 1] * qlen + j])
+    for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * stride + counts[j] - 1] * qlen + j])
   }
   setFloor()
   const probeCells = (): ReturnType<typeof probeScores> =>
-    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, ncells, floor, scratch.probe)
+    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe)
   let probe = probeCells()
   while (probe.slots.length < need && ncells < K) {
-    ncells = Math.min(K, ncells * 4)
+    ncells = Math.min(K, Math.max(stride, ncells * 4))
+    stride = ncells
+    counts = new Uint32Array(qlen).fill(ncells)
     chosen = topCentroidsPerToken(Sv, qlen, K, ncells)
     setFloor()
     probe = probeCells()
@@ -200,7 +211,9 @@ export function searchIndex(
   const trace = params.trace
   if (trace !== undefined) {
     trace.candidates = slotIds(view, cands)
-    trace.budgets = { ncells, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
+    let cells = 0
+    for (let j = 0; j < qlen; j++) cells += counts[j]
+    trace.budgets = { ncells, cells: cells / qlen, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
   }
 
   // Approximate score of every candidate: per token, the best of its probe score and the centroid scores of its
@@ -208,7 +221,7 @@ export function searchIndex(
   // the probe scores' centroid part, so that both estimate the same undecompressed vector score. (Unweighted, a
   // centroid score overstates a vector's by ~1/centroidWeight ≈ 1.3 and the ranking favours long documents of popular
   // topics over the one whose vectors the query matches.)
-  for (let i = 0; i < chosen.length; i++) kept[chosen[i]] = 0
+  for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) kept[chosen[j * stride + i]] = 0
   // The candidates beyond the best 4·ndocs by probe scores alone are dropped before the centroid pass (on skewed
   // data nearly every document is a candidate: a function-word cell is probed by some token).
   let pool = cands
@@ -246,6 +259,27 @@ export function searchIndex(
   timingsMs.exact = performance.now() - t
   if (trace !== undefined) trace.final = hits.map((h) => h.id)
   return { hits, timingsMs }
+}
+
+/** Per-codec residual variances, computed once per codec (read by every adaptive search). */
+const varianceOf = new WeakMap<ResidualCodec, Float32Array>()
+
+function depthsFor(
+  view: SearchView, rule: ProbeDepthRule, S: Float32Array, qlen: number, chosen: Uint32Array, stride: number, query: Float32Array,
+): Uint32Array {
+  const codec = view.codec!
+  let variance = varianceOf.get(codec)
+  if (variance === undefined) {
+    variance = residualVariance(codec)
+    varianceOf.set(codec, variance)
+  }
+  // live vectors per cell (not the lists' entries, which keep deleted vectors until a rebuild): the same for a live
+  // index and its loaded snapshot, so the depths and results are too
+  const { baseCounts: bc, deltaCounts: dc, k } = view.ivf!
+  const listSize = (c: number): number => bc[c] + dc[c]
+  let total = 0
+  for (let c = 0; c < k; c++) total += bc[c] + dc[c]
+  return probeDepths(rule, S, qlen, chosen, stride, query, view.dim, variance, codec.centroidWeight, listSize, total / k)
 }
 
 /**

@@ -194,7 +194,7 @@ function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n
  */
 export function probeScores(
   ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
-  query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, ncells: number, floor: Float32Array, sc: ProbeScratch,
+  query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, stride: number, counts: Uint32Array, floor: Float32Array, sc: ProbeScratch,
 ): ProbeResult {
   const bpv = codec.bytesPerVector
   ensure(sc, nSlots, bpv)
@@ -210,8 +210,8 @@ export function probeScores(
     buildLut(codec, query, j * dim, lut, lo, hi)
     const tokEpoch = nextEpoch(sc)
     let nTok = 0
-    for (let i = 0; i < ncells; i++) {
-      const c = chosen[j * ncells + i]
+    for (let i = 0, n = counts[j]; i < n; i++) {
+      const c = chosen[j * stride + i]
       const base = w * S[c * qlen + j]
       nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
       if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)

@@ -19,6 +19,10 @@ export interface IndexSettings {
 
 export interface SearchParams {
   k: number
+  /**
+   * Cells each query token probes. Unset: the default is a minimum and each token may probe deeper (probe-depth.ts);
+   * set: exactly this many for every token.
+   */
   ncells?: number
   centroidScoreThreshold?: number
   ndocs?: number

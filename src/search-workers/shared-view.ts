@@ -40,7 +40,7 @@ export interface SharedViewMessage {
   residuals: Uint8Array
   cset: SharedCentroids | null
   codec: SharedCodec | null
-  ivf: { k: number; baseOffsets: Uint32Array; baseGaps: Uint16Array; deltaOffsets: Uint32Array; deltaGaps: Uint16Array; blockSlot: Uint32Array } | null
+  ivf: { k: number; baseOffsets: Uint32Array; baseGaps: Uint16Array; deltaOffsets: Uint32Array; deltaGaps: Uint16Array; blockSlot: Uint32Array; baseCounts: Uint32Array; deltaCounts: Uint32Array; baseSlots: number; countedSlots: number } | null
 }
 
 const isShared = (a: Shareable): boolean => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer
@@ -127,6 +127,10 @@ export function createViewPublisher(): ViewPublisher {
               deltaOffsets: sharedCopy(ivf.deltaOffsets, ivf.deltaOffsets.length),
               deltaGaps: sharedCopy(ivf.deltaGaps, ivf.deltaGaps.length),
               blockSlot: sharedCopy(ivf.blockSlot, ivf.blockSlot.length),
+              // changed in place by deletes: a copy per write, like the delta
+              baseCounts: sharedCopy(ivf.baseCounts, ivf.baseCounts.length),
+              deltaCounts: sharedCopy(ivf.deltaCounts, ivf.deltaCounts.length),
+              baseSlots: ivf.baseSlots, countedSlots: ivf.countedSlots,
             }
           : null,
       }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildIvf, forEachPosition, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
+import { buildIvf, forEachPosition, forgetSlotInIvf, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
 import { createPrng } from '../../src/index/prng.js'
 
 /** Documents of random lengths with random codes; some slots dead. Brute force: for each code, the live positions. */
@@ -81,4 +81,28 @@ t.test('slotOfVector finds the owning slot of every position', async (t) => {
     }
     t.equal(bad, 0, `documents of 1..${maxLen} vectors (and some of 70,000): every position maps to its slot`)
   }
+})
+
+t.test('live counts per cell: the live vectors of base and delta, less the slots deleted since; a rebuild counts the same', async (t) => {
+  const k = 40
+  const { docStart, docLen, codes, live } = fixture(21, 300, k, 50)
+  const baseSlots = 200
+  const liveBase = [...Array(baseSlots).keys()].filter((s) => live[s])
+  const ivf = buildIvf(k, codes, docStart, docLen, Uint32Array.from(liveBase), baseSlots)
+  setIvfDelta(ivf, codes, docStart, docLen, Uint32Array.from([...Array(100).keys()].map((i) => baseSlots + i).filter((s) => live[s])), 300)
+  // deletes after the lists were built: base slots and delta slots
+  for (const s of [3, 50, 120, 210, 299]) {
+    if (!live[s]) continue
+    live[s] = 0
+    forgetSlotInIvf(ivf, codes, docStart, docLen, s)
+  }
+  const want = new Uint32Array(k)
+  for (let s = 0; s < 300; s++) if (live[s]) for (let v = docStart[s]; v < docStart[s] + docLen[s]; v++) want[codes[v]]++
+  const got = Uint32Array.from({ length: k }, (_, c) => ivf.baseCounts[c] + ivf.deltaCounts[c])
+  t.same(Array.from(got), Array.from(want), 'base + delta counts = live vectors per code (brute force)')
+  const rebuilt = buildIvf(k, codes, docStart, docLen, Uint32Array.from([...Array(300).keys()].filter((s) => live[s])), 300)
+  t.same(Array.from(rebuilt.baseCounts), Array.from(want), 'a rebuild over the live slots counts the same')
+  const before = Array.from(got)
+  forgetSlotInIvf(ivf, codes, docStart, docLen, 400)
+  t.same(Array.from({ length: k }, (_, c) => ivf.baseCounts[c] + ivf.deltaCounts[c]), before, 'a slot never counted changes nothing')
 })

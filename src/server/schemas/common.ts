@@ -47,7 +47,7 @@ export const MetadataOutput = Type.Record(Type.String(), Type.Union([Type.String
 
 export const SearchParamsInput = Type.Object(
   {
-    ncells: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: 'centroid cells probed per query vector' })),
+    ncells: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: 'centroid cells each query vector probes (unset: at least 8, more where its best cells score alike and are small; set: exactly this many)' })),
     centroid_score_threshold: Type.Optional(
       Type.Number({ minimum: -1, maximum: 1, description: 'centroids scoring below this are pruned' }),
     ),
