@@ -25,8 +25,9 @@ import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
 import type { Ivf } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
+import { float32Below } from './float32.js'
 import { maxSim } from './maxsim.js'
-import { defaultProbeDepthRule, probeDepths, type ProbeDepthRule, residualVariance } from './probe-depth.js'
+import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
 import { createProbeScratch, probeScores, type ProbeScratch } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { decodeUnitStride } from './simd-kernels.js'
@@ -167,12 +168,19 @@ export function searchIndex(
   // each token probes at least ncells cells; with the default ncells, more where its scores are flat and its cells
   // small (probe-depth.ts); an explicit ncells probes exactly that many
   const depth = params.ncells === undefined ? defaultProbeDepthRule(ncells, K) : null
-  let stride = depth === null ? ncells : depth.max
-  // each token's top-stride centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
-  let chosen = scanScores(S, qlen, K, stride, p.threshold, kept, cset.arena, sPtr)
-  // S re-taken once: scanScores may grow the arena (detaching views); nothing grows it again before approxScores
+  let stride = ncells
+  // each token's top-ncells centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
+  let chosen = scanScores(S, qlen, K, ncells, p.threshold, kept, cset.arena, sPtr)
+  let counts: Uint32Array = new Uint32Array(qlen).fill(ncells)
+  if (depth !== null) {
+    const deeper = deeperCells(view, depth, sView(view, S, sPtr, K, qlen), sPtr, qlen, chosen, query)
+    chosen = deeper.cells
+    counts = deeper.counts
+    stride = depth.max
+  }
+  // S re-taken once: scanScores and deeperCells may grow the arena (detaching views); nothing grows it again before
+  // approxScores
   const Sv = sView(view, S, sPtr, K, qlen)
-  let counts = depth === null ? new Uint32Array(qlen).fill(ncells) : depthsFor(view, depth, Sv, qlen, chosen, stride, query)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -264,22 +272,26 @@ export function searchIndex(
 /** Per-codec residual variances, computed once per codec (read by every adaptive search). */
 const varianceOf = new WeakMap<ResidualCodec, Float32Array>()
 
-function depthsFor(
-  view: SearchView, rule: ProbeDepthRule, S: Float32Array, qlen: number, chosen: Uint32Array, stride: number, query: Float32Array,
-): Uint32Array {
+function deeperCells(
+  view: SearchView, rule: ProbeDepthRule, S: Float32Array, sPtr: number, qlen: number, chosen: Uint32Array, query: Float32Array,
+): { cells: Uint32Array; counts: Uint32Array } {
   const codec = view.codec!
+  const cset = view.cset!
   let variance = varianceOf.get(codec)
   if (variance === undefined) {
     variance = residualVariance(codec)
     varianceOf.set(codec, variance)
   }
+  const gate = gateScores(rule, S, qlen, chosen, rule.min, query, view.dim, variance, codec.centroidWeight)
+  const { cells, available } = widenChosen(S, qlen, cset.k, chosen, rule.min, rule.max, gate, cset.arena, sPtr)
+  S = sView(view, S, sPtr, cset.k, qlen) // widenChosen may have grown the arena
   // live vectors per cell (not the lists' entries, which keep deleted vectors until a rebuild): the same for a live
   // index and its loaded snapshot, so the depths and results are too
   const { baseCounts: bc, deltaCounts: dc, k } = view.ivf!
   const listSize = (c: number): number => bc[c] + dc[c]
   let total = 0
   for (let c = 0; c < k; c++) total += bc[c] + dc[c]
-  return probeDepths(rule, S, qlen, chosen, stride, query, view.dim, variance, codec.centroidWeight, listSize, total / k)
+  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k) }
 }
 
 /**
@@ -445,24 +457,6 @@ export function scanScores(
 /** Rows scanScores inserts one by one before its kernel filters the rest (sets the tokens' first thresholds). */
 const SCAN_SAMPLE = 256
 
-const f32Box = new Float32Array(1)
-const i32Box = new Int32Array(f32Box.buffer)
-
-/** The adjacent float32 of float32 x towards +∞ (up) or −∞. */
-function float32Step(x: number, up: boolean): number {
-  f32Box[0] = x
-  if (x === 0) i32Box[0] = up ? 1 : -2147483647 // ± the smallest subnormal
-  else i32Box[0] += (x > 0) === up ? 1 : -1
-  return f32Box[0]
-}
-
-/** The largest float32 t such that, for every float32 x, x > t ⟺ x ≥ threshold (threshold finite). */
-export function float32Below(threshold: number): number {
-  f32Box[0] = threshold
-  let u = f32Box[0]
-  if (u < threshold) u = float32Step(u, true) // the smallest float32 ≥ threshold
-  return float32Step(u, false)
-}
 
 /** S as a fresh view: in the centroid arena a memory growth detaches earlier views. */
 function sView(view: SearchView, S: Float32Array, sPtr: number, K: number, qlen: number): Float32Array {

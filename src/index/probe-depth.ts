@@ -11,16 +11,19 @@
  * The rule, per token j (cells in descending centroid score s_1 ≥ s_2 ≥ …): the first `min` cells always; then cell i
  * while all of
  *  - i < max;
- *  - centroidWeight · (s_1 − s_i) ≤ z · σ_j: a vector of cell i whose residual scores z standard deviations above its
- *    centroid would still reach the best cell's centroid score. σ_j is the residual's score spread for this token,
+ *  - s_i ≥ s_1 − z · σ_j / centroidWeight: a vector of cell i whose residual scores z standard deviations above its
+ *    centroid would still reach the best cell's centroid score (both weighted as in decoding). σ_j is the residual's score spread for this token,
  *    √(Σ_d q_jd² σ_d²), with σ_d the codec's per-dimension residual spread (residualSpread), so the gate follows
  *    how far the index's vectors actually lie from their centroids;
  *  - the token's probed vectors stay within budget · min · (mean list length): small cells are cheap to probe, a
  *    popular cell of thousands of vectors is not, so a token in a dense popular region keeps its `min` cells.
  * Cells are taken in order, so each token probes a prefix of its ranking and its last probed cell bounds what its
  * unprobed cells can score (the floor in plaid-search.ts stays valid). Deterministic for a given index and query.
- * Cost: O(qlen · (dim + max)) on top of choosing max cells per token instead of min.
+ * Cost: one more pass over S (widenChosen) and O(qlen · (dim + max)); choosing each token's top max cells outright
+ * instead cost ~1 ms per query more than its top min at 16,384 centroids (the insertion scan's lists grow with max).
  */
+import type { CentroidArena } from './kmeans.js'
+import { float32Below } from './float32.js'
 import type { ResidualCodec } from './residual-codec.js'
 
 export interface ProbeDepthRule {
@@ -66,31 +69,100 @@ export function residualVariance(codec: ResidualCodec): Float32Array {
 }
 
 /**
- * Per token, how many of its ranked cells to probe (see the header). chosen: qlen × stride cells, best first per
- * token; S: K × qlen centroid scores; listSize(c): vectors in cell c's lists; meanList: vectors / K.
+ * Per token j, the lowest centroid score a cell beyond the first `min` may have and still be probed:
+ * s_1 − z·σ_j / centroidWeight, with s_1 the token's best (chosen: qlen × stride, best first).
  */
-export function probeDepths(
+export function gateScores(
   rule: ProbeDepthRule, S: Float32Array, qlen: number, chosen: Uint32Array, stride: number,
   query: Float32Array, dim: number, variance: Float32Array, centroidWeight: number,
-  listSize: (c: number) => number, meanList: number,
-): Uint32Array {
-  const min = Math.min(rule.min, stride)
-  const max = Math.min(rule.max, stride)
-  const out = new Uint32Array(qlen).fill(min)
-  if (max <= min) return out
-  const budget = rule.budget * min * meanList
+): Float64Array {
+  const gate = new Float64Array(qlen)
   for (let j = 0; j < qlen; j++) {
     let v = 0
     for (let d = 0, o = j * dim; d < dim; d++) v += query[o + d] * query[o + d] * variance[d]
-    const reach = rule.z * Math.sqrt(v)
+    gate[j] = S[chosen[j * stride] * qlen + j] - (rule.z * Math.sqrt(v)) / centroidWeight
+  }
+  return gate
+}
+
+/**
+ * Widens each token's `min` best cells (chosen: qlen × min, best first, as scanScores orders them: by score, ties by
+ * the lower cell) to up to `max`: the cells beyond them that score ≥ gate[j], in the same order. Only tokens whose
+ * min-th cell passes the gate can go deeper; their candidates come from one pass over S (the arena's rows-above
+ * kernel when there is one, else a loop), so choosing the depth costs about what choosing `min` cells did.
+ * Returns the cells (qlen × max) and per token how many of them are valid (min … max).
+ */
+export function widenChosen(
+  S: Float32Array, qlen: number, K: number, chosen: Uint32Array, min: number, max: number, gate: Float64Array,
+  ca: CentroidArena | null, sPtr: number,
+): { cells: Uint32Array; available: Uint32Array } {
+  const extra = max - min
+  const cells = new Uint32Array(qlen * max)
+  const available = new Uint32Array(qlen).fill(min)
+  const best = new Float32Array(qlen * Math.max(1, extra)).fill(-Infinity)
+  const deeper = new Uint8Array(qlen)
+  let any = false
+  for (let j = 0; j < qlen; j++) {
+    for (let i = 0; i < min; i++) cells[j * max + i] = chosen[j * min + i]
+    if (extra > 0 && S[chosen[j * min + min - 1] * qlen + j] >= gate[j]) { deeper[j] = 1; any = true }
+  }
+  if (!any) return { cells, available }
+  const insert = (c: number, j: number): void => {
+    const s = S[c * qlen + j]
+    if (s < gate[j]) return
+    const o = j * extra, n = available[j] - min
+    if (n === extra && s <= best[o + extra - 1]) return
+    for (let i = 0; i < min; i++) if (chosen[j * min + i] === c) return
+    let i = n === extra ? extra - 1 : n
+    while (i > 0 && best[o + i - 1] < s) { best[o + i] = best[o + i - 1]; cells[j * max + min + i] = cells[j * max + min + i - 1]; i-- }
+    best[o + i] = s
+    cells[j * max + min + i] = c
+    if (n < extra) available[j]++
+  }
+  if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
+    // the same scratch layout as scanScores: thresholds after S, then the list
+    const words = Math.ceil(qlen / 32)
+    const thrPtr = sPtr + K * qlen * 4
+    const listPtr = thrPtr + Math.ceil(qlen / 4) * 16
+    ca.arena.reserve(listPtr + K * (1 + words) * 4)
+    S = ca.arena.f32(sPtr, K * qlen)
+    const thr = ca.arena.f32(thrPtr, qlen)
+    for (let j = 0; j < qlen; j++) thr[j] = deeper[j] ? float32Below(gate[j]) : Infinity
+    const n = ca.arena.rowsAboveMask(sPtr, K, qlen, thrPtr, listPtr, words)
+    const list = ca.arena.i32(listPtr, n * (1 + words))
+    for (let i = 0, o = 0; i < n; i++, o += 1 + words) {
+      for (let w = 0; w < words; w++) {
+        for (let bits = list[o + 1 + w]; bits !== 0; bits &= bits - 1) insert(list[o], w * 32 + (31 - Math.clz32(bits & -bits)))
+      }
+    }
+  } else {
+    for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) if (deeper[j]) insert(c, j)
+  }
+  return { cells, available }
+}
+
+/**
+ * Per token, how many of its ranked cells to probe (see the header). cells: qlen × stride, best first per token, of
+ * which available[j] are valid; gate: gateScores; S: K × qlen centroid scores; listSize(c): live vectors in cell c;
+ * meanList: live vectors / K.
+ */
+export function probeDepths(
+  rule: ProbeDepthRule, S: Float32Array, qlen: number, cells: Uint32Array, stride: number, available: Uint32Array,
+  gate: Float64Array, listSize: (c: number) => number, meanList: number,
+): Uint32Array {
+  const min = Math.min(rule.min, stride)
+  const out = new Uint32Array(qlen).fill(min)
+  const budget = rule.budget * min * meanList
+  for (let j = 0; j < qlen; j++) {
     const o = j * stride
-    const best = S[chosen[o] * qlen + j]
+    const max = Math.min(rule.max, stride, available[j])
+    if (max <= min) continue
     let vectors = 0
-    for (let i = 0; i < min; i++) vectors += listSize(chosen[o + i])
+    for (let i = 0; i < min; i++) vectors += listSize(cells[o + i])
     let n = min
     while (n < max) {
-      const c = chosen[o + n]
-      if (centroidWeight * (best - S[c * qlen + j]) > reach) break
+      const c = cells[o + n]
+      if (S[c * qlen + j] < gate[j]) break
       const size = listSize(c)
       if (vectors + size > budget) break
       vectors += size

@@ -1,15 +1,17 @@
 /**
  * Probe depth per token (src/index/probe-depth.ts): the residual spread read from a codec against the spread of the
- * Gaussian data it was trained on; the depth rule against its definition checked cell by cell here (every probed cell
- * passes the score gate and the vector budget, the first unprobed one fails one of them); flat tokens probe deeper
- * than sharp ones; and a search with the default parameters is deterministic and probes no fewer cells than ncells.
+ * Gaussian data it was trained on; the gate against its formula; the widened cells (kernel and loop) against a plain
+ * full ranking per token; the depth rule against its definition checked cell by cell (every probed cell passes the
+ * gate and the vector budget, the first unprobed one fails one of them); flat tokens probe deeper than sharp ones; and
+ * a search with the default parameters is deterministic and probes no fewer cells than ncells.
  */
 import t from 'tap'
 import { createPlaidIndex } from '../../src/index/plaid-index.js'
-import { defaultProbeDepthRule, probeDepths, residualVariance } from '../../src/index/probe-depth.js'
+import { defaultProbeDepthRule, gateScores, probeDepths, residualVariance, widenChosen } from '../../src/index/probe-depth.js'
 import { topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
 import { trainCodec, trainCodecPerDimension } from '../../src/index/residual-codec.js'
+import { createSimdArena } from '../../src/index/simd-kernels.js'
 import type { SearchTrace } from '../../src/index/types.js'
 import { gaussian, makeDocs, queryFor } from './synthetic-vectors.js'
 
@@ -37,7 +39,56 @@ t.test('residual variance: the spread of Gaussian residuals, per dimension and p
   }
 })
 
-t.test('probe depths: every probed cell passes the gate and the budget, the next one fails one of them', async (t) => {
+t.test('gate scores: the best cell score less z residual deviations, in decoded units', async (t) => {
+  const K = 5, qlen = 3, dim = 2
+  const S = Float32Array.from({ length: K * qlen }, (_, i) => 0.1 * ((i * 7) % 11))
+  const chosen = topCentroidsPerToken(S, qlen, K, 2)
+  const query = Float32Array.of(0.6, 0.8, 1, 0, 0, 1)
+  const variance = Float32Array.of(0.01, 0.04)
+  const gate = gateScores({ min: 2, max: 4, z: 2, budget: 3 }, S, qlen, chosen, 2, query, dim, variance, 0.8)
+  for (let j = 0; j < qlen; j++) {
+    let best = -Infinity
+    for (let c = 0; c < K; c++) best = Math.max(best, S[c * qlen + j])
+    const sigma = Math.sqrt(query[j * dim] ** 2 * 0.01 + query[j * dim + 1] ** 2 * 0.04)
+    t.ok(Math.abs(gate[j] - (best - (2 * sigma) / 0.8)) < 1e-6, `token ${j}: ${gate[j].toFixed(4)}`)
+  }
+})
+
+t.test('widenChosen (rows-above kernel or loop) equals the cells beyond the first min that pass the gate, in ranking order', async (t) => {
+  const rng = createPrng(6)
+  for (const [K, qlen, round] of [[900, 12, false], [3000, 8, true], [700, 40, false]] as const) {
+    const S = Float32Array.from({ length: K * qlen }, () => rng.next() - 0.5)
+    if (round) for (let i = 0; i < S.length; i++) S[i] = Math.round(S[i] * 40) / 40 // ties
+    const arena = createSimdArena(K * qlen * 4 + K * 8 + 64)!
+    arena.f32(0, K * qlen).set(S)
+    const ca = { arena, coarsePtr: 0, scratch: 0, tablePtr: 0, tableWeights: null }
+    // every cell, per token, in ranking order: by score, ties by the lower cell
+    const full = new Uint32Array(qlen * K)
+    for (let j = 0; j < qlen; j++) {
+      const order = Array.from({ length: K }, (_, c) => c).sort((a, b) => S[b * qlen + j] - S[a * qlen + j] || a - b)
+      full.set(order, j * K)
+    }
+    for (const [min, max] of [[8, 32], [3, 5], [4, 4]]) {
+      const chosen = topCentroidsPerToken(S, qlen, K, min)
+      // per token a gate between shallow and deep, some below the min-th cell (no widening)
+      const gate = Float64Array.from({ length: qlen }, (_, j) => S[full[j * K + (j % 5 === 0 ? 2 : 5 + 7 * j)] * qlen + j])
+      for (const [useArena, label] of [[true, 'kernel'], [false, 'loop']] as const) {
+        const { cells, available } = widenChosen(S, qlen, K, chosen, min, max, gate, useArena ? ca : null, useArena ? 0 : -1)
+        let bad = 0
+        for (let j = 0; j < qlen; j++) {
+          let want = min
+          const minth = S[full[j * K + min - 1] * qlen + j]
+          if (minth >= gate[j]) while (want < max && S[full[j * K + want] * qlen + j] >= gate[j]) want++
+          if (available[j] !== want) bad++
+          for (let i = 0; i < available[j]; i++) if (cells[j * max + i] !== full[j * K + i]) bad++
+        }
+        t.equal(bad, 0, `${label}: K ${K}, qlen ${qlen}, min ${min}, max ${max}${round ? ', ties' : ''}`)
+      }
+    }
+  }
+})
+
+t.test('probe depths: every probed cell passes the gate and the vector budget, the next one fails one of them', async (t) => {
   const rng = createPrng(4)
   const K = 200, qlen = 12, dim = 4, stride = 32
   const sizes = Uint32Array.from({ length: K }, () => 1 + rng.int(rng.next() < 0.1 ? 2000 : 120))
@@ -57,12 +108,9 @@ t.test('probe depths: every probed cell passes the gate and the budget, the next
     const chosen = topCentroidsPerToken(S, qlen, K, stride)
     const rule = { min: 8, max: stride, z: 2, budget: 3 }
     const w = 0.8
-    const got = probeDepths(rule, S, qlen, chosen, stride, query, dim, variance, w, (c) => sizes[c], meanList)
+    const gate = gateScores(rule, S, qlen, chosen, stride, query, dim, variance, w)
+    const got = probeDepths(rule, S, qlen, chosen, stride, new Uint32Array(qlen).fill(stride), gate, (c) => sizes[c], meanList)
     for (let j = 0; j < qlen; j++) {
-      let v = 0
-      for (let d = 0; d < dim; d++) v += query[j * dim + d] ** 2 * variance[d]
-      const reach = 2 * Math.sqrt(v)
-      const best = S[chosen[j * stride] * qlen + j]
       const n = got[j]
       t.ok(n >= 8 && n <= stride, `token ${j}: ${n} cells within [8, ${stride}]`)
       let vectors = 0
@@ -70,35 +118,38 @@ t.test('probe depths: every probed cell passes the gate and the budget, the next
         const c = chosen[j * stride + i]
         vectors += sizes[c]
         if (i >= 8) {
-          if (!(w * (best - S[c * qlen + j]) <= reach)) t.fail(`token ${j}, cell ${i}: beyond the gate`)
+          if (!(S[c * qlen + j] >= gate[j])) t.fail(`token ${j}, cell ${i}: beyond the gate`)
           if (!(vectors <= 3 * 8 * meanList)) t.fail(`token ${j}, cell ${i}: over the budget`)
         }
       }
       if (n > 8) deeper++
       if (n === stride) { atMax++; continue }
       const c = chosen[j * stride + n]
-      const gate = w * (best - S[c * qlen + j]) > reach
+      const gated = S[c * qlen + j] < gate[j]
       const over = vectors + sizes[c] > 3 * 8 * meanList
-      t.ok(gate || over, `token ${j}: stops at ${n} because the next cell fails the gate or the budget`)
+      t.ok(gated || over, `token ${j}: stops at ${n} because the next cell fails the gate or the budget`)
       if (over) budgetStops++
-      if (gate) gateStops++
+      if (gated) gateStops++
     }
   }
   t.ok(deeper > 50 && atMax > 0 && budgetStops > 20 && gateStops > 20,
     `the cases occur: deeper ${deeper}, at the maximum ${atMax}, budget stops ${budgetStops}, gate stops ${gateStops}`)
 })
 
-t.test('probe depths: a flat token probes deeper than a sharp one; min and max bound it', async (t) => {
+t.test('probe depths: a flat token probes deeper than a sharp one; available cells and max bound it', async (t) => {
   const K = 64, qlen = 2, dim = 2, stride = 32
   const S = new Float32Array(K * qlen)
   for (let c = 0; c < K; c++) { S[c * qlen] = 0.9 - 0.001 * c; S[c * qlen + 1] = 0.9 - 0.05 * c }
   const chosen = topCentroidsPerToken(S, qlen, K, stride)
   const query = Float32Array.of(0.7, 0.7, 0.7, 0.7)
   const variance = Float32Array.of(0.01, 0.01) // σ_j = 0.1
-  const got = probeDepths({ min: 8, max: stride, z: 2, budget: 100 }, S, qlen, chosen, stride, query, dim, variance, 1, () => 10, 10)
-  t.same(Array.from(got), [32, 8], 'flat (0.001 per rank): up to the maximum; sharp (0.05 per rank): the minimum')
-  const fixed = probeDepths({ min: 8, max: 8, z: 2, budget: 100 }, S, qlen, chosen, stride, query, dim, variance, 1, () => 10, 10)
-  t.same(Array.from(fixed), [8, 8], 'max = min: the fixed depth')
+  const rule = { min: 8, max: stride, z: 2, budget: 100 }
+  const gate = gateScores(rule, S, qlen, chosen, stride, query, dim, variance, 1)
+  const all = new Uint32Array(qlen).fill(stride)
+  t.same(Array.from(probeDepths(rule, S, qlen, chosen, stride, all, gate, () => 10, 10)), [32, 8],
+    'flat (0.001 per rank): up to the maximum; sharp (0.05 per rank): the minimum')
+  t.same(Array.from(probeDepths(rule, S, qlen, chosen, stride, Uint32Array.of(20, 32), gate, () => 10, 10)), [20, 8], 'no deeper than the cells available')
+  t.same(Array.from(probeDepths({ ...rule, max: 8 }, S, qlen, chosen, stride, all, gate, () => 10, 10)), [8, 8], 'max = min: the fixed depth')
   t.same(defaultProbeDepthRule(8, 16384), { min: 8, max: 32, z: 2, budget: 3 }, 'the default rule')
   t.equal(defaultProbeDepthRule(8, 20).max, 20, 'never more cells than centroids')
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { assignNearest, dotTile } from '../../src/index/dense-kernels.js'
-import { float32Below, scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
+import { float32Below } from '../../src/index/float32.js'
+import { scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena, decodeUnitStride, simdAvailable, unitTable } from '../../src/index/simd-kernels.js'
 
