@@ -126,7 +126,10 @@ t.test('the pool returns exactly the in-process search (same function, default p
   t.teardown(() => pool.close())
   const set = makeDocs({ seed: 11, dim, nDocs: 300, nTopics: 16, minLen: 6, maxLen: 20, noise: 0.8 })
   const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 32, seed: 5 })
-  index.upsert(set.docs)
+  index.upsert(set.docs.slice(0, 250))
+  // deletes and a later upsert (the IVF's delta lists): the probe depth reads live vectors per cell, shared too
+  index.delete(set.docs.slice(0, 20).map((d) => d.id))
+  index.upsert(set.docs.slice(250))
   const rng = createPrng(1)
   let same = 0
   const n = 30
