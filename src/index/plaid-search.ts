@@ -288,9 +288,9 @@ function deeperCells(
   // live vectors per cell (not the lists' entries, which keep deleted vectors until a rebuild): the same for a live
   // index and its loaded snapshot, so the depths and results are too
   const { baseCounts: bc, deltaCounts: dc, k } = view.ivf!
-  const listSize = (c: number): number => bc[c] + dc[c]
+  const listSize = dc.length > 0 ? (c: number): number => bc[c] + dc[c] : (c: number): number => bc[c]
   let total = 0
-  for (let c = 0; c < k; c++) total += bc[c] + dc[c]
+  for (let c = 0; c < k; c++) total += listSize(c)
   return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k) }
 }
 

@@ -99,6 +99,7 @@ t.test('live counts per cell: the live vectors of base and delta, less the slots
   const want = new Uint32Array(k)
   for (let s = 0; s < 300; s++) if (live[s]) for (let v = docStart[s]; v < docStart[s] + docLen[s]; v++) want[codes[v]]++
   const got = Uint32Array.from({ length: k }, (_, c) => ivf.baseCounts[c] + ivf.deltaCounts[c])
+  t.equal(buildIvf(k, codes, docStart, docLen, Uint32Array.from(liveBase), baseSlots).deltaCounts.length, 0, 'no delta: no delta counts')
   t.same(Array.from(got), Array.from(want), 'base + delta counts = live vectors per code (brute force)')
   const rebuilt = buildIvf(k, codes, docStart, docLen, Uint32Array.from([...Array(300).keys()].filter((s) => live[s])), 300)
   t.same(Array.from(rebuilt.baseCounts), Array.from(want), 'a rebuild over the live slots counts the same')
