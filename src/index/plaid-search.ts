@@ -28,7 +28,7 @@ import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, ce
 import { float32Below } from './float32.js'
 import { maxSim } from './maxsim.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
-import { createProbeScratch, probeScores, type ProbeScratch } from './probe-scores.js'
+import { createProbeScratch, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { decodeUnitStride } from './simd-kernels.js'
 import { topIndices } from './top-k.js'
@@ -172,10 +172,12 @@ export function searchIndex(
   // each token's top-ncells centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
   let chosen = scanScores(S, qlen, K, ncells, p.threshold, kept, cset.arena, sPtr)
   let counts: Uint32Array = new Uint32Array(qlen).fill(ncells)
+  let stop: ProbeStop | undefined
   if (depth !== null) {
     const deeper = deeperCells(view, depth, sView(view, S, sPtr, K, qlen), sPtr, qlen, chosen, query)
     chosen = deeper.cells
     counts = deeper.counts
+    stop = deeper.stop
     stride = depth.max
   }
   // S re-taken once: scanScores and deeperCells may grow the arena (detaching views); nothing grows it again before
@@ -202,9 +204,12 @@ export function searchIndex(
   }
   setFloor()
   const probeCells = (): ReturnType<typeof probeScores> =>
-    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe)
+    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop)
+  const planned = stop === undefined ? null : counts.slice()
   let probe = probeCells()
+  if (planned !== null) raiseFloors(probe.rows, qlen, planned, counts, floor, setFloor)
   while (probe.slots.length < need && ncells < K) {
+    stop = undefined
     ncells = Math.min(K, Math.max(stride, ncells * 4))
     stride = ncells
     counts = new Uint32Array(qlen).fill(ncells)
@@ -269,12 +274,26 @@ export function searchIndex(
   return { hits, timingsMs }
 }
 
+/**
+ * Tokens the probe stopped early (counts[j] < planned[j]) have a shallower last cell than their floor assumed, so a
+ * higher floor: recompute it and lift those tokens' entries to it (max(probe score, floor) per entry, as if the floor
+ * had been known from the start). O(documents reached × tokens stopped).
+ */
+export function raiseFloors(rows: Float32Array, qlen: number, planned: Uint32Array, counts: Uint32Array, floor: Float32Array, setFloor: () => void): void {
+  setFloor()
+  for (let j = 0; j < qlen; j++) {
+    if (counts[j] === planned[j]) continue
+    const f = floor[j]
+    for (let o = j; o < rows.length; o += qlen) if (rows[o] < f) rows[o] = f
+  }
+}
+
 /** Per-codec residual variances, computed once per codec (read by every adaptive search). */
 const varianceOf = new WeakMap<ResidualCodec, Float32Array>()
 
 function deeperCells(
   view: SearchView, rule: ProbeDepthRule, S: Float32Array, sPtr: number, qlen: number, chosen: Uint32Array, query: Float32Array,
-): { cells: Uint32Array; counts: Uint32Array } {
+): { cells: Uint32Array; counts: Uint32Array; stop: ProbeStop } {
   const codec = view.codec!
   const cset = view.cset!
   let variance = varianceOf.get(codec)
@@ -282,7 +301,7 @@ function deeperCells(
     variance = residualVariance(codec)
     varianceOf.set(codec, variance)
   }
-  const gate = gateScores(rule, S, qlen, chosen, rule.min, query, view.dim, variance, codec.centroidWeight)
+  const { gate, stopAt } = gateScores(rule, S, qlen, chosen, rule.min, query, view.dim, variance, codec.centroidWeight)
   const { cells, available } = widenChosen(S, qlen, cset.k, chosen, rule.min, rule.max, gate, cset.arena, sPtr)
   S = sView(view, S, sPtr, cset.k, qlen) // widenChosen may have grown the arena
   // live vectors per cell (not the lists' entries, which keep deleted vectors until a rebuild): the same for a live
@@ -291,7 +310,7 @@ function deeperCells(
   const listSize = dc.length > 0 ? (c: number): number => bc[c] + dc[c] : (c: number): number => bc[c]
   let total = 0
   for (let c = 0; c < k; c++) total += listSize(c)
-  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k) }
+  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k), stop: { min: rule.min, at: stopAt } }
 }
 
 /**

@@ -43,13 +43,15 @@ export interface ProbeScratch {
   gatheredWords: Uint32Array
   /** the residuals as 4-byte words (re-taken when the residual array changes) */
   words: Uint32Array | null
+  /** the best probe score of the current token so far */
+  tokTop: number
 }
 
 export function createProbeScratch(): ProbeScratch {
   return {
     lut: new Float32Array(0), tokBest: new Float32Array(0), tokMark: new Uint32Array(0), docRow: new Int32Array(0),
     docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), rows: new Float32Array(0), touched: new Uint32Array(0),
-    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null,
+    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null, tokTop: -Infinity,
   }
 }
 
@@ -126,6 +128,7 @@ function scanCell(
   ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tokEpoch: number, nTok: number,
 ): number {
   const { tokMark, tokBest, tokTouched, chunkSlots, chunkPos } = sc
+  let top = sc.tokTop
   let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
   for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
     let n = 0
@@ -152,6 +155,7 @@ function scanCell(
       }
       for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | g8[r + b]]
       const s = (s0 + s1) + (s2 + s3)
+      if (s > top) top = s
       const slot = chunkSlots[i]
       if (tokMark[slot] !== tokEpoch) {
         tokMark[slot] = tokEpoch
@@ -160,6 +164,7 @@ function scanCell(
       } else if (s > tokBest[slot]) tokBest[slot] = s
     }
   }
+  sc.tokTop = top
   return nTok
 }
 
@@ -187,14 +192,20 @@ function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n
   for (let i = 0, o = 0; i < n; i++) for (let r = pos[i] * bpv, x = r + bpv; r < x; r++) dst[o++] = residuals[r]
 }
 
+/** A token's probe past its first `min` cells stops when one of them already holds a vector scoring ≥ at[j]. */
+export interface ProbeStop { min: number; at: Float64Array }
+
 /**
- * S: K × qlen centroid scores (row c, column j); chosen: qlen × ncells probed cells per token (token-major);
- * allowed: per slot, 1 when the document may be returned; floor: per token, the value a document reached by no probed
- * vector of that token gets. Rows are in scratch memory (valid until the next call with the same scratch).
+ * S: K × qlen centroid scores (row c, column j); chosen: qlen × stride cells per token (token-major, best first), of
+ * which each token probes its first counts[j]; allowed: per slot, 1 when the document may be returned; floor: per
+ * token, the value a document reached by no probed vector of that token gets. With `stop`, a token whose first
+ * stop.min cells hold a vector scoring ≥ stop.at[j] probes no further, and counts[j] is lowered to stop.min (the
+ * caller's floor for it is then too low: see plaid-search.ts). Rows are in scratch memory (valid until the next call
+ * with the same scratch).
  */
 export function probeScores(
   ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
-  query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, stride: number, counts: Uint32Array, floor: Float32Array, sc: ProbeScratch,
+  query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, stride: number, counts: Uint32Array, floor: Float32Array, sc: ProbeScratch, stop?: ProbeStop,
 ): ProbeResult {
   const bpv = codec.bytesPerVector
   ensure(sc, nSlots, bpv)
@@ -210,7 +221,9 @@ export function probeScores(
     buildLut(codec, query, j * dim, lut, lo, hi)
     const tokEpoch = nextEpoch(sc)
     let nTok = 0
+    sc.tokTop = -Infinity
     for (let i = 0, n = counts[j]; i < n; i++) {
+      if (stop !== undefined && i === stop.min && sc.tokTop >= stop.at[j]) { counts[j] = i; break }
       const c = chosen[j * stride + i]
       const base = w * S[c * qlen + j]
       nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)

@@ -39,18 +39,19 @@ t.test('residual variance: the spread of Gaussian residuals, per dimension and p
   }
 })
 
-t.test('gate scores: the best cell score less z residual deviations, in decoded units', async (t) => {
+t.test('gate scores: the best cell score less z residual deviations; stop scores: its decoded score plus standout deviations', async (t) => {
   const K = 5, qlen = 3, dim = 2
   const S = Float32Array.from({ length: K * qlen }, (_, i) => 0.1 * ((i * 7) % 11))
   const chosen = topCentroidsPerToken(S, qlen, K, 2)
   const query = Float32Array.of(0.6, 0.8, 1, 0, 0, 1)
   const variance = Float32Array.of(0.01, 0.04)
-  const gate = gateScores({ min: 2, max: 4, z: 2, budget: 3 }, S, qlen, chosen, 2, query, dim, variance, 0.8)
+  const { gate, stopAt } = gateScores({ min: 2, max: 4, z: 2, budget: 3, standout: 2.5 }, S, qlen, chosen, 2, query, dim, variance, 0.8)
   for (let j = 0; j < qlen; j++) {
     let best = -Infinity
     for (let c = 0; c < K; c++) best = Math.max(best, S[c * qlen + j])
     const sigma = Math.sqrt(query[j * dim] ** 2 * 0.01 + query[j * dim + 1] ** 2 * 0.04)
-    t.ok(Math.abs(gate[j] - (best - (2 * sigma) / 0.8)) < 1e-6, `token ${j}: ${gate[j].toFixed(4)}`)
+    t.ok(Math.abs(gate[j] - (best - (2 * sigma) / 0.8)) < 1e-6, `token ${j}: gate ${gate[j].toFixed(4)}`)
+    t.ok(Math.abs(stopAt[j] - (0.8 * best + 2.5 * sigma)) < 1e-6, `token ${j}: stands out from ${stopAt[j].toFixed(4)}`)
   }
 })
 
@@ -106,9 +107,9 @@ t.test('probe depths: every probed cell passes the gate and the vector budget, t
       order.forEach((c, r) => { S[c * qlen + j] = 0.8 - slope * r })
     }
     const chosen = topCentroidsPerToken(S, qlen, K, stride)
-    const rule = { min: 8, max: stride, z: 2, budget: 3 }
+    const rule = { min: 8, max: stride, z: 2, budget: 3, standout: 2.5 }
     const w = 0.8
-    const gate = gateScores(rule, S, qlen, chosen, stride, query, dim, variance, w)
+    const { gate } = gateScores(rule, S, qlen, chosen, stride, query, dim, variance, w)
     const got = probeDepths(rule, S, qlen, chosen, stride, new Uint32Array(qlen).fill(stride), gate, (c) => sizes[c], meanList)
     for (let j = 0; j < qlen; j++) {
       const n = got[j]
@@ -143,14 +144,14 @@ t.test('probe depths: a flat token probes deeper than a sharp one; available cel
   const chosen = topCentroidsPerToken(S, qlen, K, stride)
   const query = Float32Array.of(0.7, 0.7, 0.7, 0.7)
   const variance = Float32Array.of(0.01, 0.01) // σ_j = 0.1
-  const rule = { min: 8, max: stride, z: 2, budget: 100 }
-  const gate = gateScores(rule, S, qlen, chosen, stride, query, dim, variance, 1)
+  const rule = { min: 8, max: stride, z: 2, budget: 100, standout: 2.5 }
+  const { gate } = gateScores(rule, S, qlen, chosen, stride, query, dim, variance, 1)
   const all = new Uint32Array(qlen).fill(stride)
   t.same(Array.from(probeDepths(rule, S, qlen, chosen, stride, all, gate, () => 10, 10)), [32, 8],
     'flat (0.001 per rank): up to the maximum; sharp (0.05 per rank): the minimum')
   t.same(Array.from(probeDepths(rule, S, qlen, chosen, stride, Uint32Array.of(20, 32), gate, () => 10, 10)), [20, 8], 'no deeper than the cells available')
   t.same(Array.from(probeDepths({ ...rule, max: 8 }, S, qlen, chosen, stride, all, gate, () => 10, 10)), [8, 8], 'max = min: the fixed depth')
-  t.same(defaultProbeDepthRule(8, 16384), { min: 8, max: 32, z: 2, budget: 3 }, 'the default rule')
+  t.same(defaultProbeDepthRule(8, 16384), { min: 8, max: 32, z: 2, budget: 3, standout: 2.5 }, 'the default rule')
   t.equal(defaultProbeDepthRule(8, 20).max, 20, 'never more cells than centroids')
 })
 
