@@ -20,7 +20,8 @@
  * And a token stops at `min` cells when they already hold a vector that stands out: a probe score ≥ centroidWeight·s_1
  * + standout·σ_j, more than residual noise around the best centroid explains (the token has found what it copies).
  * Deeper cells serve the tokens that found nothing of the kind: on uniform this stop ends the deeper probe of most
- * tokens (p50 back to that of 8 cells), on single-topic it keeps 36 of its 38 gained targets of 500.
+ * tokens (p50 back to that of 8 cells), on single-topic it keeps 36 of its 38 gained targets of 500. Such a token
+ * keeps the floor of its planned depth (plaid-search.ts).
  * Cells are taken in order, so each token probes a prefix of its ranking and its last probed cell bounds what its
  * unprobed cells can score (the floor in plaid-search.ts stays valid). Deterministic for a given index and query.
  * Cost: one more pass over S (widenChosen) and O(qlen · (dim + max)); choosing each token's top max cells outright

@@ -199,9 +199,8 @@ export interface ProbeStop { min: number; at: Float64Array }
  * S: K × qlen centroid scores (row c, column j); chosen: qlen × stride cells per token (token-major, best first), of
  * which each token probes its first counts[j]; allowed: per slot, 1 when the document may be returned; floor: per
  * token, the value a document reached by no probed vector of that token gets. With `stop`, a token whose first
- * stop.min cells hold a vector scoring ≥ stop.at[j] probes no further, and counts[j] is lowered to stop.min (the
- * caller's floor for it is then too low: see plaid-search.ts). Rows are in scratch memory (valid until the next call
- * with the same scratch).
+ * stop.min cells hold a vector scoring ≥ stop.at[j] probes no further, and counts[j] is lowered to stop.min (its
+ * floor stays the caller's). Rows are in scratch memory (valid until the next call with the same scratch).
  */
 export function probeScores(
   ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
