@@ -65,9 +65,10 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
  *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4).
  *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2) to the exact stage;
  *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
- * The remaining gap to exact MaxSim (0.02–0.10 at k=10) is split between the exact stage's size (targets ranked
- * just outside it) and the 2-bit codec (targets scored exactly on their decompressed vectors and outranked), which
- * also bounds the reference parameters. Per-request parameters override these.
+ * The remaining gap to exact MaxSim (0.012–0.056 at k=10 on 500 queries per preset) is mostly the 2-bit codec's:
+ * targets scored exactly on their decompressed vectors and outranked (6–18 of ~400 per preset), which also bounds the
+ * reference parameters; before the exact stage only single-topic still loses a few (10 of 437). Per-request
+ * parameters override these.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
   if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
