@@ -28,16 +28,21 @@ t.test(`dim ${dim}, ${numCentroids} centroids: per document and token, the best 
   const cents = Float64Array.from(new Int16Array(bits.buffer, bits.byteOffset, bits.length), (v) => v * Number(state.scalars.centroidScale))
   const rng = createPrng(8)
   const qlen = 8
+  /** S[c·qlen + j] = centroid c · token j, in float64 from the stored int16 centroids */
+  const centroidScores = (query: Float32Array): Float32Array => {
+    const S = new Float32Array(K * qlen)
+    for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) {
+      let s = 0
+      for (let d = 0; d < dim; d++) s += cents[c * dim + d] * query[j * dim + d]
+      S[c * qlen + j] = s
+    }
+    return S
+  }
   let compared = 0
   for (const ncells of [1, 3, 8].filter((n) => n <= K)) {
     for (let qi = 0; qi < 4; qi++) {
       const query = queryFor(set.docs[rng.int(set.docs.length)].vectors, dim, qlen, 0.6, rng)
-      const S = new Float32Array(K * qlen)
-      for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) {
-        let s = 0
-        for (let d = 0; d < dim; d++) s += cents[c * dim + d] * query[j * dim + d]
-        S[c * qlen + j] = s
-      }
+      const S = centroidScores(query)
       const chosen = topCentroidsPerToken(S, qlen, K, ncells)
       const floor = Float32Array.from({ length: qlen }, (_, j) => -1 - j)
       // every other query: each token probes its own prefix of the ranking (the adaptive probe depth)
@@ -79,12 +84,7 @@ t.test(`dim ${dim}, ${numCentroids} centroids: per document and token, the best 
   for (let qi = 0; qi < 6 && K >= 4; qi++) {
     const ncells = Math.min(K - 1, 8), min = 2 // below K: topCentroidsPerToken returns all K unranked
     const query = queryFor(set.docs[rng.int(set.docs.length)].vectors, dim, qlen, 0.6, rng)
-    const S = new Float32Array(K * qlen)
-    for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) {
-      let s = 0
-      for (let d = 0; d < dim; d++) s += cents[c * dim + d] * query[j * dim + d]
-      S[c * qlen + j] = s
-    }
+    const S = centroidScores(query)
     const chosen = topCentroidsPerToken(S, qlen, K, ncells)
     // per token, the best raw score over its first `min` cells (brute force), and a stop score on either side of it
     const topMin = new Float64Array(qlen).fill(-Infinity)
