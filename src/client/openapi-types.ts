@@ -927,7 +927,7 @@ export interface operations {
                     /** @description metadata filter, e.g. {"lang": "ja"} or {"year": {"$gte": 2020}}; see README for operators */
                     filter?: unknown;
                     params?: {
-                        /** @description centroid cells probed per query vector */
+                        /** @description centroid cells each query vector probes (unset: at least 8, more where its best cells score alike and are small; set: exactly this many) */
                         ncells?: number;
                         /** @description centroids scoring below this are pruned */
                         centroid_score_threshold?: number;
@@ -1032,7 +1032,7 @@ export interface operations {
                     /** @description metadata filter, e.g. {"lang": "ja"} or {"year": {"$gte": 2020}}; see README for operators */
                     filter?: unknown;
                     params?: {
-                        /** @description centroid cells probed per query vector */
+                        /** @description centroid cells each query vector probes (unset: at least 8, more where its best cells score alike and are small; set: exactly this many) */
                         ncells?: number;
                         /** @description centroids scoring below this are pruned */
                         centroid_score_threshold?: number;
