@@ -4,7 +4,7 @@
  *
  * Why (issue 9, BENCHMARKS.md § Probe depth per token): a fixed ncells 8 lost 7–10 of 86 targets on single-topic
  * before the exact stage. There most query tokens are noisy copies: their centroid scores are flat (best − 8th
- * ≈ 0.03), and the target vector a token copies lies at centroid rank 8–64 for ~45 % of the strong matches (against
+ * ≈ 0.03), and the target vector a token copies lies beyond centroid rank 8 for ~46 % of the strong matches (against
  * ~17 % on uniform, ~6 % on zipf-quarter, where the profile is sharp). A fixed ncells 32 recovers them but costs 2–3×
  * the probe everywhere, most on skewed collections whose popular cells hold thousands of vectors.
  *
