@@ -23,13 +23,14 @@
  */
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
+import { float32Below } from './float32.js'
 import type { Ivf } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
-import { float32Below } from './float32.js'
 import { maxSim } from './maxsim.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
 import { createProbeScratch, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
+import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
 import { decodeUnitStride } from './simd-kernels.js'
 import { topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
@@ -209,7 +210,7 @@ export function searchIndex(
   // A token the probe stops early (probe-depth.ts) keeps the floor of its planned depth: it has found its match, and a
   // document none of its first cells reach gets no more credit than its planned last cell. (Lifting that floor to the
   // shallower last cell loosened the approximation: uniform's exact stage then scored its maximum of 96 documents on
-  // the median query instead of 63, at the same success@10.)
+  // the median query instead of 64, at the same success@10.)
   let probe = probeCells()
   while (probe.slots.length < need && ncells < K) {
     stop = undefined
@@ -412,25 +413,15 @@ export function scanScores(
     return true
   }
   if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
-    const words = Math.ceil(qlen / 32)
-    const thrPtr = sPtr + K * qlen * 4
-    const listPtr = thrPtr + Math.ceil(qlen / 4) * 16
-    ca.arena.reserve(listPtr + K * (1 + words) * 4)
-    S = ca.arena.f32(sPtr, K * qlen) // (re)take the view: reserve may have grown the memory
+    const ra = rowsAboveScratch(ca, sPtr, K, qlen)
+    const { thrPtr, listPtr, words, thr } = ra
+    S = ra.S // (re)taken: the reserve may have grown the memory
     const sample = Math.min(K, Math.max(SCAN_SAMPLE, ncells))
     for (let c = 0; c < sample; c++) for (let j = 0; j < qlen; j++) insert(c, j)
-    const thr = ca.arena.f32(thrPtr, qlen)
     for (let from = sample; from < K;) {
       const to = Math.min(K, from * 4)
       for (let j = 0; j < qlen; j++) thr[j] = best[j * ncells + last]
-      const n = ca.arena.rowsAboveMask(sPtr + from * qlen * 4, to - from, qlen, thrPtr, listPtr, words)
-      const list = ca.arena.i32(listPtr, n * (1 + words))
-      for (let i = 0, o = 0; i < n; i++, o += 1 + words) {
-        const c = from + list[o]
-        for (let w = 0; w < words; w++) {
-          for (let bits = list[o + 1 + w]; bits !== 0; bits &= bits - 1) insert(c, w * 32 + (31 - Math.clz32(bits & -bits)))
-        }
-      }
+      visitRowsAbove(ca, ra, sPtr, qlen, from, to, insert)
       from = to
     }
     // kept: S ≥ threshold ⟺ S > the largest float32 below the smallest float32 ≥ threshold

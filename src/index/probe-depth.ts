@@ -27,9 +27,10 @@
  * Cost: one more pass over S (widenChosen) and O(qlen · (dim + max)); choosing each token's top max cells outright
  * instead cost ~1 ms per query more than its top min at 16,384 centroids (the insertion scan's lists grow with max).
  */
-import type { CentroidArena } from './kmeans.js'
 import { float32Below } from './float32.js'
+import type { CentroidArena } from './kmeans.js'
 import type { ResidualCodec } from './residual-codec.js'
+import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
 
 export interface ProbeDepthRule {
   /** cells every token probes */
@@ -136,21 +137,10 @@ export function widenChosen(
     if (n < extra) available[j]++
   }
   if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
-    // the same scratch layout as scanScores: thresholds after S, then the list
-    const words = Math.ceil(qlen / 32)
-    const thrPtr = sPtr + K * qlen * 4
-    const listPtr = thrPtr + Math.ceil(qlen / 4) * 16
-    ca.arena.reserve(listPtr + K * (1 + words) * 4)
-    S = ca.arena.f32(sPtr, K * qlen)
-    const thr = ca.arena.f32(thrPtr, qlen)
-    for (let j = 0; j < qlen; j++) thr[j] = deeper[j] ? float32Below(gate[j]) : Infinity
-    const n = ca.arena.rowsAboveMask(sPtr, K, qlen, thrPtr, listPtr, words)
-    const list = ca.arena.i32(listPtr, n * (1 + words))
-    for (let i = 0, o = 0; i < n; i++, o += 1 + words) {
-      for (let w = 0; w < words; w++) {
-        for (let bits = list[o + 1 + w]; bits !== 0; bits &= bits - 1) insert(list[o], w * 32 + (31 - Math.clz32(bits & -bits)))
-      }
-    }
+    const ra = rowsAboveScratch(ca, sPtr, K, qlen)
+    S = ra.S
+    for (let j = 0; j < qlen; j++) ra.thr[j] = deeper[j] ? float32Below(gate[j]) : Infinity
+    visitRowsAbove(ca, ra, sPtr, qlen, 0, K, insert)
   } else {
     for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) if (deeper[j]) insert(c, j)
   }

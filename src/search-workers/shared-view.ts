@@ -13,6 +13,7 @@
  * ids and metadata stay on the main thread: workers answer slot numbers, which the pool maps to the ids and metadata
  * of the same version (those arrays are append-only for slots < nSlots, and replaced wholesale by a compaction).
  */
+import type { Ivf } from '../index/ivf.js'
 import type { CentroidSet } from '../index/kmeans.js'
 import type { SearchView } from '../index/plaid-search.js'
 import type { ResidualCodec } from '../index/residual-codec.js'
@@ -40,7 +41,7 @@ export interface SharedViewMessage {
   residuals: Uint8Array
   cset: SharedCentroids | null
   codec: SharedCodec | null
-  ivf: { k: number; baseOffsets: Uint32Array; baseGaps: Uint16Array; deltaOffsets: Uint32Array; deltaGaps: Uint16Array; blockSlot: Uint32Array; baseCounts: Uint32Array; deltaCounts: Uint32Array; baseSlots: number; countedSlots: number } | null
+  ivf: Ivf | null
 }
 
 const isShared = (a: Shareable): boolean => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer
