@@ -46,9 +46,11 @@ export interface SharedViewMessage {
 
 const isShared = (a: Shareable): boolean => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer
 
+/** A shared array of src's length (its capacity) with its first n elements; an empty one stays empty. */
 function sharedCopy<T extends Shareable>(src: T, n: number): T {
-  const ctor = src.constructor as (new (b: SharedArrayBuffer) => T) & { BYTES_PER_ELEMENT: number }
-  const out = new ctor(new SharedArrayBuffer(Math.max(1, src.length) * ctor.BYTES_PER_ELEMENT))
+  const ctor = src.constructor as (new (b: SharedArrayBuffer, offset: number, length: number) => T) & { BYTES_PER_ELEMENT: number }
+  // the buffer is never 0 bytes, but the array keeps the length: readers test emptiness by length (ivf delta lists)
+  const out = new ctor(new SharedArrayBuffer(Math.max(1, src.length) * ctor.BYTES_PER_ELEMENT), 0, src.length)
   out.set(src.subarray(0, n) as never)
   return out
 }

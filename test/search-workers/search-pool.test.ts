@@ -9,6 +9,7 @@ import { AppError } from '../../src/errors.js'
 import { createPlaidIndex, type PlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSearchPool, defaultSearchWorkers } from '../../src/search-workers/search-pool.js'
+import { createViewPublisher } from '../../src/search-workers/shared-view.js'
 import { liveDecoded, makeDocs, queryFor, rankExact } from '../index/synthetic-vectors.js'
 
 const dim = 32
@@ -119,6 +120,30 @@ t.test('searches concurrent with upserts, deletes, compaction and re-training ma
   t.equal(checked, inFlight.length)
   t.ok(stagesSeen.has('exact'), 'timings come back')
   t.equal(pool.versionsHeld(), 1, 'superseded versions were released once their searches answered')
+})
+
+t.test('a published version holds the index arrays as they are, lengths included (empty delta lists stay empty)', async (t) => {
+  const set = makeDocs({ seed: 12, dim, nDocs: 120, nTopics: 8, minLen: 6, maxLen: 20, noise: 0.8 })
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 16, seed: 5 })
+  index.upsert(set.docs)
+  const check = (label: string): void => {
+    const { view } = index.searchState()
+    const msg = createViewPublisher().publish(view, 1)
+    t.ok(msg.ivf !== null && view.ivf !== null, `${label}: an IVF`)
+    const src = view.ivf as unknown as Record<string, unknown>, dst = msg.ivf as unknown as Record<string, unknown>
+    for (const [name, a] of Object.entries(src)) {
+      const b = dst[name]
+      if (ArrayBuffer.isView(a)) {
+        const x = Array.from(a as Uint32Array), y = Array.from(b as Uint32Array)
+        t.same(y, x, `${label}: ivf.${name} (${x.length} values)`)
+      } else t.equal(b, a, `${label}: ivf.${name}`)
+    }
+  }
+  check('no delta')
+  t.equal(index.searchState().view.ivf!.deltaCounts.length, 0, 'the index has no delta counts yet')
+  index.delete([set.docs[0]!.id])
+  index.upsert([{ ...set.docs[1]!, id: 'again' }])
+  check('with a delta')
 })
 
 t.test('the pool returns exactly the in-process search (same function, default parameters), filters included', async (t) => {
