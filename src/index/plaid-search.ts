@@ -28,7 +28,7 @@ import type { Ivf } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
-import { createProbeScratch, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
+import { createProbeScratch, type ProbeOffload, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
 import { decodeUnitStride } from './simd-kernels.js'
@@ -101,6 +101,8 @@ export interface SearchScratch {
   S: Float32Array; kept: Uint8Array; probe: ProbeScratch
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
+  /** another thread that may scan part of an unfiltered search's probe (search workers set it per search) */
+  offload?: ProbeOffload
 }
 
 export function createSearchScratch(): SearchScratch {
@@ -205,8 +207,11 @@ export function searchIndex(
     for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * stride + counts[j] - 1] * qlen + j])
   }
   setFloor()
+  // part of the probe may run on another thread (probe-scores.ts ProbeOffload: same result); it reads the view's live
+  // flags, so only when no filter narrows them
+  const offload = params.filter === undefined ? scratch.offload : undefined
   const probeCells = (): ReturnType<typeof probeScores> =>
-    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop)
+    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop, offload)
   // A token the probe stops early (probe-depth.ts) keeps the floor of its planned depth: it has found its match, and a
   // document none of its first cells reach gets no more credit than its planned last cell. (Lifting that floor to the
   // shallower last cell loosened the approximation: uniform's exact stage then scored its maximum of 96 documents on

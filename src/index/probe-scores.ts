@@ -45,13 +45,15 @@ export interface ProbeScratch {
   words: Uint32Array | null
   /** the best probe score of the current token so far */
   tokTop: number
+  /** how many cells the last scanned token probed */
+  tokCells: number
 }
 
 export function createProbeScratch(): ProbeScratch {
   return {
     lut: new Float32Array(0), tokBest: new Float32Array(0), tokMark: new Uint32Array(0), docRow: new Int32Array(0),
     docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), rows: new Float32Array(0), touched: new Uint32Array(0),
-    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null, tokTop: -Infinity,
+    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null, tokTop: -Infinity, tokCells: 0,
   }
 }
 
@@ -195,41 +197,160 @@ function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n
 /** A token's probe past its first `min` cells stops when one of them already holds a vector scoring ≥ at[j]. */
 export interface ProbeStop { min: number; at: Float64Array }
 
+/** What a token's scan reads of the index (a search view's arrays). */
+export interface ProbeSource { ivf: Ivf; codec: ResidualCodec; residuals: Uint8Array; docStart: Uint32Array; nSlots: number; allowed: Uint8Array }
+
+/**
+ * The tokens' part of a probe that another thread can run: chosen and bases are qlen × stride (token-major), bases
+ * holding centroidWeight·S[c, j] for each chosen cell (doubles, as the one-thread probe computes them).
+ */
+export interface ProbeJob {
+  query: Float32Array
+  qlen: number
+  chosen: Uint32Array
+  stride: number
+  counts: Uint32Array
+  bases: Float64Array
+  stop: ProbeStop | undefined
+  /** the first token of the part: tokens [from, qlen) */
+  from: number
+}
+
+/** Per token j ≥ from, its documents (first-touched order) and best scores, and its final count of probed cells. */
+export interface ProbeLists {
+  /** (qlen − from + 1) entries: token j's documents are slots[start[j − from] .. start[j − from + 1]) */
+  start: Uint32Array
+  slots: Uint32Array
+  bests: Float32Array
+  counts: Uint32Array
+}
+
+/**
+ * Another thread that can scan the tokens [from, qlen) of a probe while this one scans the others
+ * (search-workers/probe-share.ts). The probe's result does not depend on which thread scans a token: each token's
+ * documents and best scores come from the same scan, and they are merged in token order either way.
+ */
+export interface ProbeOffload {
+  /** Offers the job's tokens [from, qlen); false when no other thread can take them (they are scanned here). */
+  offer(job: ProbeJob): boolean
+  /** The offered tokens' lists: waits for the thread that took them, or scans them here if none has yet. */
+  collect(): ProbeLists
+}
+
+/**
+ * Scans token j's probed cells (lists in sc.tokTouched / sc.tokBest; returns how many documents; sc.tokCells gets how
+ * many cells it scanned). With `stop`, a token whose first stop.min cells hold a vector scoring ≥ stop.at[j] probes no
+ * further. The job is only read.
+ */
+function scanToken(src: ProbeSource, job: ProbeJob, j: number, sc: ProbeScratch, lo: Float32Array, hi: Float32Array): number {
+  const { ivf, codec, residuals, docStart, nSlots, allowed } = src
+  const { chosen, stride, counts, bases, stop } = job
+  const bpv = codec.bytesPerVector
+  buildLut(codec, job.query, j * codec.dim, sc.lut, lo, hi)
+  const tokEpoch = nextEpoch(sc)
+  let nTok = 0
+  sc.tokTop = -Infinity
+  sc.tokCells = counts[j]
+  for (let i = 0, n = counts[j]; i < n; i++) {
+    if (stop !== undefined && i === stop.min && sc.tokTop >= stop.at[j]) { sc.tokCells = i; break }
+    const c = chosen[j * stride + i]
+    const base = bases[j * stride + i]
+    nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
+    if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
+  }
+  return nTok
+}
+
+function prepare(sc: ProbeScratch, nSlots: number, bpv: number, qlen: number): void {
+  ensure(sc, nSlots, bpv)
+  if (sc.epoch > 0xffffffff - qlen - 2) { sc.tokMark.fill(0); sc.docMark.fill(0); sc.epoch = 0 }
+}
+
+/**
+ * An upper bound on the documents token j can touch: the live vectors of its probed cells (each touches at most one),
+ * and never more than the documents.
+ */
+export function tokenListBound(ivf: Ivf, job: ProbeJob, j: number, nSlots: number): number {
+  const { baseCounts: bc, deltaCounts: dc } = ivf
+  let n = 0
+  for (let i = 0; i < job.counts[j]; i++) {
+    const c = job.chosen[j * job.stride + i]
+    n += bc[c] + (dc.length > 0 ? dc[c] : 0)
+  }
+  return Math.min(n, nSlots)
+}
+
+/**
+ * Scans the job's tokens [from, qlen) into `out` (start must hold qlen − from + 1 entries, slots and bests room for
+ * Σ tokenListBound); out.counts gets each token's final count of cells (lower where it stopped early).
+ */
+export function scanTokensInto(src: ProbeSource, job: ProbeJob, sc: ProbeScratch, out: ProbeLists): void {
+  prepare(sc, src.nSlots, src.codec.bytesPerVector, job.qlen)
+  const lo = new Float32Array(16), hi = new Float32Array(16)
+  let o = 0
+  for (let j = job.from; j < job.qlen; j++) {
+    out.start[j - job.from] = o
+    const n = scanToken(src, job, j, sc, lo, hi)
+    const { tokTouched, tokBest } = sc
+    for (let i = 0; i < n; i++, o++) {
+      const slot = tokTouched[i]
+      out.slots[o] = slot
+      out.bests[o] = tokBest[slot]
+    }
+    out.counts[j - job.from] = sc.tokCells
+  }
+  out.start[job.qlen - job.from] = o
+}
+
+/**
+ * The first token of the part to offer another thread: the suffix of tokens holding about half of the probe's cost
+ * (live vectors in the tokens' probed cells). qlen when there is nothing worth offering.
+ */
+export function offloadSplit(ivf: Ivf, job: ProbeJob, nSlots: number): number {
+  const cost = new Float64Array(job.qlen)
+  let total = 0
+  for (let j = 0; j < job.qlen; j++) total += cost[j] = tokenListBound(ivf, job, j, nSlots)
+  let suffix = 0, from = job.qlen
+  while (from > 1 && suffix + cost[from - 1] <= total / 2) suffix += cost[--from]
+  return from
+}
+
 /**
  * S: K × qlen centroid scores (row c, column j); chosen: qlen × stride cells per token (token-major, best first), of
  * which each token probes its first counts[j]; allowed: per slot, 1 when the document may be returned; floor: per
  * token, the value a document reached by no probed vector of that token gets. With `stop`, a token whose first
  * stop.min cells hold a vector scoring ≥ stop.at[j] probes no further, and counts[j] is lowered to stop.min (its
- * floor stays the caller's). Rows are in scratch memory (valid until the next call with the same scratch).
+ * floor stays the caller's). With `offload`, a suffix of the tokens holding about half of the work is offered to
+ * another thread (same result). Rows are in scratch memory (valid until the next call with the same scratch).
  */
 export function probeScores(
   ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
   query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, stride: number, counts: Uint32Array, floor: Float32Array, sc: ProbeScratch, stop?: ProbeStop,
+  offload?: ProbeOffload,
 ): ProbeResult {
   const bpv = codec.bytesPerVector
-  ensure(sc, nSlots, bpv)
-  const { lut, tokBest, docRow, docMark, tokTouched, touched } = sc
+  prepare(sc, nSlots, bpv, qlen)
   const w = codec.centroidWeight
-  const dim = codec.dim
-  if (sc.epoch > 0xffffffff - qlen - 2) { sc.tokMark.fill(0); sc.docMark.fill(0); sc.epoch = 0 }
+  const bases = new Float64Array(qlen * stride)
+  for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) bases[j * stride + i] = w * S[chosen[j * stride + i] * qlen + j]
+  const job: ProbeJob = { query, qlen, chosen, stride, counts, bases, stop, from: qlen }
+  const src: ProbeSource = { ivf, codec, residuals, docStart, nSlots, allowed }
+  if (offload !== undefined) {
+    const from = offloadSplit(ivf, job, nSlots)
+    if (from < qlen) {
+      job.from = from
+      if (!offload.offer(job)) job.from = qlen
+    }
+  }
   const docEpoch = nextEpoch(sc)
   const lo = new Float32Array(16), hi = new Float32Array(16)
   let nTouched = 0
   let rows = sc.rows
-  for (let j = 0; j < qlen; j++) {
-    buildLut(codec, query, j * dim, lut, lo, hi)
-    const tokEpoch = nextEpoch(sc)
-    let nTok = 0
-    sc.tokTop = -Infinity
-    for (let i = 0, n = counts[j]; i < n; i++) {
-      if (stop !== undefined && i === stop.min && sc.tokTop >= stop.at[j]) { counts[j] = i; break }
-      const c = chosen[j * stride + i]
-      const base = w * S[c * qlen + j]
-      nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
-      if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
-    }
-    for (let i = 0; i < nTok; i++) {
-      const slot = tokTouched[i]
+  const { docRow, docMark, touched } = sc
+  // token j's documents into the rows (a document first reached gets a row of floors)
+  const merge = (j: number, n: number, slotAt: (i: number) => number, bestAt: (i: number, slot: number) => number): void => {
+    for (let i = 0; i < n; i++) {
+      const slot = slotAt(i)
       let row: number
       if (docMark[slot] !== docEpoch) {
         docMark[slot] = docEpoch
@@ -244,7 +365,23 @@ export function probeScores(
         rows.set(floor, row * qlen)
       } else row = docRow[slot]
       const o = row * qlen + j
-      if (tokBest[slot] > rows[o]) rows[o] = tokBest[slot]
+      const b = bestAt(i, slot)
+      if (b > rows[o]) rows[o] = b
+    }
+  }
+  const { tokTouched, tokBest } = sc
+  const ownSlot = (i: number): number => tokTouched[i]
+  const ownBest = (_i: number, slot: number): number => tokBest[slot]
+  for (let j = 0; j < job.from; j++) {
+    merge(j, scanToken(src, job, j, sc, lo, hi), ownSlot, ownBest)
+    counts[j] = sc.tokCells
+  }
+  if (job.from < qlen) {
+    const lists = offload!.collect()
+    for (let j = job.from; j < qlen; j++) {
+      const a = lists.start[j - job.from], b = lists.start[j - job.from + 1]
+      counts[j] = lists.counts[j - job.from]
+      merge(j, b - a, (i) => lists.slots[a + i], (i) => lists.bests[a + i])
     }
   }
   sc.rows = rows

@@ -1,18 +1,29 @@
 /** Messages between the search pool (main thread) and its search workers. */
 import type { SearchParams, SearchStage } from '../index/types.js'
+import type { ProbeHelpRequest } from './probe-share.js'
 import type { SharedViewMessage } from './shared-view.js'
 
 /** params without the filter function: a filter arrives compiled to `allowed` (1 = live and passing, per slot). */
 export type WorkerSearchParams = Omit<SearchParams, 'filter'>
-export interface SearchRequest { type: 'search'; id: number; key: number; query: Float32Array; params: WorkerSearchParams; allowed?: Uint8Array }
+/** share: an idle sibling may scan part of the probe (probe-share.ts); shareWaitMs: see createSearchPool */
+export interface SearchRequest {
+  type: 'search'; id: number; key: number; query: Float32Array; params: WorkerSearchParams; allowed?: Uint8Array; share?: boolean; shareWaitMs?: number
+}
 
 export type SearchWorkerMessage =
   | SharedViewMessage
   | { type: 'release'; keys: number[] }
   | SearchRequest
+  | ProbeHelpRequest
   | { type: 'close' }
 
 export type SearchWorkerReply =
   | { type: 'ready' }
-  | { type: 'result'; id: number; slots: Uint32Array; scores: Float64Array; timingsMs: Partial<Record<SearchStage, number>>; workerMs: number }
+  | {
+    type: 'result'; id: number; slots: Uint32Array; scores: Float64Array; timingsMs: Partial<Record<SearchStage, number>>; workerMs: number
+    /** a sibling scanned part of the probe */
+    probeHelped: boolean
+  }
+  /** a help request for the pool to forward to an idle worker */
+  | ProbeHelpRequest
   | { type: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> }

@@ -27,12 +27,15 @@ export interface SearchResult {
   timingsMs: Partial<Record<SearchStage, number>>
   /** the search's time inside its worker (the rest of the round trip is messaging, queueing and the slot mapping) */
   workerMs?: number
+  /** a sibling worker scanned part of the probe (probe-share.ts) */
+  probeHelped?: boolean
 }
 export interface SearchPoolLogger { warn(o: object, msg?: string): void }
 
 export interface SearchPool {
   readonly size: number
-  search(index: SearchSource, query: Float32Array, params: SearchParams): Promise<SearchResult>
+  /** opts.probeSharing: this search's own setting (default: the pool's), for A/B measurements on the same workers */
+  search(index: SearchSource, query: Float32Array, params: SearchParams, opts?: { probeSharing?: boolean }): Promise<SearchResult>
   /** Versions still held by the workers (current ones plus superseded ones with searches running). */
   versionsHeld(): number
   close(): Promise<void>
@@ -77,7 +80,15 @@ export function defaultSearchWorkers(opts: { cores: number; provider: string; or
   return Math.max(0, opts.cores - (opts.ortThreads ?? opts.cores) * opts.encoderWorkers)
 }
 
-export async function createSearchPool(opts: { workers: number; logger?: SearchPoolLogger }): Promise<SearchPool> {
+/**
+ * probeSharing (default true): a search may hand part of its probe to a worker that is idle when it asks
+ * (probe-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
+ * probeShareWaitMsForTests: the owner first waits up to this long for a helper to claim the part (on small test
+ * indexes the owner would otherwise finish before a helper hears of it).
+ */
+export async function createSearchPool(opts: {
+  workers: number; logger?: SearchPoolLogger; probeSharing?: boolean; probeShareWaitMsForTests?: number
+}): Promise<SearchPool> {
   const n = Math.max(1, Math.floor(opts.workers))
   const publisher = createViewPublisher()
   const states = new WeakMap<SearchSource, { version: number; current: Published; holder: { key: number } }>()
@@ -117,6 +128,12 @@ export async function createSearchPool(opts: { workers: number; logger?: SearchP
     })
     worker.on('message', (m: SearchWorkerReply) => {
       if (m.type === 'ready') return
+      if (m.type === 'probe-help') {
+        // to a worker with no search of its own (it answers at once); none idle: the owner scans it all itself
+        const idle = workers.find((x) => x !== pw && x.pending.size === 0 && !x.closing)
+        if (idle !== undefined) idle.worker.postMessage(m)
+        return
+      }
       const p = pw.pending.get(m.id)
       if (!p) return
       pw.pending.delete(m.id)
@@ -130,7 +147,7 @@ export async function createSearchPool(opts: { workers: number; logger?: SearchP
           if (md !== undefined) hit.metadata = md
           hits[i] = hit
         }
-        p.resolve({ hits, timingsMs: m.timingsMs, workerMs: m.workerMs })
+        p.resolve({ hits, timingsMs: m.timingsMs, workerMs: m.workerMs, probeHelped: m.probeHelped })
       } else {
         p.reject(new AppError(m.code as ErrorCode, m.message, m.details))
       }
@@ -186,7 +203,7 @@ export async function createSearchPool(opts: { workers: number; logger?: SearchP
 
   return {
     get size() { return workers.length },
-    search(index, query, params) {
+    search(index, query, params, searchOpts) {
       if (closed) return Promise.reject(new AppError('NOT_READY', 'the search pool is closed'))
       if (!workers.length) return Promise.reject(new AppError('INTERNAL_ERROR', 'no search worker is running (restarting)'))
       const pub = currentVersion(index)
@@ -208,7 +225,11 @@ export async function createSearchPool(opts: { workers: number; logger?: SearchP
         // structured clone copies a typed array's whole buffer: a query that is a view of a larger one (a batch's
         // embeddings) is sliced first (on a 500-query set's buffer, 8 MB, the copy took ~2 ms per search)
         const sent = query.byteLength === query.buffer.byteLength ? query : query.slice()
-        const req: SearchWorkerMessage = { type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}) }
+        // sharing only where some other worker is idle now (it may not be by the time the probe asks: then none helps)
+        const share = (searchOpts?.probeSharing ?? opts.probeSharing) !== false && !allowed && workers.some((x) => x !== w && x.pending.size === 0)
+        const req: SearchWorkerMessage = {
+          type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}), ...(share ? { share, shareWaitMs: opts.probeShareWaitMsForTests ?? 0 } : {}),
+        }
         w.worker.postMessage(req, allowed ? [allowed.buffer as ArrayBuffer] : [])
       })
     },

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { topCentroidsPerToken } from '../../src/index/plaid-search.js'
-import { createProbeScratch, probeScores } from '../../src/index/probe-scores.js'
+import { createProbeScratch, offloadSplit, type ProbeJob, type ProbeOffload, probeScores, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
 import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
 
@@ -112,6 +112,33 @@ t.test(`dim ${dim}, ${numCentroids} centroids: per document and token, the best 
       if (counts[j] === min) stopped++; else went++
     }
     const ref = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, view.live, query, qlen, S, chosen, ncells, counts.slice(), floor, createProbeScratch())
+    // a suffix of the tokens scanned elsewhere (here: by collect(), with a scratch of its own, into the lists a helper
+    // thread would fill) gives the same documents in the same order, the same rows and the same final depths
+    let offered: ProbeJob | undefined
+    const offload: ProbeOffload = {
+      offer(job) { offered = { ...job, counts: job.counts.slice() }; return true },
+      collect() {
+        const job = offered!
+        let cap = 0
+        for (let j = job.from; j < qlen; j++) cap += tokenListBound(view.ivf!, job, j, view.nSlots)
+        const lists = { start: new Uint32Array(qlen - job.from + 1), counts: new Uint32Array(qlen - job.from), slots: new Uint32Array(cap), bests: new Float32Array(cap) }
+        const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
+        scanTokensInto(src, job, createProbeScratch(), lists)
+        return lists
+      },
+    }
+    const countsShared = new Uint32Array(qlen).fill(ncells)
+    const shared = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, view.live, query, qlen, S, chosen, ncells, countsShared, floor, createProbeScratch(), { min, at }, offload)
+    const from = offered!.from
+    t.ok(from > 0 && from < qlen, `query ${qi}: tokens ${from}..${qlen - 1} offered`)
+    const cost = (j: number): number => tokenListBound(view.ivf!, offered!, j, view.nSlots)
+    let suffix = 0, total = 0
+    for (let j = 0; j < qlen; j++) { total += cost(j); if (j >= from) suffix += cost(j) }
+    t.ok(suffix <= total / 2 && suffix + cost(from - 1) > total / 2, `query ${qi}: the offered suffix holds ${suffix} of ${total} vectors (the most that is ≤ half)`)
+    t.equal(offloadSplit(view.ivf!, offered!, view.nSlots), from)
+    t.same(Array.from(shared.slots), Array.from(got.slots), `query ${qi}, shared: the same documents, in the same order`)
+    t.same(Array.from(shared.rows), Array.from(got.rows), `query ${qi}, shared: the same rows`)
+    t.same(Array.from(countsShared), Array.from(counts), `query ${qi}, shared: the same final depths`)
     const index = new Map<number, number>()
     ref.slots.forEach((s, i) => index.set(s, i))
     let worst = 0

@@ -147,26 +147,37 @@ t.test('a published version holds the index arrays as they are, lengths included
 })
 
 t.test('the pool returns exactly the in-process search (same function, default parameters), filters included', async (t) => {
-  const pool = await createSearchPool({ workers: 2 })
+  const pool = await createSearchPool({ workers: 2, probeShareWaitMsForTests: 2000 })
   t.teardown(() => pool.close())
   const set = makeDocs({ seed: 11, dim, nDocs: 300, nTopics: 16, minLen: 6, maxLen: 20, noise: 0.8 })
   const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 32, seed: 5 })
+  const rng = createPrng(1)
+  const n = 30
+  const compare = async (label: string): Promise<void> => {
+    // concurrent (both workers busy) and then one at a time (the other worker idle: it may scan part of the probe)
+    const queries = Array.from({ length: n }, (_, i) => ({
+      q: queryFor(set.docs[rng.int(set.docs.length)]!.vectors, dim, 8, 0.5, rng),
+      params: i % 2 ? { k: 10 } : { k: 5, filter: (m: unknown) => (m as { group: number }).group === 2 },
+    }))
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+    const concurrent = await Promise.all(queries.map(async ({ q, params }) => same(index.search(q, params).hits, (await pool.search(index, q, params)).hits)))
+    t.equal(concurrent.filter(Boolean).length, n, `${label}, concurrent searches: identical hit lists (ids, scores, metadata)`)
+    let sequential = 0, helped = 0
+    for (const { q, params } of queries) {
+      const r = await pool.search(index, q, params)
+      if (same(index.search(q, params).hits, r.hits)) sequential++
+      if (r.probeHelped) helped++
+    }
+    t.equal(sequential, n, `${label}, one search at a time: identical hit lists`)
+    t.ok(helped > 0, `${label}: the idle worker scanned part of ${helped} of the ${n / 2} unfiltered probes`)
+  }
   index.upsert(set.docs.slice(0, 250))
+  // a trained index with no delta lists and no deletes (a loaded snapshot's state)
+  await compare('fresh index')
   // deletes and a later upsert (the IVF's delta lists): the probe depth reads live vectors per cell, shared too
   index.delete(set.docs.slice(0, 20).map((d) => d.id))
   index.upsert(set.docs.slice(250))
-  const rng = createPrng(1)
-  let same = 0
-  const n = 30
-  const results = await Promise.all(Array.from({ length: n }, async (_, i) => {
-    const q = queryFor(set.docs[rng.int(set.docs.length)]!.vectors, dim, 8, 0.5, rng)
-    const params = i % 2 ? { k: 10 } : { k: 5, filter: (m: unknown) => (m as { group: number }).group === 2 }
-    const local = index.search(q, params).hits
-    const remote = (await pool.search(index, q, params)).hits
-    return JSON.stringify(local) === JSON.stringify(remote)
-  }))
-  for (const r of results) if (r) same++
-  t.equal(same, n, `${same}/${n} identical hit lists (ids, scores, metadata)`)
+  await compare('after deletes and a delta')
   const q = queryFor(set.docs[0]!.vectors, dim, 8, 0.5, rng)
   const started = performance.now()
   const r = await pool.search(index, q, { k: 3, filter: (m: unknown) => (m as { group: number }).group === 1 })
