@@ -140,7 +140,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
     })
     const searchWorkers = config.searchWorkers ?? defaultSearchWorkers({ cores: availableParallelism(), provider: encoder.provider, ortThreads: config.ortThreads, encoderWorkers: config.encoderWorkers })
     const searchPool = searchWorkers > 0 ? await createSearchPool({
-      workers: searchWorkers, probeSharing: config.searchProbeSharing === 'on', logger: log.child({ component: 'search-pool' }),
+      workers: searchWorkers, sharing: config.searchSharing === 'on', logger: log.child({ component: 'search-pool' }),
     }) : undefined
     log.info({ searchWorkers }, searchWorkers > 0 ? `searches run on ${searchWorkers} worker threads` : 'searches run on the event loop (SEARCH_WORKERS=0)')
     parts = { encoder, store, ...(searchPool ? { searchPool } : {}) }

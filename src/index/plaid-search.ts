@@ -101,8 +101,20 @@ export interface SearchScratch {
   S: Float32Array; kept: Uint8Array; probe: ProbeScratch
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
-  /** another thread that may scan part of an unfiltered search's probe (search workers set it per search) */
-  offload?: ProbeOffload
+  /** another thread that may do part of an unfiltered search's probe and exact stage (search workers set it) */
+  offload?: { probe: ProbeOffload; exact: ExactOffload }
+}
+
+/**
+ * Another thread that can score a batch's second half exactly while this one scores the first (search-workers/
+ * search-share.ts). Each document's score is computed alone (decoded rows, their products, its own maxima), so it does
+ * not depend on which thread or batch scores it.
+ */
+export interface ExactOffload {
+  /** Offers the documents `slots`; false when no other thread can take them (they are scored here). */
+  offer(query: Float32Array, qlen: number, slots: Uint32Array): boolean
+  /** Their scores (valid until the next offer): waits for the thread that took them, or scores them here. */
+  collect(): Float32Array
 }
 
 export function createSearchScratch(): SearchScratch {
@@ -211,7 +223,7 @@ export function searchIndex(
   // flags, so only when no filter narrows them
   const offload = params.filter === undefined ? scratch.offload : undefined
   const probeCells = (): ReturnType<typeof probeScores> =>
-    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop, offload)
+    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop, offload?.probe)
   // A token the probe stops early (probe-depth.ts) keeps the floor of its planned depth: it has found its match, and a
   // document none of its first cells reach gets no more credit than its planned last cell. (Lifting that floor to the
   // shallower last cell loosened the approximation: uniform's exact stage then scored its maximum of 96 documents on
@@ -272,7 +284,7 @@ export function searchIndex(
   now = performance.now()
   timingsMs.approx = now - t
   t = now
-  const { scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k)
+  const { scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, offload?.exact)
   if (trace !== undefined) {
     trace.unpruned = slotIds(view, scored)
     trace.budgets!.exact = scored.length
@@ -318,7 +330,7 @@ function deeperCells(
  * Deterministic: the order is the approximate ranking with ties by slot, and the bound uses only the scored set.
  */
 function adaptiveExact(
-  view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, need: number, k: number,
+  view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, need: number, k: number, offload?: ExactOffload,
 ): { scored: Uint32Array; scores: Float32Array } {
   const n = Math.min(pool.length, 2 * need)
   const order = topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length))
@@ -331,7 +343,7 @@ function adaptiveExact(
   let next = Math.min(n, need)
   const step = Math.max(k, Math.ceil(need / 2))
   while (done < n) {
-    scores.set(exactScores(view, query, qlen, slots.subarray(done, next)), done)
+    scoreBatch(view, query, qlen, slots, done, next, scores, offload)
     for (let i = done; i < next; i++) {
       const e = scores[i] - approx[order[i]]
       if (e > errMax) errMax = e
@@ -351,6 +363,30 @@ function adaptiveExact(
   }
   return { scored: slots.subarray(0, done), scores: scores.subarray(0, done) }
 }
+
+/**
+ * Exact scores of slots[from..to) into scores[from..to). With an offload and a batch worth splitting, the documents
+ * after the one where the batch's vectors reach half are offered to another thread (same scores either way).
+ */
+function scoreBatch(
+  view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, from: number, to: number, scores: Float32Array, offload?: ExactOffload,
+): void {
+  if (offload !== undefined && to - from >= MIN_SHARED_BATCH) {
+    let total = 0
+    for (let i = from; i < to; i++) total += view.docLen[slots[i]]
+    let mid = from, half = 0
+    while (mid < to - 1 && 2 * (half + view.docLen[slots[mid]]) <= total) half += view.docLen[slots[mid++]]
+    if (mid > from && offload.offer(query, qlen, slots.subarray(mid, to))) {
+      scores.set(exactScores(view, query, qlen, slots.subarray(from, mid)), from)
+      scores.set(offload.collect(), mid)
+      return
+    }
+  }
+  scores.set(exactScores(view, query, qlen, slots.subarray(from, to)), from)
+}
+
+/** Below this many documents a batch is scored on one thread (the hand-over would cost about what it saves). */
+const MIN_SHARED_BATCH = 16
 
 function slotIds(view: SearchView, slots: Uint32Array): string[] {
   return Array.from(slots, (s) => view.ids[s])

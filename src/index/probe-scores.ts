@@ -227,7 +227,7 @@ export interface ProbeLists {
 
 /**
  * Another thread that can scan the tokens [from, qlen) of a probe while this one scans the others
- * (search-workers/probe-share.ts). The probe's result does not depend on which thread scans a token: each token's
+ * (search-workers/search-share.ts). The probe's result does not depend on which thread scans a token: each token's
  * documents and best scores come from the same scan, and they are merged in token order either way.
  */
 export interface ProbeOffload {
@@ -347,10 +347,13 @@ export function probeScores(
   let nTouched = 0
   let rows = sc.rows
   const { docRow, docMark, touched } = sc
-  // token j's documents into the rows (a document first reached gets a row of floors)
-  const merge = (j: number, n: number, slotAt: (i: number) => number, bestAt: (i: number, slot: number) => number): void => {
+  // token j's documents slots[off..off+n) into the rows (a document first reached gets a row of floors); its best
+  // score is bests[slot] for this thread's scan (sc.tokBest), bests[off + i] for lists scanned elsewhere. (One
+  // function with typed arrays, not callbacks: two callback pairs through one merge made it megamorphic, 1.3-1.6×
+  // slower per probe in a worker that ran both kinds.)
+  const merge = (j: number, slots: Uint32Array, off: number, n: number, bests: Float32Array, bySlot: boolean): void => {
     for (let i = 0; i < n; i++) {
-      const slot = slotAt(i)
+      const slot = slots[off + i]
       let row: number
       if (docMark[slot] !== docEpoch) {
         docMark[slot] = docEpoch
@@ -365,15 +368,12 @@ export function probeScores(
         rows.set(floor, row * qlen)
       } else row = docRow[slot]
       const o = row * qlen + j
-      const b = bestAt(i, slot)
-      if (b > rows[o]) rows[o] = b
+      const best = bySlot ? bests[slot] : bests[off + i]
+      if (best > rows[o]) rows[o] = best
     }
   }
-  const { tokTouched, tokBest } = sc
-  const ownSlot = (i: number): number => tokTouched[i]
-  const ownBest = (_i: number, slot: number): number => tokBest[slot]
   for (let j = 0; j < job.from; j++) {
-    merge(j, scanToken(src, job, j, sc, lo, hi), ownSlot, ownBest)
+    merge(j, sc.tokTouched, 0, scanToken(src, job, j, sc, lo, hi), sc.tokBest, true)
     counts[j] = sc.tokCells
   }
   if (job.from < qlen) {
@@ -381,7 +381,7 @@ export function probeScores(
     for (let j = job.from; j < qlen; j++) {
       const a = lists.start[j - job.from], b = lists.start[j - job.from + 1]
       counts[j] = lists.counts[j - job.from]
-      merge(j, b - a, (i) => lists.slots[a + i], (i) => lists.bests[a + i])
+      merge(j, lists.slots, a, b - a, lists.bests, false)
     }
   }
   sc.rows = rows

@@ -1,11 +1,11 @@
 /** Messages between the search pool (main thread) and its search workers. */
 import type { SearchParams, SearchStage } from '../index/types.js'
-import type { ProbeHelpRequest } from './probe-share.js'
+import type { ShareRequest } from './search-share.js'
 import type { SharedViewMessage } from './shared-view.js'
 
 /** params without the filter function: a filter arrives compiled to `allowed` (1 = live and passing, per slot). */
 export type WorkerSearchParams = Omit<SearchParams, 'filter'>
-/** share: an idle sibling may scan part of the probe (probe-share.ts); shareWaitMs: see createSearchPool */
+/** share: an idle sibling may scan part of the probe (search-share.ts); shareWaitMs: see createSearchPool */
 export interface SearchRequest {
   type: 'search'; id: number; key: number; query: Float32Array; params: WorkerSearchParams; allowed?: Uint8Array; share?: boolean; shareWaitMs?: number
 }
@@ -14,16 +14,16 @@ export type SearchWorkerMessage =
   | SharedViewMessage
   | { type: 'release'; keys: number[] }
   | SearchRequest
-  | ProbeHelpRequest
+  | ShareRequest
   | { type: 'close' }
 
 export type SearchWorkerReply =
   | { type: 'ready' }
   | {
     type: 'result'; id: number; slots: Uint32Array; scores: Float64Array; timingsMs: Partial<Record<SearchStage, number>>; workerMs: number
-    /** a sibling scanned part of the probe */
-    probeHelped: boolean
+    /** how many parts of the search (probe, exact batches) a sibling did */
+    helped: number
   }
   /** a help request for the pool to forward to an idle worker */
-  | ProbeHelpRequest
+  | ShareRequest
   | { type: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> }

@@ -27,15 +27,15 @@ export interface SearchResult {
   timingsMs: Partial<Record<SearchStage, number>>
   /** the search's time inside its worker (the rest of the round trip is messaging, queueing and the slot mapping) */
   workerMs?: number
-  /** a sibling worker scanned part of the probe (probe-share.ts) */
-  probeHelped?: boolean
+  /** how many parts of the search (the probe, exact batches) a sibling worker did (search-share.ts) */
+  helped?: number
 }
 export interface SearchPoolLogger { warn(o: object, msg?: string): void }
 
 export interface SearchPool {
   readonly size: number
-  /** opts.probeSharing: this search's own setting (default: the pool's), for A/B measurements on the same workers */
-  search(index: SearchSource, query: Float32Array, params: SearchParams, opts?: { probeSharing?: boolean }): Promise<SearchResult>
+  /** opts.sharing: this search's own setting (default: the pool's), for A/B measurements on the same workers */
+  search(index: SearchSource, query: Float32Array, params: SearchParams, opts?: { sharing?: boolean }): Promise<SearchResult>
   /** Versions still held by the workers (current ones plus superseded ones with searches running). */
   versionsHeld(): number
   close(): Promise<void>
@@ -81,13 +81,13 @@ export function defaultSearchWorkers(opts: { cores: number; provider: string; or
 }
 
 /**
- * probeSharing (default true): a search may hand part of its probe to a worker that is idle when it asks
- * (probe-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
- * probeShareWaitMsForTests: the owner first waits up to this long for a helper to claim the part (on small test
- * indexes the owner would otherwise finish before a helper hears of it).
+ * sharing (default true): a search may hand part of its probe and exact stage to a worker that is idle when it asks
+ * (search-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
+ * shareWaitMsForTests: the owner first waits up to this long for a helper to claim each part (on small test indexes
+ * the owner would otherwise finish before a helper hears of it).
  */
 export async function createSearchPool(opts: {
-  workers: number; logger?: SearchPoolLogger; probeSharing?: boolean; probeShareWaitMsForTests?: number
+  workers: number; logger?: SearchPoolLogger; sharing?: boolean; shareWaitMsForTests?: number
 }): Promise<SearchPool> {
   const n = Math.max(1, Math.floor(opts.workers))
   const publisher = createViewPublisher()
@@ -128,7 +128,7 @@ export async function createSearchPool(opts: {
     })
     worker.on('message', (m: SearchWorkerReply) => {
       if (m.type === 'ready') return
-      if (m.type === 'probe-help') {
+      if (m.type === 'share-help') {
         // to a worker with no search of its own (it answers at once); none idle: the owner scans it all itself
         const idle = workers.find((x) => x !== pw && x.pending.size === 0 && !x.closing)
         if (idle !== undefined) idle.worker.postMessage(m)
@@ -147,7 +147,7 @@ export async function createSearchPool(opts: {
           if (md !== undefined) hit.metadata = md
           hits[i] = hit
         }
-        p.resolve({ hits, timingsMs: m.timingsMs, workerMs: m.workerMs, probeHelped: m.probeHelped })
+        p.resolve({ hits, timingsMs: m.timingsMs, workerMs: m.workerMs, helped: m.helped })
       } else {
         p.reject(new AppError(m.code as ErrorCode, m.message, m.details))
       }
@@ -226,9 +226,9 @@ export async function createSearchPool(opts: {
         // embeddings) is sliced first (on a 500-query set's buffer, 8 MB, the copy took ~2 ms per search)
         const sent = query.byteLength === query.buffer.byteLength ? query : query.slice()
         // sharing only where some other worker is idle now (it may not be by the time the probe asks: then none helps)
-        const share = (searchOpts?.probeSharing ?? opts.probeSharing) !== false && !allowed && workers.some((x) => x !== w && x.pending.size === 0)
+        const share = (searchOpts?.sharing ?? opts.sharing) !== false && !allowed && workers.some((x) => x !== w && x.pending.size === 0)
         const req: SearchWorkerMessage = {
-          type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}), ...(share ? { share, shareWaitMs: opts.probeShareWaitMsForTests ?? 0 } : {}),
+          type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}), ...(share ? { share, shareWaitMs: opts.shareWaitMsForTests ?? 0 } : {}),
         }
         w.worker.postMessage(req, allowed ? [allowed.buffer as ArrayBuffer] : [])
       })

@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads'
 import { createCentroidSet, type CentroidSet } from '../index/kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from '../index/plaid-search.js'
 import { makeCodec, type ResidualCodec } from '../index/residual-codec.js'
-import { createProbeShare, helpWithProbe } from './probe-share.js'
+import { createSearchShare, helpWithSearch } from './search-share.js'
 import type { SearchRequest, SearchWorkerMessage, SearchWorkerReply } from './protocol.js'
 import type { SharedViewMessage } from './shared-view.js'
 
@@ -19,7 +19,7 @@ const views = new Map<number, SearchView>()
 const csets = new Map<string, CentroidSet>()
 const codecs = new Map<number, ResidualCodec>()
 const scratch = createSearchScratch()
-const share = createProbeShare((m) => port.postMessage(m satisfies SearchWorkerReply))
+const share = createSearchShare((m) => port.postMessage(m satisfies SearchWorkerReply))
 /** Slot numbers stand in for ids: `view.ids[s]` is the string of s (property keys are strings already). */
 const slotIds = new Proxy([] as string[], { get: (target, p) => (p === 'length' ? target.length : typeof p === 'string' ? p : undefined) })
 /** Metadata stays on the main thread: filters arrive as allowed-slot bitsets. */
@@ -59,12 +59,12 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
   try {
     const allowed = req.allowed
     const params = allowed ? { ...req.params, filter: (_m: unknown, id: string) => allowed[Number(id)] === 1 } : req.params
-    scratch.offload = req.share === true && !allowed ? share.offloadFor(req.key, view, req.shareWaitMs) : undefined
-    let probeHelped = false
+    scratch.offload = req.share === true && !allowed ? share.offloadsFor(req.key, view, req.shareWaitMs) : undefined
+    let helped = 0
     let found: ReturnType<typeof searchIndex>
     try {
       found = searchIndex(view, req.query, params, scratch)
-      probeHelped = scratch.offload !== undefined && share.lastHelped
+      helped = scratch.offload !== undefined ? share.helped : 0
     } finally {
       scratch.offload = undefined
     }
@@ -75,7 +75,7 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
       slots[i] = Number(hits[i]!.id)
       scores[i] = hits[i]!.score
     }
-    return { type: 'result', id: req.id, slots, scores, timingsMs, workerMs: performance.now() - t0, probeHelped }
+    return { type: 'result', id: req.id, slots, scores, timingsMs, workerMs: performance.now() - t0, helped }
   } catch (err) {
     const e = err as Error & { code?: string; details?: Record<string, unknown> }
     return { type: 'error', id: req.id, code: e.code ?? 'INTERNAL_ERROR', message: e.message, ...(e.details ? { details: e.details } : {}) }
@@ -93,7 +93,7 @@ port.on('message', (msg: SearchWorkerMessage) => {
   } else if (msg.type === 'search') {
     const reply = runSearch(msg)
     port.postMessage(reply)
-  } else if (msg.type === 'probe-help') helpWithProbe(msg, (key) => views.get(key), scratch.probe)
+  } else if (msg.type === 'share-help') helpWithSearch(msg, (key) => views.get(key), scratch.probe)
   else if (msg.type === 'close') port.close()
 })
 port.postMessage({ type: 'ready' } satisfies SearchWorkerReply)

@@ -147,7 +147,7 @@ t.test('a published version holds the index arrays as they are, lengths included
 })
 
 t.test('the pool returns exactly the in-process search (same function, default parameters), filters included', async (t) => {
-  const pool = await createSearchPool({ workers: 2, probeShareWaitMsForTests: 2000 })
+  const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000 })
   t.teardown(() => pool.close())
   const set = makeDocs({ seed: 11, dim, nDocs: 300, nTopics: 16, minLen: 6, maxLen: 20, noise: 0.8 })
   const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 32, seed: 5 })
@@ -162,14 +162,17 @@ t.test('the pool returns exactly the in-process search (same function, default p
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
     const concurrent = await Promise.all(queries.map(async ({ q, params }) => same(index.search(q, params).hits, (await pool.search(index, q, params)).hits)))
     t.equal(concurrent.filter(Boolean).length, n, `${label}, concurrent searches: identical hit lists (ids, scores, metadata)`)
-    let sequential = 0, helped = 0
+    let sequential = 0, searchesHelped = 0, parts = 0
     for (const { q, params } of queries) {
       const r = await pool.search(index, q, params)
       if (same(index.search(q, params).hits, r.hits)) sequential++
-      if (r.probeHelped) helped++
+      if (r.helped) searchesHelped++
+      parts += r.helped ?? 0
     }
     t.equal(sequential, n, `${label}, one search at a time: identical hit lists`)
-    t.ok(helped > 0, `${label}: the idle worker scanned part of ${helped} of the ${n / 2} unfiltered probes`)
+    // the probe and at least the first exact batch (48 documents at k ≤ 10) of every unfiltered search; none filtered
+    t.equal(searchesHelped, n / 2, `${label}: the idle worker took part in each of the ${n / 2} unfiltered searches`)
+    t.ok(parts >= n, `${label}: ${parts} parts done by the idle worker (probes and exact batches)`)
   }
   index.upsert(set.docs.slice(0, 250))
   // a trained index with no delta lists and no deletes (a loaded snapshot's state)

@@ -153,7 +153,7 @@ cpu
 {{- include "jacolbert.optionalEnv" (list "WAL_SEGMENT_BYTES" $c.walSegmentBytes) }}
 {{- include "jacolbert.optionalEnv" (list "ENCODER_PRECISION" $c.encoderPrecision) }}
 {{- include "jacolbert.optionalEnv" (list "SEARCH_WORKERS" $c.searchWorkers) }}
-{{- include "jacolbert.optionalEnv" (list "SEARCH_PROBE_SHARING" $c.searchProbeSharing) }}
+{{- include "jacolbert.optionalEnv" (list "SEARCH_SHARING" $c.searchSharing) }}
 {{- if include "jacolbert.shared" . }}
 - name: DATABASE_URL
   valueFrom:

@@ -1,10 +1,10 @@
 /**
- * Probe sharing (src/search-workers/probe-share.ts): latency of one search at a time through a 2-worker pool with
+ * Search sharing (src/search-workers/search-share.ts): latency of one search at a time through a 2-worker pool with
  * sharing on against the same pool and workers without it, and the in-process search, query by query alternating on
  * the same snapshot (the ratios hold on a shared machine whose speed swings within minutes; separate runs do not
  * compare, and neither do two pools in one process: their threads' speeds differed by up to 1.4× within one run).
  *
- *   npm run bench:probe-share -- --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 2] [--workers 2] [--json FILE]
+ *   npm run bench:search-share -- --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 2] [--workers 2] [--json FILE]
  *
  * --data: an embedding set (bench:gen) for its queries; --snapshot: an index snapshot of it (bench:matrix's cache,
  * /tmp/jacolbert-matrix/index/<preset>-nbits2-<code>/snapshot). Per round: p50/p95 of the round trip for each
@@ -24,7 +24,7 @@ const { values } = parseArgs({
   },
 })
 if (values.data === undefined || values.snapshot === undefined) {
-  console.error('usage: npm run bench:probe-share -- --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 2] [--workers 2] [--json FILE]')
+  console.error('usage: npm run bench:search-share -- --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 2] [--workers 2] [--json FILE]')
   process.exit(2)
 }
 const set = await readEmbeddingSet(values.data)
@@ -43,8 +43,8 @@ const run = async (name: Name, q: number): Promise<{ ms: number; workerMs: numbe
     const ms = performance.now() - t0
     return { ms, workerMs: ms, helped: false, ids: r.hits.map((h) => h.id).join(',') }
   }
-  const r = await pool.search(index, query(q), { k }, { probeSharing: name === 'shared' })
-  return { ms: performance.now() - t0, workerMs: r.workerMs ?? NaN, helped: r.probeHelped === true, ids: r.hits.map((h) => h.id).join(',') }
+  const r = await pool.search(index, query(q), { k }, { sharing: name === 'shared' })
+  return { ms: performance.now() - t0, workerMs: r.workerMs ?? NaN, helped: (r.helped ?? 0) > 0, ids: r.hits.map((h) => h.id).join(',') }
 }
 for (let q = 0; q < Math.min(20, n); q++) for (const name of ['inProcess', 'alone', 'shared'] as Name[]) await run(name, q)
 
