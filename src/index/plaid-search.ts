@@ -101,8 +101,18 @@ export interface SearchScratch {
   S: Float32Array; kept: Uint8Array; probe: ProbeScratch
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
-  /** another thread that may do part of an unfiltered search's probe and exact stage (search workers set it) */
-  offload?: { probe: ProbeOffload; exact: ExactOffload }
+  /** another thread that may do part of an unfiltered search's stages (search workers set it per search) */
+  offload?: { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
+}
+
+/**
+ * Another thread that can compute the centroid scores of rows [from, K) while this one computes the others
+ * (search-workers/search-share.ts): integer dot products over the same int16 rows and query, so the same values.
+ */
+export interface CentroidOffload {
+  offer(query: Float32Array, qlen: number, from: number): boolean
+  /** (K − from) × qlen scores (valid until the next offer): waits for the thread that took them, or computes them here */
+  collect(): Float32Array
 }
 
 /**
@@ -176,7 +186,10 @@ export function searchIndex(
   }
 
   let t = performance.now()
-  const S = centroidScores(cset, query, qlen, scratch)
+  // part of the stages may run on another thread, with the same results; it reads the view's live flags, so only
+  // when no filter narrows them
+  const offload = params.filter === undefined ? scratch.offload : undefined
+  const S = centroidScores(cset, query, qlen, scratch, offload?.centroids)
   const sPtr = scratch.sPtr
   if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)
   const kept = scratch.kept
@@ -219,9 +232,6 @@ export function searchIndex(
     for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * stride + counts[j] - 1] * qlen + j])
   }
   setFloor()
-  // part of the probe may run on another thread (probe-scores.ts ProbeOffload: same result); it reads the view's live
-  // flags, so only when no filter narrows them
-  const offload = params.filter === undefined ? scratch.offload : undefined
   const probeCells = (): ReturnType<typeof probeScores> =>
     probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop, offload?.probe)
   // A token the probe stops early (probe-depth.ts) keeps the floor of its planned depth: it has found its match, and a
@@ -404,7 +414,7 @@ function traceExact(trace: SearchTrace | undefined, view: SearchView, slots: Uin
  * returned as a view of it: valid until the arena next grows (the exact stage may grow it, and runs last).
  * TypeScript loop into scratch without SIMD.
  */
-function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc: SearchScratch): Float32Array {
+function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc: SearchScratch, offload?: CentroidOffload): Float32Array {
   const ca = centroidArena(cset)
   const n = cset.k * qlen
   if (ca === null) {
@@ -413,15 +423,37 @@ function centroidScores(cset: CentroidSet, query: Float32Array, qlen: number, sc
     sc.sPtr = -1
     return sc.S
   }
-  const { arena, scratch } = ca
+  // with an offload, rows [K/2, K) are offered to another thread and copied in when collected
+  const half = offload !== undefined && cset.k >= MIN_SHARED_CENTROIDS ? cset.k >> 1 : cset.k
+  const shared = half < cset.k && offload!.offer(query, qlen, half)
+  const sPtr = centroidScoreRows(cset, query, qlen, 0, shared ? half : cset.k)
+  const { arena } = ca
+  if (shared) {
+    const rest = offload!.collect()
+    arena.reserve(sPtr + n * 4)
+    arena.f32(sPtr + half * qlen * 4, (cset.k - half) * qlen).set(rest)
+  }
+  sc.sPtr = sPtr
+  return arena.f32(sPtr, n)
+}
+
+/** Below this many centroids the scores are computed on one thread (the hand-over would cost about what it saves). */
+const MIN_SHARED_CENTROIDS = 2048
+
+/**
+ * Centroid scores of rows [from, to) (int16 centroids × int16-rounded query, int32 sums) into the arena's scratch; returns
+ * the byte offset of the whole K × qlen score matrix there (rows outside [from, to) not written). Needs the arena.
+ */
+export function centroidScoreRows(cset: CentroidSet, query: Float32Array, qlen: number, from: number, to: number): number {
+  const { arena, scratch } = centroidArena(cset)!
   const q16 = new Int16Array(qlen * cset.dim)
   const qs = quantizeRows(query, 0, qlen, cset.dim, q16)
   const qBytes = qlen * cset.dim * 2
-  arena.reserve(scratch + qBytes + n * 4) // S (scanScores reserves its own scratch after it)
+  arena.reserve(scratch + qBytes + cset.k * qlen * 4) // S (scanScores reserves its own scratch after it)
   arena.i16(scratch, qlen * cset.dim).set(q16)
-  arena.dotTileI16(0, cset.k, scratch, qlen, cset.dim, scratch + qBytes, CENTROID_SCALE / qs)
-  sc.sPtr = scratch + qBytes
-  return arena.f32(scratch + qBytes, n)
+  const sPtr = scratch + qBytes
+  arena.dotTileI16(from * cset.dim * 2, to - from, scratch, qlen, cset.dim, sPtr + from * qlen * 4, CENTROID_SCALE / qs)
+  return sPtr
 }
 
 /**

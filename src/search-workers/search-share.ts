@@ -1,6 +1,7 @@
 /**
- * Search sharing: a search worker hands about half of one search's two largest stages to an idle sibling worker, so
+ * Search sharing: a search worker hands about half of three of one search's stages to an idle sibling worker, so
  * that one query at a time uses two cores:
+ *  - the centroid scores: the second half of the centroids (plaid-search.ts CentroidOffload);
  *  - the probe: a suffix of the query tokens (probe-scores.ts ProbeOffload);
  *  - the exact stage: the second half of a batch of documents (plaid-search.ts ExactOffload).
  *
@@ -18,17 +19,21 @@
  * computed by the same functions whichever thread runs them, and merged in the same order, so a search's hits do not
  * depend on sharing.
  */
-import { exactScores, type ExactOffload, type SearchView } from '../index/plaid-search.js'
+import { centroidArena } from '../index/kmeans.js'
+import { type CentroidOffload, centroidScoreRows, exactScores, type ExactOffload, type SearchView } from '../index/plaid-search.js'
 import {
   createProbeScratch, type ProbeJob, type ProbeLists, type ProbeOffload, type ProbeScratch, type ProbeSource, scanTokensInto, tokenListBound,
 } from '../index/probe-scores.js'
 
 const POSTED = 1, CLAIMED = 2, DONE = 3, FAILED = 4, OWNER = 5
 const HELPER_WAIT_MS = 30_000
-/** u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap; exact: task, qlen, dim, n */
+/**
+ * u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap; exact: task, qlen, dim, n;
+ * centroids: task, qlen, dim, from, k
+ */
 const HEADER = 8
 const NO_STOP = 0xffffffff
-const PROBE = 1, EXACT = 2
+const PROBE = 1, EXACT = 2, CENTROIDS = 3
 
 /** What the owner's worker sends (through the pool) to a helper. */
 export interface ShareRequest { type: 'share-help'; key: number; ctrl: Int32Array; buf: SharedArrayBuffer; seq: number }
@@ -80,12 +85,25 @@ function readExactJob(buf: SharedArrayBuffer): { query: Float32Array; qlen: numb
   return { qlen, query: new Float32Array(buf, L.query, qlen * dim), slots: new Uint32Array(buf, L.slots, n), scores: new Float32Array(buf, L.scores, n) }
 }
 
+function readCentroidJob(buf: SharedArrayBuffer): { query: Float32Array; qlen: number; from: number; k: number; scores: Float32Array } {
+  const [, qlen, dim, from, k] = new Uint32Array(buf, 0, HEADER) as unknown as number[]
+  const query = HEADER * 4
+  const scores = query + qlen * dim * 4
+  return { qlen, from, k, query: new Float32Array(buf, query, qlen * dim), scores: new Float32Array(buf, scores, (k - from) * qlen) }
+}
+
+/** Centroid scores of rows [from, k) computed in view's centroid arena: a view of them there (valid until it grows). */
+function centroidRows(view: SearchView, query: Float32Array, qlen: number, from: number, k: number): Float32Array {
+  const sPtr = centroidScoreRows(view.cset!, query, qlen, from, k)
+  return centroidArena(view.cset!)!.arena.f32(sPtr + from * qlen * 4, (k - from) * qlen)
+}
+
 function sourceOf(view: SearchView): ProbeSource {
   return { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
 }
 
 /** One unfiltered search's offloads (its allowed documents are the view's live ones). */
-export interface SearchOffloads { probe: ProbeOffload; exact: ExactOffload }
+export interface SearchOffloads { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
 
 export interface SearchShare {
   /** claimWaitMs (tests): how long the owner first waits for a helper to claim each job, so that one does */
@@ -179,7 +197,22 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
         return job.scores
       },
     }
-    return { probe, exact }
+    const centroids: CentroidOffload = {
+      offer(query, qlen, from) {
+        const dim = query.length / qlen, k = view.cset!.k
+        room(HEADER * 4 + qlen * dim * 4 + (k - from) * qlen * 4)
+        new Uint32Array(buf, 0, HEADER).set([CENTROIDS, qlen, dim, from, k])
+        readCentroidJob(buf).query.set(query)
+        post(key)
+        return true
+      },
+      collect() {
+        const byHelper = awaitHelper(claimWaitMs)
+        const job = readCentroidJob(buf)
+        return byHelper ? job.scores : centroidRows(view, job.query, job.qlen, job.from, job.k)
+      },
+    }
+    return { centroids, probe, exact }
   }
 
   return {
@@ -204,6 +237,10 @@ export function helpWithSearch(m: ShareRequest, viewOf: (key: number) => SearchV
       if (task === PROBE) {
         const { job, lists } = readProbeJob(m.buf)
         scanTokensInto(sourceOf(view), job, sc, lists)
+        state = DONE
+      } else if (task === CENTROIDS && centroidArena(view.cset) !== null) {
+        const job = readCentroidJob(m.buf)
+        job.scores.set(centroidRows(view, job.query, job.qlen, job.from, job.k))
         state = DONE
       } else if (task === EXACT) {
         const job = readExactJob(m.buf)

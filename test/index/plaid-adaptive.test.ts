@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createPlaidIndex, type PlaidIndex, restorePlaidIndex, type SearchParams, type SearchTrace } from '../../src/index/plaid-index.js'
+import { createCentroidSet } from '../../src/index/kmeans.js'
+import { centroidScoreRows, createSearchScratch, exactScores, searchIndex } from '../../src/index/plaid-search.js'
+import { createProbeScratch, type ProbeJob, type ProbeLists, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
 import { loadIndexSnapshot, saveIndexSnapshot } from '../../src/index/snapshot.js'
 import { liveDecoded, makeDocs, maxSim64, queryFor } from './synthetic-vectors.js'
@@ -102,4 +105,68 @@ t.test('adaptive budgets are deterministic: repeated calls, a restored state and
       }
     }
   }
+})
+
+t.test('stages done by another thread (offloads) leave the trace and hits unchanged', async (t) => {
+  // 2,048 centroids so that the centroid scores are split too; the "other thread" is a second centroid set over the
+  // same rows (its own WebAssembly arena, as a worker's), its probe scratch and the same exact-scoring function
+  const big = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 2048, numCentroids: 2048, seed: 9 })
+  big.upsert(set.docs)
+  const { view } = big.searchState()
+  const cset = view.cset!
+  t.equal(cset.k, 2048)
+  const other = { ...view, cset: createCentroidSet(cset.k, cset.dim, cset.centroids.slice(), cset.coarse, cset.groupOffsets) }
+  const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
+  let pending: (() => unknown) | undefined
+  const taken = { centroids: 0, probe: 0, exact: 0 }
+  const offload = {
+    centroids: {
+      offer(query: Float32Array, qlen: number, from: number) {
+        taken.centroids++
+        const q = query.slice()
+        pending = () => {
+          const sPtr = centroidScoreRows(other.cset, q, qlen, from, cset.k)
+          return other.cset.arena!.arena.f32(sPtr + from * qlen * 4, (cset.k - from) * qlen).slice()
+        }
+        return true
+      },
+      collect: () => pending!() as Float32Array,
+    },
+    probe: {
+      offer(job: ProbeJob) {
+        taken.probe++
+        const copy = { ...job, counts: job.counts.slice() }
+        pending = () => {
+          let cap = 0
+          for (let j = copy.from; j < copy.qlen; j++) cap += tokenListBound(view.ivf!, copy, j, view.nSlots)
+          const lists = { start: new Uint32Array(copy.qlen - copy.from + 1), counts: new Uint32Array(copy.qlen - copy.from), slots: new Uint32Array(cap), bests: new Float32Array(cap) }
+          scanTokensInto(src, copy, createProbeScratch(), lists)
+          return lists
+        }
+        return true
+      },
+      collect: () => pending!() as ProbeLists,
+    },
+    exact: {
+      offer(query: Float32Array, qlen: number, slots: Uint32Array) {
+        taken.exact++
+        const q = query.slice(), s = slots.slice()
+        pending = () => exactScores(other, q, qlen, s)
+        return true
+      },
+      collect: () => pending!() as Float32Array,
+    },
+  }
+  const plain = createSearchScratch(), shared = createSearchScratch()
+  shared.offload = offload
+  for (const [i, q] of queries.entries()) {
+    for (const params of [{ k: 10 }, { k: 10, ...SMALL }]) {
+      const a: SearchTrace = {}, b: SearchTrace = {}
+      const x = searchIndex(view, q, { ...params, trace: a }, plain)
+      const y = searchIndex(view, q, { ...params, trace: b }, shared)
+      t.same(b, a, `query ${i} ${params.ndocs ? 'small budgets' : 'defaults'}: the same trace (candidates, pruned, exact set, budgets)`)
+      t.same(y.hits, x.hits, `query ${i}: the same hits`)
+    }
+  }
+  t.ok(taken.centroids === 2 * queries.length && taken.probe >= 2 * queries.length && taken.exact >= 2 * queries.length, `offered: ${JSON.stringify(taken)}`)
 })

@@ -191,6 +191,26 @@ t.test('the pool returns exactly the in-process search (same function, default p
   await t.rejects(pool.search(index, new Float32Array(7), { k: 3 }), { code: 'DIMENSION_MISMATCH' })
 })
 
+t.test('sharing all three stages (2,048 centroids: the centroid scores are split too) returns the in-process hits', async (t) => {
+  const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000 })
+  t.teardown(() => pool.close())
+  const set = makeDocs({ seed: 13, dim, nDocs: 400, nTopics: 24, minLen: 10, maxLen: 30, noise: 0.8 })
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 2048, numCentroids: 2048, seed: 5 })
+  index.upsert(set.docs)
+  t.equal(index.stats().centroids, 2048, '2,048 centroids')
+  const rng = createPrng(3)
+  let same = 0, parts = 0
+  const n = 12
+  for (let i = 0; i < n; i++) {
+    const q = queryFor(set.docs[rng.int(set.docs.length)]!.vectors, dim, 8, 0.5, rng)
+    const r = await pool.search(index, q, { k: 10 })
+    if (JSON.stringify(r.hits) === JSON.stringify(index.search(q, { k: 10 }).hits)) same++
+    parts += r.helped ?? 0
+  }
+  t.equal(same, n, 'identical hit lists (ids, scores)')
+  t.ok(parts >= 3 * n, `${parts} parts done by the idle worker in ${n} searches (centroid scores, probe, exact batches)`)
+})
+
 t.test('a search worker killed mid-search fails only its searches, and is replaced', async (t) => {
   const warnings: string[] = []
   const pool = await createSearchPool({ workers: 2, logger: { warn: (_o, m) => void warnings.push(m ?? '') } })
