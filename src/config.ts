@@ -159,7 +159,7 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'ENCODER_BATCH_WAIT_MS', key: 'encoderBatchWaitMs', parse: int(0, 10_000), help: 'how long a batch waits to fill' },
   { env: 'ENCODER_MAX_QUEUE', key: 'encoderMaxQueue', parse: int(1, 10_000_000), help: 'queued texts before requests get 503 OVERLOADED' },
   { env: 'SEARCH_WORKERS', key: 'searchWorkers', parse: int(0, 256), help: 'search worker threads (0 = search on the event loop); unset = the cores the encoder does not use' },
-  { env: 'SEARCH_SHARING', key: 'searchSharing', def: 'on', parse: oneOf(['on', 'off'] as const), help: 'on: a search may hand part of its probe and exact stage to an idle search worker' },
+  { env: 'SEARCH_SHARING', key: 'searchSharing', def: 'on', parse: oneOf(['on', 'off'] as const), help: 'on: a search may hand part of its centroid scores, probe and exact stage to an idle search worker' },
   { env: 'ENCODER_PRECISION', key: 'encoderPrecision', def: 'fp32', parse: oneOf(['fp32', 'int8'] as const), help: "CPU provider graph: fp32, or int8 (dynamic quantisation; check with 'jacolbert eval' first)" },
   { env: 'MAX_BODY_BYTES', key: 'maxBodyBytes', def: String(16 * 1024 * 1024), parse: int(1024, 1024 * 1024 * 1024), help: 'request body limit (bytes)' },
   { env: 'MAX_BATCH_TEXTS', key: 'maxBatchTexts', def: '256', parse: int(1, 100_000), help: 'most texts per /encode, /rerank, /search/batch; larger /index requests run as jobs' },
