@@ -18,6 +18,7 @@ import { AppError, type ErrorCode } from '../errors.js'
 import type { SearchView } from '../index/plaid-search.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage } from '../index/types.js'
 import type { SearchWorkerMessage, SearchWorkerReply, WorkerSearchParams } from './protocol.js'
+import { abandonShareRequest, type ShareRequest, shareRequestOpen } from './search-share.js'
 import { createViewPublisher, type SharedViewMessage } from './shared-view.js'
 
 /** What the pool needs of an index (PlaidIndex has it). */
@@ -54,7 +55,8 @@ interface Published {
 
 interface Pending { resolve(r: SearchResult): void; reject(e: Error): void; pub: Published }
 
-interface PoolWorker { worker: Worker; pending: Map<number, Pending>; closing: boolean }
+/** helping: the help requests forwarded to this worker whose jobs may still be open */
+interface PoolWorker { worker: Worker; pending: Map<number, Pending>; closing: boolean; helping: ShareRequest[] }
 
 function workerUrl(): string {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
@@ -84,10 +86,11 @@ export function defaultSearchWorkers(opts: { cores: number; provider: string; or
  * sharing (default true): a search may hand part of its probe and exact stage to a worker that is idle when it asks
  * (search-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
  * shareWaitMsForTests: the owner first waits up to this long for a helper to claim each part (on small test indexes
- * the owner would otherwise finish before a helper hears of it).
+ * the owner would otherwise finish before a helper hears of it); helperDelayMsForTests: per forwarded request, how
+ * long its helper sleeps after claiming (to kill it mid-job).
  */
 export async function createSearchPool(opts: {
-  workers: number; logger?: SearchPoolLogger; sharing?: boolean; shareWaitMsForTests?: number
+  workers: number; logger?: SearchPoolLogger; sharing?: boolean; shareWaitMsForTests?: number; helperDelayMsForTests?: () => number
 }): Promise<SearchPool> {
   const n = Math.max(1, Math.floor(opts.workers))
   const publisher = createViewPublisher()
@@ -118,7 +121,7 @@ export async function createSearchPool(opts: {
 
   async function start(): Promise<PoolWorker> {
     const worker = spawn()
-    const pw: PoolWorker = { worker, pending: new Map(), closing: false }
+    const pw: PoolWorker = { worker, pending: new Map(), closing: false, helping: [] }
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: SearchWorkerReply): void => {
         if (m.type === 'ready') { worker.off('error', reject); resolve() }
@@ -131,7 +134,13 @@ export async function createSearchPool(opts: {
       if (m.type === 'share-help') {
         // to a worker with no search of its own (it answers at once); none idle: the owner scans it all itself
         const idle = workers.find((x) => x !== pw && x.pending.size === 0 && !x.closing)
-        if (idle !== undefined) idle.worker.postMessage(m)
+        if (idle !== undefined) {
+          const delay = opts.helperDelayMsForTests?.() ?? 0
+          const req = delay > 0 ? { ...m, delayMsForTests: delay } : m
+          idle.helping = idle.helping.filter(shareRequestOpen)
+          idle.helping.push(req)
+          idle.worker.postMessage(req)
+        }
         return
       }
       const p = pw.pending.get(m.id)
@@ -154,6 +163,9 @@ export async function createSearchPool(opts: {
       maybeRelease(p.pub)
     })
     const fail = (why: string): void => {
+      // jobs it had claimed for other searches: their owners do them now
+      for (const r of pw.helping) abandonShareRequest(r)
+      pw.helping = []
       for (const p of pw.pending.values()) {
         p.pub.running--
         p.reject(new AppError('INTERNAL_ERROR', `search worker stopped: ${why}`))

@@ -35,8 +35,23 @@ const HEADER = 8
 const NO_STOP = 0xffffffff
 const PROBE = 1, EXACT = 2, CENTROIDS = 3
 
-/** What the owner's worker sends (through the pool) to a helper. */
-export interface ShareRequest { type: 'share-help'; key: number; ctrl: Int32Array; buf: SharedArrayBuffer; seq: number }
+/** What the owner's worker sends (through the pool) to a helper; delayMsForTests: the helper sleeps after claiming. */
+export interface ShareRequest { type: 'share-help'; key: number; ctrl: Int32Array; buf: SharedArrayBuffer; seq: number; delayMsForTests?: number }
+
+/** Whether the request's job may still be done by a helper (posted, or claimed and not finished). */
+export function shareRequestOpen(m: ShareRequest): boolean {
+  const v = Atomics.load(m.ctrl, 0)
+  return v === ((m.seq << 3) | POSTED) || v === ((m.seq << 3) | CLAIMED)
+}
+
+/**
+ * For the pool, when the worker a request went to has stopped: a job it had claimed is marked FAILED, so that its
+ * owner does the job itself at once instead of waiting for a thread that is gone.
+ */
+export function abandonShareRequest(m: ShareRequest): void {
+  const tag = m.seq << 3
+  if (Atomics.compareExchange(m.ctrl, 0, tag | CLAIMED, tag | FAILED) === (tag | CLAIMED)) Atomics.notify(m.ctrl, 0)
+}
 
 /** Byte offsets of a probe job's parts in its buffer (8-byte aligned regions first). */
 function probeLayout(qlen: number, dim: number, stride: number, from: number, cap: number) {
@@ -229,6 +244,7 @@ export function helpWithSearch(m: ShareRequest, viewOf: (key: number) => SearchV
   const tag = m.seq << 3
   if (Atomics.compareExchange(m.ctrl, 0, tag | POSTED, tag | CLAIMED) !== (tag | POSTED)) return false
   Atomics.notify(m.ctrl, 0) // an owner waiting for the claim (tests)
+  if (m.delayMsForTests) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.delayMsForTests)
   let state = FAILED
   try {
     const view = viewOf(m.key)

@@ -239,6 +239,27 @@ t.test('a search worker killed mid-search fails only its searches, and is replac
   t.ok(again.every((r, i) => JSON.stringify(r.hits) === JSON.stringify(want[i])), 'every search answers after the replacement')
 })
 
+t.test('a helper killed mid-job: its part is done by the search itself at once, same hits', async (t) => {
+  let forwarded = 0
+  // the first help request's helper sleeps a minute after claiming its part; later ones do not
+  const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000, helperDelayMsForTests: () => (forwarded++ === 0 ? 60_000 : 0) })
+  t.teardown(() => pool.close())
+  const set = makeDocs({ seed: 14, dim, nDocs: 200, nTopics: 12, minLen: 6, maxLen: 20, noise: 0.8 })
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 32, seed: 5 })
+  index.upsert(set.docs)
+  const q = queryFor(set.docs[7]!.vectors, dim, 8, 0.5, createPrng(4))
+  await pool.search(index, q, { k: 10 }, { sharing: false }) // the version published, the workers warm
+  const started = performance.now()
+  const searching = pool.search(index, q, { k: 10 })
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(forwarded, 1, 'one help request forwarded, to the other worker, which is asleep on it')
+  pool.killWorkerForTests(1)
+  const r = await searching
+  const ms = performance.now() - started
+  t.same(r.hits, index.search(q, { k: 10 }).hits, 'the in-process hits')
+  t.ok(ms < 5000, `answered ${ms.toFixed(0)} ms after it started (the helper would have slept 60 s; the owner's wait limit is 30 s)`)
+})
+
 t.test('default SEARCH_WORKERS: the cores the encoder does not use', async (t) => {
   t.equal(defaultSearchWorkers({ cores: 16, provider: 'cuda', ortThreads: undefined, encoderWorkers: 1 }), 15, 'GPU encoder: all cores but the event loop’s')
   t.equal(defaultSearchWorkers({ cores: 16, provider: 'cpu', ortThreads: undefined, encoderWorkers: 1 }), 0, 'CPU encoder on every core: none left')
