@@ -125,6 +125,11 @@ export interface SearchShare {
   offloadsFor(key: number, view: SearchView, claimWaitMs?: number): SearchOffloads
   /** How many jobs of the current search a helper did (tests, diagnostics); reset by offloadsFor. */
   readonly helped: number
+  /**
+   * After a search that threw between an offer and its collect: a job still posted is withdrawn, and one a helper
+   * holds keeps its buffer (the next job gets a fresh one), so no late write lands in a later job.
+   */
+  settle(): void
 }
 
 /** The owner's side, one per worker: `ask` sends a help request towards the pool. */
@@ -233,6 +238,10 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
   return {
     offloadsFor,
     get helped() { return helped },
+    settle() {
+      const tag = seq << 3
+      if (Atomics.compareExchange(ctrl, 0, tag | POSTED, tag | OWNER) === (tag | CLAIMED)) buf = new SharedArrayBuffer(buf.byteLength)
+    },
   }
 }
 
@@ -265,7 +274,9 @@ export function helpWithSearch(m: ShareRequest, viewOf: (key: number) => SearchV
       }
     }
   } finally {
-    Atomics.store(m.ctrl, 0, tag | state)
+    // a swap, not a store: the word may have moved on to a later job (an owner that settled, or a pool that abandoned
+    // this claim), which a late answer must not overwrite
+    Atomics.compareExchange(m.ctrl, 0, tag | CLAIMED, tag | state)
     Atomics.notify(m.ctrl, 0)
   }
   return state === DONE

@@ -65,6 +65,9 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
     try {
       found = searchIndex(view, req.query, params, scratch)
       helped = scratch.offload !== undefined ? share.helped : 0
+    } catch (e) {
+      if (scratch.offload !== undefined) share.settle()
+      throw e
     } finally {
       scratch.offload = undefined
     }
