@@ -19,6 +19,7 @@
  * on them memory: each probed vector's residual is a cache and TLB miss (see scanCell for the gather that overlaps
  * them; on zipf-quarter the probe still takes ~13 ms of a 22 ms search).
  */
+import { AppError } from '../errors.js'
 import type { Ivf } from './ivf.js'
 import { slotOfVector } from './ivf.js'
 import type { ResidualCodec } from './residual-codec.js'
@@ -292,6 +293,8 @@ export function scanTokensInto(src: ProbeSource, job: ProbeJob, sc: ProbeScratch
     out.start[j - job.from] = o
     const n = scanToken(src, job, j, sc, lo, hi)
     const { tokTouched, tokBest } = sc
+    // the lists are sized by tokenListBound; a typed array would drop writes past its end silently
+    if (o + n > out.slots.length) throw new AppError('INTERNAL_ERROR', `probe lists: token ${j} reached ${o + n} documents, room for ${out.slots.length}`)
     for (let i = 0; i < n; i++, o++) {
       const slot = tokTouched[i]
       out.slots[o] = slot

@@ -136,6 +136,15 @@ t.test(`dim ${dim}, ${numCentroids} centroids: per document and token, the best 
     for (let j = 0; j < qlen; j++) { total += cost(j); if (j >= from) suffix += cost(j) }
     t.ok(suffix <= total / 2 && suffix + cost(from - 1) > total / 2, `query ${qi}: the offered suffix holds ${suffix} of ${total} vectors (the most that is ≤ half)`)
     t.equal(offloadSplit(view.ivf!, offered!, view.nSlots), from)
+    if (qi === 0) {
+      // lists one entry short of what the tokens reach: an error, not silently dropped documents
+      const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
+      const full = { start: new Uint32Array(qlen - from + 1), counts: new Uint32Array(qlen - from), slots: new Uint32Array(1 << 16), bests: new Float32Array(1 << 16) }
+      scanTokensInto(src, offered!, createProbeScratch(), full)
+      const used = full.start[qlen - from]
+      const short = { ...full, slots: new Uint32Array(used - 1), bests: new Float32Array(used - 1) }
+      t.throws(() => scanTokensInto(src, offered!, createProbeScratch(), short), { code: 'INTERNAL_ERROR' }, `${used} documents, room for ${used - 1}: INTERNAL_ERROR`)
+    }
     t.same(Array.from(shared.slots), Array.from(got.slots), `query ${qi}, shared: the same documents, in the same order`)
     t.same(Array.from(shared.rows), Array.from(got.rows), `query ${qi}, shared: the same rows`)
     t.same(Array.from(countsShared), Array.from(counts), `query ${qi}, shared: the same final depths`)
