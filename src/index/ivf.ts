@@ -146,6 +146,11 @@ export function forgetSlotInIvf(ivf: Ivf, codes: ArrayLike<number>, docStart: Ui
   for (let v = docStart[slot], end = v + docLen[slot]; v < end; v++) counts[codes[v]]--
 }
 
+/** Live vectors of cell c: its base list's and, when there is a delta, its delta list's. */
+export function liveVectorsInCell(ivf: Ivf, c: number): number {
+  return ivf.deltaCounts.length > 0 ? ivf.baseCounts[c] + ivf.deltaCounts[c] : ivf.baseCounts[c]
+}
+
 export function ivfBytes(ivf: Ivf): number {
   return ivf.baseOffsets.byteLength + ivf.baseGaps.byteLength + ivf.deltaOffsets.byteLength + ivf.deltaGaps.byteLength + ivf.blockSlot.byteLength +
     ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength

@@ -24,7 +24,7 @@
 import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
 import { float32Below } from './float32.js'
-import type { Ivf } from './ivf.js'
+import { type Ivf, liveVectorsInCell } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
@@ -323,8 +323,8 @@ function deeperCells(
   S = sView(view, S, sPtr, cset.k, qlen) // widenChosen may have grown the arena
   // live vectors per cell (not the lists' entries, which keep deleted vectors until a rebuild): the same for a live
   // index and its loaded snapshot, so the depths and results are too
-  const { baseCounts: bc, deltaCounts: dc, k } = view.ivf!
-  const listSize = dc.length > 0 ? (c: number): number => bc[c] + dc[c] : (c: number): number => bc[c]
+  const ivf = view.ivf!, k = ivf.k
+  const listSize = (c: number): number => liveVectorsInCell(ivf, c)
   let total = 0
   for (let c = 0; c < k; c++) total += listSize(c)
   return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k), stop: { min: rule.min, at: stopAt } }

@@ -20,8 +20,7 @@
  * them; on zipf-quarter the probe still takes ~13 ms of a 22 ms search).
  */
 import { AppError } from '../errors.js'
-import type { Ivf } from './ivf.js'
-import { slotOfVector } from './ivf.js'
+import { type Ivf, liveVectorsInCell, slotOfVector } from './ivf.js'
 import type { ResidualCodec } from './residual-codec.js'
 
 /** Positions per gather chunk: bounds the scratch (chunk × bytesPerVector) while keeping each pass long. */
@@ -215,6 +214,8 @@ export interface ProbeJob {
   stop: ProbeStop | undefined
   /** the first token of the part: tokens [from, qlen) */
   from: number
+  /** Σ tokenListBound over tokens [from, qlen): the list entries the part can need */
+  room: number
 }
 
 /** Per token j ≥ from, its documents (first-touched order) and best scores, and its final count of probed cells. */
@@ -272,18 +273,14 @@ function prepare(sc: ProbeScratch, nSlots: number, bpv: number, qlen: number): v
  * and never more than the documents.
  */
 export function tokenListBound(ivf: Ivf, job: ProbeJob, j: number, nSlots: number): number {
-  const { baseCounts: bc, deltaCounts: dc } = ivf
   let n = 0
-  for (let i = 0; i < job.counts[j]; i++) {
-    const c = job.chosen[j * job.stride + i]
-    n += bc[c] + (dc.length > 0 ? dc[c] : 0)
-  }
+  for (let i = 0; i < job.counts[j]; i++) n += liveVectorsInCell(ivf, job.chosen[j * job.stride + i])
   return Math.min(n, nSlots)
 }
 
 /**
- * Scans the job's tokens [from, qlen) into `out` (start must hold qlen − from + 1 entries, slots and bests room for
- * Σ tokenListBound); out.counts gets each token's final count of cells (lower where it stopped early).
+ * Scans the job's tokens [from, qlen) into `out` (start must hold qlen − from + 1 entries, slots and bests job.room);
+ * out.counts gets each token's final count of cells (lower where it stopped early).
  */
 export function scanTokensInto(src: ProbeSource, job: ProbeJob, sc: ProbeScratch, out: ProbeLists): void {
   prepare(sc, src.nSlots, src.codec.bytesPerVector, job.qlen)
@@ -306,16 +303,17 @@ export function scanTokensInto(src: ProbeSource, job: ProbeJob, sc: ProbeScratch
 }
 
 /**
- * The first token of the part to offer another thread: the suffix of tokens holding about half of the probe's cost
- * (live vectors in the tokens' probed cells). qlen when there is nothing worth offering.
+ * The part to offer another thread: the suffix of tokens [from, qlen) holding about half of the probe's cost (live
+ * vectors in the tokens' probed cells, their tokenListBound), and that cost, the room its lists need. from = qlen when
+ * there is nothing worth offering.
  */
-export function offloadSplit(ivf: Ivf, job: ProbeJob, nSlots: number): number {
+export function offloadSplit(ivf: Ivf, job: ProbeJob, nSlots: number): { from: number; room: number } {
   const cost = new Float64Array(job.qlen)
   let total = 0
   for (let j = 0; j < job.qlen; j++) total += cost[j] = tokenListBound(ivf, job, j, nSlots)
   let suffix = 0, from = job.qlen
   while (from > 1 && suffix + cost[from - 1] <= total / 2) suffix += cost[--from]
-  return from
+  return { from, room: suffix }
 }
 
 /**
@@ -336,13 +334,14 @@ export function probeScores(
   const w = codec.centroidWeight
   const bases = new Float64Array(qlen * stride)
   for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) bases[j * stride + i] = w * S[chosen[j * stride + i] * qlen + j]
-  const job: ProbeJob = { query, qlen, chosen, stride, counts, bases, stop, from: qlen }
+  const job: ProbeJob = { query, qlen, chosen, stride, counts, bases, stop, from: qlen, room: 0 }
   const src: ProbeSource = { ivf, codec, residuals, docStart, nSlots, allowed }
   if (offload !== undefined) {
-    const from = offloadSplit(ivf, job, nSlots)
+    const { from, room } = offloadSplit(ivf, job, nSlots)
     if (from < qlen) {
       job.from = from
-      if (!offload.offer(job)) job.from = qlen
+      job.room = room
+      if (!offload.offer(job)) { job.from = qlen; job.room = 0 }
     }
   }
   const docEpoch = nextEpoch(sc)

@@ -5,7 +5,7 @@ import type { SharedViewMessage } from './shared-view.js'
 
 /** params without the filter function: a filter arrives compiled to `allowed` (1 = live and passing, per slot). */
 export type WorkerSearchParams = Omit<SearchParams, 'filter'>
-/** share: an idle sibling may scan part of the probe (search-share.ts); shareWaitMs: see createSearchPool */
+/** share: an idle sibling may do part of the search (search-share.ts); shareWaitMs: see createSearchPool */
 export interface SearchRequest {
   type: 'search'; id: number; key: number; query: Float32Array; params: WorkerSearchParams; allowed?: Uint8Array; share?: boolean; shareWaitMs?: number
 }
@@ -21,7 +21,7 @@ export type SearchWorkerReply =
   | { type: 'ready' }
   | {
     type: 'result'; id: number; slots: Uint32Array; scores: Float64Array; timingsMs: Partial<Record<SearchStage, number>>; workerMs: number
-    /** how many parts of the search (probe, exact batches) a sibling did */
+    /** how many parts of the search (centroid scores, probe, exact batches) a sibling did */
     helped: number
   }
   /** a help request for the pool to forward to an idle worker */

@@ -28,7 +28,7 @@ export interface SearchResult {
   timingsMs: Partial<Record<SearchStage, number>>
   /** the search's time inside its worker (the rest of the round trip is messaging, queueing and the slot mapping) */
   workerMs?: number
-  /** how many parts of the search (the probe, exact batches) a sibling worker did (search-share.ts) */
+  /** how many parts of the search (centroid scores, probe, exact batches) a sibling worker did (search-share.ts) */
   helped?: number
 }
 export interface SearchPoolLogger { warn(o: object, msg?: string): void }
@@ -83,8 +83,8 @@ export function defaultSearchWorkers(opts: { cores: number; provider: string; or
 }
 
 /**
- * sharing (default true): a search may hand part of its probe and exact stage to a worker that is idle when it asks
- * (search-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
+ * sharing (default true): a search may hand part of its centroid scores, probe and exact stage to a worker that is
+ * idle when it asks (search-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
  * shareWaitMsForTests: the owner first waits up to this long for a helper to claim each part (on small test indexes
  * the owner would otherwise finish before a helper hears of it); helperDelayMsForTests: per forwarded request, how
  * long its helper sleeps after claiming (to kill it mid-job).

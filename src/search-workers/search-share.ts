@@ -22,7 +22,7 @@
 import { centroidArena } from '../index/kmeans.js'
 import { type CentroidOffload, centroidScoreRows, exactScores, type ExactOffload, type SearchView } from '../index/plaid-search.js'
 import {
-  createProbeScratch, type ProbeJob, type ProbeLists, type ProbeOffload, type ProbeScratch, type ProbeSource, scanTokensInto, tokenListBound,
+  createProbeScratch, type ProbeJob, type ProbeLists, type ProbeOffload, type ProbeScratch, type ProbeSource, scanTokensInto,
 } from '../index/probe-scores.js'
 
 const POSTED = 1, CLAIMED = 2, DONE = 3, FAILED = 4, OWNER = 5
@@ -71,7 +71,7 @@ function readProbeJob(buf: SharedArrayBuffer): { job: ProbeJob; lists: ProbeList
   const [, qlen, dim, stride, from, stopMin, cap] = new Uint32Array(buf, 0, HEADER) as unknown as number[]
   const L = probeLayout(qlen, dim, stride, from, cap)
   const job: ProbeJob = {
-    qlen, stride, from,
+    qlen, stride, from, room: cap,
     query: new Float32Array(buf, L.query, qlen * dim),
     chosen: new Uint32Array(buf, L.chosen, qlen * stride),
     counts: new Uint32Array(buf, L.counts, qlen),
@@ -177,10 +177,8 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
     helped = 0
     const probe: ProbeOffload = {
       offer(job) {
-        const { qlen, stride, from } = job
+        const { qlen, stride, from, room: cap } = job
         const dim = job.query.length / qlen
-        let cap = 0
-        for (let j = from; j < qlen; j++) cap += tokenListBound(view.ivf!, job, j, view.nSlots)
         room(probeLayout(qlen, dim, stride, from, cap).end)
         new Uint32Array(buf, 0, HEADER).set([PROBE, qlen, dim, stride, from, job.stop?.min ?? NO_STOP, cap])
         const { job: shared } = readProbeJob(buf)

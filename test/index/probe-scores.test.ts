@@ -135,7 +135,8 @@ t.test(`dim ${dim}, ${numCentroids} centroids: per document and token, the best 
     let suffix = 0, total = 0
     for (let j = 0; j < qlen; j++) { total += cost(j); if (j >= from) suffix += cost(j) }
     t.ok(suffix <= total / 2 && suffix + cost(from - 1) > total / 2, `query ${qi}: the offered suffix holds ${suffix} of ${total} vectors (the most that is ≤ half)`)
-    t.equal(offloadSplit(view.ivf!, offered!, view.nSlots), from)
+    t.same(offloadSplit(view.ivf!, offered!, view.nSlots), { from, room: suffix }, `query ${qi}: the split, and the room its lists need`)
+    t.equal(offered!.room, suffix, `query ${qi}: the offered job carries that room`)
     if (qi === 0) {
       // lists one entry short of what the tokens reach: an error, not silently dropped documents
       const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
