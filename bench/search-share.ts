@@ -1,6 +1,7 @@
 /**
  * Search sharing (src/search-workers/search-share.ts): latency of one search at a time through a 2-worker pool with
- * sharing on against the same pool and workers without it, and the in-process search, query by query alternating on
+ * sharing on (`shared`: the helper lingers on the search; `asked`: it is asked through the pool for each part) against
+ * the same pool and workers without it (`alone`), and the in-process search, query by query alternating on
  * the same snapshot (the ratios hold on a shared machine whose speed swings within minutes; separate runs do not
  * compare, and neither do two pools in one process: their threads' speeds differed by up to 1.4× within one run).
  *
@@ -8,7 +9,7 @@
  *
  * --data: an embedding set (bench:gen) for its queries; --snapshot: an index snapshot of it (bench:matrix's cache,
  * /tmp/jacolbert-matrix/index/<preset>-nbits2-<code>/snapshot). Per round: p50/p95 of the round trip for each
- * configuration, the worker's own time, how many searches a sibling helped, the ratios; and whether the three
+ * configuration, the worker's own time, how many searches a sibling helped, the ratios; and whether the four
  * return the same top-k ids (sharing must not change results).
  */
 import { writeFileSync } from 'node:fs'
@@ -35,7 +36,8 @@ const k = Number(values.k)
 const n = Math.min(set.nQueries, Number(values.queries))
 const { dim, queryLen: L } = set
 const query = (q: number): Float32Array => set.queries.subarray(q * L * dim, (q + 1) * L * dim)
-type Name = 'inProcess' | 'alone' | 'shared'
+type Name = 'inProcess' | 'alone' | 'asked' | 'shared'
+const NAMES: Name[] = ['inProcess', 'alone', 'asked', 'shared']
 const run = async (name: Name, q: number): Promise<{ ms: number; workerMs: number; helped: boolean; ids: string }> => {
   const t0 = performance.now()
   if (name === 'inProcess') {
@@ -43,44 +45,47 @@ const run = async (name: Name, q: number): Promise<{ ms: number; workerMs: numbe
     const ms = performance.now() - t0
     return { ms, workerMs: ms, helped: false, ids: r.hits.map((h) => h.id).join(',') }
   }
-  const r = await pool.search(index, query(q), { k }, { sharing: name === 'shared' })
+  const r = await pool.search(index, query(q), { k }, { sharing: name !== 'alone', linger: name === 'shared' })
   return { ms: performance.now() - t0, workerMs: r.workerMs ?? NaN, helped: (r.helped ?? 0) > 0, ids: r.hits.map((h) => h.id).join(',') }
 }
-for (let q = 0; q < Math.min(20, n); q++) for (const name of ['inProcess', 'alone', 'shared'] as Name[]) await run(name, q)
+for (let q = 0; q < Math.min(20, n); q++) for (const name of NAMES) await run(name, q)
 
 const pct = (a: number[], p: number): number => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const rounds: Array<Record<string, unknown>> = []
 let differ = 0
 for (let r = 0; r < Number(values.rounds); r++) {
-  const lat: Record<Name, number[]> = { inProcess: [], alone: [], shared: [] }
-  const inWorker: Record<Name, number[]> = { inProcess: [], alone: [], shared: [] }
+  const lat: Record<Name, number[]> = { inProcess: [], alone: [], asked: [], shared: [] }
+  const inWorker: Record<Name, number[]> = { inProcess: [], alone: [], asked: [], shared: [] }
   let helped = 0
   for (let q = 0; q < n; q++) {
-    const order: Name[] = q % 3 === 0 ? ['inProcess', 'alone', 'shared'] : q % 3 === 1 ? ['shared', 'inProcess', 'alone'] : ['alone', 'shared', 'inProcess']
+    // each configuration in each position of the order equally often
+    const order = NAMES.map((_, i) => NAMES[(i + q) % NAMES.length]!)
     const ids = new Set<string>()
     for (const name of order) {
       const x = await run(name, q)
       lat[name].push(x.ms)
       inWorker[name].push(x.workerMs)
-      if (x.helped) helped++
+      if (x.helped && name === 'shared') helped++
       ids.add(x.ids)
     }
     if (r === 0 && ids.size > 1) differ++
   }
   const row = {
     round: r + 1,
-    p50: { inProcess: pct(lat.inProcess, 0.5), alone: pct(lat.alone, 0.5), shared: pct(lat.shared, 0.5) },
-    p95: { inProcess: pct(lat.inProcess, 0.95), alone: pct(lat.alone, 0.95), shared: pct(lat.shared, 0.95) },
-    workerP50: { alone: pct(inWorker.alone, 0.5), shared: pct(inWorker.shared, 0.5) },
+    p50: { inProcess: pct(lat.inProcess, 0.5), alone: pct(lat.alone, 0.5), asked: pct(lat.asked, 0.5), shared: pct(lat.shared, 0.5) },
+    p95: { inProcess: pct(lat.inProcess, 0.95), alone: pct(lat.alone, 0.95), asked: pct(lat.asked, 0.95), shared: pct(lat.shared, 0.95) },
+    workerP50: { alone: pct(inWorker.alone, 0.5), asked: pct(inWorker.asked, 0.5), shared: pct(inWorker.shared, 0.5) },
     helped: helped / n,
   }
   rounds.push(row)
   const f = (x: number): string => x.toFixed(2)
   console.log(`round ${r + 1}: p50 in-process ${f(row.p50.inProcess)} ms | pool alone ${f(row.p50.alone)} (worker ${f(row.workerP50.alone)}) | ` +
-    `pool shared ${f(row.p50.shared)} (worker ${f(row.workerP50.shared)}), helped ${(row.helped * 100).toFixed(0)} % | ` +
-    `shared vs alone ${(row.p50.alone / row.p50.shared).toFixed(2)}×, vs in-process ${(row.p50.inProcess / row.p50.shared).toFixed(2)}× | ` +
-    `p95 ${f(row.p95.inProcess)} / ${f(row.p95.alone)} / ${f(row.p95.shared)}`)
+    `asked ${f(row.p50.asked)} (worker ${f(row.workerP50.asked)}) | ` +
+    `shared ${f(row.p50.shared)} (worker ${f(row.workerP50.shared)}), helped ${(row.helped * 100).toFixed(0)} % | ` +
+    `shared vs alone ${(row.p50.alone / row.p50.shared).toFixed(2)}×, vs asked ${(row.p50.asked / row.p50.shared).toFixed(2)}×, ` +
+    `vs in-process ${(row.p50.inProcess / row.p50.shared).toFixed(2)}× | ` +
+    `p95 ${f(row.p95.inProcess)} / ${f(row.p95.alone)} / ${f(row.p95.asked)} / ${f(row.p95.shared)}`)
 }
-console.log(`queries whose top ${k} ids differ between the three: ${differ} of ${n}`)
+console.log(`queries whose top ${k} ids differ between the four: ${differ} of ${n}`)
 if (values.json) writeFileSync(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, k, queries: n, workers, rounds, differ }, null, 2))
 await pool.close()

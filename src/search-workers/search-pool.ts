@@ -18,7 +18,7 @@ import { AppError, type ErrorCode } from '../errors.js'
 import type { SearchView } from '../index/plaid-search.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage } from '../index/types.js'
 import type { SearchWorkerMessage, SearchWorkerReply, WorkerSearchParams } from './protocol.js'
-import { abandonShareRequest, type ShareRequest, shareRequestOpen } from './search-share.js'
+import { abandonHelper, endOwner, type ShareChannel, wakeLingerer } from './search-share.js'
 import { createViewPublisher, type SharedViewMessage } from './shared-view.js'
 
 /** What the pool needs of an index (PlaidIndex has it). */
@@ -35,13 +35,18 @@ export interface SearchPoolLogger { warn(o: object, msg?: string): void }
 
 export interface SearchPool {
   readonly size: number
-  /** opts.sharing: this search's own setting (default: the pool's), for A/B measurements on the same workers */
-  search(index: SearchSource, query: Float32Array, params: SearchParams, opts?: { sharing?: boolean }): Promise<SearchResult>
+  /**
+   * opts.sharing, opts.linger: this search's own settings (default: the pool's), for A/B measurements on the same
+   * workers
+   */
+  search(index: SearchSource, query: Float32Array, params: SearchParams, opts?: { sharing?: boolean; linger?: boolean }): Promise<SearchResult>
   /** Versions still held by the workers (current ones plus superseded ones with searches running). */
   versionsHeld(): number
   close(): Promise<void>
   /** Test hook: kill worker i now (Worker.terminate, whatever it is running), as a crash would end it. */
   killWorkerForTests(i: number): void
+  /** Help requests the pool has forwarded from owners to helpers (tests, diagnostics: lingering helpers need none). */
+  readonly requestsForwarded: number
 }
 
 interface Published {
@@ -55,8 +60,13 @@ interface Published {
 
 interface Pending { resolve(r: SearchResult): void; reject(e: Error): void; pub: Published }
 
-/** helping: the help requests forwarded to this worker whose jobs may still be open */
-interface PoolWorker { worker: Worker; pending: Map<number, Pending>; closing: boolean; helping: ShareRequest[] }
+/**
+ * inbox: messages sent and not yet taken up by the worker (it decrements), which a lingering helper watches; channel:
+ * its control block and latest job buffer as an owner; helping: the owners' control blocks it was sent to help on
+ */
+interface PoolWorker {
+  worker: Worker; threadId: number; pending: Map<number, Pending>; closing: boolean; inbox: Int32Array; channel: ShareChannel | null; helping: Set<Int32Array>
+}
 
 function workerUrl(): string {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
@@ -64,12 +74,12 @@ function workerUrl(): string {
 }
 
 /** Same bootstrap as the encoder's workers: under tsx/tap (.ts) the worker registers tsx's hooks itself. */
-function spawn(): Worker {
+function spawn(inbox: Int32Array): Worker {
   const url = workerUrl()
   const load = url.endsWith('.ts')
     ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}) })`
     : `import(${JSON.stringify(url)})`
-  return new Worker(`${load}.catch((e) => { console.error(e); process.exit(70) })`, { eval: true, execArgv: process.execArgv })
+  return new Worker(`${load}.catch((e) => { console.error(e); process.exit(70) })`, { eval: true, execArgv: process.execArgv, workerData: { inbox } })
 }
 
 /**
@@ -85,12 +95,14 @@ export function defaultSearchWorkers(opts: { cores: number; provider: string; or
 /**
  * sharing (default true): a search may hand part of its centroid scores, probe and exact stage to a worker that is
  * idle when it asks (search-share.ts); with one worker, or every worker busy, each search runs on its own worker alone.
- * shareWaitMsForTests: the owner first waits up to this long for a helper to claim each part (on small test indexes
- * the owner would otherwise finish before a helper hears of it); helperDelayMsForTests: per forwarded request, how
- * long its helper sleeps after claiming (to kill it mid-job).
+ * linger (default true): the idle worker invited to a shared search waits on the owner for each part instead of being
+ * asked for it through this thread (search-share.ts). shareWaitMsForTests: the owner first waits up to this long for
+ * a helper to claim each part (on small test indexes the owner would otherwise finish before a helper hears of it);
+ * helperDelayMsForTests: per forwarded request or invitation, how long its helper sleeps after claiming (to kill it
+ * mid-job).
  */
 export async function createSearchPool(opts: {
-  workers: number; logger?: SearchPoolLogger; sharing?: boolean; shareWaitMsForTests?: number; helperDelayMsForTests?: () => number
+  workers: number; logger?: SearchPoolLogger; sharing?: boolean; linger?: boolean; shareWaitMsForTests?: number; helperDelayMsForTests?: () => number
 }): Promise<SearchPool> {
   const n = Math.max(1, Math.floor(opts.workers))
   const publisher = createViewPublisher()
@@ -108,9 +120,16 @@ export async function createSearchPool(opts: {
   let nextKey = 1
   let nextId = 1
   let closed = false
+  let requestsForwarded = 0
 
+  /** Every message to a worker: counted in its inbox first, then a lingering wait of it is cut short. */
+  const send = (w: PoolWorker, m: SearchWorkerMessage, transfer: ArrayBuffer[] = []): void => {
+    Atomics.add(w.inbox, 0, 1)
+    wakeLingerer(w.helping)
+    w.worker.postMessage(m, transfer)
+  }
   const postAll = (m: SearchWorkerMessage): void => {
-    for (const w of workers) w.worker.postMessage(m)
+    for (const w of workers) send(w, m)
   }
 
   function maybeRelease(p: Published): void {
@@ -120,11 +139,13 @@ export async function createSearchPool(opts: {
   }
 
   async function start(): Promise<PoolWorker> {
-    const worker = spawn()
-    const pw: PoolWorker = { worker, pending: new Map(), closing: false, helping: [] }
+    const inbox = new Int32Array(new SharedArrayBuffer(4))
+    const worker = spawn(inbox)
+    // threadId now: it reads -1 once the thread has stopped, when the pool still needs it to clear the helper's marks
+    const pw: PoolWorker = { worker, threadId: worker.threadId, pending: new Map(), closing: false, inbox, channel: null, helping: new Set() }
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: SearchWorkerReply): void => {
-        if (m.type === 'ready') { worker.off('error', reject); resolve() }
+        if (m.type === 'ready') { pw.channel = m.share; worker.off('error', reject); resolve() }
       }
       worker.once('message', onMsg)
       worker.once('error', reject)
@@ -132,14 +153,14 @@ export async function createSearchPool(opts: {
     worker.on('message', (m: SearchWorkerReply) => {
       if (m.type === 'ready') return
       if (m.type === 'share-help') {
+        pw.channel = { ctrl: m.ctrl, buf: m.buf, gen: m.gen }
         // to a worker with no search of its own (it answers at once); none idle: the owner scans it all itself
         const idle = workers.find((x) => x !== pw && x.pending.size === 0 && !x.closing)
         if (idle !== undefined) {
           const delay = opts.helperDelayMsForTests?.() ?? 0
-          const req = delay > 0 ? { ...m, delayMsForTests: delay } : m
-          idle.helping = idle.helping.filter(shareRequestOpen)
-          idle.helping.push(req)
-          idle.worker.postMessage(req)
+          idle.helping.add(m.ctrl)
+          requestsForwarded++
+          send(idle, delay > 0 ? { ...m, delayMsForTests: delay } : m)
         }
         return
       }
@@ -163,9 +184,13 @@ export async function createSearchPool(opts: {
       maybeRelease(p.pub)
     })
     const fail = (why: string): void => {
-      // jobs it had claimed for other searches: their owners do them now
-      for (const r of pw.helping) abandonShareRequest(r)
-      pw.helping = []
+      // jobs it had claimed for other searches: their owners do them now; a helper lingering on it goes back
+      abandonHelper(pw.helping, pw.threadId)
+      pw.helping.clear()
+      if (pw.channel !== null) {
+        endOwner(pw.channel.ctrl)
+        for (const x of workers) x.helping.delete(pw.channel.ctrl)
+      }
       for (const p of pw.pending.values()) {
         p.pub.running--
         p.reject(new AppError('INTERNAL_ERROR', `search worker stopped: ${why}`))
@@ -179,7 +204,7 @@ export async function createSearchPool(opts: {
       start().then((nw) => {
         if (closed) { void nw.worker.terminate(); return }
         // the versions new searches may name: every one not superseded
-        for (const p of held.values()) if (!p.superseded) nw.worker.postMessage(p.msg)
+        for (const p of held.values()) if (!p.superseded) send(nw, p.msg)
         workers.push(nw)
       }, (e: Error) => opts.logger?.warn({ err: e.message }, 'could not restart a search worker'))
     }
@@ -238,11 +263,20 @@ export async function createSearchPool(opts: {
         // embeddings) is sliced first (on a 500-query set's buffer, 8 MB, the copy took ~2 ms per search)
         const sent = query.byteLength === query.buffer.byteLength ? query : query.slice()
         // sharing only where some other worker is idle now (it may not be by the time the probe asks: then none helps)
-        const share = (searchOpts?.sharing ?? opts.sharing) !== false && !allowed && workers.some((x) => x !== w && x.pending.size === 0)
-        const req: SearchWorkerMessage = {
-          type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}), ...(share ? { share, shareWaitMs: opts.shareWaitMsForTests ?? 0 } : {}),
+        const helper = (searchOpts?.sharing ?? opts.sharing) !== false && !allowed ? workers.find((x) => x !== w && x.pending.size === 0 && !x.closing) : undefined
+        const share = helper !== undefined
+        const linger = (searchOpts?.linger ?? opts.linger) !== false
+        if (helper !== undefined && linger && w.channel !== null) {
+          // invited before the search is sent, so that it waits on the owner's first part already
+          const delay = opts.helperDelayMsForTests?.() ?? 0
+          helper.helping.add(w.channel.ctrl)
+          send(helper, { type: 'share-linger', ...w.channel, ...(delay > 0 ? { delayMsForTests: delay } : {}) })
         }
-        w.worker.postMessage(req, allowed ? [allowed.buffer as ArrayBuffer] : [])
+        const req: SearchWorkerMessage = {
+          type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}),
+          ...(share ? { share, shareWaitMs: opts.shareWaitMsForTests ?? 0, ...(linger ? {} : { linger: false }) } : {}),
+        }
+        send(w, req, allowed ? [allowed.buffer as ArrayBuffer] : [])
       })
     },
     versionsHeld: () => held.size,
@@ -258,5 +292,6 @@ export async function createSearchPool(opts: {
     killWorkerForTests(i) {
       void workers[i]?.worker.terminate()
     },
+    get requestsForwarded() { return requestsForwarded },
   }
 }

@@ -18,6 +18,15 @@
  * helper that dies mid-job is waited for at most HELPER_WAIT_MS, then the owner does the job itself. Both parts are
  * computed by the same functions whichever thread runs them, and merged in the same order, so a search's hits do not
  * depend on sharing.
+ *
+ * Lingering: a request travels owner → main thread → helper, and the helper started ~0.3 ms late on every part
+ * (BENCHMARKS.md § Search sharing). So an idle helper also lingers on the owner's control word (Atomics.wait, no CPU)
+ * for the rest of the search: invited by the pool when it dispatches a shared search (before the owner has posted
+ * anything), and after each job it was asked for. It claims each job the moment it is posted; the owner asks the pool
+ * only when nobody lingers. A lingering helper stops at the owner's end of search, after LINGER_MS without a job, or at
+ * once when the pool sends it anything (its inbox word counts messages not yet handled, and the pool wakes it), so its
+ * own searches and index versions never wait on another search. Whoever lingers is named in the control block, and a
+ * helper that stops there is cleared by the pool, together with its claims.
  */
 import { centroidArena } from '../index/kmeans.js'
 import { type CentroidOffload, centroidScoreRows, exactScores, type ExactOffload, type SearchView } from '../index/plaid-search.js'
@@ -25,32 +34,59 @@ import {
   createProbeScratch, type ProbeJob, type ProbeLists, type ProbeOffload, type ProbeScratch, type ProbeSource, scanTokensInto,
 } from '../index/probe-scores.js'
 
-const POSTED = 1, CLAIMED = 2, DONE = 3, FAILED = 4, OWNER = 5
+const POSTED = 1, CLAIMED = 2, DONE = 3, FAILED = 4, OWNER = 5, ENDED = 6
+/** The control block's words: the job state (seq << 3 | state), the lingering helper's threadId (0: none), the buffer's generation. */
+const STATE = 0, LINGERER = 1, GEN = 2
 const HELPER_WAIT_MS = 30_000
+/** How long a lingering helper waits for the next job of a search (the gaps between parts are 0.1–4 ms). */
+export const LINGER_MS = 50
 /**
  * u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap; exact: task, qlen, dim, n;
- * centroids: task, qlen, dim, from, k
+ * centroids: task, qlen, dim, from, k. Word 7 of every job: the index version it runs on.
  */
 const HEADER = 8
 const NO_STOP = 0xffffffff
 const PROBE = 1, EXACT = 2, CENTROIDS = 3
+const KEY_WORD = 7
 
-/** What the owner's worker sends (through the pool) to a helper; delayMsForTests: the helper sleeps after claiming. */
-export interface ShareRequest { type: 'share-help'; key: number; ctrl: Int32Array; buf: SharedArrayBuffer; seq: number; delayMsForTests?: number }
+/** An owner's control block and job buffer as a helper reaches them; gen: the buffer's generation. */
+export interface ShareChannel { ctrl: Int32Array; buf: SharedArrayBuffer; gen: number }
+/**
+ * What the owner's worker sends (through the pool) to a helper for one job; linger: then stay for the search's next
+ * jobs; delayMsForTests: the helper sleeps after claiming.
+ */
+export interface ShareRequest extends ShareChannel { type: 'share-help'; seq: number; linger?: boolean; delayMsForTests?: number }
+/** The pool's invitation to linger on an owner's channel for the search it has just dispatched there. */
+export interface LingerRequest extends ShareChannel { type: 'share-linger'; delayMsForTests?: number }
 
 /** Whether the request's job may still be done by a helper (posted, or claimed and not finished). */
 export function shareRequestOpen(m: ShareRequest): boolean {
-  const v = Atomics.load(m.ctrl, 0)
+  const v = Atomics.load(m.ctrl, STATE)
   return v === ((m.seq << 3) | POSTED) || v === ((m.seq << 3) | CLAIMED)
 }
 
 /**
- * For the pool, when the worker a request went to has stopped: a job it had claimed is marked FAILED, so that its
- * owner does the job itself at once instead of waiting for a thread that is gone.
+ * For the pool, when a helper has stopped: on each owner's control block it was sent to, a claimed job is marked
+ * FAILED (its owner does it itself at once, on a fresh buffer) and its lingering mark is cleared (the owner asks the
+ * pool again). A claim held by another, live helper may be failed too; its owner then only repeats that part.
  */
-export function abandonShareRequest(m: ShareRequest): void {
-  const tag = m.seq << 3
-  if (Atomics.compareExchange(m.ctrl, 0, tag | CLAIMED, tag | FAILED) === (tag | CLAIMED)) Atomics.notify(m.ctrl, 0)
+export function abandonHelper(ctrls: Iterable<Int32Array>, threadId: number): void {
+  for (const ctrl of ctrls) {
+    const v = Atomics.load(ctrl, STATE)
+    if ((v & 7) === CLAIMED && Atomics.compareExchange(ctrl, STATE, v, (v & ~7) | FAILED) === v) Atomics.notify(ctrl, STATE)
+    Atomics.compareExchange(ctrl, LINGERER, threadId, 0)
+  }
+}
+
+/** For the pool, when an owner has stopped: whoever lingers on its control block goes back to its own messages. */
+export function endOwner(ctrl: Int32Array): void {
+  Atomics.store(ctrl, STATE, ENDED)
+  Atomics.notify(ctrl, STATE)
+}
+
+/** For the pool, after it sent a worker a message: a wait on any of these blocks returns (the inbox word says why). */
+export function wakeLingerer(ctrls: Iterable<Int32Array>): void {
+  for (const ctrl of ctrls) Atomics.notify(ctrl, STATE)
 }
 
 /** Byte offsets of a probe job's parts in its buffer (8-byte aligned regions first). */
@@ -121,8 +157,15 @@ function sourceOf(view: SearchView): ProbeSource {
 export interface SearchOffloads { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
 
 export interface SearchShare {
-  /** claimWaitMs (tests): how long the owner first waits for a helper to claim each job, so that one does */
-  offloadsFor(key: number, view: SearchView, claimWaitMs?: number): SearchOffloads
+  /**
+   * claimWaitMs (tests): how long the owner first waits for a helper to claim each job, so that one does; linger
+   * (default true): helpers asked for a job may stay for the search's next ones
+   */
+  offloadsFor(key: number, view: SearchView, claimWaitMs?: number, linger?: boolean): SearchOffloads
+  /** The search that used offloadsFor has ended (or thrown, after settle): a lingering helper leaves. */
+  end(): void
+  /** The control block and current buffer, for the pool to invite helpers with. */
+  channel(): ShareChannel
   /** How many jobs of the current search a helper did (tests, diagnostics); reset by offloadsFor. */
   readonly helped: number
   /**
@@ -134,47 +177,63 @@ export interface SearchShare {
 
 /** The owner's side, one per worker: `ask` sends a help request towards the pool. */
 export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
-  const ctrl = new Int32Array(new SharedArrayBuffer(4))
+  const ctrl = new Int32Array(new SharedArrayBuffer(12))
   let buf = new SharedArrayBuffer(1 << 16)
+  let gen = 0
+  let askedGen = -1
   let seq = 0
   let helped = 0
+  let lingering = true
   // the probe jobs the owner runs itself use a scratch of their own: the probe's scratch is mid-merge
   const own: ProbeScratch = createProbeScratch()
 
+  /** A new buffer: a helper holding the old one (lingering, or late) sees the generation change and does not claim. */
+  const fresh = (bytes: number, keep: boolean): void => {
+    const old = buf
+    buf = new SharedArrayBuffer(bytes)
+    if (keep) new Uint8Array(buf).set(new Uint8Array(old))
+    gen = (gen + 1) | 0
+    Atomics.store(ctrl, GEN, gen)
+  }
   const room = (bytes: number): void => {
-    if (buf.byteLength < bytes) buf = new SharedArrayBuffer(Math.max(bytes, Math.ceil(buf.byteLength * 1.5)))
+    if (buf.byteLength < bytes) fresh(Math.max(bytes, Math.ceil(buf.byteLength * 1.5)), false)
   }
   const post = (key: number): void => {
-    seq = (seq + 1) & 0x0fffffff
-    Atomics.store(ctrl, 0, (seq << 3) | POSTED)
-    ask({ type: 'share-help', key, ctrl, buf, seq })
+    new Uint32Array(buf, 0, HEADER)[KEY_WORD] = key
+    seq = (seq + 1) & 0x00ffffff
+    Atomics.store(ctrl, STATE, (seq << 3) | POSTED)
+    Atomics.notify(ctrl, STATE)
+    // a lingering helper has seen the job (it claims it, or leaves and the owner does it): no request needed
+    if (gen !== askedGen || Atomics.load(ctrl, LINGERER) === 0) {
+      askedGen = gen
+      ask({ type: 'share-help', ctrl, buf, gen, seq, ...(lingering ? { linger: true } : {}) })
+    }
   }
   /** true: a helper did the posted job; false: the owner must do it (no helper claimed it, or one failed) */
   const awaitHelper = (claimWaitMs: number): boolean => {
     const tag = seq << 3
-    if (claimWaitMs > 0) Atomics.wait(ctrl, 0, tag | POSTED, claimWaitMs)
-    if (Atomics.compareExchange(ctrl, 0, tag | POSTED, tag | OWNER) === (tag | POSTED)) return false
+    // (tests) the pool's wake-ups of lingering helpers notify this word too: wait out the time, not one wake-up
+    const claimBy = performance.now() + claimWaitMs
+    while (Atomics.load(ctrl, STATE) === (tag | POSTED) && performance.now() < claimBy) Atomics.wait(ctrl, STATE, tag | POSTED, claimBy - performance.now())
+    if (Atomics.compareExchange(ctrl, STATE, tag | POSTED, tag | OWNER) === (tag | POSTED)) return false
     const until = performance.now() + HELPER_WAIT_MS
-    let v = Atomics.load(ctrl, 0)
+    let v = Atomics.load(ctrl, STATE)
     while (v === (tag | CLAIMED) && performance.now() < until) {
-      Atomics.wait(ctrl, 0, v, 1000)
-      v = Atomics.load(ctrl, 0)
+      Atomics.wait(ctrl, STATE, v, 1000)
+      v = Atomics.load(ctrl, STATE)
     }
     if (v === (tag | DONE)) {
       helped++
       return true
     }
-    if (v === (tag | CLAIMED)) {
-      // a helper that stopped mid-job: work on a copy of the job (it might still write the shared buffer)
-      const copy = new SharedArrayBuffer(buf.byteLength)
-      new Uint8Array(copy).set(new Uint8Array(buf))
-      buf = copy
-    }
+    // a helper that stopped mid-job, or one failed by the pool while another may still write: work on a copy
+    fresh(buf.byteLength, true)
     return false
   }
 
-  function offloadsFor(key: number, view: SearchView, claimWaitMs = 0): SearchOffloads {
+  function offloadsFor(key: number, view: SearchView, claimWaitMs = 0, linger = true): SearchOffloads {
     helped = 0
+    lingering = linger
     const probe: ProbeOffload = {
       offer(job) {
         const { qlen, stride, from, room: cap } = job
@@ -238,44 +297,112 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
     get helped() { return helped },
     settle() {
       const tag = seq << 3
-      if (Atomics.compareExchange(ctrl, 0, tag | POSTED, tag | OWNER) === (tag | CLAIMED)) buf = new SharedArrayBuffer(buf.byteLength)
+      if (Atomics.compareExchange(ctrl, STATE, tag | POSTED, tag | OWNER) === (tag | CLAIMED)) fresh(buf.byteLength, false)
     },
+    end() {
+      seq = (seq + 1) & 0x00ffffff
+      Atomics.store(ctrl, STATE, (seq << 3) | ENDED)
+      Atomics.notify(ctrl, STATE)
+    },
+    channel: () => ({ ctrl, buf, gen }),
   }
 }
 
-/**
- * The helper's side: claims the job if it is still posted, does it on the version `key` (viewOf) with the helper's
- * probe scratch, and reports DONE, or FAILED when the version is unknown or the work throws.
- */
-export function helpWithSearch(m: ShareRequest, viewOf: (key: number) => SearchView | undefined, sc: ProbeScratch): boolean {
-  const tag = m.seq << 3
-  if (Atomics.compareExchange(m.ctrl, 0, tag | POSTED, tag | CLAIMED) !== (tag | POSTED)) return false
-  Atomics.notify(m.ctrl, 0) // an owner waiting for the claim (tests)
-  if (m.delayMsForTests) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.delayMsForTests)
+/** What a helper needs: the versions it holds, its probe scratch, its threadId and its inbox word (see the pool). */
+export interface HelperContext { viewOf(key: number): SearchView | undefined; sc: ProbeScratch; threadId: number; inbox: Int32Array }
+
+/** Runs the job in buf on the version its header names: DONE, or FAILED when the version is unknown. */
+function runJob(buf: SharedArrayBuffer, ctx: HelperContext): number {
+  const head = new Uint32Array(buf, 0, HEADER)
+  const view = ctx.viewOf(head[KEY_WORD]!)
+  if (view === undefined || view.ivf === null || view.codec === null || view.cset === null) return FAILED
+  const task = head[0]
+  if (task === PROBE) {
+    const { job, lists } = readProbeJob(buf)
+    scanTokensInto(sourceOf(view), job, ctx.sc, lists)
+    return DONE
+  }
+  if (task === CENTROIDS && centroidArena(view.cset) !== null) {
+    const job = readCentroidJob(buf)
+    job.scores.set(centroidRows(view, job.query, job.qlen, job.from, job.k))
+    return DONE
+  }
+  if (task === EXACT) {
+    const job = readExactJob(buf)
+    job.scores.set(exactScores(view, job.query, job.qlen, job.slots))
+    return DONE
+  }
+  return FAILED
+}
+
+/** Claims the job tagged `tag` if it is still posted and does it: undefined when not claimed, else DONE or FAILED. */
+function claimAndRun(ctrl: Int32Array, buf: SharedArrayBuffer, tag: number, ctx: HelperContext, delayMs?: number): number | undefined {
+  if (Atomics.compareExchange(ctrl, STATE, tag | POSTED, tag | CLAIMED) !== (tag | POSTED)) return undefined
+  Atomics.notify(ctrl, STATE) // an owner waiting for the claim (tests)
+  if (delayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delayMs)
   let state = FAILED
   try {
-    const view = viewOf(m.key)
-    if (view !== undefined && view.ivf !== null && view.codec !== null && view.cset !== null) {
-      const task = new Uint32Array(m.buf, 0, 1)[0]
-      if (task === PROBE) {
-        const { job, lists } = readProbeJob(m.buf)
-        scanTokensInto(sourceOf(view), job, sc, lists)
-        state = DONE
-      } else if (task === CENTROIDS && centroidArena(view.cset) !== null) {
-        const job = readCentroidJob(m.buf)
-        job.scores.set(centroidRows(view, job.query, job.qlen, job.from, job.k))
-        state = DONE
-      } else if (task === EXACT) {
-        const job = readExactJob(m.buf)
-        job.scores.set(exactScores(view, job.query, job.qlen, job.slots))
-        state = DONE
-      }
-    }
+    state = runJob(buf, ctx)
   } finally {
     // a swap, not a store: the word may have moved on to a later job (an owner that settled, or a pool that abandoned
     // this claim), which a late answer must not overwrite
-    Atomics.compareExchange(m.ctrl, 0, tag | CLAIMED, tag | state)
-    Atomics.notify(m.ctrl, 0)
+    Atomics.compareExchange(ctrl, STATE, tag | CLAIMED, tag | state)
+    Atomics.notify(ctrl, STATE)
   }
-  return state === DONE
+  return state
+}
+
+/**
+ * The helper's side of a request: claims its job if it is still posted and does it (true: done); then, if asked,
+ * lingers for the search's next jobs.
+ */
+export function helpWithSearch(m: ShareRequest, ctx: HelperContext): boolean {
+  const done = claimAndRun(m.ctrl, m.buf, m.seq << 3, ctx, m.delayMsForTests) === DONE
+  if (m.linger) lingerOn(m, ctx, LINGER_MS, m.delayMsForTests)
+  return done
+}
+
+/**
+ * Waits on the owner's control block and does each job posted on it, until the owner ends its search, lingerMs pass
+ * without a job, a message reaches this helper (its inbox word), a job fails, or the owner's buffer is not the one
+ * this helper holds. Only one helper lingers on an owner. Returns the jobs done.
+ */
+export function lingerOn(ch: ShareChannel, ctx: HelperContext, lingerMs = LINGER_MS, delayMs?: number): number {
+  const { ctrl } = ch
+  if (Atomics.compareExchange(ctrl, LINGERER, 0, ctx.threadId) !== 0) return 0
+  let done = 0
+  let interrupted = false
+  try {
+    const v0 = Atomics.load(ctrl, STATE)
+    let until = performance.now() + lingerMs
+    for (;;) {
+      if (Atomics.load(ctx.inbox, 0) > 0) {
+        interrupted = true
+        break
+      }
+      const v = Atomics.load(ctrl, STATE)
+      const state = v & 7
+      if (state === POSTED) {
+        if (Atomics.load(ctrl, GEN) !== ch.gen) break
+        const r = claimAndRun(ctrl, ch.buf, v & ~7, ctx, delayMs)
+        if (r === FAILED) break
+        if (r === DONE) done++
+        until = performance.now() + lingerMs
+        continue
+      }
+      if (state === ENDED && v !== v0) break
+      const left = until - performance.now()
+      if (left <= 0) break
+      Atomics.wait(ctrl, STATE, v, left)
+    }
+  } finally {
+    Atomics.compareExchange(ctrl, LINGERER, ctx.threadId, 0)
+  }
+  // The owner asks the pool only when nobody lingers: a job it posted while this helper was leaving (it saw the mark
+  // still set) is seen here, the mark being cleared first (both sides use sequentially consistent atomics).
+  if (!interrupted) {
+    const v = Atomics.load(ctrl, STATE)
+    if ((v & 7) === POSTED && Atomics.load(ctrl, GEN) === ch.gen && claimAndRun(ctrl, ch.buf, v & ~7, ctx, delayMs) === DONE) done++
+  }
+  return done
 }

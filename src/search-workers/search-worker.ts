@@ -3,11 +3,11 @@
  * same `searchIndex` the main thread runs, on the version each search names. Hits go back as slot numbers (in the
  * `id` field) with their scores; the pool maps slots to ids and metadata.
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, threadId, workerData } from 'node:worker_threads'
 import { createCentroidSet, type CentroidSet } from '../index/kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from '../index/plaid-search.js'
 import { makeCodec, type ResidualCodec } from '../index/residual-codec.js'
-import { createSearchShare, helpWithSearch } from './search-share.js'
+import { createSearchShare, type HelperContext, helpWithSearch, lingerOn } from './search-share.js'
 import type { SearchRequest, SearchWorkerMessage, SearchWorkerReply } from './protocol.js'
 import type { SharedViewMessage } from './shared-view.js'
 
@@ -20,6 +20,9 @@ const csets = new Map<string, CentroidSet>()
 const codecs = new Map<number, ResidualCodec>()
 const scratch = createSearchScratch()
 const share = createSearchShare((m) => port.postMessage(m satisfies SearchWorkerReply))
+/** Messages the pool has sent and this thread has not yet taken up: a lingering helper leaves when it is not 0. */
+const inbox = (workerData as { inbox: Int32Array }).inbox
+const helper: HelperContext = { viewOf: (key) => views.get(key), sc: scratch.probe, threadId, inbox }
 /** Slot numbers stand in for ids: `view.ids[s]` is the string of s (property keys are strings already). */
 const slotIds = new Proxy([] as string[], { get: (target, p) => (p === 'length' ? target.length : typeof p === 'string' ? p : undefined) })
 /** Metadata stays on the main thread: filters arrive as allowed-slot bitsets. */
@@ -59,7 +62,7 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
   try {
     const allowed = req.allowed
     const params = allowed ? { ...req.params, filter: (_m: unknown, id: string) => allowed[Number(id)] === 1 } : req.params
-    scratch.offload = req.share === true && !allowed ? share.offloadsFor(req.key, view, req.shareWaitMs) : undefined
+    scratch.offload = req.share === true && !allowed ? share.offloadsFor(req.key, view, req.shareWaitMs, req.linger !== false) : undefined
     let helped = 0
     let found: ReturnType<typeof searchIndex>
     try {
@@ -69,6 +72,7 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
       if (scratch.offload !== undefined) share.settle()
       throw e
     } finally {
+      if (scratch.offload !== undefined) share.end()
       scratch.offload = undefined
     }
     const { hits, timingsMs } = found
@@ -86,6 +90,7 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
 }
 
 port.on('message', (msg: SearchWorkerMessage) => {
+  Atomics.sub(inbox, 0, 1)
   if (msg.type === 'view') views.set(msg.key, buildView(msg))
   else if (msg.type === 'release') {
     for (const k of msg.keys) views.delete(k)
@@ -96,7 +101,8 @@ port.on('message', (msg: SearchWorkerMessage) => {
   } else if (msg.type === 'search') {
     const reply = runSearch(msg)
     port.postMessage(reply)
-  } else if (msg.type === 'share-help') helpWithSearch(msg, (key) => views.get(key), scratch.probe)
+  } else if (msg.type === 'share-help') helpWithSearch(msg, helper)
+  else if (msg.type === 'share-linger') lingerOn(msg, helper, undefined, msg.delayMsForTests)
   else if (msg.type === 'close') port.close()
 })
-port.postMessage({ type: 'ready' } satisfies SearchWorkerReply)
+port.postMessage({ type: 'ready', share: share.channel() } satisfies SearchWorkerReply)

@@ -239,25 +239,65 @@ t.test('a search worker killed mid-search fails only its searches, and is replac
   t.ok(again.every((r, i) => JSON.stringify(r.hits) === JSON.stringify(want[i])), 'every search answers after the replacement')
 })
 
-t.test('a helper killed mid-job: its part is done by the search itself at once, same hits', async (t) => {
-  let forwarded = 0
-  // the first help request's helper sleeps a minute after claiming its part; later ones do not
-  const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000, helperDelayMsForTests: () => (forwarded++ === 0 ? 60_000 : 0) })
+for (const linger of [false, true]) {
+  const how = linger ? 'lingering on the search' : 'asked for one part'
+  t.test(`a helper killed mid-job (${how}): its part is done by the search itself at once, same hits`, async (t) => {
+    let armed = true, delayed = 0
+    // until the kill, every helper sleeps a minute after claiming its part (an invitation to linger, or a request)
+    const pool = await createSearchPool({
+      workers: 2, linger, shareWaitMsForTests: 2000, helperDelayMsForTests: () => (armed ? (delayed++, 60_000) : 0),
+    })
+    t.teardown(() => pool.close())
+    const set = makeDocs({ seed: 14, dim, nDocs: 200, nTopics: 12, minLen: 6, maxLen: 20, noise: 0.8 })
+    const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 32, seed: 5 })
+    index.upsert(set.docs)
+    const q = queryFor(set.docs[7]!.vectors, dim, 8, 0.5, createPrng(4))
+    await pool.search(index, q, { k: 10 }, { sharing: false }) // the version published, the workers warm
+    const started = performance.now()
+    const searching = pool.search(index, q, { k: 10 })
+    await new Promise((r) => setTimeout(r, 300))
+    t.ok(delayed >= 1, `the other worker was sent ${delayed} message(s) to help, and sleeps on the part it claimed`)
+    armed = false
+    pool.killWorkerForTests(1)
+    const r = await searching
+    const ms = performance.now() - started
+    t.same(r.hits, index.search(q, { k: 10 }).hits, 'the in-process hits')
+    t.ok(ms < 5000, `answered ${ms.toFixed(0)} ms after it started (the helper would have slept 60 s; the owner's wait limit is 30 s)`)
+    const deadline = Date.now() + 60_000
+    while (pool.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    const again = await pool.search(index, q, { k: 10 })
+    t.same(again.hits, r.hits, 'the next search, with the replacement worker, answers the same')
+    t.ok((again.helped ?? 0) > 0, `and the replacement helps it (${again.helped} parts): no mark of the dead helper is left`)
+  })
+}
+
+t.test('a helper lingering on a search takes its parts without requests through the pool', async (t) => {
+  const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000 })
   t.teardown(() => pool.close())
-  const set = makeDocs({ seed: 14, dim, nDocs: 200, nTopics: 12, minLen: 6, maxLen: 20, noise: 0.8 })
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 32, seed: 5 })
+  const set = makeDocs({ seed: 15, dim, nDocs: 400, nTopics: 24, minLen: 10, maxLen: 30, noise: 0.8 })
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 2048, numCentroids: 2048, seed: 5 })
   index.upsert(set.docs)
-  const q = queryFor(set.docs[7]!.vectors, dim, 8, 0.5, createPrng(4))
-  await pool.search(index, q, { k: 10 }, { sharing: false }) // the version published, the workers warm
-  const started = performance.now()
-  const searching = pool.search(index, q, { k: 10 })
-  await new Promise((r) => setTimeout(r, 300))
-  t.equal(forwarded, 1, 'one help request forwarded, to the other worker, which is asleep on it')
-  pool.killWorkerForTests(1)
-  const r = await searching
-  const ms = performance.now() - started
-  t.same(r.hits, index.search(q, { k: 10 }).hits, 'the in-process hits')
-  t.ok(ms < 5000, `answered ${ms.toFixed(0)} ms after it started (the helper would have slept 60 s; the owner's wait limit is 30 s)`)
+  const rng = createPrng(5)
+  const qs = Array.from({ length: 12 }, () => queryFor(set.docs[rng.int(set.docs.length)]!.vectors, dim, 8, 0.5, rng))
+  const want = qs.map((q) => JSON.stringify(index.search(q, { k: 10 }).hits))
+  const run = async (linger: boolean): Promise<{ same: number; parts: number; forwarded: number }> => {
+    const f0 = pool.requestsForwarded
+    let same = 0, parts = 0
+    for (const [i, q] of qs.entries()) {
+      const r = await pool.search(index, q, { k: 10 }, { linger })
+      if (JSON.stringify(r.hits) === want[i]) same++
+      parts += r.helped ?? 0
+    }
+    return { same, parts, forwarded: pool.requestsForwarded - f0 }
+  }
+  const asked = await run(false)
+  const lingered = await run(true)
+  t.equal(asked.same, qs.length, 'not lingering: identical hits')
+  t.equal(lingered.same, qs.length, 'lingering: identical hits')
+  t.ok(asked.parts >= 3 * qs.length && lingered.parts >= 3 * qs.length, `every part helped either way (${asked.parts}, ${lingered.parts})`)
+  t.equal(asked.forwarded, asked.parts, 'not lingering: one request through the pool per part')
+  // at most the first part (posted before the invitation is taken up) and the parts after a buffer grew go through it
+  t.ok(lingered.forwarded * 2 < asked.forwarded, `lingering: ${lingered.forwarded} requests through the pool for ${lingered.parts} parts`)
 })
 
 t.test('default SEARCH_WORKERS: the cores the encoder does not use', async (t) => {
