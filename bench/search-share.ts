@@ -5,12 +5,13 @@
  * the same snapshot (the ratios hold on a shared machine whose speed swings within minutes; separate runs do not
  * compare, and neither do two pools in one process: their threads' speeds differed by up to 1.4× within one run).
  *
- *   npm run bench:search-share -- --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 2] [--workers 2] [--json FILE]
+ *   npm run bench:search-share -- --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 2] [--workers 2] [--keep F] [--json FILE]
  *
  * --data: an embedding set (bench:gen) for its queries; --snapshot: an index snapshot of it (bench:matrix's cache,
  * /tmp/jacolbert-matrix/index/<preset>-nbits2-<code>/snapshot). Per round: p50/p95 of the round trip for each
  * configuration, the worker's own time, how many searches a sibling helped, the ratios; and whether the four
- * return the same top-k ids (sharing must not change results).
+ * return the same top-k ids (sharing must not change results). --keep F: every search is filtered to the documents whose
+ * id hashes below F (e.g. 0.5: about half of them), as a metadata filter would.
  */
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -21,7 +22,7 @@ import { createSearchPool } from '../src/search-workers/search-pool.js'
 const { values } = parseArgs({
   options: {
     data: { type: 'string' }, snapshot: { type: 'string' }, queries: { type: 'string', default: '100' }, k: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '2' }, workers: { type: 'string', default: '2' }, json: { type: 'string' },
+    rounds: { type: 'string', default: '2' }, workers: { type: 'string', default: '2' }, keep: { type: 'string' }, json: { type: 'string' },
   },
 })
 if (values.data === undefined || values.snapshot === undefined) {
@@ -36,16 +37,24 @@ const k = Number(values.k)
 const n = Math.min(set.nQueries, Number(values.queries))
 const { dim, queryLen: L } = set
 const query = (q: number): Float32Array => set.queries.subarray(q * L * dim, (q + 1) * L * dim)
+const keep = values.keep === undefined ? undefined : Number(values.keep)
+/** FNV-1a of the id, as a fraction of 2³² */
+const idHash = (id: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return (h >>> 0) / 2 ** 32
+}
+const params = keep === undefined ? { k } : { k, filter: (_m: unknown, id: string) => idHash(id) < keep }
 type Name = 'inProcess' | 'alone' | 'asked' | 'shared'
 const NAMES: Name[] = ['inProcess', 'alone', 'asked', 'shared']
 const run = async (name: Name, q: number): Promise<{ ms: number; workerMs: number; helped: boolean; ids: string }> => {
   const t0 = performance.now()
   if (name === 'inProcess') {
-    const r = index.search(query(q), { k })
+    const r = index.search(query(q), params)
     const ms = performance.now() - t0
     return { ms, workerMs: ms, helped: false, ids: r.hits.map((h) => h.id).join(',') }
   }
-  const r = await pool.search(index, query(q), { k }, { sharing: name !== 'alone', linger: name === 'shared' })
+  const r = await pool.search(index, query(q), params, { sharing: name !== 'alone', linger: name === 'shared' })
   return { ms: performance.now() - t0, workerMs: r.workerMs ?? NaN, helped: (r.helped ?? 0) > 0, ids: r.hits.map((h) => h.id).join(',') }
 }
 for (let q = 0; q < Math.min(20, n); q++) for (const name of NAMES) await run(name, q)
@@ -87,5 +96,5 @@ for (let r = 0; r < Number(values.rounds); r++) {
     `p95 ${f(row.p95.inProcess)} / ${f(row.p95.alone)} / ${f(row.p95.asked)} / ${f(row.p95.shared)}`)
 }
 console.log(`queries whose top ${k} ids differ between the four: ${differ} of ${n}`)
-if (values.json) writeFileSync(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, k, queries: n, workers, rounds, differ }, null, 2))
+if (values.json) writeFileSync(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, k, keep, queries: n, workers, rounds, differ }, null, 2))
 await pool.close()

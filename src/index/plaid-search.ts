@@ -101,7 +101,7 @@ export interface SearchScratch {
   S: Float32Array; kept: Uint8Array; probe: ProbeScratch
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
-  /** another thread that may do part of an unfiltered search's stages (search workers set it per search) */
+  /** another thread that may do part of a search's stages (search workers set it per search) */
   offload?: { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
 }
 
@@ -146,7 +146,10 @@ export function searchIndex(
   // allowed slots: live and passing the filter
   let allowed = view.live
   let nAllowed = 0
-  if (params.filter) {
+  if (params.allowedSlots) {
+    allowed = params.allowedSlots
+    for (let s = 0; s < view.nSlots; s++) nAllowed += allowed[s]
+  } else if (params.filter) {
     const f = params.filter
     allowed = new Uint8Array(view.nSlots)
     for (let s = 0; s < view.nSlots; s++) {
@@ -186,9 +189,8 @@ export function searchIndex(
   }
 
   let t = performance.now()
-  // part of the stages may run on another thread, with the same results; it reads the view's live flags, so only
-  // when no filter narrows them
-  const offload = params.filter === undefined ? scratch.offload : undefined
+  // part of the stages may run on another thread, with the same results (a probe part carries the allowed flags)
+  const offload = scratch.offload
   const S = centroidScores(cset, query, qlen, scratch, offload?.centroids)
   const sPtr = scratch.sPtr
   if (scratch.kept.length < K) scratch.kept = new Uint8Array(K)

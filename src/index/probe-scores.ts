@@ -216,6 +216,8 @@ export interface ProbeJob {
   from: number
   /** Σ tokenListBound over tokens [from, qlen): the list entries the part can need */
   room: number
+  /** per slot, 1 when the document may be returned (ProbeSource.allowed: the view's live flags, or a filter's) */
+  allowed: Uint8Array
 }
 
 /** Per token j ≥ from, its documents (first-touched order) and best scores, and its final count of probed cells. */
@@ -334,7 +336,7 @@ export function probeScores(
   const w = codec.centroidWeight
   const bases = new Float64Array(qlen * stride)
   for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) bases[j * stride + i] = w * S[chosen[j * stride + i] * qlen + j]
-  const job: ProbeJob = { query, qlen, chosen, stride, counts, bases, stop, from: qlen, room: 0 }
+  const job: ProbeJob = { query, qlen, chosen, stride, counts, bases, stop, from: qlen, room: 0, allowed }
   const src: ProbeSource = { ivf, codec, residuals, docStart, nSlots, allowed }
   if (offload !== undefined) {
     const { from, room } = offloadSplit(ivf, job, nSlots)

@@ -28,6 +28,11 @@ export interface SearchParams {
   ndocs?: number
   filter?: (metadata: Metadata | undefined, id: string) => boolean
   /**
+   * A filter already evaluated, in place of `filter`: per slot, 1 when the document is live and may be returned (the
+   * search pool evaluates filters on the main thread, where metadata lives, and its workers search with this).
+   */
+  allowedSlots?: Uint8Array
+  /**
    * Diagnostics (benches and tests, never the service): when given, the search fills it with the documents that
    * survived each stage and the budgets it chose. Costs a copy of each stage's ids; off (undefined) by default.
    */

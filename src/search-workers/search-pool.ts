@@ -263,7 +263,7 @@ export async function createSearchPool(opts: {
         // embeddings) is sliced first (on a 500-query set's buffer, 8 MB, the copy took ~2 ms per search)
         const sent = query.byteLength === query.buffer.byteLength ? query : query.slice()
         // sharing only where some other worker is idle now (it may not be by the time the probe asks: then none helps)
-        const helper = (searchOpts?.sharing ?? opts.sharing) !== false && !allowed ? workers.find((x) => x !== w && x.pending.size === 0 && !x.closing) : undefined
+        const helper = (searchOpts?.sharing ?? opts.sharing) !== false ? workers.find((x) => x !== w && x.pending.size === 0 && !x.closing) : undefined
         const share = helper !== undefined
         const linger = (searchOpts?.linger ?? opts.linger) !== false
         if (helper !== undefined && linger && w.channel !== null) {

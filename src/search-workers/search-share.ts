@@ -41,13 +41,16 @@ const HELPER_WAIT_MS = 30_000
 /** How long a lingering helper waits for the next job of a search (the gaps between parts are 0.1–4 ms). */
 export const LINGER_MS = 50
 /**
- * u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap; exact: task, qlen, dim, n;
+ * u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap, and at FILTER_WORD the length of a
+ * filter's allowed flags (0: the view's live flags); exact: task, qlen, dim, n;
  * centroids: task, qlen, dim, from, k. Word 7 of every job: the index version it runs on.
  */
-const HEADER = 8
+const HEADER = 10
 const NO_STOP = 0xffffffff
 const PROBE = 1, EXACT = 2, CENTROIDS = 3
 const KEY_WORD = 7
+/** A probe job's word: how many allowed flags (bytes, last in the buffer) it carries, 0 when none (the live flags). */
+const FILTER_WORD = 8
 
 /** An owner's control block and job buffer as a helper reaches them; gen: the buffer's generation. */
 export interface ShareChannel { ctrl: Int32Array; buf: SharedArrayBuffer; gen: number }
@@ -90,7 +93,7 @@ export function wakeLingerer(ctrls: Iterable<Int32Array>): void {
 }
 
 /** Byte offsets of a probe job's parts in its buffer (8-byte aligned regions first). */
-function probeLayout(qlen: number, dim: number, stride: number, from: number, cap: number) {
+function probeLayout(qlen: number, dim: number, stride: number, from: number, cap: number, nAllowed: number) {
   const bases = HEADER * 4
   const stopAt = bases + qlen * stride * 8
   const chosen = stopAt + qlen * 8
@@ -100,14 +103,18 @@ function probeLayout(qlen: number, dim: number, stride: number, from: number, ca
   const outCounts = start + (qlen - from + 1) * 4
   const slots = outCounts + (qlen - from) * 4
   const bests = slots + cap * 4
-  return { bases, stopAt, chosen, counts, query, start, outCounts, slots, bests, end: bests + cap * 4 }
+  const allowed = bests + cap * 4
+  return { bases, stopAt, chosen, counts, query, start, outCounts, slots, bests, allowed, end: allowed + nAllowed }
 }
 
-function readProbeJob(buf: SharedArrayBuffer): { job: ProbeJob; lists: ProbeLists } {
-  const [, qlen, dim, stride, from, stopMin, cap] = new Uint32Array(buf, 0, HEADER) as unknown as number[]
-  const L = probeLayout(qlen, dim, stride, from, cap)
+/** The job in buf; its allowed flags are the filter's it carries, else `live` (the reader's view's). */
+function readProbeJob(buf: SharedArrayBuffer, live: Uint8Array): { job: ProbeJob; lists: ProbeLists } {
+  const head = new Uint32Array(buf, 0, HEADER)
+  const [, qlen, dim, stride, from, stopMin, cap] = head as unknown as number[]
+  const nAllowed = head[FILTER_WORD]!
+  const L = probeLayout(qlen, dim, stride, from, cap, nAllowed)
   const job: ProbeJob = {
-    qlen, stride, from, room: cap,
+    qlen, stride, from, room: cap, allowed: nAllowed === 0 ? live : new Uint8Array(buf, L.allowed, nAllowed),
     query: new Float32Array(buf, L.query, qlen * dim),
     chosen: new Uint32Array(buf, L.chosen, qlen * stride),
     counts: new Uint32Array(buf, L.counts, qlen),
@@ -149,11 +156,11 @@ function centroidRows(view: SearchView, query: Float32Array, qlen: number, from:
   return centroidArena(view.cset!)!.arena.f32(sPtr + from * qlen * 4, (k - from) * qlen)
 }
 
-function sourceOf(view: SearchView): ProbeSource {
-  return { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
+function sourceOf(view: SearchView, allowed: Uint8Array): ProbeSource {
+  return { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed }
 }
 
-/** One unfiltered search's offloads (its allowed documents are the view's live ones). */
+/** One search's offloads (a filtered search's probe jobs carry its allowed flags). */
 export interface SearchOffloads { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
 
 export interface SearchShare {
@@ -238,9 +245,13 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
       offer(job) {
         const { qlen, stride, from, room: cap } = job
         const dim = job.query.length / qlen
-        room(probeLayout(qlen, dim, stride, from, cap).end)
-        new Uint32Array(buf, 0, HEADER).set([PROBE, qlen, dim, stride, from, job.stop?.min ?? NO_STOP, cap])
-        const { job: shared } = readProbeJob(buf)
+        const nAllowed = job.allowed === view.live ? 0 : view.nSlots
+        room(probeLayout(qlen, dim, stride, from, cap, nAllowed).end)
+        const head = new Uint32Array(buf, 0, HEADER)
+        head.set([PROBE, qlen, dim, stride, from, job.stop?.min ?? NO_STOP, cap])
+        head[FILTER_WORD] = nAllowed
+        const { job: shared } = readProbeJob(buf, view.live)
+        if (nAllowed > 0) shared.allowed.set(job.allowed.subarray(0, nAllowed))
         shared.query.set(job.query)
         shared.chosen.set(job.chosen.subarray(0, qlen * stride))
         shared.counts.set(job.counts.subarray(0, qlen))
@@ -250,9 +261,9 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
         return true
       },
       collect() {
-        if (awaitHelper(claimWaitMs)) return readProbeJob(buf).lists
-        const { job, lists } = readProbeJob(buf)
-        scanTokensInto(sourceOf(view), job, own, lists)
+        if (awaitHelper(claimWaitMs)) return readProbeJob(buf, view.live).lists
+        const { job, lists } = readProbeJob(buf, view.live)
+        scanTokensInto(sourceOf(view, job.allowed), job, own, lists)
         return lists
       },
     }
@@ -318,8 +329,9 @@ function runJob(buf: SharedArrayBuffer, ctx: HelperContext): number {
   if (view === undefined || view.ivf === null || view.codec === null || view.cset === null) return FAILED
   const task = head[0]
   if (task === PROBE) {
-    const { job, lists } = readProbeJob(buf)
-    scanTokensInto(sourceOf(view), job, ctx.sc, lists)
+    const { job, lists } = readProbeJob(buf, view.live)
+    if (job.allowed.length < view.nSlots) return FAILED // a filter over another version's slots
+    scanTokensInto(sourceOf(view, job.allowed), job, ctx.sc, lists)
     return DONE
   }
   if (task === CENTROIDS && centroidArena(view.cset) !== null) {

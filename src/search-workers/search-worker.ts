@@ -61,8 +61,8 @@ function runSearch(req: SearchRequest): SearchWorkerReply {
   const t0 = performance.now()
   try {
     const allowed = req.allowed
-    const params = allowed ? { ...req.params, filter: (_m: unknown, id: string) => allowed[Number(id)] === 1 } : req.params
-    scratch.offload = req.share === true && !allowed ? share.offloadsFor(req.key, view, req.shareWaitMs, req.linger !== false) : undefined
+    const params = allowed ? { ...req.params, allowedSlots: allowed } : req.params
+    scratch.offload = req.share === true ? share.offloadsFor(req.key, view, req.shareWaitMs, req.linger !== false) : undefined
     let helped = 0
     let found: ReturnType<typeof searchIndex>
     try {
