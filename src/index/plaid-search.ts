@@ -148,6 +148,7 @@ export function searchIndex(
   let nAllowed = 0
   if (params.allowedSlots) {
     allowed = params.allowedSlots
+    if (allowed.length < view.nSlots) throw new AppError('INVALID_SEARCH_PARAMS', `allowedSlots must have a flag for each of the ${view.nSlots} slots, got ${allowed.length}`)
     for (let s = 0; s < view.nSlots; s++) nAllowed += allowed[s]
   } else if (params.filter) {
     const f = params.filter

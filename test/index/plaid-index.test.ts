@@ -313,6 +313,7 @@ t.test('invalid input is refused with the documented error codes', async (t) => 
   t.equal(code(() => index.search(new Float32Array(dim - 1), { k: 5 })), 'DIMENSION_MISMATCH')
   t.equal(code(() => index.search(queries[0], { k: 0 })), 'INVALID_SEARCH_PARAMS')
   t.equal(code(() => index.search(queries[0], { k: 5, ndocs: 1.5 })), 'INVALID_SEARCH_PARAMS')
+  t.equal(code(() => index.search(queries[0], { k: 5, allowedSlots: new Uint8Array(3) })), 'INVALID_SEARCH_PARAMS', 'an evaluated filter short of the slots')
   t.equal(code(() => createPlaidIndex({ dim: 6, nbits: 4 as never, minTrainVectors: 1 } as never)), 'none')
   t.equal(code(() => createPlaidIndex({ dim: 6, nbits: 2 })), 'VALIDATION_ERROR')
   t.equal(code(() => createPlaidIndex({ dim, nbits: 3 as never })), 'VALIDATION_ERROR')
