@@ -6,11 +6,19 @@
 
 /** Indices i < n of the m largest scores[i], best first; ties by smaller keys[i]. `idx` is scratch of length ≥ n. */
 export function topIndices(scores: Float32Array, keys: Uint32Array, n: number, m: number, idx: Uint32Array): Uint32Array {
-  for (let i = 0; i < n; i++) idx[i] = i
-  if (m < n) select(scores, keys, idx, 0, n - 1, m)
-  const out = idx.slice(0, Math.min(m, n))
+  const out = bestIndices(scores, keys, n, m, idx)
   sortBest(out, scores, keys)
   return out
+}
+
+/**
+ * The indices of the m best items, in no particular order (the same order for the same input: a set to score, not a
+ * ranking). The set is the one topIndices returns, since ties are broken by key; O(n), without topIndices' sort.
+ */
+export function bestIndices(scores: Float32Array, keys: Uint32Array, n: number, m: number, idx: Uint32Array): Uint32Array {
+  for (let i = 0; i < n; i++) idx[i] = i
+  if (m < n) select(scores, keys, idx, 0, n - 1, m)
+  return idx.slice(0, Math.min(m, n))
 }
 
 /** true when item a ranks before item b */
