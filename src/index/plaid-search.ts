@@ -143,22 +143,18 @@ export function searchIndex(
   const qlen = query.length / dim
   const timingsMs: Partial<Record<SearchStage, number>> = {}
 
-  // allowed slots: live and passing the filter
+  // allowed slots: live and passing the filter (evaluated here, or already by the caller)
   let allowed = view.live
-  let nAllowed = 0
   if (params.allowedSlots) {
     allowed = params.allowedSlots
     if (allowed.length < view.nSlots) throw new AppError('INVALID_SEARCH_PARAMS', `allowedSlots must have a flag for each of the ${view.nSlots} slots, got ${allowed.length}`)
-    for (let s = 0; s < view.nSlots; s++) nAllowed += allowed[s]
   } else if (params.filter) {
     const f = params.filter
     allowed = new Uint8Array(view.nSlots)
-    for (let s = 0; s < view.nSlots; s++) {
-      if (view.live[s] && f(view.metadata[s], view.ids[s])) { allowed[s] = 1; nAllowed++ }
-    }
-  } else {
-    for (let s = 0; s < view.nSlots; s++) nAllowed += view.live[s]
+    for (let s = 0; s < view.nSlots; s++) if (view.live[s] && f(view.metadata[s], view.ids[s])) allowed[s] = 1
   }
+  let nAllowed = 0
+  for (let s = 0; s < view.nSlots; s++) nAllowed += allowed[s]
   if (nAllowed === 0) return { hits: [], timingsMs }
 
   const need = Math.max(p.k, Math.floor(p.ndocs / 4))

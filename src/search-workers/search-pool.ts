@@ -18,7 +18,7 @@ import { AppError, type ErrorCode } from '../errors.js'
 import type { SearchView } from '../index/plaid-search.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage } from '../index/types.js'
 import type { SearchWorkerMessage, SearchWorkerReply, WorkerSearchParams } from './protocol.js'
-import { abandonHelper, endOwner, type ShareChannel, wakeLingerer } from './search-share.js'
+import { abandonHelper, endOwner, type LingerRequest, type ShareChannel, type ShareRequest, wakeLingerer } from './search-share.js'
 import { createViewPublisher, type SharedViewMessage } from './shared-view.js'
 
 /** What the pool needs of an index (PlaidIndex has it). */
@@ -131,6 +131,14 @@ export async function createSearchPool(opts: {
   const postAll = (m: SearchWorkerMessage): void => {
     for (const w of workers) send(w, m)
   }
+  /** A worker other than `w` with no search of its own (it answers at once), if any. */
+  const idleBesides = (w: PoolWorker): PoolWorker | undefined => workers.find((x) => x !== w && x.pending.size === 0 && !x.closing)
+  /** A help request or invitation to `helper` for the owner whose control block is `ctrl` (which it may then hold). */
+  const sendHelp = (helper: PoolWorker, ctrl: Int32Array, m: ShareRequest | LingerRequest): void => {
+    const delay = opts.helperDelayMsForTests?.() ?? 0
+    helper.helping.add(ctrl)
+    send(helper, delay > 0 ? { ...m, delayMsForTests: delay } : m)
+  }
 
   function maybeRelease(p: Published): void {
     if (!p.superseded || p.running > 0 || !held.has(p.key)) return
@@ -154,13 +162,11 @@ export async function createSearchPool(opts: {
       if (m.type === 'ready') return
       if (m.type === 'share-help') {
         pw.channel = { ctrl: m.ctrl, buf: m.buf, gen: m.gen }
-        // to a worker with no search of its own (it answers at once); none idle: the owner scans it all itself
-        const idle = workers.find((x) => x !== pw && x.pending.size === 0 && !x.closing)
+        // to an idle worker; none idle: the owner does the part itself
+        const idle = idleBesides(pw)
         if (idle !== undefined) {
-          const delay = opts.helperDelayMsForTests?.() ?? 0
-          idle.helping.add(m.ctrl)
           requestsForwarded++
-          send(idle, delay > 0 ? { ...m, delayMsForTests: delay } : m)
+          sendHelp(idle, m.ctrl, m)
         }
         return
       }
@@ -263,14 +269,12 @@ export async function createSearchPool(opts: {
         // embeddings) is sliced first (on a 500-query set's buffer, 8 MB, the copy took ~2 ms per search)
         const sent = query.byteLength === query.buffer.byteLength ? query : query.slice()
         // sharing only where some other worker is idle now (it may not be by the time the probe asks: then none helps)
-        const helper = (searchOpts?.sharing ?? opts.sharing) !== false ? workers.find((x) => x !== w && x.pending.size === 0 && !x.closing) : undefined
+        const helper = (searchOpts?.sharing ?? opts.sharing) !== false ? idleBesides(w) : undefined
         const share = helper !== undefined
         const linger = (searchOpts?.linger ?? opts.linger) !== false
         if (helper !== undefined && linger && w.channel !== null) {
           // invited before the search is sent, so that it waits on the owner's first part already
-          const delay = opts.helperDelayMsForTests?.() ?? 0
-          helper.helping.add(w.channel.ctrl)
-          send(helper, { type: 'share-linger', ...w.channel, ...(delay > 0 ? { delayMsForTests: delay } : {}) })
+          sendHelp(helper, w.channel.ctrl, { type: 'share-linger', ...w.channel })
         }
         const req: SearchWorkerMessage = {
           type: 'search', id, key: pub.key, query: sent, params: rest as WorkerSearchParams, ...(allowed ? { allowed } : {}),

@@ -39,7 +39,7 @@ const POSTED = 1, CLAIMED = 2, DONE = 3, FAILED = 4, OWNER = 5, ENDED = 6
 const STATE = 0, LINGERER = 1, GEN = 2
 const HELPER_WAIT_MS = 30_000
 /** How long a lingering helper waits for the next job of a search (the gaps between parts are 0.1–4 ms). */
-export const LINGER_MS = 50
+const LINGER_MS = 50
 /**
  * u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap, and at FILTER_WORD the length of a
  * filter's allowed flags (0: the view's live flags); exact: task, qlen, dim, n;

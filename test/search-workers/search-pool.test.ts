@@ -4,11 +4,11 @@
  * (decoded independently from exportState()), so a torn read or a deleted id would show. Plus: the pool gives the
  * in-process search's hits exactly, filters, errors, and a worker killed for real.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors.js'
 import { createPlaidIndex, type PlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
-import { createSearchPool, defaultSearchWorkers } from '../../src/search-workers/search-pool.js'
+import { createSearchPool, defaultSearchWorkers, type SearchPool } from '../../src/search-workers/search-pool.js'
 import { createViewPublisher } from '../../src/search-workers/shared-view.js'
 import { liveDecoded, makeDocs, queryFor, rankExact } from '../index/synthetic-vectors.js'
 
@@ -191,12 +191,18 @@ t.test('the pool returns exactly the in-process search (same function, default p
   await t.rejects(pool.search(index, new Float32Array(7), { k: 3 }), { code: 'DIMENSION_MISMATCH' })
 })
 
-t.test('sharing all three stages (2,048 centroids: the centroid scores are split too) returns the in-process hits', async (t) => {
+/** A 2-worker pool whose owners wait for helpers, and an index of 2,048 centroids (its centroid scores are split too). */
+async function sharedPoolAnd2048(t: Test, seed: number): Promise<{ pool: SearchPool; set: ReturnType<typeof makeDocs>; index: PlaidIndex }> {
   const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000 })
   t.teardown(() => pool.close())
-  const set = makeDocs({ seed: 13, dim, nDocs: 400, nTopics: 24, minLen: 10, maxLen: 30, noise: 0.8 })
+  const set = makeDocs({ seed, dim, nDocs: 400, nTopics: 24, minLen: 10, maxLen: 30, noise: 0.8 })
   const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 2048, numCentroids: 2048, seed: 5 })
   index.upsert(set.docs)
+  return { pool, set, index }
+}
+
+t.test('sharing all three stages (2,048 centroids: the centroid scores are split too) returns the in-process hits', async (t) => {
+  const { pool, set, index } = await sharedPoolAnd2048(t, 13)
   t.equal(index.stats().centroids, 2048, '2,048 centroids')
   const rng = createPrng(3)
   let same = 0, parts = 0
@@ -272,11 +278,7 @@ for (const linger of [false, true]) {
 }
 
 t.test('a helper lingering on a search takes its parts without requests through the pool', async (t) => {
-  const pool = await createSearchPool({ workers: 2, shareWaitMsForTests: 2000 })
-  t.teardown(() => pool.close())
-  const set = makeDocs({ seed: 15, dim, nDocs: 400, nTopics: 24, minLen: 10, maxLen: 30, noise: 0.8 })
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 2048, numCentroids: 2048, seed: 5 })
-  index.upsert(set.docs)
+  const { pool, set, index } = await sharedPoolAnd2048(t, 15)
   const rng = createPrng(5)
   const qs = Array.from({ length: 12 }, () => queryFor(set.docs[rng.int(set.docs.length)]!.vectors, dim, 8, 0.5, rng))
   const want = qs.map((q) => JSON.stringify(index.search(q, { k: 10 }).hits))
