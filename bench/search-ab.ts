@@ -3,14 +3,15 @@
  * (A, B, A, B …) on the same snapshot: the ratio holds on a machine whose speed swings 1.5–3× within minutes (this
  * VM's), where two separate runs do not compare.
  *
- *   npx tsx bench/search-ab.ts --base DIR --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 3] [--json FILE]
+ *   npx tsx bench/search-ab.ts --base DIR --data DIR --snapshot DIR [--base-snapshot DIR] [--queries 100] [--k 10] [--rounds 3] [--json FILE]
  *
  * --base: a checkout of the baseline revision with its src/ (e.g. `git worktree add /tmp/base <rev>`); its
  * src/index/snapshot.ts loads the snapshot into its own engine. --data: an embedding set (bench:gen, its queries);
  * --snapshot: an index snapshot both revisions can load (bench:matrix caches one per preset under
  * /tmp/jacolbert-matrix/index/<preset>-nbits2-<code>/snapshot). Prints per round p50 of each engine and their ratio,
  * and the per-stage medians; checks that both engines return the same top-k ids (a speed change must not change results;
- * the count of queries that differ is printed).
+ * the count of queries that differ is printed). --base-snapshot: the baseline loads this snapshot instead, for a change
+ * of the index format (the same data built by each revision), where the ids may then differ by design.
  */
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -21,12 +22,12 @@ import { loadIndexSnapshot } from '../src/index/snapshot.js'
 
 const { values } = parseArgs({
   options: {
-    base: { type: 'string' }, data: { type: 'string' }, snapshot: { type: 'string' }, queries: { type: 'string', default: '100' },
+    base: { type: 'string' }, data: { type: 'string' }, snapshot: { type: 'string' }, 'base-snapshot': { type: 'string' }, queries: { type: 'string', default: '100' },
     k: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, json: { type: 'string' },
   },
 })
 if (values.base === undefined || values.data === undefined || values.snapshot === undefined) {
-  console.error('usage: npx tsx bench/search-ab.ts --base DIR --data DIR --snapshot DIR [--queries 100] [--k 10] [--rounds 3] [--json FILE]')
+  console.error('usage: npx tsx bench/search-ab.ts --base DIR --data DIR --snapshot DIR [--base-snapshot DIR] [--queries 100] [--k 10] [--rounds 3] [--json FILE]')
   process.exit(2)
 }
 
@@ -35,7 +36,7 @@ interface Engine { search(q: Float32Array, p: { k: number }): { hits: Array<{ id
 const baseModule = (await import(pathToFileURL(resolve(values.base, 'src/index/snapshot.ts')).href)) as { loadIndexSnapshot(dir: string): Promise<Engine> }
 const set = await readEmbeddingSet(values.data)
 const engines: Record<'base' | 'head', Engine> = {
-  base: await baseModule.loadIndexSnapshot(values.snapshot),
+  base: await baseModule.loadIndexSnapshot(values['base-snapshot'] ?? values.snapshot),
   head: (await loadIndexSnapshot(values.snapshot)) as unknown as Engine,
 }
 const k = Number(values.k)
@@ -73,5 +74,5 @@ for (let r = 0; r < Number(values.rounds); r++) {
 }
 console.log(`queries whose top ${k} ids differ between the engines: ${differ} of ${n}`)
 if (values.json !== undefined) {
-  await writeFile(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, k, queries: n, differ, rounds }, null, 2) + '\n')
+  await writeFile(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, baseSnapshot: values['base-snapshot'] ?? values.snapshot, k, queries: n, differ, rounds }, null, 2) + '\n')
 }
