@@ -68,8 +68,9 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
  *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
  * The remaining gap to exact MaxSim (0.012–0.056 at k=10 on 500 queries per preset) is mostly the 2-bit codec's:
  * targets scored exactly on their decompressed vectors and outranked (6–18 of ~400 per preset), which also bounds the
- * reference parameters; before the exact stage only single-topic still loses a few (10 of 437). Per-request
- * parameters override these.
+ * reference parameters; before the exact stage only single-topic still loses a few (10 of 437). The same defaults
+ * on nbits-4 indexes lose 0–2 there (BENCHMARKS.md § Codec fidelity and the final ranking). Per-request parameters
+ * override these.
  */
 export function defaultSearchParams(k: number): { ncells: number; centroidScoreThreshold: number; ndocs: number } {
   if (k <= 10) return { ncells: 8, centroidScoreThreshold: 0.4, ndocs: 192 }
