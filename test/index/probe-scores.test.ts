@@ -10,13 +10,17 @@ import { createProbeScratch, offloadSplit, type ProbeJob, type ProbeOffload, pro
 import { createPrng } from '../../src/index/prng.js'
 import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
 
-// dim 32: residuals gathered as 2 words per vector; 128: the unrolled 8-word gather; 20 (5 bytes per vector): byte
-// by byte. 4 centroids: lists longer than the gather chunk (1024 positions).
-for (const { dim, numCentroids } of [{ dim: 32, numCentroids: 64 }, { dim: 128, numCentroids: 64 }, { dim: 20, numCentroids: 4 }]) {
+// nbits 2 — dim 32: residuals gathered and read as 2 words per vector; 128: the unrolled 8-word gather and lookups; 20
+// (5 bytes per vector): byte by byte. dim 128 at nbits 4 and 1: the unrolled 16- and 4-word gathers, words read in a
+// loop. 4 centroids: lists longer than the gather chunk (1024 positions).
+for (const { dim, numCentroids, nbits } of [
+  { dim: 32, numCentroids: 64, nbits: 2 }, { dim: 128, numCentroids: 64, nbits: 2 }, { dim: 20, numCentroids: 4, nbits: 2 },
+  { dim: 128, numCentroids: 64, nbits: 4 }, { dim: 128, numCentroids: 64, nbits: 1 },
+] as const) {
 const set = makeDocs({ seed: 5, dim, nDocs: 300, nTopics: 12, minLen: 4, maxLen: 30, noise: 0.8 })
 
-t.test(`dim ${dim}, ${numCentroids} centroids: per document and token, the best raw score over its probed cells, else the floor`, async (t) => {
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 400, numCentroids, seed: 3 })
+t.test(`dim ${dim}, nbits ${nbits}, ${numCentroids} centroids: per document and token, the best raw score over its probed cells, else the floor`, async (t) => {
+  const index = createPlaidIndex({ dim, nbits, minTrainVectors: 400, numCentroids, seed: 3 })
   index.upsert(set.docs)
   index.delete(['d7', 'd20', 'd150']) // dead slots must not appear
   index.upsert([{ ...set.docs[3], id: 'late' }]) // a document in the IVF's delta lists
