@@ -43,6 +43,8 @@ export interface ProbeScratch {
   /** per gather chunk: the positions, their slots, and their residuals back to back (bytes and 4-byte words) */
   chunkPos: Uint32Array
   chunkSlots: Uint32Array
+  /** per gather chunk: each vector's probe score (doubles, as summed) */
+  chunkScores: Float64Array
   gathered: Uint8Array
   gatheredWords: Uint32Array
   /** the residuals as 4-byte words (re-taken when the residual array changes) */
@@ -57,7 +59,7 @@ export function createProbeScratch(): ProbeScratch {
   return {
     lut: new Float32Array(0), tokBest: new Float32Array(0), tokMark: new Uint32Array(0), docRow: new Int32Array(0),
     docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), rows: new Float32Array(0), touched: new Uint32Array(0),
-    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null, tokTop: -Infinity, tokCells: 0,
+    chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), chunkScores: new Float64Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null, tokTop: -Infinity, tokCells: 0,
   }
 }
 
@@ -133,7 +135,7 @@ function scanCell(
   offsets: Uint32Array, gaps: Uint16Array, c: number, base: number, lut: Float32Array, residuals: Uint8Array, bpv: number,
   ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tokEpoch: number, nTok: number,
 ): number {
-  const { tokMark, tokBest, tokTouched, chunkSlots, chunkPos } = sc
+  const { tokMark, tokBest, tokTouched, chunkSlots, chunkPos, chunkScores: scores } = sc
   let top = sc.tokTop
   let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
   for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
@@ -173,30 +175,26 @@ function scanCell(
           s2 += lut[(o + 512) | ((x >>> 16) & 255)]
           s3 += lut[(o + 768) | (x >>> 24)]
         }
-        const s = (s0 + s1) + (s2 + s3)
-        if (s > top) top = s
-        const slot = chunkSlots[i]
-        if (tokMark[slot] !== tokEpoch) {
-          tokMark[slot] = tokEpoch
-          tokBest[slot] = s
-          tokTouched[nTok++] = slot
-        } else if (s > tokBest[slot]) tokBest[slot] = s
+        scores[i] = (s0 + s1) + (s2 + s3)
       }
-      continue
+    } else {
+      const g8 = sc.gathered
+      const bpv4 = bpv & ~3
+      for (let i = 0, r = 0; i < n; i++, r += bpv) {
+        // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
+        let s0 = base, s1 = 0, s2 = 0, s3 = 0
+        for (let b = 0; b < bpv4; b += 4) {
+          s0 += lut[(b << 8) | g8[r + b]]
+          s1 += lut[((b + 1) << 8) | g8[r + b + 1]]
+          s2 += lut[((b + 2) << 8) | g8[r + b + 2]]
+          s3 += lut[((b + 3) << 8) | g8[r + b + 3]]
+        }
+        for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | g8[r + b]]
+        scores[i] = (s0 + s1) + (s2 + s3)
+      }
     }
-    const g8 = sc.gathered
-    const bpv4 = bpv & ~3
-    for (let i = 0, r = 0; i < n; i++, r += bpv) {
-      // four partial sums: one chain of bpv dependent additions would cost bpv × the add latency
-      let s0 = base, s1 = 0, s2 = 0, s3 = 0
-      for (let b = 0; b < bpv4; b += 4) {
-        s0 += lut[(b << 8) | g8[r + b]]
-        s1 += lut[((b + 1) << 8) | g8[r + b + 1]]
-        s2 += lut[((b + 2) << 8) | g8[r + b + 2]]
-        s3 += lut[((b + 3) << 8) | g8[r + b + 3]]
-      }
-      for (let b = bpv4; b < bpv; b++) s0 += lut[(b << 8) | g8[r + b]]
-      const s = (s0 + s1) + (s2 + s3)
+    for (let i = 0; i < n; i++) {
+      const s = scores[i]
       if (s > top) top = s
       const slot = chunkSlots[i]
       if (tokMark[slot] !== tokEpoch) {
