@@ -35,8 +35,9 @@ interface Engine { search(q: Float32Array, p: { k: number }): { hits: Array<{ id
 
 const baseModule = (await import(pathToFileURL(resolve(values.base, 'src/index/snapshot.ts')).href)) as { loadIndexSnapshot(dir: string): Promise<Engine> }
 const set = await readEmbeddingSet(values.data)
+const baseSnapshot = values['base-snapshot'] ?? values.snapshot
 const engines: Record<'base' | 'head', Engine> = {
-  base: await baseModule.loadIndexSnapshot(values['base-snapshot'] ?? values.snapshot),
+  base: await baseModule.loadIndexSnapshot(baseSnapshot),
   head: (await loadIndexSnapshot(values.snapshot)) as unknown as Engine,
 }
 const k = Number(values.k)
@@ -74,5 +75,5 @@ for (let r = 0; r < Number(values.rounds); r++) {
 }
 console.log(`queries whose top ${k} ids differ between the engines: ${differ} of ${n}`)
 if (values.json !== undefined) {
-  await writeFile(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, baseSnapshot: values['base-snapshot'] ?? values.snapshot, k, queries: n, differ, rounds }, null, 2) + '\n')
+  await writeFile(values.json, JSON.stringify({ data: values.data, snapshot: values.snapshot, baseSnapshot, k, queries: n, differ, rounds }, null, 2) + '\n')
 }

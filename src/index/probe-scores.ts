@@ -157,7 +157,7 @@ function scanCell(
       for (let i = 0, r = 0; i < n; i++, r += wpv) {
         let s0 = base, s1 = 0, s2 = 0, s3 = 0
         // written out for the default (nbits 2, dim 128): the probe stage 12.9 → 11.3 ms on zipf-quarter, the whole
-        // search 1.06–1.12× on four presets (BENCHMARKS.md § Probe scan by words)
+        // search 1.05–1.11× on four presets (BENCHMARKS.md § Probe scan by words)
         if (wpv === 8) {
           const x0 = gw[r], x1 = gw[r + 1], x2 = gw[r + 2], x3 = gw[r + 3], x4 = gw[r + 4], x5 = gw[r + 5], x6 = gw[r + 6], x7 = gw[r + 7]
           s0 += lut[x0 & 255]; s1 += lut[256 | ((x0 >>> 8) & 255)]; s2 += lut[512 | ((x0 >>> 16) & 255)]; s3 += lut[768 | (x0 >>> 24)]
