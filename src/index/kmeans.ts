@@ -11,7 +11,7 @@
  * 6·10⁻⁵), at 435 ms vs 6.3 s exhaustive.
  */
 import { assignNearest, dotTile, normalizeRows } from './dense-kernels.js'
-import { createSimdArena, type SimdArena, unitTable } from './simd-kernels.js'
+import { createSimdArena, type SimdArena, unitTableI16 } from './simd-kernels.js'
 import { type Prng, sampleIndices } from './prng.js'
 
 /**
@@ -47,7 +47,7 @@ export interface CentroidArena {
   coarsePtr: number
   /** first free byte; grows once when a decode table is installed */
   scratch: number
-  /** decode unit table (simd-kernels unitTable) of the codec paired with these centroids, once installed */
+  /** decode unit table (simd-kernels unitTableI16) of the codec paired with these centroids, once installed */
   tablePtr: number
   tableWeights: Float32Array | null
 }
@@ -313,11 +313,11 @@ const FINE_TILE_FLOATS = 65536
 export function installDecodeTable(ca: CentroidArena, nbits: 1 | 2 | 4, weights: Float32Array, perDimension: boolean): number {
   if (ca.tableWeights === weights) return ca.tablePtr
   if (ca.tableWeights !== null) throw new Error('centroid arena: a different codec is already installed')
-  const table = unitTable(nbits, weights, perDimension)
+  const table = unitTableI16(nbits, weights, perDimension, CENTROID_SCALE)
   ca.tablePtr = ca.scratch
   ca.arena.reserve(ca.scratch + table.byteLength + 65536)
-  ca.arena.f32(ca.tablePtr, table.length).set(table)
-  ca.scratch += table.byteLength
+  ca.arena.i16(ca.tablePtr, table.length).set(table)
+  ca.scratch += Math.ceil(table.byteLength / 16) * 16
   ca.tableWeights = weights
   return ca.tablePtr
 }

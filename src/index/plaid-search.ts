@@ -31,7 +31,7 @@ import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, re
 import { createProbeScratch, type ProbeOffload, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
-import { decodeUnitStride } from './simd-kernels.js'
+import { centroidQ15, decodeUnitStride } from './simd-kernels.js'
 import { bestIndices, topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
 
@@ -713,14 +713,15 @@ function exactChunk(
   if (simScratch.length < total * qlen) simScratch = new Float32Array(total * qlen)
   let sims: Float32Array = simScratch
   let simsPtr = -1 // where sims sit in the arena, when they do
+  let invPtr = -1 // and the rows' 1 / norm, by which their sims are still to be multiplied
   const ca = centroidArena(cset)
   if (total > 0 && ca !== null) {
     const tablePtr = installDecodeTable(ca, codec.nbits, codec.weights, codec.perDimension)
     const { arena } = ca
     const codesPtr = ca.scratch
     const resPtr = codesPtr + total * 4
-    const vPtr = resPtr + Math.ceil((total * bpv) / 16) * 16
-    const v16Ptr = vPtr + total * dim * 4
+    const rowsInvPtr = resPtr + Math.ceil((total * bpv) / 16) * 16
+    const v16Ptr = rowsInvPtr + Math.ceil(total / 4) * 16
     const qPtr = v16Ptr + total * dim * 2
     const sPtr = qPtr + qlen * dim * 2
     arena.reserve(sPtr + total * qlen * 4)
@@ -731,18 +732,21 @@ function exactChunk(
       resView.set(residuals.subarray(a * bpv, (a + len) * bpv), row * bpv)
       row += len
     }
-    // decompressed rows as int16 · 2^-14 (rounding ≤ 6·10⁻⁵ per component, far below the 2-bit codec's error) for
-    // the int16 dot kernel: 1.6× the float32 tile on the stage's dominant product
-    arena.decodeI16(
-      codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, vPtr, bpv, CENTROID_SCALE * codec.centroidWeight, v16Ptr,
-      decodeUnitStride(codec.nbits, codec.perDimension),
+    // rows C·centroidWeight + residual in int16 at the centroids' fixed point, and each row's 1 / norm: a decoded
+    // (normalised) vector's product with a token is its row's exact integer product × that factor, so the rows need
+    // no float pass and no rounding after normalising (the former two-pass decode to normalised int16 rows: 6.3 ms
+    // per k=100 search on many-topics where this takes 3.9, BENCHMARKS.md § Exact stage without a float pass)
+    arena.decodeRows(
+      codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, v16Ptr, bpv, decodeUnitStride(codec.nbits, codec.perDimension),
+      centroidQ15(codec.centroidWeight), rowsInvPtr,
     )
     const q16 = new Int16Array(qlen * dim)
     const qs = quantizeRows(query, 0, qlen, dim, q16)
     arena.i16(qPtr, qlen * dim).set(q16)
-    arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / (16384 * qs))
+    arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / qs)
     sims = arena.f32(sPtr, total * qlen)
     simsPtr = sPtr
+    invPtr = rowsInvPtr
   } else if (total > 0) {
     if (decodeScratch.length < total * dim) decodeScratch = new Float32Array(total * dim)
     const V = decodeScratch
@@ -768,17 +772,23 @@ function exactChunk(
       at += docLen[slots[i]]
       ends[i - i0] = at
     }
-    arena.maxSimReduce(simsPtr, endsPtr, i1 - i0, qlen, accPtr, outPtr)
+    arena.maxSimReduce(simsPtr, endsPtr, i1 - i0, qlen, accPtr, outPtr, invPtr)
     out.set(arena.f32(outPtr, i1 - i0), i0)
     return
   }
   const best = new Float32Array(qlen)
+  const inv = invPtr >= 0 && ca !== null ? ca.arena.f32(invPtr, total) : null
   for (let i = i0, row = 0; i < i1; i++) {
     const len = docLen[slots[i]]
     best.fill(-Infinity)
     for (let r = 0; r < len; r++, row++) {
       const o = row * qlen
-      for (let j = 0; j < qlen; j++) if (sims[o + j] > best[j]) best[j] = sims[o + j]
+      if (inv === null) {
+        for (let j = 0; j < qlen; j++) if (sims[o + j] > best[j]) best[j] = sims[o + j]
+      } else {
+        const f = inv[row]
+        for (let j = 0; j < qlen; j++) if (Math.fround(sims[o + j] * f) > best[j]) best[j] = Math.fround(sims[o + j] * f)
+      }
     }
     let sum = 0
     for (let j = 0; j < qlen; j++) sum += best[j]

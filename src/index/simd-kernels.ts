@@ -46,7 +46,7 @@ const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b
 const op = {
   get: (i: number) => [0x20, ...uleb(i)], set: (i: number) => [0x21, ...uleb(i)], tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a], mul: [0x6c], shl: [0x74], geS: [0x4e], gtS: [0x4a], ltS: [0x48],
+  add: [0x6a], sub: [0x6b], xor: [0x73], mul: [0x6c], shl: [0x74], geS: [0x4e], gtS: [0x4a], ltS: [0x48],
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...uleb(d)], brIf: (d: number) => [0x0d, ...uleb(d)],
   f32store: [0x38, 2, 0], f32add: [0x92], i32load: [0x28, 2, 0], load8u: [0x2d, 0, 0], load16u: [0x2f, 1, 0],
   ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
@@ -54,7 +54,8 @@ const op = {
   truncSat: [0xfd, ...uleb(248)], fx4nearest: [0xfd, ...uleb(106)], narrow16: [0xfd, ...uleb(133)],
   shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
-  vload: [0xfd, 0x00, 4, 0], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
+  vload: [0xfd, 0x00, 4, 0], load64zero: [0xfd, 0x5d, 3, 0], load64lane: (l: number) => [0xfd, 0x57, 3, 0, l],
+  splat16: [0xfd, 0x10], q15mul: [0xfd, ...uleb(130)], i16addSat: [0xfd, ...uleb(143)], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
 
@@ -149,69 +150,55 @@ function dotTileBody(indexed: boolean, i16 = false): number[] {
 }
 
 /**
- * decode_nbits(codes, res, n, cents, table, dim, out, bpv, scale, [out16,] stride): out row v = normalise(C[codes[v]]
- * + residual v) for n vectors, codes an int32 array, residuals packed bpv bytes per vector. Works on units of 4
- * dimensions: `table` maps a unit's packed bits to its 4 bucket weights (one v128), so a unit costs 2 vector loads, an
- * add and a store. Unit bits: nbits 2 → one byte; nbits 4 → a little-endian u16; nbits 1 → a nibble. stride 0: one
- * table for every unit (a pooled codec); stride = the table's entries: unit i's table follows unit i−1's (a codec
- * with a quantizer per dimension), found at table + (unit's byte offset in the output row) · stride.
+ * decode_rows_nbits(codes, res, n, cents, table, dim, out, bpv, stride, cw, inv): row v of `out` = C[codes[v]]·cw +
+ * the residual's bucket weights, in int16 at the centroids' fixed point (2^-14), and inv[v] = 1 / ‖row v‖ (float32).
+ * The decoded vector normalise(C·centroidWeight + residual) is row v · inv[v], so a dot product with it is the row's
+ * exact integer one times inv[v]: no float pass over the row and no rounding after normalising. codes int32, residuals
+ * packed bpv bytes per vector; cw = centroidWeight in Q15 (i16x8.q15mulr_sat_s); table = unitTableI16: a unit of 4
+ * dimensions' packed bits (nbits 2 → one byte; 4 → a little-endian u16; 1 → a nibble) maps to its 4 weights as int16
+ * (8 bytes). stride 0: one table for every unit; stride = entries: one table per unit (a per-dimension codec), unit
+ * i's at table + i·stride·8. Per 8 dimensions: a centroid load, its Q15 product, two 8-byte table loads, a saturating
+ * add, a store, and the squared norm's part (i32x4.dot_i16x8_s). dim % 8 == 0.
  */
-function decodeBody(nbits: 1 | 2 | 4, toI16 = false): number[] {
-  // params: codes, res, n, cents (int16 rows), table, dim, out, bpv, scale (f32: centroid = int16 · scale)
-  // [toI16: out16 (i32): the normalised rows also as int16 · 2^-14, dim % 8 == 0, for the int16 dot kernel], stride
-  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV, SCALE, OUT16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
-  const x = toI16 ? 1 : 0
-  const STRIDE = 9 + x
-  const [V, U, CP, RP, OP, ROW, ACC, X, SC] = [10, 11, 12, 13, 14, 15, 16, 17, 18].map((l) => l + x)
-  const unitIndex = nbits === 2
-    ? [...op.get(RP), ...op.get(U), ...op.i32(4), ...op.shrU, ...op.add, ...op.load8u]
-    : nbits === 4
-      ? [...op.get(RP), ...op.get(U), ...op.i32(3), ...op.shrU, ...op.add, ...op.load16u]
-      : [...op.get(RP), ...op.get(U), ...op.i32(5), ...op.shrU, ...op.add, ...op.load8u,
-        ...op.get(U), ...op.i32(2), ...op.shrU, ...op.i32(4), ...op.and, ...op.shrU, ...op.i32(15), ...op.and]
+function decodeRowsBody(nbits: 1 | 2 | 4): number[] {
+  const [CODES, RES, N, CENTS, TABLE, DIM, OUT, BPV, STRIDE, CW, INV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+  const [V, D, CP, RP, OP, ROW, TB, S8, S16, W, ACC, X, T, CWV] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]
+  // a pair of units (8 dimensions) is `nbits` bytes of the packed residual, read as one word W: unit 0's bits low
+  const unitBits = 4 * nbits, mask = (1 << unitBits) - 1
+  const loadWord = nbits === 1 ? op.load8u : nbits === 2 ? op.load16u : op.i32load
   return [
-    ...vec([[6, I32], [3, V128]]),
-    ...op.get(DIM), ...op.i32(2), ...op.shl, ...op.set(ROW),
-    ...op.get(SCALE), ...op.splat, ...op.set(SC),
+    ...vec([[10, I32], [4, V128]]),
+    ...op.get(DIM), ...op.i32(1), ...op.shl, ...op.set(ROW),
+    ...op.get(CW), ...op.splat16, ...op.set(CWV),
+    // table offsets between units: stride·8 bytes, a pair's 16
+    ...op.get(STRIDE), ...op.i32(3), ...op.shl, ...op.set(S8),
+    ...op.get(STRIDE), ...op.i32(4), ...op.shl, ...op.set(S16),
     ...op.i32(0), ...op.set(V),
     ...op.block, ...op.loop,
     ...op.get(V), ...op.get(N), ...op.geS, ...op.brIf(1),
-    // centroid rows are int16: half the bytes of the output row
-    ...op.get(CENTS), ...op.get(CODES), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(DIM), ...op.i32(1), ...op.shl, ...op.mul, ...op.add, ...op.set(CP),
+    ...op.get(CENTS), ...op.get(CODES), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.get(ROW), ...op.mul, ...op.add, ...op.set(CP),
     ...op.get(RES), ...op.get(V), ...op.get(BPV), ...op.mul, ...op.add, ...op.set(RP),
     ...op.get(OUT), ...op.get(V), ...op.get(ROW), ...op.mul, ...op.add, ...op.set(OP),
-    ...op.vzero, ...op.set(ACC), ...op.i32(0), ...op.set(U),
+    ...op.get(TABLE), ...op.set(TB),
+    ...op.vzero, ...op.set(ACC), ...op.i32(0), ...op.set(D),
     ...op.loop,
-    ...op.get(CP), ...op.get(U), ...op.i32(1), ...op.shrU, ...op.add, ...op.load16x4s, ...op.fx4fromI32, ...op.get(SC), ...op.fx4mul,
-    ...op.get(TABLE), ...op.get(U), ...op.get(STRIDE), ...op.mul, ...op.add, ...unitIndex, ...op.i32(4), ...op.shl, ...op.add, ...op.vload,
-    ...op.fx4add, ...op.set(X),
-    ...op.get(OP), ...op.get(U), ...op.add, ...op.get(X), ...op.vstore,
-    ...op.get(ACC), ...op.get(X), ...op.get(X), ...op.fx4mul, ...op.fx4add, ...op.set(ACC),
-    ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
+    ...op.get(RP), ...loadWord, ...op.set(W),
+    // T = the two units' weights: tb + bits·8 and tb + stride·8 + bits'·8
+    ...op.get(TB), ...op.get(W), ...op.i32(mask), ...op.and, ...op.i32(3), ...op.shl, ...op.add, ...op.load64zero, ...op.set(T),
+    ...op.get(TB), ...op.get(S8), ...op.add, ...op.get(W), ...op.i32(unitBits), ...op.shrU, ...(nbits === 4 ? [] : [...op.i32(mask), ...op.and]), ...op.i32(3), ...op.shl, ...op.add,
+    ...op.get(T), ...op.load64lane(1), ...op.set(T),
+    ...op.get(CP), ...op.get(D), ...op.add, ...op.vload, ...op.get(CWV), ...op.q15mul, ...op.get(T), ...op.i16addSat, ...op.set(X),
+    ...op.get(OP), ...op.get(D), ...op.add, ...op.get(X), ...op.vstore,
+    ...op.get(ACC), ...op.get(X), ...op.get(X), ...op.ix4dot16, ...op.fx4fromI32, ...op.fx4add, ...op.set(ACC),
+    ...op.get(RP), ...op.i32(nbits), ...op.add, ...op.set(RP),
+    ...op.get(TB), ...op.get(S16), ...op.add, ...op.set(TB),
+    ...op.get(D), ...op.i32(16), ...op.add, ...op.tee(D), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
     ...op.end,
-    // X = splat(1 / sqrt(max(‖x‖², tiny))), times 2^14 for the int16 rows
-    ...op.f32const(toI16 ? 16384 : 1), ...op.get(ACC), ...op.lane(0), ...op.get(ACC), ...op.lane(1), ...op.f32add,
+    // inv[v] = 1 / sqrt(max(‖row‖², 1))
+    ...op.get(INV), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add,
+    ...op.f32const(1), ...op.get(ACC), ...op.lane(0), ...op.get(ACC), ...op.lane(1), ...op.f32add,
     ...op.get(ACC), ...op.lane(2), ...op.get(ACC), ...op.lane(3), ...op.f32add, ...op.f32add,
-    ...op.f32const(1e-30), ...op.f32max, ...op.f32sqrt, ...op.f32div, ...op.splat, ...op.set(X),
-    ...(!toI16 ? [
-      ...op.i32(0), ...op.set(U),
-      ...op.loop,
-      ...op.get(OP), ...op.get(U), ...op.add,
-      ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.vstore,
-      ...op.get(U), ...op.i32(16), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
-      ...op.end,
-    ] : [
-      // int16 rows only: out16 row v = round(x · 2^14 / ‖x‖), 8 values per step, from the unnormalised rows at OP
-      // (the normalised float32 rows are not stored: one pass less)
-      ...op.i32(0), ...op.set(U),
-      ...op.loop,
-      ...op.get(OUT16), ...op.get(V), ...op.get(DIM), ...op.i32(1), ...op.shl, ...op.mul, ...op.add, ...op.get(U), ...op.i32(1), ...op.shrU, ...op.add,
-      ...op.get(OP), ...op.get(U), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.fx4nearest, ...op.truncSat,
-      ...op.get(OP), ...op.get(U), ...op.add, ...op.i32(16), ...op.add, ...op.vload, ...op.get(X), ...op.fx4mul, ...op.fx4nearest, ...op.truncSat,
-      ...op.narrow16, ...op.vstore,
-      ...op.get(U), ...op.i32(32), ...op.add, ...op.tee(U), ...op.get(ROW), ...op.ltS, ...op.brIf(0),
-      ...op.end,
-    ]),
+    ...op.f32const(1), ...op.f32max, ...op.f32sqrt, ...op.f32div, ...op.f32store,
     ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
     ...op.end, ...op.end,
     ...op.end,
@@ -328,15 +315,20 @@ function rowsAboveMaskBody(): number[] {
  * maxsim_reduce(sims, ends, nDocs, qlen, acc, out): document d owns rows ends[d-1] .. ends[d] of sims (rows of qlen
  * floats, contiguous; ends int32, cumulative); out[d] = Σ_j max over its rows of sims[row·qlen + j], summed in float64
  * in token order (as the TypeScript loop did); acc: qlen floats of scratch; qlen % 4 == 0. A document without rows
- * scores −∞.
+ * scores −∞. scaled: a 7th argument, rowScale (float32 per row), multiplies each row before its maxima are taken
+ * (rows of decode_rows, whose products still need the row's 1 / norm).
  */
-function reduceBody(): number[] {
-  const [SIMS, ENDS, ND, QLEN, ACC, OUT] = [0, 1, 2, 3, 4, 5]
-  const [D, V, END, M, QB, P] = [6, 7, 8, 9, 10, 11]
-  const [SUM] = [12] // f64
+function reduceBody(scaled = false): number[] {
+  const [SIMS, ENDS, ND, QLEN, ACC, OUT, RSCALE] = [0, 1, 2, 3, 4, 5, 6]
+  const x = scaled ? 1 : 0
+  const [D, V, END, M, QB, P] = [6, 7, 8, 9, 10, 11].map((l) => l + x)
+  const [SUM, RS] = [12 + x, 13 + x] // f64, v128
   const F64 = 0x7c
+  const row = scaled
+    ? [...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.get(RS), ...op.fx4mul]
+    : [...op.get(P), ...op.get(M), ...op.add, ...op.vload]
   return [
-    ...vec([[6, I32], [1, F64]]),
+    ...vec(scaled ? [[6, I32], [1, F64], [1, V128]] : [[6, I32], [1, F64]]),
     ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
     ...op.get(SIMS), ...op.set(P),
     ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
@@ -350,10 +342,11 @@ function reduceBody(): number[] {
     ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
     ...op.block, ...op.loop,
     ...op.get(V), ...op.get(END), ...op.geS, ...op.brIf(1),
+    ...(scaled ? [...op.get(RSCALE), ...op.get(V), ...op.i32(2), ...op.shl, ...op.add, ...op.f32load, ...op.splat, ...op.set(RS)] : []),
     ...op.i32(0), ...op.set(M),
     ...op.loop,
     ...op.get(ACC), ...op.get(M), ...op.add,
-    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.fx4pmax,
+    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...row, ...op.fx4pmax,
     ...op.vstore,
     ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
     ...op.end,
@@ -377,20 +370,18 @@ function buildDotTileModule(): Uint8Array {
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // types: 0 (6 i32), 1 (7 i32), 2 (6 i32 + f32), 3 (7 i32 + f32), 4 (8 i32 + f32 + i32), 5 (9 i32),
-    // 6 (8 i32 + f32 + 2 i32), 7 (6 i32) → i32
-    ...section(1, vec([...[[6, 0, 0], [7, 0, 0], [6, 1, 0], [7, 1, 0], [8, 1, 1], [9, 0, 0], [8, 1, 2]].map(([n, f, tail]) =>
-      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : []), ...new Array(tail).fill([I32])]), 0]),
+    // types: 0 (6 i32), 1 (7 i32), 2 (6 i32 + f32), 3 (7 i32 + f32), 4 (9 i32), 5 (11 i32), 6 (6 i32) → i32
+    ...section(1, vec([...[[6, 0], [7, 0], [6, 1], [7, 1], [9, 0], [11, 0]].map(([n, f]) =>
+      [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]),
     [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [4], [4], [4], [2], [3], [5], [6], [6], [6], [7], [0]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
-      [...name('decode1'), 0x00, 0x02], [...name('decode2'), 0x00, 0x03], [...name('decode4'), 0x00, 0x04],
+      [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
-      [...name('decode1i16'), 0x00, 0x08], [...name('decode2i16'), 0x00, 0x09], [...name('decode4i16'), 0x00, 0x0a],
-      [...name('rows_above_mask'), 0x00, 0x0b], [...name('maxsim_reduce'), 0x00, 0x0c]])),
-    ...section(10, vec([plain, idx, decodeBody(1), decodeBody(2), decodeBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      decodeBody(1, true), decodeBody(2, true), decodeBody(4, true), rowsAboveMaskBody(), reduceBody()]
+      [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a]])),
+    ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true)]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -426,8 +417,11 @@ export interface SimdArena {
   u8(byteOffset: number, length: number): Uint8Array
   i16(byteOffset: number, length: number): Int16Array
   u16(byteOffset: number, length: number): Uint16Array
-  /** per document, Σ_j of the max over its rows of sims (see reduceBody; accPtr: qlen floats of scratch) */
-  maxSimReduce(simsPtr: number, endsPtr: number, nDocs: number, qlen: number, accPtr: number, outPtr: number): void
+  /**
+   * per document, Σ_j of the max over its rows of sims (see reduceBody; accPtr: qlen floats of scratch); with
+   * rowScalePtr, row r's sims are first multiplied by the float32 at rowScalePtr + 4r
+   */
+  maxSimReduce(simsPtr: number, endsPtr: number, nDocs: number, qlen: number, accPtr: number, outPtr: number, rowScalePtr?: number): void
   /**
    * the rows with some S[r·qlen + j] > thr[j] (qlen floats at thrPtr), ascending, at outPtr as int32 each followed by
    * `words` = ceil(qlen / 32) int32 of which tokens beat their threshold; returns their count
@@ -438,33 +432,42 @@ export interface SimdArena {
    * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor)
    */
   approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number, initPtr?: number): void
-  /** out rows = normalise(C[code] + residual) for n vectors, C int16 rows × scale; see decodeBody (stride: decodeUnitStride) */
-  decode(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number, stride: number): void
-  /** decode, plus the rows as int16 · 2^-14 at out16Ptr (dim % 8 == 0) */
-  decodeI16(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, scale: number, out16Ptr: number, stride: number): void
+  /**
+   * int16 rows C[code]·cw + residual for n vectors at outPtr and their 1 / norm at invPtr (float32): the decoded
+   * vectors are row · inv (see decodeRowsBody; table: unitTableI16, stride: decodeUnitStride, cwQ15: centroidQ15)
+   */
+  decodeRows(nbits: 1 | 2 | 4, codesPtr: number, resPtr: number, n: number, centsPtr: number, tablePtr: number, dim: number, outPtr: number, bpv: number, stride: number, cwQ15: number, invPtr: number): void
   /** dotTile over int16 rows (dim % 8 == 0): out = scale · Σ a·b (exact integer sums) */
   dotTileI16(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, scale: number): void
   dotTileIdxI16(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number, scale: number): void
 }
 
 /**
- * The unit table decode() needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights; for a codec
- * with a quantizer per dimension (weights: dim rows of 2^nbits, nbits 1 or 2), one such table per 4-dimension unit.
+ * The unit table decodeRows needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights as int16 at
+ * the centroids' fixed point (weight / CENTROID_SCALE, rounded; 2^-14 ≈ 6·10⁻⁵ per component, far below a 2-bit bucket's
+ * width); for a codec with a quantizer per dimension (weights: dim rows of 2^nbits, nbits 1 or 2), one such table per
+ * 4-dimension unit.
  */
-export function unitTable(nbits: 1 | 2 | 4, weights: Float32Array, perDimension = false): Float32Array {
+export function unitTableI16(nbits: 1 | 2 | 4, weights: Float32Array, perDimension: boolean, centroidScale: number): Int16Array {
   const perUnit = 4 * nbits, entries = 1 << perUnit, n = 1 << nbits, mask = n - 1
   if (perDimension && nbits === 4) throw new Error('decode tables: no per-dimension codec at nbits 4')
   const units = perDimension ? weights.length / n / 4 : 1
-  const t = new Float32Array(units * entries * 4)
+  const level = Int16Array.from(weights, (w) => Math.max(-32767, Math.min(32767, Math.round(w / centroidScale))))
+  const t = new Int16Array(units * entries * 4)
   for (let u = 0; u < units; u++) {
     for (let e = 0; e < entries; e++) {
-      for (let d = 0; d < 4; d++) t[(u * entries + e) * 4 + d] = weights[(perDimension ? (u * 4 + d) * n : 0) + ((e >> (nbits * d)) & mask)]
+      for (let d = 0; d < 4; d++) t[(u * entries + e) * 4 + d] = level[(perDimension ? (u * 4 + d) * n : 0) + ((e >> (nbits * d)) & mask)]
     }
   }
   return t
 }
 
-/** decode()'s stride for a unitTable: 0 for one shared table, its entry count for per-dimension tables. */
+/** A centroid weight in (0, 1] as decodeRows' Q15 factor (1 → 32767: 3·10⁻⁵ below, the same for every vector). */
+export function centroidQ15(weight: number): number {
+  return Math.min(32767, Math.round(weight * 32768))
+}
+
+/** decodeRows' stride for a unitTableI16: 0 for one shared table, its entry count for per-dimension tables. */
 export function decodeUnitStride(nbits: 1 | 2 | 4, perDimension: boolean): number {
   return perDimension ? 1 << (4 * nbits) : 0
 }
@@ -477,15 +480,14 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const inst = new wasm!.Instance(mod, { env: { mem: memory } })
   const fn = inst.exports.dot_tile as (a: number, na: number, b: number, nb: number, dim: number, out: number) => void
   const fnIdx = inst.exports.dot_tile_idx as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number) => void
-  type Decode = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, stride: number) => void
-  type DecodeI16 = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, scale: number, o16: number, stride: number) => void
-  const decodersI16: Record<number, DecodeI16> = { 1: inst.exports.decode1i16 as DecodeI16, 2: inst.exports.decode2i16 as DecodeI16, 4: inst.exports.decode4i16 as DecodeI16 }
+  type DecodeRows = (c: number, r: number, n: number, cents: number, table: number, dim: number, out: number, bpv: number, stride: number, cw: number, inv: number) => void
+  const decodeRows: Record<number, DecodeRows> = { 1: inst.exports.decode_rows1 as DecodeRows, 2: inst.exports.decode_rows2 as DecodeRows, 4: inst.exports.decode_rows4 as DecodeRows }
   const fnReduce = inst.exports.maxsim_reduce as (s: number, e: number, n: number, q: number, a: number, o: number) => void
+  const fnReduceScaled = inst.exports.maxsim_reduce_scaled as (s: number, e: number, n: number, q: number, a: number, o: number, rs: number) => void
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
-  const decoders: Record<number, Decode> = { 1: inst.exports.decode1 as Decode, 2: inst.exports.decode2 as Decode, 4: inst.exports.decode4 as Decode }
   return {
     reserve(b: number) {
       const have = memory.buffer.byteLength
@@ -498,10 +500,13 @@ export function createSimdArena(bytes: number): SimdArena | null {
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
-    decodeI16: (nbits, c, r, n, cents, table, dim, out, bpv, scale, o16, stride) => { if (n > 0) decodersI16[nbits](c, r, n, cents, table, dim, out, bpv, scale, o16, stride) },
-    maxSimReduce: (sp, e, n, q, a, o) => { if (n > 0) fnReduce(sp, e, n, q, a, o) },
+    decodeRows: (nbits, c, r, n, cents, table, dim, out, bpv, stride, cw, inv) => { if (n > 0) decodeRows[nbits](c, r, n, cents, table, dim, out, bpv, stride, cw, inv) },
+    maxSimReduce: (sp, e, n, q, a, o, rs) => {
+      if (n === 0) return
+      if (rs === undefined) fnReduce(sp, e, n, q, a, o)
+      else fnReduceScaled(sp, e, n, q, a, o, rs)
+    },
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
-    decode: (nbits, c, r, n, cents, table, dim, out, bpv, scale, stride) => { if (n > 0) decoders[nbits](c, r, n, cents, table, dim, out, bpv, scale, stride) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },
     dotTileIdx: (i, na, b, nb, dim, out, a) => { if (na > 0 && nb > 0) fnIdx(i, na, b, nb, dim, out, a) },

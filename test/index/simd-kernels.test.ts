@@ -3,7 +3,7 @@ import { assignNearest, dotTile } from '../../src/index/dense-kernels.js'
 import { float32Below } from '../../src/index/float32.js'
 import { scanScores, topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
-import { createSimdArena, decodeUnitStride, simdAvailable, unitTable } from '../../src/index/simd-kernels.js'
+import { centroidQ15, createSimdArena, decodeUnitStride, simdAvailable, unitTableI16 } from '../../src/index/simd-kernels.js'
 
 function naive(a: Float32Array, na: number, b: Float32Array, nb: number, dim: number): Float64Array {
   const out = new Float64Array(na * nb)
@@ -193,44 +193,78 @@ t.test('maxsim_reduce: per document, the float64 sum over tokens of the max over
   }
 })
 
-t.test('decode kernels: pooled and per-dimension tables, float32 and int16 rows, against the codec layout written plainly', async (t) => {
+t.test('decode_rows: int16 rows and 1 / norm, pooled and per-dimension tables, against the codec layout written plainly', async (t) => {
   const dim = 32, n = 9
   for (const nbits of [1, 2, 4] as const) {
     for (const perDimension of nbits === 4 ? [false] : [false, true]) {
-      const levels = 1 << nbits, bpv = (dim * nbits) / 8, per = 8 / nbits
-      // weights: row d (per dimension) or one row, distinct per level and dimension so a wrong row shows
-      const weights = Float32Array.from({ length: (perDimension ? dim : 1) * levels }, (_, i) => (i % levels - levels / 2) * 0.01 * (1 + Math.floor(i / levels) * 0.1))
-      const cents = Int16Array.from({ length: 5 * dim }, () => Math.round((rng.next() - 0.5) * 8000))
-      const codes = Int32Array.from({ length: n }, (_, i) => (i * 3) % 5)
-      const res = Uint8Array.from({ length: n * bpv }, () => Math.floor(rng.next() * 256))
-      const scale = 1 / 16384
-      const table = unitTable(nbits, weights, perDimension)
-      const arena = createSimdArena(1 << 20)!
-      const [codesPtr, resPtr, centsPtr, tablePtr] = [0, 1024, 4096, 8192]
-      const outPtr = tablePtr + table.byteLength, out16Ptr = outPtr + n * dim * 4
-      arena.reserve(out16Ptr + n * dim * 2)
-      arena.i32(codesPtr, n).set(codes)
-      arena.u8(resPtr, res.length).set(res)
-      arena.i16(centsPtr, cents.length).set(cents)
-      arena.f32(tablePtr, table.length).set(table)
-      const stride = decodeUnitStride(nbits, perDimension)
-      for (const toI16 of [false, true]) {
-        if (toI16) arena.decodeI16(nbits, codesPtr, resPtr, n, centsPtr, tablePtr, dim, outPtr, bpv, scale, out16Ptr, stride)
-        else arena.decode(nbits, codesPtr, resPtr, n, centsPtr, tablePtr, dim, outPtr, bpv, scale, stride)
-        let maxErr = 0
+      for (const cw of [1, 0.83]) {
+        const levels = 1 << nbits, bpv = (dim * nbits) / 8, per = 8 / nbits
+        // weights: row d (per dimension) or one row, distinct per level and dimension so a wrong row shows
+        const weights = Float32Array.from({ length: (perDimension ? dim : 1) * levels }, (_, i) => (i % levels - levels / 2) * 0.01 * (1 + Math.floor(i / levels) * 0.1))
+        const cents = Int16Array.from({ length: 5 * dim }, () => Math.round((rng.next() - 0.5) * 8000))
+        const codes = Int32Array.from({ length: n }, (_, i) => (i * 3) % 5)
+        const res = Uint8Array.from({ length: n * bpv }, () => Math.floor(rng.next() * 256))
+        const scale = 1 / 16384
+        const table = unitTableI16(nbits, weights, perDimension, scale)
+        const arena = createSimdArena(1 << 20)!
+        const [codesPtr, resPtr, centsPtr, tablePtr] = [0, 1024, 4096, 8192]
+        const outPtr = tablePtr + table.byteLength, invPtr = outPtr + n * dim * 2
+        arena.reserve(invPtr + n * 4)
+        arena.i32(codesPtr, n).set(codes)
+        arena.u8(resPtr, res.length).set(res)
+        arena.i16(centsPtr, cents.length).set(cents)
+        arena.i16(tablePtr, table.length).set(table)
+        arena.decodeRows(nbits, codesPtr, resPtr, n, centsPtr, tablePtr, dim, outPtr, bpv, decodeUnitStride(nbits, perDimension), centroidQ15(cw), invPtr)
+        let maxErr = 0, maxRowErr = 0
         for (let v = 0; v < n; v++) {
           const x = new Float64Array(dim)
           let s = 0
           for (let d = 0; d < dim; d++) {
             const bucket = (res[v * bpv + Math.floor(d / per)] >> (nbits * (d % per))) & (levels - 1)
-            x[d] = cents[codes[v] * dim + d] * scale + weights[(perDimension ? d * levels : 0) + bucket]
+            x[d] = cents[codes[v] * dim + d] * scale * cw + weights[(perDimension ? d * levels : 0) + bucket]
             s += x[d] * x[d]
           }
-          const got = toI16 ? arena.i16(out16Ptr + v * dim * 2, dim) : arena.f32(outPtr + v * dim * 4, dim)
-          for (let d = 0; d < dim; d++) maxErr = Math.max(maxErr, Math.abs((toI16 ? got[d] / 16384 : got[d]) - x[d] / Math.sqrt(s)))
+          const row = arena.i16(outPtr + v * dim * 2, dim), inv = arena.f32(invPtr, n)[v]
+          let r2 = 0
+          for (let d = 0; d < dim; d++) {
+            r2 += row[d] * row[d]
+            // the row itself: x at 2^-14, within the table's and the Q15 product's rounding (≤ 1 unit each)
+            maxRowErr = Math.max(maxRowErr, Math.abs(row[d] - x[d] / scale))
+            maxErr = Math.max(maxErr, Math.abs(row[d] * inv - x[d] / Math.sqrt(s)))
+          }
+          t.ok(Math.abs(inv * Math.sqrt(r2) - 1) < 1e-6, `nbits ${nbits} vector ${v}: inv is the row's 1 / norm`)
         }
-        t.ok(maxErr < (toI16 ? 1e-4 : 1e-6), `nbits ${nbits}, ${perDimension ? 'per dimension' : 'pooled'}, ${toI16 ? 'int16' : 'float32'} rows: max error ${maxErr.toExponential(2)}`)
+        const label = `nbits ${nbits}, ${perDimension ? 'per dimension' : 'pooled'}, centroid weight ${cw}`
+        t.ok(maxRowErr <= 2, `${label}: int16 rows within ${maxRowErr} units of C·w + r`)
+        t.ok(maxErr < 1e-4, `${label}: row · inv = the normalised vector (max error ${maxErr.toExponential(2)})`)
       }
     }
+  }
+})
+
+t.test('maxsim_reduce with row scales: each row multiplied before the maxima', async (t) => {
+  const qlen = 8, lens = [2, 3, 1]
+  const total = 6
+  const simsPtr = 0, endsPtr = total * qlen * 4, rsPtr = endsPtr + 64, accPtr = rsPtr + 64, outPtr = accPtr + qlen * 4
+  const arena = createSimdArena(outPtr + lens.length * 4)!
+  const sims = rand(total * qlen)
+  // scales that reorder rows: a row that is the maximum unscaled is not after scaling
+  const rs = Float32Array.from({ length: total }, (_, i) => [0.2, 3, 1, 0.5, 2, 0.7][i])
+  arena.f32(simsPtr, total * qlen).set(sims)
+  arena.f32(rsPtr, total).set(rs)
+  const ends = arena.i32(endsPtr, lens.length)
+  lens.reduce((at, n, i) => (ends[i] = at + n), 0)
+  arena.maxSimReduce(simsPtr, endsPtr, lens.length, qlen, accPtr, outPtr, rsPtr)
+  const out = arena.f32(outPtr, lens.length)
+  let row = 0
+  for (let d = 0; d < lens.length; d++) {
+    let sum = 0
+    for (let j = 0; j < qlen; j++) {
+      let m = -Infinity
+      for (let r = row; r < row + lens[d]; r++) m = Math.max(m, Math.fround(sims[r * qlen + j] * rs[r]))
+      sum += m
+    }
+    row += lens[d]
+    t.equal(out[d], Math.fround(sum), `document ${d}`)
   }
 })
