@@ -167,28 +167,33 @@ t.test('float32Below: x > float32Below(t) exactly when x ≥ t, for float32 x ar
   t.equal(bad, 0)
 })
 
-t.test('maxsim_reduce: per document, the float64 sum over tokens of the max over its rows (an empty document scores −∞)', async (t) => {
+t.test('maxsim_reduce: per document, the float64 sum over tokens of the max over its rows (an empty document scores −∞), rows optionally scaled first', async (t) => {
   for (const qlen of [4, 32, 36]) {
-    const lens = [3, 1, 0, 17, 5, 2]
-    const total = lens.reduce((a, b) => a + b, 0)
-    const simsPtr = 0, endsPtr = total * qlen * 4, accPtr = endsPtr + 64, outPtr = accPtr + qlen * 4
-    const arena = createSimdArena(outPtr + lens.length * 4)!
-    const sims = rand(total * qlen)
-    arena.f32(simsPtr, total * qlen).set(sims)
-    const ends = arena.i32(endsPtr, lens.length)
-    lens.reduce((at, n, i) => (ends[i] = at + n), 0)
-    arena.maxSimReduce(simsPtr, endsPtr, lens.length, qlen, accPtr, outPtr)
-    const out = arena.f32(outPtr, lens.length)
-    let row = 0
-    for (let d = 0; d < lens.length; d++) {
-      let sum = 0
-      for (let j = 0; j < qlen; j++) {
-        let m = -Infinity
-        for (let r = row; r < row + lens[d]; r++) m = Math.max(m, sims[r * qlen + j])
-        sum += m
+    for (const scaled of [false, true]) {
+      const lens = [3, 1, 0, 17, 5, 2]
+      const total = lens.reduce((a, b) => a + b, 0)
+      const simsPtr = 0, endsPtr = total * qlen * 4, rsPtr = endsPtr + 64, accPtr = rsPtr + total * 4, outPtr = accPtr + qlen * 4
+      const arena = createSimdArena(outPtr + lens.length * 4)!
+      const sims = rand(total * qlen)
+      // scales spread over 0.2–3 reorder rows: the maximum unscaled is often not the maximum scaled
+      const rs = Float32Array.from({ length: total }, () => 0.2 + 2.8 * rng.next())
+      arena.f32(simsPtr, total * qlen).set(sims)
+      arena.f32(rsPtr, total).set(rs)
+      const ends = arena.i32(endsPtr, lens.length)
+      lens.reduce((at, n, i) => (ends[i] = at + n), 0)
+      arena.maxSimReduce(simsPtr, endsPtr, lens.length, qlen, accPtr, outPtr, scaled ? rsPtr : undefined)
+      const out = arena.f32(outPtr, lens.length)
+      let row = 0
+      for (let d = 0; d < lens.length; d++) {
+        let sum = 0
+        for (let j = 0; j < qlen; j++) {
+          let m = -Infinity
+          for (let r = row; r < row + lens[d]; r++) m = Math.max(m, scaled ? Math.fround(sims[r * qlen + j] * rs[r]) : sims[r * qlen + j])
+          sum += m
+        }
+        row += lens[d]
+        t.equal(out[d], Math.fround(sum), `qlen ${qlen}${scaled ? ', scaled' : ''}, document ${d}`)
       }
-      row += lens[d]
-      t.equal(out[d], Math.fround(sum), `qlen ${qlen} document ${d}`)
     }
   }
 })
@@ -230,41 +235,16 @@ t.test('decode_rows: int16 rows and 1 / norm, pooled and per-dimension tables, a
             r2 += row[d] * row[d]
             // the row itself: x at 2^-14, within the table's and the Q15 product's rounding (≤ 1 unit each)
             maxRowErr = Math.max(maxRowErr, Math.abs(row[d] - x[d] / scale))
-            maxErr = Math.max(maxErr, Math.abs(row[d] * inv - x[d] / Math.sqrt(s)))
+            // normalised: the rows' ≤ 2 units, and what they do to the norm, scaled by 1 / norm
+            maxErr = Math.max(maxErr, Math.abs(row[d] * inv - x[d] / Math.sqrt(s)) / (3 * inv))
           }
           t.ok(Math.abs(inv * Math.sqrt(r2) - 1) < 1e-6, `nbits ${nbits} vector ${v}: inv is the row's 1 / norm`)
         }
         const label = `nbits ${nbits}, ${perDimension ? 'per dimension' : 'pooled'}, centroid weight ${cw}`
         t.ok(maxRowErr <= 2, `${label}: int16 rows within ${maxRowErr} units of C·w + r`)
-        t.ok(maxErr < 1e-4, `${label}: row · inv = the normalised vector (max error ${maxErr.toExponential(2)})`)
+        t.ok(maxErr <= 1, `${label}: row · inv = the normalised vector within 3 units / norm (worst ${maxErr.toFixed(2)} of that)`)
       }
     }
   }
 })
 
-t.test('maxsim_reduce with row scales: each row multiplied before the maxima', async (t) => {
-  const qlen = 8, lens = [2, 3, 1]
-  const total = 6
-  const simsPtr = 0, endsPtr = total * qlen * 4, rsPtr = endsPtr + 64, accPtr = rsPtr + 64, outPtr = accPtr + qlen * 4
-  const arena = createSimdArena(outPtr + lens.length * 4)!
-  const sims = rand(total * qlen)
-  // scales that reorder rows: a row that is the maximum unscaled is not after scaling
-  const rs = Float32Array.from({ length: total }, (_, i) => [0.2, 3, 1, 0.5, 2, 0.7][i])
-  arena.f32(simsPtr, total * qlen).set(sims)
-  arena.f32(rsPtr, total).set(rs)
-  const ends = arena.i32(endsPtr, lens.length)
-  lens.reduce((at, n, i) => (ends[i] = at + n), 0)
-  arena.maxSimReduce(simsPtr, endsPtr, lens.length, qlen, accPtr, outPtr, rsPtr)
-  const out = arena.f32(outPtr, lens.length)
-  let row = 0
-  for (let d = 0; d < lens.length; d++) {
-    let sum = 0
-    for (let j = 0; j < qlen; j++) {
-      let m = -Infinity
-      for (let r = row; r < row + lens[d]; r++) m = Math.max(m, Math.fround(sims[r * qlen + j] * rs[r]))
-      sum += m
-    }
-    row += lens[d]
-    t.equal(out[d], Math.fround(sum), `document ${d}`)
-  }
-})
