@@ -735,7 +735,9 @@ function exactChunk(
     // rows C·centroidWeight + residual in int16 at the centroids' fixed point, and each row's 1 / norm: a decoded
     // (normalised) vector's product with a token is its row's exact integer product × that factor, so the rows need
     // no float pass and no rounding after normalising (the former two-pass decode to normalised int16 rows: 6.3 ms
-    // per k=100 search on many-topics where this takes 3.9, BENCHMARKS.md § Exact stage without a float pass)
+    // per k=100 search on many-topics where this takes 3.9, BENCHMARKS.md § Exact stage without a float pass). A row's
+    // norm is at most 2^14·(centroidWeight + ‖residual‖) < 2^15.3 (a unit vector's residual from its nearest centroid
+    // is under √2) and a query row's at most 2^15 (quantizeRows): every int32 partial sum stays below 2^30.3.
     arena.decodeRows(
       codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, v16Ptr, bpv, decodeUnitStride(codec.nbits, codec.perDimension),
       centroidQ15(codec.centroidWeight), rowsInvPtr,
