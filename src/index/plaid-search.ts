@@ -676,8 +676,9 @@ let simScratch = new Float32Array(0)
 
 /**
  * Exact MaxSim of each slot's decompressed vectors against the query: the survivors' vectors are decompressed into
- * one matrix (WebAssembly decode kernel: a 4-dimension unit per table lookup; O(vectors·dim)), scored against the
- * query tokens as one SIMD tile (vectors·qlen·dim multiply-adds), then reduced per document. Measured on 11.5k
+ * one matrix of int16 rows and their 1 / norms (WebAssembly decode kernel: a 4-dimension unit per table lookup;
+ * O(vectors·dim)), scored against the query tokens as one SIMD tile (vectors·qlen·dim multiply-adds), then each row
+ * scaled by its 1 / norm and reduced per document. Measured on 11.5k
  * vectors (dim 128, nbits 2): decode 20 ms in TypeScript vs 6 ms in the kernel; a per-byte lookup table over the
  * packed residuals (no decompression) was 3–5× slower than decompress + SIMD tile for all qlen tokens, so it is not
  * used here (probe-scores.ts uses one: there each vector meets only the one or two tokens that probed its cell).
