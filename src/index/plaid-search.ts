@@ -786,11 +786,11 @@ function exactChunk(
     best.fill(-Infinity)
     for (let r = 0; r < len; r++, row++) {
       const o = row * qlen
-      if (inv === null) {
-        for (let j = 0; j < qlen; j++) if (sims[o + j] > best[j]) best[j] = sims[o + j]
-      } else {
-        const f = inv[row]
-        for (let j = 0; j < qlen; j++) if (Math.fround(sims[o + j] * f) > best[j]) best[j] = Math.fround(sims[o + j] * f)
+      // × 1 leaves a float32 as it is: decoded float rows (no arena) need no factor
+      const f = inv === null ? 1 : inv[row]
+      for (let j = 0; j < qlen; j++) {
+        const x = Math.fround(sims[o + j] * f)
+        if (x > best[j]) best[j] = x
       }
     }
     let sum = 0
