@@ -11,7 +11,7 @@
  * 6·10⁻⁵), at 435 ms vs 6.3 s exhaustive.
  */
 import { assignNearest, dotTile, normalizeRows } from './dense-kernels.js'
-import { createSimdArena, type SimdArena, unitTableI16 } from './simd-kernels.js'
+import { createSimdArena, roundToInt16, type SimdArena, unitTableI16 } from './simd-kernels.js'
 import { type Prng, sampleIndices } from './prng.js'
 
 /**
@@ -60,7 +60,7 @@ export function createCentroidSet(
   if (rows instanceof Int16Array) q = rows
   else {
     q = new Int16Array(k * dim)
-    for (let i = 0; i < k * dim; i++) q[i] = Math.max(-32767, Math.min(32767, Math.round(rows[i] / CENTROID_SCALE)))
+    for (let i = 0; i < k * dim; i++) q[i] = roundToInt16(rows[i] / CENTROID_SCALE)
   }
   const fine = k * dim * 2, coarseBytes = coarse.byteLength
   const simd = dim % 8 === 0 ? createSimdArena(fine + coarseBytes + 65536) : null
@@ -117,7 +117,7 @@ export function quantizeRows(x: Float32Array, xOff: number, n: number, dim: numb
   }
   // |x·c| ≤ ‖x‖·‖c‖: with ‖x‖·scale ≤ 2^15 and ‖c‖/CENTROID_SCALE ≤ 2^14 every partial sum stays below 2^29
   const scale = Math.min(2 ** 14, 2 ** 15 / Math.max(1e-30, Math.sqrt(maxNorm2)))
-  for (let i = 0; i < n * dim; i++) out[i] = Math.max(-32767, Math.min(32767, Math.round(x[xOff + i] * scale)))
+  for (let i = 0; i < n * dim; i++) out[i] = roundToInt16(x[xOff + i] * scale)
   return scale
 }
 

@@ -459,6 +459,11 @@ export interface SimdArena {
   dotTileIdxI16(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number, scale: number): void
 }
 
+/** x rounded to the nearest int16 the kernels use (±32767: −32768 has no positive twin). */
+export function roundToInt16(x: number): number {
+  return Math.max(-32767, Math.min(32767, Math.round(x)))
+}
+
 /**
  * The unit table decodeRows needs for a codec: entries (16, 256 or 65536 for nbits 1, 2, 4) × 4 weights as int16 at
  * the centroids' fixed point (weight / CENTROID_SCALE, rounded; 2^-14 ≈ 6·10⁻⁵ per component, far below a 2-bit bucket's
@@ -469,7 +474,7 @@ export function unitTableI16(nbits: 1 | 2 | 4, weights: Float32Array, perDimensi
   const perUnit = 4 * nbits, entries = 1 << perUnit, n = 1 << nbits, mask = n - 1
   if (perDimension && nbits === 4) throw new Error('decode tables: no per-dimension codec at nbits 4')
   const units = perDimension ? weights.length / n / 4 : 1
-  const level = Int16Array.from(weights, (w) => Math.max(-32767, Math.min(32767, Math.round(w / centroidScale))))
+  const level = Int16Array.from(weights, (w) => roundToInt16(w / centroidScale))
   const t = new Int16Array(units * entries * 4)
   for (let u = 0; u < units; u++) {
     for (let e = 0; e < entries; e++) {
