@@ -55,6 +55,9 @@ const op = {
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
   vload: [0xfd, 0x00, 4, 0], load64zero: [0xfd, 0x5d, 3, 0], load64lane: (l: number) => [0xfd, 0x57, 3, 0, l],
   splat16: [0xfd, 0x10], shuffle: [0xfd, 0x0d], store32lane: (l: number) => [0xfd, 0x5a, 2, 0, l], q15mul: [0xfd, ...uleb(130)], i16addSat: [0xfd, ...uleb(143)], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
+  i16x8extendLowS: [0xfd, ...uleb(135)], i16x8extendHighS: [0xfd, ...uleb(136)],
+  fx4abs: [0xfd, ...uleb(224)], fx4nearest: [0xfd, ...uleb(106)], ix4truncSatF32S: [0xfd, ...uleb(248)],
+  i16x8narrowI32S: [0xfd, ...uleb(133)], i8x16narrowI16S: [0xfd, ...uleb(101)], f32gt: [0x5e],
   fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
 
@@ -382,6 +385,87 @@ function reduceBody(scaled = false): number[] {
   ]
 }
 
+/**
+ * widen_rows(src, n, dim, bpr, out, scales): n records of `bpr` bytes at src, each a float32 scale then dim int8
+ * values (original-rows.ts), become n int16 rows of dim values at out and their scales at `scales` (float32), so the
+ * int16 dot tile and the scaled reduce score them like decode_rows' rows. dim % 16 == 0.
+ */
+function widenRowsBody(): number[] {
+  const [SRC, N, DIM, BPR, OUT, SCALES] = [0, 1, 2, 3, 4, 5]
+  const [R, D, PS, PO] = [6, 7, 8, 9]
+  const half = (high: boolean) => [
+    ...op.get(PO), ...op.get(D), ...op.i32(1), ...op.shl, ...op.add, ...(high ? [...op.i32(16), ...op.add] : []),
+    ...op.get(PS), ...op.get(D), ...op.add, ...op.vload, ...(high ? op.i16x8extendHighS : op.i16x8extendLowS),
+    ...op.vstore,
+  ]
+  return [
+    ...vec([[4, I32]]),
+    ...op.i32(0), ...op.set(R),
+    ...op.block, ...op.loop,
+    ...op.get(R), ...op.get(N), ...op.geS, ...op.brIf(1),
+    ...op.get(SRC), ...op.get(R), ...op.get(BPR), ...op.mul, ...op.add, ...op.set(PS),
+    ...op.get(SCALES), ...op.get(R), ...op.i32(2), ...op.shl, ...op.add, ...op.get(PS), ...op.f32load, ...op.f32store,
+    ...op.get(PS), ...op.i32(4), ...op.add, ...op.set(PS),
+    ...op.get(OUT), ...op.get(R), ...op.get(DIM), ...op.mul, ...op.i32(1), ...op.shl, ...op.add, ...op.set(PO),
+    ...op.i32(0), ...op.set(D),
+    ...op.block, ...op.loop,
+    ...op.get(D), ...op.get(DIM), ...op.geS, ...op.brIf(1),
+    ...half(false), ...half(true),
+    ...op.get(D), ...op.i32(16), ...op.add, ...op.set(D), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
+/**
+ * quantize_rows(x, n, dim, out, bpr, _): the records of original-rows.ts for n float32 rows of x: at out + r·bpr the
+ * row's scale max |x_d| / 127 (float32), then its dim values x_d / scale rounded to the nearest int8 (ties to even;
+ * a zero row: scale 0, values 0). dim % 16 == 0.
+ */
+function quantizeRowsBody(): number[] {
+  const [X, N, DIM, OUT, BPR] = [0, 1, 2, 3, 4]
+  const [R, D, PX, PO] = [6, 7, 8, 9]
+  const SC = 10 // f32
+  const [MAXV, INV] = [11, 12] // v128
+  const scaled = (k: number) => [
+    ...op.get(PX), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...(k ? [...op.i32(16 * k), ...op.add] : []), ...op.vload,
+    ...op.get(INV), ...op.fx4mul, ...op.fx4nearest, ...op.ix4truncSatF32S,
+  ]
+  return [
+    ...vec([[4, I32], [1, F32], [2, V128]]),
+    ...op.i32(0), ...op.set(R),
+    ...op.block, ...op.loop,
+    ...op.get(R), ...op.get(N), ...op.geS, ...op.brIf(1),
+    ...op.get(X), ...op.get(R), ...op.get(DIM), ...op.mul, ...op.i32(2), ...op.shl, ...op.add, ...op.set(PX),
+    ...op.get(OUT), ...op.get(R), ...op.get(BPR), ...op.mul, ...op.add, ...op.set(PO),
+    ...op.vzero, ...op.set(MAXV),
+    ...op.i32(0), ...op.set(D),
+    ...op.loop,
+    ...op.get(MAXV), ...op.get(PX), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.vload, ...op.fx4abs, ...op.fx4pmax, ...op.set(MAXV),
+    ...op.get(D), ...op.i32(4), ...op.add, ...op.tee(D), ...op.get(DIM), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(MAXV), ...op.lane(0), ...op.get(MAXV), ...op.lane(1), ...op.f32max,
+    ...op.get(MAXV), ...op.lane(2), ...op.get(MAXV), ...op.lane(3), ...op.f32max, ...op.f32max,
+    ...op.f32const(127), ...op.f32div, ...op.set(SC),
+    ...op.get(PO), ...op.get(SC), ...op.f32store,
+    ...op.f32const(1), ...op.get(SC), ...op.f32div, ...op.f32const(0), ...op.get(SC), ...op.f32const(0), ...op.f32gt, ...op.select,
+    ...op.splat, ...op.set(INV),
+    ...op.get(PO), ...op.i32(4), ...op.add, ...op.set(PO),
+    ...op.i32(0), ...op.set(D),
+    ...op.loop,
+    ...op.get(PO), ...op.get(D), ...op.add,
+    ...scaled(0), ...scaled(1), ...op.i16x8narrowI32S, ...scaled(2), ...scaled(3), ...op.i16x8narrowI32S, ...op.i8x16narrowI16S,
+    ...op.vstore,
+    ...op.get(D), ...op.i32(16), ...op.add, ...op.tee(D), ...op.get(DIM), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
 function buildDotTileModule(): Uint8Array {
   const name = (s: string) => { const b = [...Buffer.from(s, 'utf8')]; return [...uleb(b.length), ...b] }
   const plain = dotTileBody(false), idx = dotTileBody(true)
@@ -392,13 +476,14 @@ function buildDotTileModule(): Uint8Array {
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]),
     [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
-      [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a]])),
+      [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a],
+      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c]])),
     ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      rowsAboveMaskBody(), reduceBody(), reduceBody(true)]
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -457,6 +542,10 @@ export interface SimdArena {
   /** dotTile over int16 rows (dim % 8 == 0): out = scale · Σ a·b (exact integer sums) */
   dotTileI16(aPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, scale: number): void
   dotTileIdxI16(idxPtr: number, na: number, bPtr: number, nb: number, dim: number, outPtr: number, aBase: number, scale: number): void
+  /** records of original-rows.ts (scale + dim int8, `bpr` bytes each) as int16 rows and their scales; dim % 16 == 0 */
+  widenRows(srcPtr: number, n: number, dim: number, bpr: number, outPtr: number, scalesPtr: number): void
+  /** n float32 rows at xPtr as original-rows.ts records (`bpr` bytes each) at outPtr; dim % 16 == 0 */
+  quantizeRows(xPtr: number, n: number, dim: number, outPtr: number, bpr: number): void
 }
 
 /** x rounded to the nearest int16 the kernels use (±32767: −32768 has no positive twin). */
@@ -509,6 +598,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
+  const fnQuantize = inst.exports.quantize_rows as (x: number, n: number, dim: number, o: number, bpr: number, unused: number) => void
+  const fnWiden = inst.exports.widen_rows as (s: number, n: number, dim: number, bpr: number, o: number, sc: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
   return {
     reserve(b: number) {
@@ -531,6 +622,8 @@ export function createSimdArena(bytes: number): SimdArena | null {
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },
+    quantizeRows: (x, n, dim, o, bpr) => { if (n > 0) fnQuantize(x, n, dim, o, bpr, 0) },
+    widenRows: (sp, n, dim, bpr, o, sc) => { if (n > 0) fnWiden(sp, n, dim, bpr, o, sc) },
     dotTileIdx: (i, na, b, nb, dim, out, a) => { if (na > 0 && nb > 0) fnIdx(i, na, b, nb, dim, out, a) },
     dotTile: (a, na, b, nb, dim, out) => { if (na > 0 && nb > 0) fn(a, na, b, nb, dim, out) },
   }
