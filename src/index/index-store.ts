@@ -22,6 +22,7 @@
  * `lexical/`). A snapshot from before lexical search has no such folder: its lexical side is rebuilt from the
  * documents' stored text (`store_text`) on first use (`lexical(name)`) or before the next save.
  */
+import { rmSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError, isAppError } from '../errors.js'
@@ -32,7 +33,7 @@ import { lexicalCompanion, loadLexicalSnapshot } from '../lexical/lexical-snapsh
 import type { MetadataPredicate } from './metadata-filter.js'
 import { createPlaidIndex, DEFAULT_INDEX_SETTINGS, type IndexSettings, type Metadata, type PlaidIndex } from './plaid-index.js'
 import { OLD_SUFFIX, removeDeadTempDirs, removeSnapshotDir } from './snapshot-atomic.js'
-import { loadSnapshot, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
+import { loadSnapshot, originalsDirOf, saveIndexSnapshot, type SnapshotInfo } from './snapshot.js'
 import { STORED_TEXT_KEY } from './types.js'
 
 export const INDEX_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
@@ -173,7 +174,7 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
       throw new AppError('INDEX_EXISTS', `index "${name}" has a snapshot on disk that could not be loaded (${why}); repair it or drop the index first`, { name })
     }
     const lexical = createLexicalIndex(newLexicalSettings(bm25))
-    const index = createPlaidIndex(newIndexSettings(settings))
+    const index = createPlaidIndex(newIndexSettings(settings), root === undefined ? undefined : { originalsDir: originalsDirOf(dirOf(name)) })
     // version 1 > savedVersion 0: a new (even empty) index is saved, so it still exists after a restart
     entries.set(name, { index, lexical, lexicalComplete: opts.analyzer !== undefined, version: 1, savedVersion: 0, lastSnapshotAt: undefined, seq: 0, savedSeq: 0 })
     return index
@@ -370,6 +371,10 @@ export function createIndexStore(opts: IndexStoreOptions): IndexStore {
     apply: apply as IndexStore['apply'],
     searchLexical,
     drop(name) {
+      entries.get(name)?.index.dispose({ removeFiles: true })
+      // a quarantined index has no index object to remove its original vectors' files: the folder goes now,
+      // synchronously, so that an index re-created under the name afterwards keeps its own
+      if (root !== undefined && quarantined.has(name)) rmSync(originalsDirOf(dirOf(name)), { recursive: true, force: true })
       const existed = entries.delete(name) || quarantined.delete(name)
       if (existed && root !== undefined) {
         removing.add(name)

@@ -11,7 +11,7 @@
  * Training: the index searches exactly until it holds `minTrainVectors` live vectors, then trains k-means + codec on
  * them and codes everything. Later vectors are coded with the existing centroids; a batch that lands clearly farther
  * from them than the training data did gets centroids of its own, appended (codeBatch). It re-trains (from the
- * decompressed vectors: raw ones are not kept, which is what keeps memory at ~37 bytes/vector) when either
+ * original vectors where it keeps them, on disk (original-rows.ts); else from the decompressed ones) when either
  *  - growth: live vectors reached 4× the count at training (the reference formula's K would have doubled), or
  *  - drift:  at least 10% as many vectors as at training were coded since, and their mean squared residual
  *            ‖x − C[code]‖² is more than twice the training-time mean (new data the centroids do not cover).
@@ -24,6 +24,7 @@ import { assignCodes, CENTROID_SCALE, compactCentroidSet, createCentroidSet, def
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
 import { decodeVector, encodeResidual, makeCodec, removeRadial, type ResidualCodec, trainCodec, trainCodecPerDimension } from './residual-codec.js'
+import { createFileOriginalRows, createMemoryOriginalRows, openFileOriginalRows, originalRowBytes, type OriginalRows } from './original-rows.js'
 import type { DriftStats, IndexSettings, IndexState, IndexStats, MemoryBreakdown, Metadata, PlaidIndex, SearchParams } from './types.js'
 
 export type {
@@ -42,6 +43,7 @@ export const DEFAULT_INDEX_SETTINGS: Omit<IndexSettings, 'dim'> = {
   seed: 12345,
   minTrainVectors: 16384,
   kmeansIters: 4,
+  keepOriginals: true,
 }
 
 /** Phase timings of the last (re)training, for benchmarks: sample, kmeans, codec, encode, ivf (ms). */
@@ -69,6 +71,8 @@ const EXTEND_RATIO = 1.2
  */
 const EXTEND_MIN_VECTORS = 256
 const EXTEND_MIN_FRACTION = 0.001
+/** How long a replaced original-vector store stays readable for searches running on the version before it. */
+const ORIGINALS_GRACE_MS = 60_000
 /** Dead share of stored vectors that triggers automatic compaction. */
 const AUTO_COMPACT_DEAD = 0.25
 /** k-means sample size per centroid (the reference allows up to 256). */
@@ -88,6 +92,7 @@ function validateSettings(s: IndexSettings): IndexSettings {
   if (!Number.isInteger(s.seed)) bad(`seed must be an integer, got ${s.seed}`)
   if (!Number.isInteger(s.minTrainVectors) || s.minTrainVectors < 1) bad(`minTrainVectors must be a positive integer, got ${s.minTrainVectors}`)
   if (!Number.isInteger(s.kmeansIters) || s.kmeansIters < 1 || s.kmeansIters > 100) bad(`kmeansIters must be in 1..100, got ${s.kmeansIters}`)
+  if (s.keepOriginals !== undefined && typeof s.keepOriginals !== 'boolean') bad(`keepOriginals must be true or false, got ${String(s.keepOriginals)}`)
   if (s.numCentroids !== undefined && (!Number.isInteger(s.numCentroids) || s.numCentroids < 1 || s.numCentroids > 1 << 24)) {
     bad(`numCentroids must be a positive integer, got ${s.numCentroids}`)
   }
@@ -121,6 +126,10 @@ interface Core extends SearchView {
   drift: Omit<DriftStats, 'centroidExtensions'> & { residualSumSince: number }
   /** centroid sets appended since training (codeBatch) */
   extensions: number
+  /** the original vectors, one record per stored vector (null: not kept, or not available) */
+  originals: OriginalRows | null
+  /** why an index set to keep originals has none */
+  originalsUnavailable?: string
 }
 
 function emptyCore(dim: number): Core {
@@ -132,6 +141,7 @@ function emptyCore(dim: number): Core {
     cset: null, codec: null, ivf: null, ivfBaseSlots: 0, ivfBaseVectors: 0,
     drift: { vectorsAtTrain: 0, residualAtTrain: 0, vectorsSinceTrain: 0, residualSinceTrain: 0, residualSumSince: 0, trainings: 0 },
     extensions: 0,
+    originals: null,
   }
 }
 
@@ -162,9 +172,12 @@ class PlaidIndexImpl implements PlaidIndex {
   /** bumped by every write; see PlaidIndex.searchState */
   private writes = 0
 
-  constructor(settings: IndexSettings, core?: Core) {
+  constructor(settings: IndexSettings, core?: Core, originalsDir?: string) {
     this.settings = settings
     this.c = core ?? emptyCore(settings.dim)
+    if (core === undefined && settings.keepOriginals !== false) {
+      this.c.originals = originalsDir === undefined ? createMemoryOriginalRows(settings.dim) : createFileOriginalRows(originalsDir, settings.dim)
+    }
   }
 
   upsert(docs: Array<{ id: string; vectors: Float32Array; metadata?: Metadata }>): { added: string[]; updated: string[] } {
@@ -214,6 +227,7 @@ class PlaidIndexImpl implements PlaidIndex {
       c.nVectors += n
       c.liveDocs++
       c.liveVectors += n
+      c.originals?.append(d.vectors, n)
       if (batch !== null) {
         batch.set(d.vectors, at)
         at += d.vectors.length
@@ -278,6 +292,9 @@ class PlaidIndexImpl implements PlaidIndex {
 
   stats(): IndexStats {
     const c = this.c, dim = this.settings.dim
+    // original vectors in memory: their used records here, the growable array's spare capacity under slack
+    const originalsHeld = c.originals?.bytesInMemory() ?? 0
+    const originalsUsed = originalsHeld === 0 ? 0 : c.originals!.rows * c.originals!.bytesPerRow
     const held = c.docStart.byteLength + c.docLen.byteLength + c.live.byteLength + c.raw.byteLength + c.codes.byteLength + c.residuals.byteLength
     const documents = c.nSlots * (c.docStart.BYTES_PER_ELEMENT + c.docLen.BYTES_PER_ELEMENT + c.live.BYTES_PER_ELEMENT)
     const vectors = c.trained ? c.nVectors * (c.codes.BYTES_PER_ELEMENT + c.codec!.bytesPerVector) : c.nVectors * dim * 4
@@ -286,7 +303,8 @@ class PlaidIndexImpl implements PlaidIndex {
     const centroids = cs === null ? 0 : cs.k * dim * 2 + cs.coarse.byteLength * (cs.arena ? 2 : 1) + cs.groupOffsets.byteLength
     const memory: MemoryBreakdown = {
       vectors, centroids, centroidScratch: cs === null ? 0 : cs.bytes() - centroids, ivf: c.ivf ? ivfBytes(c.ivf) : 0,
-      documents, ids: c.stringBytes + c.slotOf.size * 16, slack: held - documents - vectors,
+      documents, ids: c.stringBytes + c.slotOf.size * 16, slack: held - documents - vectors + originalsHeld - originalsUsed,
+      originals: originalsUsed,
     }
     const bytes = Object.values(memory).reduce((a, b) => a + b, 0)
     const d = c.drift
@@ -298,6 +316,10 @@ class PlaidIndexImpl implements PlaidIndex {
         residualSinceTrain: d.vectorsSinceTrain > 0 ? d.residualSumSince / d.vectorsSinceTrain : 0, trainings: d.trainings,
         centroidExtensions: c.extensions,
       },
+      originals: {
+        home: c.originals?.home ?? 'none', vectors: c.originals?.rows ?? 0, bytesOnDisk: c.originals?.bytesOnDisk() ?? 0,
+        ...(c.originalsUnavailable === undefined ? {} : { unavailable: c.originalsUnavailable }),
+      },
     }
   }
 
@@ -308,6 +330,7 @@ class PlaidIndexImpl implements PlaidIndex {
     const dim = this.settings.dim
     const slots = this.liveSlots()
     const n = slots.length
+    this.selectOriginals(slots)
     const docStart = new Uint32Array(n), docLen = new Uint32Array(n), live = new Uint8Array(n).fill(1)
     const ids: string[] = new Array(n), metadata: Array<Metadata | undefined> = new Array(n)
     const bpv = c.codec?.bytesPerVector ?? 0
@@ -372,6 +395,12 @@ class PlaidIndexImpl implements PlaidIndex {
     } else {
       arrays.raw = c.raw.slice(0, c.nVectors * this.settings.dim)
     }
+    if (c.originals !== null) {
+      const part = c.originals.snapshotPart()
+      scalars.originalsRows = c.originals.rows
+      if ('file' in part) scalars.originalsFile = part.file
+      else arrays.originals = part.bytes
+    }
     return {
       formatVersion: c.trained && c.codec!.perDimension ? 3 : 2,
       settings: { ...this.settings },
@@ -382,7 +411,48 @@ class PlaidIndexImpl implements PlaidIndex {
     }
   }
 
+  syncOriginals(): Promise<void> {
+    return this.c.originals?.sync() ?? Promise.resolve()
+  }
+
+  releaseOriginals(state: IndexState): void {
+    const file = state.scalars.originalsFile
+    this.c.originals?.prune(typeof file === 'string' ? [file] : [])
+  }
+
+  dispose(opts?: { removeFiles?: boolean }): void {
+    const o = this.c.originals
+    if (o === null) return
+    // every record file of the folder goes with a dropped index (its snapshot's too); synchronous, so an index
+    // re-created under the same name afterwards cannot lose its new file
+    if (opts?.removeFiles) o.prune([])
+    o.close({ remove: opts?.removeFiles === true, graceMs: ORIGINALS_GRACE_MS })
+    this.c.originals = null
+  }
+
   // ---- internals -------------------------------------------------------------------------------------------
+
+  /** The originals of `slots` in their order become the store (a compaction or training renumbers the vectors). */
+  private selectOriginals(slots: Uint32Array): void {
+    const c = this.c
+    if (c.originals === null) return
+    const starts = new Uint32Array(slots.length), lens = new Uint32Array(slots.length)
+    let next = 0 // where the records would continue if the slots kept them all, in place
+    let inPlace = true
+    for (let i = 0; i < slots.length; i++) {
+      starts[i] = c.docStart[slots[i]]
+      lens[i] = c.docLen[slots[i]]
+      if (starts[i] !== next) inPlace = false
+      next = starts[i] + lens[i]
+    }
+    // a file whose every record stays where it is (a first training with nothing deleted) is not copied; an array in
+    // memory is, to drop its growth capacity (a copy in memory costs little)
+    if (inPlace && next === c.originals.rows && c.originals.home === 'file') return
+    const old = c.originals
+    c.originals = old.select(starts, lens, slots.length)
+    // searches on the version before may still read the old store; its file stays until a snapshot no longer needs it
+    old.close({ graceMs: ORIGINALS_GRACE_MS })
+  }
 
   private tombstone(s: number): void {
     const c = this.c
@@ -533,6 +603,26 @@ class PlaidIndexImpl implements PlaidIndex {
       }
     }
     if (!c.trained) return (v, out, o) => { out.set(c.raw.subarray(v * dim, v * dim + dim), o) }
+    if (c.originals !== null && c.originals.rows === c.nVectors) {
+      // the original vectors (to their int8 rounding) rather than decompressed ones: a re-training then does not
+      // quantize the codec's error a second time. A read that continues the last one fetches a block (coding reads
+      // every vector in ascending order); any other fetches its own record (the k-means sample comes in random order).
+      const src = c.originals, bpr = src.bytesPerRow
+      const blockRows = Math.max(1, Math.floor((256 << 10) / bpr))
+      const block = new Uint8Array(blockRows * bpr)
+      const view = new DataView(block.buffer), q = new Int8Array(block.buffer)
+      let first = 0, count = 0
+      return (v, out, o) => {
+        if (v < first || v >= first + count) {
+          count = v === first + count ? Math.min(blockRows, src.rows - v) : 1
+          first = v
+          src.read(v, count, block, 0)
+        }
+        const at = (v - first) * bpr
+        const scale = view.getFloat32(at, true)
+        for (let d = 0; d < dim; d++) out[o + d] = q[at + 4 + d] * scale
+      }
+    }
     const codec = c.codec!, cset = c.cset!, bpv = codec.bytesPerVector
     return (v, out, o) => decodeVector(codec, cset.centroids, c.codes[v], c.residuals, v * bpv, out, o, CENTROID_SCALE)
   }
@@ -611,6 +701,7 @@ class PlaidIndexImpl implements PlaidIndex {
       }
     }
     phase('encode')
+    this.selectOriginals(slots)
     const docStart = new Uint32Array(slots.length), docLen = new Uint32Array(slots.length)
     const ids: string[] = new Array(slots.length), metadata: Array<Metadata | undefined> = new Array(slots.length)
     c.slotOf.clear()
@@ -645,7 +736,7 @@ class PlaidIndexImpl implements PlaidIndex {
   }
 
   /** For restore: installs validated arrays. */
-  static fromState(state: IndexState): PlaidIndexImpl {
+  static fromState(state: IndexState, originalsDir?: string): PlaidIndexImpl {
     const bad = (msg: string): never => { throw new AppError('SNAPSHOT_INVALID', `index state: ${msg}`) }
     // formats 1 (plain x − C residuals) and 2 (pooled quantizer) still load; their codecs decode as before
     if (state?.formatVersion !== INDEX_FORMAT_VERSION && state?.formatVersion !== 1 && state?.formatVersion !== 2) {
@@ -692,6 +783,7 @@ class PlaidIndexImpl implements PlaidIndex {
       residualSinceTrain: 0, residualSumSince: num('residualSumSince'), trainings: num('trainings'),
     }
     core.extensions = typeof sc.centroidExtensions === 'number' ? sc.centroidExtensions : 0
+    if (settings.keepOriginals !== false) restoreOriginals(core, state, originalsDir)
     if (trained) {
       const k = num('numCentroids'), groups = num('groups')
       const codesArr = ar.codes
@@ -722,15 +814,47 @@ class PlaidIndexImpl implements PlaidIndex {
   }
 }
 
-/** A new, empty index; it trains itself once it holds `minTrainVectors` vectors. */
-export function createPlaidIndex(settings: Partial<IndexSettings> & { dim: number }): PlaidIndex {
+/**
+ * A new, empty index; it trains itself once it holds `minTrainVectors` vectors. originalsDir: the folder of its
+ * original vectors' files (settings.keepOriginals); without it they are kept in memory.
+ */
+export function createPlaidIndex(settings: Partial<IndexSettings> & { dim: number }, opts?: { originalsDir?: string }): PlaidIndex {
   const full = validateSettings({ ...DEFAULT_INDEX_SETTINGS, ...stripUndefined(settings) } as IndexSettings)
-  return new PlaidIndexImpl(full)
+  return new PlaidIndexImpl(full, undefined, opts?.originalsDir)
 }
 
-/** Rebuilds an index from exportState()'s output (arrays are adopted, not copied); AppError SNAPSHOT_INVALID when inconsistent. */
-export function restorePlaidIndex(state: IndexState): PlaidIndex {
-  return PlaidIndexImpl.fromState(state)
+/**
+ * Rebuilds an index from exportState()'s output (arrays are adopted, not copied); AppError SNAPSHOT_INVALID when
+ * inconsistent. originalsDir: where the state's original-vector file is (a state that names one).
+ */
+export function restorePlaidIndex(state: IndexState, opts?: { originalsDir?: string }): PlaidIndex {
+  return PlaidIndexImpl.fromState(state, opts?.originalsDir)
+}
+
+/**
+ * The state's original vectors, when it has them: its record file (opened, records past its count cut off, the
+ * folder's unused files deleted) or its array. An index whose originals are missing or do not match still loads and
+ * ranks by decompressed vectors (stats().originals.unavailable says why): its compressed index is intact.
+ */
+function restoreOriginals(core: Core, state: IndexState, dir: string | undefined): void {
+  const sc = state.scalars, dim = state.settings.dim
+  const rows = sc.originalsRows
+  if (typeof rows !== 'number') { core.originalsUnavailable = 'the snapshot has no original vectors'; return }
+  let store: OriginalRows | null = null
+  try {
+    if (typeof sc.originalsFile === 'string') {
+      if (dir === undefined) throw new Error('no folder was given for the original vectors\' file')
+      store = openFileOriginalRows(dir, sc.originalsFile, dim, rows)
+      store.prune([])
+    } else if (state.arrays.originals instanceof Uint8Array && state.arrays.originals.length === rows * originalRowBytes(dim)) {
+      store = createMemoryOriginalRows(dim, state.arrays.originals)
+    } else throw new Error('the snapshot\'s original vectors are missing or of the wrong size')
+    if (rows !== core.nVectors) throw new Error(`the snapshot has ${rows} original vectors for ${core.nVectors} stored vectors`)
+    core.originals = store
+  } catch (err) {
+    store?.close()
+    core.originalsUnavailable = (err as Error).message
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

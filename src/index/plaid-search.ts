@@ -27,6 +27,7 @@ import { float32Below } from './float32.js'
 import { type Ivf, liveVectorsInCell } from './ivf.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
+import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
 import { createProbeScratch, type ProbeOffload, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
@@ -51,6 +52,8 @@ export interface SearchView {
   cset: CentroidSet | null
   codec: ResidualCodec | null
   ivf: Ivf | null
+  /** the original vectors (original-rows.ts), by which the exact stage ranks when present */
+  originals: OriginalRowsReader | null
 }
 
 export interface ResolvedParams { k: number; ncells: number; threshold: number; ndocs: number }
@@ -716,7 +719,33 @@ function exactChunk(
   let simsPtr = -1 // where sims sit in the arena, when they do
   let invPtr = -1 // and the rows' 1 / norm, by which their sims are still to be multiplied
   const ca = centroidArena(cset)
-  if (total > 0 && ca !== null) {
+  const orig = view.originals
+  if (total > 0 && ca !== null && orig !== null && dim % 16 === 0) {
+    // the original vectors' records (one read per document), widened to int16 rows with their scales as the rows'
+    // factors: the same tile and reduce as decoded rows, scores of the original vectors (to their int8 rounding)
+    const { arena } = ca
+    const bpr = orig.bytesPerRow
+    const recPtr = ca.scratch
+    const scalesPtr = recPtr + Math.ceil((total * bpr) / 16) * 16
+    const v16Ptr = scalesPtr + Math.ceil(total / 4) * 16
+    const qPtr = v16Ptr + total * dim * 2
+    const sPtr = qPtr + qlen * dim * 2
+    arena.reserve(sPtr + total * qlen * 4)
+    const records = arena.u8(recPtr, total * bpr)
+    for (let i = i0, row = 0; i < i1; i++) {
+      const len = docLen[slots[i]]
+      orig.read(docStart[slots[i]], len, records, row * bpr)
+      row += len
+    }
+    arena.widenRows(recPtr, total, dim, bpr, v16Ptr, scalesPtr)
+    const q16 = new Int16Array(qlen * dim)
+    const qs = quantizeRows(query, 0, qlen, dim, q16)
+    arena.i16(qPtr, qlen * dim).set(q16)
+    arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / qs)
+    sims = arena.f32(sPtr, total * qlen)
+    simsPtr = sPtr
+    invPtr = scalesPtr
+  } else if (total > 0 && ca !== null && orig === null) {
     const tablePtr = installDecodeTable(ca, codec.nbits, codec.weights, codec.perDimension)
     const { arena } = ca
     const codesPtr = ca.scratch
@@ -754,11 +783,22 @@ function exactChunk(
     if (decodeScratch.length < total * dim) decodeScratch = new Float32Array(total * dim)
     const V = decodeScratch
     const cents = cset.centroids
-    for (let i = i0, row = 0; i < i1; i++) {
-      const a = docStart[slots[i]], b = a + docLen[slots[i]]
-      for (let v = a; v < b; v++) {
-        decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
-        row++
+    if (orig !== null) {
+      const bpr = orig.bytesPerRow
+      const records = new Uint8Array(total * bpr)
+      for (let i = i0, row = 0; i < i1; i++) {
+        const len = docLen[slots[i]]
+        orig.read(docStart[slots[i]], len, records, row * bpr)
+        row += len
+      }
+      for (let row = 0; row < total; row++) dequantizeOriginalRow(records, row * bpr, dim, V, row * dim)
+    } else {
+      for (let i = i0, row = 0; i < i1; i++) {
+        const a = docStart[slots[i]], b = a + docLen[slots[i]]
+        for (let v = a; v < b; v++) {
+          decodeVector(codec, cents, codes[v], residuals, v * bpv, V, row * dim, CENTROID_SCALE)
+          row++
+        }
       }
     }
     dotTile(V, 0, total, query, 0, qlen, dim, sims, 0)

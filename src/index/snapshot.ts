@@ -30,8 +30,11 @@ export async function saveIndexSnapshot(
 ): Promise<SnapshotInfo> {
   const started = performance.now()
   const state = index.exportState()
+  // in the same tick as the export: the original vectors it counts are durable before a snapshot names them
+  const originalsDurable = index.syncOriginals()
   let bytes = 0
   await replaceDirAtomically(dir, async (tmp) => {
+    await originalsDurable
     const seq = opts?.seq ?? 0
     bytes = (await writeStateFiles(state, tmp, opts?.hooks, { seq })).bytes
     for (const c of opts?.companions ?? []) {
@@ -40,7 +43,16 @@ export async function saveIndexSnapshot(
       bytes += (await writeStateFiles(c.state, sub, opts?.hooks, { format: c.format, seq })).bytes
     }
   }, opts?.hooks)
+  index.releaseOriginals(state)
   return { bytes, durationMs: performance.now() - started }
+}
+
+/**
+ * The folder of the original vectors' files of the index whose snapshot is folder `dir`: beside it, since a save
+ * replaces the snapshot folder wholesale while the record file is appended to in place (original-rows.ts).
+ */
+export function originalsDirOf(dir: string): string {
+  return `${dir}.rows`
 }
 
 /**
@@ -57,7 +69,7 @@ export async function loadSnapshot(dir: string): Promise<{ index: PlaidIndex; se
   if (!present) throw new AppError('SNAPSHOT_INVALID', `no snapshot at ${dir}`, { file: dir })
   const { state, seq } = await readSnapshotFiles(dir)
   try {
-    return { index: restorePlaidIndex(state), seq }
+    return { index: restorePlaidIndex(state, { originalsDir: originalsDirOf(dir) }), seq }
   } catch (err) {
     if (isAppError(err) && err.code === 'SNAPSHOT_INVALID') throw err
     // The files verified, so this is an index-level inconsistency (or a state version this build cannot read).

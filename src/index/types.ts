@@ -15,6 +15,12 @@ export interface IndexSettings {
   /** fixed centroid count; default 2^floor(log2(16·√vectors)) at each (re)training */
   numCentroids?: number
   kmeansIters: number
+  /**
+   * keep each vector's original (int8 per component, dim + 4 bytes) beside the compressed index, on disk when the
+   * index has a data folder, for the exact stage's final ranking (original-rows.ts); false: rank decompressed vectors.
+   * Default true (absent in settings written before it existed)
+   */
+  keepOriginals?: boolean
 }
 
 export interface SearchParams {
@@ -82,6 +88,17 @@ export interface IndexStats {
   drift: DriftStats
   /** what `bytes` is made of (they sum to it); optional for other engines behind the same port */
   memory?: MemoryBreakdown
+  /** the original vectors kept for the final ranking (settings.keepOriginals) */
+  originals?: OriginalsStats
+}
+
+export interface OriginalsStats {
+  /** where they are: 'none' when not kept, or not available (see `unavailable`) */
+  home: 'memory' | 'file' | 'none'
+  vectors: number
+  bytesOnDisk: number
+  /** why an index set to keep them has none (a snapshot from before they were kept, a missing file) */
+  unavailable?: string
 }
 
 /** Bytes held by an index, by part; `slack` is capacity of growable arrays beyond their used length. */
@@ -100,6 +117,8 @@ export interface MemoryBreakdown {
   ids: number
   /** unused capacity of the growable arrays */
   slack: number
+  /** original vectors held in memory (an index without a data folder; on disk otherwise, see IndexStats.originals) */
+  originals: number
 }
 
 export interface IndexState {
@@ -122,6 +141,15 @@ export interface PlaidIndex {
   compact(): void
   retrain(): void
   exportState(): IndexState
+  /**
+   * Makes the original vectors written so far durable; a snapshot calls it in the same tick as exportState(), before
+   * writing the state that names them.
+   */
+  syncOriginals(): Promise<void>
+  /** A snapshot of `state` is durable: record files that neither it nor the index uses are deleted. */
+  releaseOriginals(state: IndexState): void
+  /** The index is dropped: its open files are closed, and with removeFiles its record files are deleted. */
+  dispose(opts?: { removeFiles?: boolean }): void
   /**
    * The arrays search reads, with a number that changes on every write (upsert, delete, compact, retrain), for the
    * search workers (src/search-workers) to publish a consistent version. Read it between writes, never hold on to

@@ -9,6 +9,7 @@ import { createSearchScratch, searchIndex, type SearchView } from '../index/plai
 import { makeCodec, type ResidualCodec } from '../index/residual-codec.js'
 import { createSearchShare, type HelperContext, helpWithSearch, lingerOn } from './search-share.js'
 import type { SearchRequest, SearchWorkerMessage, SearchWorkerReply } from './protocol.js'
+import { readerOf } from '../index/original-rows.js'
 import type { SharedViewMessage } from './shared-view.js'
 
 const port = parentPort
@@ -52,6 +53,7 @@ function buildView(m: SharedViewMessage): SearchView {
   return {
     dim: m.dim, nSlots: m.nSlots, docStart: m.docStart, docLen: m.docLen, live: m.live, ids: slotIds, metadata: noMetadata,
     trained: m.trained, raw: m.raw, codes: m.codes, residuals: m.residuals, cset, codec, ivf: m.ivf,
+    originals: m.originals === null ? null : readerOf(m.originals),
   }
 }
 

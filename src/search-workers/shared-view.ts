@@ -16,6 +16,7 @@
 import type { Ivf } from '../index/ivf.js'
 import type { CentroidSet } from '../index/kmeans.js'
 import type { SearchView } from '../index/plaid-search.js'
+import type { OriginalRowsSource } from '../index/original-rows.js'
 import type { ResidualCodec } from '../index/residual-codec.js'
 
 type Shareable = Float32Array | Uint8Array | Uint16Array | Uint32Array | Int16Array
@@ -42,6 +43,8 @@ export interface SharedViewMessage {
   cset: SharedCentroids | null
   codec: SharedCodec | null
   ivf: Ivf | null
+  /** the original vectors' records (shared array or open file), when the index keeps them */
+  originals: OriginalRowsSource | null
 }
 
 const isShared = (a: Shareable): boolean => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer
@@ -102,6 +105,14 @@ export function createViewPublisher(): ViewPublisher {
     return s
   }
 
+  /** the original vectors' records: an open file as it is; an array in memory shared (a restored one is mirrored once) */
+  function originalsOf(view: SearchView): OriginalRowsSource | null {
+    const src = view.originals?.source?.()
+    if (src === undefined) return null
+    if (src.home === 'file') return src
+    return { ...src, bytes: share(src.bytes, src.bytes.length) }
+  }
+
   return {
     publish(view, key) {
       const n = view.nSlots
@@ -136,6 +147,7 @@ export function createViewPublisher(): ViewPublisher {
               baseSlots: ivf.baseSlots, countedSlots: ivf.countedSlots,
             }
           : null,
+        originals: originalsOf(view),
       }
     },
   }

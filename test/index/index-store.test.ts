@@ -31,6 +31,16 @@ function recordingLogger(): IndexStoreLogger & { lines: Array<{ level: string; o
   }
 }
 
+/** The original vectors' record files (original-rows.ts) in an index's `<name>.rows` folder; [] when it is gone. */
+async function recordFiles(dataDir: string, name: string): Promise<string[]> {
+  try {
+    return (await readdir(join(dataDir, 'indexes', `${name}.rows`))).filter((f) => /^rows-[0-9a-f]+-\d+\.bin$/.test(f))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
 const docs = (prefix: string, count: number, seed: number) =>
   Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, vectors: randomUnitVectors(5 + (i % 4), DIM, seed + i), metadata: { i } }))
 
@@ -73,7 +83,11 @@ t.test('saveAll writes dirty indexes only; a new store restores them identically
   t.same(saved.sort(), ['alpha', 'empty'])
   t.same(store.list().map((e) => e.dirty), [false, false])
   t.ok(store.list().every((e) => typeof e.lastSnapshotAt === 'number'))
-  t.same((await readdir(join(dataDir, 'indexes'))).sort(), ['alpha', 'empty'])
+  // each index's snapshot folder, and beside it the folder of its original vectors' record files
+  t.same((await readdir(join(dataDir, 'indexes'))).sort(), ['alpha', 'alpha.rows', 'empty', 'empty.rows'])
+  // the training wrote alpha's records to a new file; once the snapshot names it, the file before is deleted
+  t.equal((await recordFiles(dataDir, 'alpha')).length, 1, 'one record file per index after a snapshot')
+  t.equal((await recordFiles(dataDir, 'empty')).length, 1)
 
   const manifest = join(dataDir, 'indexes', 'alpha', 'manifest.json')
   const mtime = (await stat(manifest)).mtimeMs
@@ -93,6 +107,9 @@ t.test('saveAll writes dirty indexes only; a new store restores them identically
   t.equal(b.settings.minTrainVectors, 200, 'per-index settings survive')
   t.equal(b.stats().trained, a.stats().trained)
   t.ok(b.stats().trained, 'trained index round-tripped')
+  // one record per stored vector (tombstoned ones included until a compaction), reopened from the snapshot's file
+  t.same(b.stats().originals, { home: 'file', vectors: a.stats().originals!.vectors, bytesOnDisk: a.stats().originals!.vectors * (DIM + 4) }, 'its original vectors reopened from their file')
+  t.ok(a.stats().originals!.vectors > a.stats().vectors, 'the deleted documents\' records are still counted')
   const q = randomUnitVectors(32, DIM, 4242)
   t.same(b.search(q, { k: 10 }).hits, a.search(q, { k: 10 }).hits, 'identical search after restart')
   t.equal(b.get('a1'), undefined, 'deleted document stays deleted')
@@ -104,17 +121,20 @@ t.test('drop deletes the folder; a re-created index starts empty and is saved fr
   store.create('x').upsert(docs('x', 10, 5))
   store.markDirty('x')
   await store.saveAll()
+  t.equal((await recordFiles(dataDir, 'x')).length, 1)
   t.ok(store.drop('x'))
+  t.same(await recordFiles(dataDir, 'x'), [], 'the dropped index\'s record files are deleted at once')
   const again = store.create('x')
   again.upsert(docs('y', 3, 9))
   store.markDirty('x')
   await store.saveAll()
+  t.equal((await recordFiles(dataDir, 'x')).length, 1, 'the re-created index has a record file of its own')
   const store2 = createIndexStore({ dataDir, defaultSettings: { dim: DIM } })
   await store2.restoreAll()
   t.same(store2.getOrThrow('x').ids().sort(), ['y0', 'y1', 'y2'])
   t.ok(store2.drop('x'))
   await store2.close()
-  t.same(await readdir(join(dataDir, 'indexes')), [], 'folder removed by drop (awaited by close)')
+  t.same(await readdir(join(dataDir, 'indexes')), [], 'folder removed by drop (awaited by close), its originals\' folder too')
 })
 
 t.test('restoreAll recovers an interrupted save and ignores foreign entries', async (t) => {
@@ -131,7 +151,9 @@ t.test('restoreAll recovers an interrupted save and ignores foreign entries', as
   const store2 = createIndexStore({ dataDir, defaultSettings: { dim: DIM } })
   await store2.restoreAll()
   t.same(store2.list().map((e) => [e.name, e.stats.documents]), [['keep', 4]])
-  t.same((await readdir(root)).sort(), ['NotAnIndex', 'keep', 'notes.txt'], '.old renamed back, dead temp folders (also one with our pid, as after a container restart) removed, foreign entries untouched')
+  t.same((await readdir(root)).sort(), ['NotAnIndex', 'keep', 'keep.rows', 'notes.txt'], '.old renamed back, dead temp folders (also one with our pid, as after a container restart) removed, foreign entries untouched')
+  const keep = store2.getOrThrow('keep').stats()
+  t.same(keep.originals, { home: 'file', vectors: keep.vectors, bytesOnDisk: keep.vectors * (DIM + 4) }, 'the recovered snapshot\'s original vectors reopened')
 })
 
 t.test('a corrupt snapshot: refuse to start by default, or skip it and keep its files', async (t) => {
@@ -162,9 +184,11 @@ t.test('a corrupt snapshot: refuse to start by default, or skip it and keep its 
   t.equal(codeOf(() => lenient.getOrCreate('bad')), 'INDEX_EXISTS')
   await lenient.saveAll()
   t.ok((await stat(docsFile)).isFile(), 'still kept after saveAll')
+  t.equal((await recordFiles(dataDir, 'bad')).length, 1, 'its original vectors\' file kept too')
   t.ok(lenient.drop('bad'), 'an explicit drop releases the name and deletes the files')
   await lenient.close()
-  t.same((await readdir(join(dataDir, 'indexes'))).sort(), ['good'])
+  t.same(await recordFiles(dataDir, 'bad'), [], 'the quarantined index\'s original vectors\' files are deleted by the drop')
+  t.same((await readdir(join(dataDir, 'indexes'))).sort(), ['good', 'good.rows'], 'of the dropped index, neither its snapshot folder nor its originals\' folder is left')
 })
 
 t.test('periodic snapshots save dirty indexes; close saves what is left', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * The adaptive parts of the PLAID search (issue 9): the stage trace, the partial exact refinement over kept codes,
- * the exact stage sized from the approximate scores. Checked against float64 MaxSim over the independently decoded
- * vectors (synthetic-vectors.ts), and for determinism across calls, restores and snapshots.
+ * the exact stage sized from the approximate scores. Checked against float64 MaxSim over the vectors the exact stage
+ * ranks by, decoded independently (synthetic-vectors.ts): the kept original vectors, or with keepOriginals: false the
+ * decompressed ones; and for determinism across calls, restores and snapshots.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,7 +14,7 @@ import { centroidScoreRows, createSearchScratch, exactScores, searchIndex } from
 import { createProbeScratch, type ProbeJob, type ProbeLists, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
 import { loadIndexSnapshot, saveIndexSnapshot } from '../../src/index/snapshot.js'
-import { liveDecoded, makeDocs, maxSim64, queryFor } from './synthetic-vectors.js'
+import { liveDecoded, liveOriginals, makeDocs, maxSim64, queryFor } from './synthetic-vectors.js'
 
 const dim = 32
 const set = makeDocs({ seed: 31, dim, nDocs: 400, nTopics: 20, minLen: 8, maxLen: 40, noise: 0.9 })
@@ -23,8 +24,8 @@ const queries = targets.map((d) => queryFor(d.vectors, dim, 16, 0.5, rng))
 // small budgets so that every stage runs on this collection: pruned cut, refinement, adaptive exact
 const SMALL: Omit<SearchParams, 'k'> = { ncells: 4, centroidScoreThreshold: 0.3, ndocs: 64 }
 
-function build(): PlaidIndex {
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 64, seed: 9 })
+function build(keepOriginals = true): PlaidIndex {
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 500, numCentroids: 64, seed: 9, keepOriginals })
   index.upsert(set.docs)
   return index
 }
@@ -63,19 +64,26 @@ t.test('the trace nests the stages and does not change the results', async (t) =
   t.ok(pruned >= queries.length / 2, `${pruned} queries went through the pruned cut`)
 })
 
-t.test('returned scores are the exact MaxSim over the decompressed vectors (kept and other vectors combined)', async (t) => {
-  const decoded = new Map(liveDecoded(index.exportState()).map((d) => [d.id, d.vectors]))
-  let compared = 0
-  for (const q of queries) {
-    for (const params of [{ k: 10, ...SMALL }, { k: 10 }, { k: 100 }]) {
-      for (const h of index.search(q, params).hits) {
-        const ref = maxSim64(q, decoded.get(h.id)!, dim)
-        t.ok(Math.abs(h.score - ref) < 1e-3, `${h.id}: ${h.score} vs ${ref}`)
-        compared++
+t.test('returned scores are the exact MaxSim over the original vectors, or with keepOriginals: false over the decompressed vectors (kept and other vectors combined)', async (t) => {
+  const decodedIndex = build(false)
+  for (const [label, ix, docs] of [
+    ['originals', index, liveOriginals(index.exportState())],
+    ['decoded', decodedIndex, liveDecoded(decodedIndex.exportState())],
+  ] as const) {
+    t.equal(ix.stats().originals?.home, label === 'originals' ? 'memory' : 'none', `${label}: what the index keeps`)
+    const ref = new Map(docs.map((d) => [d.id, d.vectors]))
+    let compared = 0
+    for (const q of queries) {
+      for (const params of [{ k: 10, ...SMALL }, { k: 10 }, { k: 100 }]) {
+        for (const h of ix.search(q, params).hits) {
+          const want = maxSim64(q, ref.get(h.id)!, dim)
+          t.ok(Math.abs(h.score - want) < 1e-3, `${label} ${h.id}: ${h.score} vs ${want}`)
+          compared++
+        }
       }
     }
+    t.ok(compared > 500, `${label}: ${compared} scores compared`)
   }
-  t.ok(compared > 500)
 })
 
 t.test('with small budgets the targets are found about as often as by an exhaustive search of the same index', async (t) => {

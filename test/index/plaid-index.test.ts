@@ -3,7 +3,7 @@ import { AppError } from '../../src/errors.js'
 import { createPlaidIndex, type PlaidIndex, restorePlaidIndex } from '../../src/index/plaid-index.js'
 import { setChunkSizesForTests } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
-import { liveDecoded, makeDocs, queryFor, rankExact } from './synthetic-vectors.js'
+import { liveDecoded, liveOriginals, makeDocs, originalsError, queryFor, rankExact } from './synthetic-vectors.js'
 
 const dim = 32
 const base = makeDocs({ seed: 21, dim, nDocs: 160, nTopics: 24, minLen: 8, maxLen: 24, noise: 0.8 })
@@ -11,15 +11,29 @@ const rng = createPrng(99)
 const queries = Array.from({ length: 8 }, () => queryFor(base.docs[rng.int(base.docs.length)].vectors, dim, 8, 0.5, rng))
 const EVERYTHING = { ncells: 1 << 20, ndocs: 1 << 20, centroidScoreThreshold: -10 }
 
-function trainedIndex(docs = base.docs, nbits: 1 | 2 | 4 = 2): PlaidIndex {
-  const index = createPlaidIndex({ dim, nbits, minTrainVectors: 500, numCentroids: 32, seed: 5 })
+function trainedIndex(docs = base.docs, nbits: 1 | 2 | 4 = 2, keepOriginals = true): PlaidIndex {
+  const index = createPlaidIndex({ dim, nbits, minTrainVectors: 500, numCentroids: 32, seed: 5, keepOriginals })
   index.upsert(docs)
   return index
 }
 
-/** Scores must match a float64 MaxSim over the decompressed vectors (decoded independently from the exported state). */
-function checkAgainstDecoded(t: Tap, index: PlaidIndex, q: Float32Array, k: number, params = EVERYTHING): void {
-  const ref = rankExact(q, liveDecoded(index.exportState()), dim)
+/** What the exact stage ranks by: the original vectors the index keeps, or (keepOriginals: false) the decompressed ones. */
+type Reference = 'originals' | 'decoded'
+
+/** The live documents with the vectors of `ref`, decoded independently from the exported state (synthetic-vectors.ts). */
+function referenceDocs(t: Tap, index: PlaidIndex, ref: Reference): Array<{ id: string; vectors: Float32Array }> {
+  const state = index.exportState()
+  // the reference must be the one the index ranks by: records iff it keeps originals
+  t.equal(state.arrays.originals !== undefined, ref === 'originals', `the state ${ref === 'originals' ? 'carries' : 'has no'} original vectors`)
+  return ref === 'originals' ? liveOriginals(state) : liveDecoded(state)
+}
+
+/**
+ * Scores must match a float64 MaxSim over the vectors the exact stage ranks by: the dequantized original vectors, or
+ * with ref 'decoded' (keepOriginals: false, old states) the decompressed vectors.
+ */
+function checkAgainst(t: Tap, ref0: Reference, index: PlaidIndex, q: Float32Array, k: number, params = EVERYTHING): void {
+  const ref = rankExact(q, referenceDocs(t, index, ref0), dim)
   const got = index.search(q, { k, ...params }).hits
   t.equal(got.length, Math.min(k, ref.length))
   for (let i = 0; i < got.length; i++) {
@@ -31,6 +45,17 @@ function checkAgainstDecoded(t: Tap, index: PlaidIndex, q: Float32Array, k: numb
   for (const r of clear) t.ok(gotIds.has(r.id), `${r.id} found`)
 }
 type Tap = Test
+
+/** id → the vectors it was upserted with, for originalsError (the last upsert of an id wins). */
+function upserted(...lists: Array<Array<{ id: string; vectors: Float32Array }>>): Map<string, Float32Array> {
+  return new Map(lists.flat().map((d) => [d.id, d.vectors]))
+}
+
+/** Every live document's kept originals are its own upserted vectors (to their int8 rounding), in its own rows. */
+function checkOriginalsOf(t: Tap, index: PlaidIndex, vectors: Map<string, Float32Array>, label: string): void {
+  const err = originalsError(index.exportState(), vectors)
+  t.ok(err <= 1.001, `${label}: originals within their int8 rounding of the upserted vectors (worst ${err.toFixed(3)} × the bound)`)
+}
 
 t.test('untrained index searches exactly (brute-force MaxSim over the original vectors)', async (t) => {
   const index = createPlaidIndex({ dim, minTrainVectors: 1e9 })
@@ -45,12 +70,15 @@ t.test('untrained index searches exactly (brute-force MaxSim over the original v
   }
 })
 
-t.test('trained search with ncells = K and ndocs ≥ collection equals brute-force MaxSim over decompressed vectors', async (t) => {
+t.test('trained search with ncells = K and ndocs ≥ collection equals brute-force MaxSim over the original vectors (keepOriginals: false: over the decompressed vectors)', async (t) => {
   for (const nbits of [1, 2, 4] as const) {
-    const index = trainedIndex(base.docs, nbits)
-    const st = index.stats()
-    t.ok(st.trained && st.centroids === 32, `nbits ${nbits} trained`)
-    for (const q of queries.slice(0, 3)) checkAgainstDecoded(t, index, q, 15)
+    for (const ref of ['originals', 'decoded'] as const) {
+      const index = trainedIndex(base.docs, nbits, ref === 'originals')
+      const st = index.stats()
+      t.ok(st.trained && st.centroids === 32, `nbits ${nbits} trained`)
+      t.equal(st.originals?.home, ref === 'originals' ? 'memory' : 'none')
+      for (const q of queries.slice(0, 3)) checkAgainst(t, ref, index, q, 15)
+    }
   }
 })
 
@@ -89,7 +117,9 @@ t.test('upsert and delete never change other documents\' scores and never return
     t.equal(h.score, before.get(h.id), `${h.id} unchanged`)
   }
   // the replaced document is scored by its new vectors
-  checkAgainstDecoded(t, index, q, 200)
+  checkAgainst(t, 'originals', index, q, 200)
+  const now = upserted(base.docs, [{ id: top[0], vectors: fresh.docs[0].vectors }, { id: 'new1', vectors: fresh.docs[1].vectors }, { id: 'new2', vectors: fresh.docs[2].vectors }])
+  checkOriginalsOf(t, index, now, 'after the update')
   const st = index.stats()
   t.equal(st.documents, 161)
   t.equal(index.ids().length, 161)
@@ -98,6 +128,9 @@ t.test('upsert and delete never change other documents\' scores and never return
   t.equal(index.stats().tombstones, 0)
   const compacted = index.search(q, { k: 200, ...EVERYTHING }).hits
   t.same(compacted, after, 'compaction changes nothing visible')
+  // the compaction renumbered the stored vectors: the originals moved with them
+  checkOriginalsOf(t, index, now, 'after the compaction')
+  t.equal(index.stats().originals?.vectors, index.stats().vectors, 'one record per stored vector')
 })
 
 t.test('many deletes trigger automatic compaction; results stay those of the survivors', async (t) => {
@@ -109,10 +142,11 @@ t.test('many deletes trigger automatic compaction; results stay those of the sur
   const hits = index.search(queries[1], { k: 100, ...EVERYTHING }).hits
   t.equal(hits.length, 100)
   t.notOk(hits.some((h) => gone.includes(h.id)))
-  checkAgainstDecoded(t, index, queries[1], 100)
+  checkAgainst(t, 'originals', index, queries[1], 100)
+  checkOriginalsOf(t, index, upserted(base.docs), 'after the compaction')
 })
 
-t.test('retrain keeps results consistent with the decompressed collection and the documents findable', async (t) => {
+t.test('retrain keeps results consistent with the original vectors and the documents findable', async (t) => {
   const index = trainedIndex()
   const r2 = createPrng(8)
   const target = base.docs[17]
@@ -121,12 +155,14 @@ t.test('retrain keeps results consistent with the decompressed collection and th
   const baseline = index.stats().drift.residualAtTrain
   index.retrain()
   t.equal(index.stats().drift.trainings, 2)
-  // re-training codes decompressed vectors; the raw-data residual baseline is kept, so raw re-uploads are not "drift"
+  // re-training codes the kept original vectors (decompressed ones without them); the raw-data residual baseline is
+  // kept, so raw re-uploads are not "drift"
   t.ok(index.stats().drift.residualAtTrain >= baseline)
   index.upsert(base.docs.slice(60, 100).map((d) => ({ id: `again-${d.id}`, vectors: d.vectors })))
   t.same([index.stats().drift.trainings, index.stats().drift.centroidExtensions], [2, 0], 'no extension or re-training for raw copies')
   t.equal(index.search(q, { k: 1 }).hits[0].id, target.id)
-  checkAgainstDecoded(t, index, q, 20)
+  checkAgainst(t, 'originals', index, q, 20)
+  checkOriginalsOf(t, index, upserted(base.docs, base.docs.slice(60, 100).map((d) => ({ id: `again-${d.id}`, vectors: d.vectors }))), 'after the re-training')
 })
 
 t.test('a batch far from every centroid gets centroids of its own; small far batches trigger a re-training; so does growth ×4', async (t) => {
@@ -140,8 +176,8 @@ t.test('a batch far from every centroid gets centroids of its own; small far bat
   t.equal(d.centroidExtensions, 1)
   t.ok(index.stats().centroids > k0, `K ${k0} -> ${index.stats().centroids}`)
   t.ok(d.residualSinceTrain < 1.2 * d.residualAtTrain, `re-coded residual ${d.residualSinceTrain.toFixed(3)} vs ${d.residualAtTrain.toFixed(3)} at training`)
-  // results stay exact over the decompressed collection, new documents are found, and a snapshot keeps the new centroids
-  checkAgainstDecoded(t, index, queries[0], 30)
+  // results stay exact over the original vectors, new documents are found, and a snapshot keeps the new centroids
+  checkAgainst(t, 'originals', index, queries[0], 30)
   const r2 = createPrng(31)
   for (let i = 0; i < 5; i++) {
     const target = other.docs[r2.int(other.docs.length)]
@@ -157,6 +193,8 @@ t.test('a batch far from every centroid gets centroids of its own; small far bat
   const ds = slow.stats().drift
   t.equal(ds.centroidExtensions, 0)
   t.ok(ds.trainings >= 2, `re-trained on drift ${JSON.stringify(ds)}`)
+  checkAgainst(t, 'originals', slow, queries[0], 30)
+  checkOriginalsOf(t, slow, upserted(base.docs, other.docs), 're-trained on drift')
 
   // growth: re-adding copies of the same documents (same distribution, no drift) under new ids
   const small = createPlaidIndex({ dim, minTrainVectors: 200, numCentroids: 8, seed: 1 })
@@ -170,6 +208,7 @@ t.test('a batch far from every centroid gets centroids of its own; small far bat
   small.upsert(first.map((d) => ({ id: `${d.id}-3`, vectors: d.vectors })))
   t.equal(small.stats().drift.trainings, 2, 're-trained at ×4 growth')
   t.equal(small.stats().drift.vectorsAtTrain, 4 * at)
+  checkOriginalsOf(t, small, upserted(...[0, 1, 2, 3].map((c) => first.map((d) => ({ id: c === 0 ? d.id : `${d.id}-${c}`, vectors: d.vectors })))), 're-trained at growth')
 })
 
 t.test('training from a batch that crosses the threshold (partly in raw, ids replaced) equals one bulk build of the live documents', async (t) => {
@@ -190,6 +229,7 @@ t.test('training from a batch that crosses the threshold (partly in raw, ids rep
   t.same(Array.from(sa.arrays.centroids), Array.from(sb.arrays.centroids), 'same centroids')
   t.same(Array.from(sa.arrays.codes), Array.from(sb.arrays.codes), 'same codes')
   t.same(Array.from(sa.arrays.residuals), Array.from(sb.arrays.residuals), 'same residuals')
+  t.same(Array.from(sa.arrays.originals), Array.from(sb.arrays.originals), 'same original vectors, in the same order')
   for (const q of queries) t.same(a.search(q, { k: 10 }).hits, b.search(q, { k: 10 }).hits)
   // below the threshold, a batch lands in raw and is searched exactly
   const r = createPlaidIndex({ dim, minTrainVectors: 1e9 })
@@ -241,7 +281,11 @@ t.test('exportState → restorePlaidIndex gives identical results (trained with 
 })
 
 t.test('format-1 and format-2 states (pooled quantizer; format 1 also plain residuals) still restore and search exactly over their decoding', async (t) => {
-  const state = trainedIndex().exportState()
+  // states written before the original vectors were kept: no records, no keepOriginals setting
+  const current = trainedIndex(base.docs, 2, false).exportState()
+  t.equal(current.arrays.originals, undefined)
+  const { keepOriginals: _keep, ...oldSettings } = current.settings
+  const state = { ...current, settings: oldSettings }
   t.equal(state.formatVersion, 3, 'a per-dimension codec is written as format 3')
   const w = Number(state.scalars.codecCentroidWeight)
   t.ok(w > 0.5 && w < 1, `centroid weight ${w}`)
@@ -254,11 +298,13 @@ t.test('format-1 and format-2 states (pooled quantizer; format 1 also plain resi
   const pooled = { ...state.arrays, cutoffs: meanRows(state.arrays.cutoffs as Float32Array, 3), weights: meanRows(state.arrays.weights as Float32Array, 4) }
   const v2 = restorePlaidIndex({ ...state, formatVersion: 2, arrays: pooled })
   t.equal(v2.exportState().formatVersion, 2, 'a pooled codec is written as format 2 again')
-  for (const q of queries.slice(0, 2)) checkAgainstDecoded(t, v2, q, 10)
+  t.match(v2.stats().originals, { home: 'none', vectors: 0, unavailable: String }, 'no original vectors to rank by: it says so')
+  for (const q of queries.slice(0, 2)) checkAgainst(t, 'decoded', v2, q, 10)
   const { codecCentroidWeight: _drop, ...v1Scalars } = state.scalars
   const old = restorePlaidIndex({ ...state, formatVersion: 1, scalars: v1Scalars, arrays: pooled })
   t.equal(old.exportState().scalars.codecCentroidWeight, 1)
-  for (const q of queries.slice(0, 2)) checkAgainstDecoded(t, old, q, 10)
+  t.match(old.stats().originals, { home: 'none', unavailable: String })
+  for (const q of queries.slice(0, 2)) checkAgainst(t, 'decoded', old, q, 10)
   t.throws(() => restorePlaidIndex({ ...state, formatVersion: 2 }), { code: 'SNAPSHOT_INVALID' }, 'per-dimension rows in a format-2 state')
 })
 
@@ -281,7 +327,7 @@ t.test('filter is applied before scoring: k results when k exist, all passing th
     t.equal(even.hits.length, 10)
     t.ok(even.hits.every((h) => h.metadata?.even === true))
     // equal to brute force restricted to the filter, for clear winners
-    const ref = rankExact(q, liveDecoded(index.exportState()).filter((_, i) => i % 2 === 0), dim)
+    const ref = rankExact(q, liveOriginals(index.exportState()).filter((_, i) => i % 2 === 0), dim)
     t.equal(even.hits[0].id, ref[0].id)
     // a very selective filter: only 3 documents pass, wherever they are
     const few = new Set([base.docs[1].id, base.docs[50].id, base.docs[151].id])
@@ -322,16 +368,19 @@ t.test('invalid input is refused with the documented error codes', async (t) => 
 
 t.test('dimensions that are not a multiple of 4 take the TypeScript paths and stay exact', async (t) => {
   const d6 = makeDocs({ seed: 4, dim: 6, nDocs: 60, nTopics: 8, minLen: 5, maxLen: 12, noise: 0.5 })
-  const index = createPlaidIndex({ dim: 6, nbits: 4, minTrainVectors: 100, numCentroids: 16 })
-  index.upsert(d6.docs)
-  t.ok(index.stats().trained)
-  const r = createPrng(3)
-  for (let i = 0; i < 3; i++) {
-    const q = queryFor(d6.docs[r.int(60)].vectors, 6, 4, 0.3, r)
-    const ref = rankExact(q, liveDecoded(index.exportState()), 6)
-    const got = index.search(q, { k: 60, ...EVERYTHING }).hits
-    t.equal(got.length, 60)
-    for (let j = 0; j < 60; j++) t.ok(Math.abs(got[j].score - ref[j].score) < 1e-4)
+  // the TypeScript decoding (keepOriginals: false), and the TypeScript exact stage over the original vectors
+  for (const ref0 of ['decoded', 'originals'] as const) {
+    const index = createPlaidIndex({ dim: 6, nbits: 4, minTrainVectors: 100, numCentroids: 16, keepOriginals: ref0 === 'originals' })
+    index.upsert(d6.docs)
+    t.ok(index.stats().trained)
+    const r = createPrng(3)
+    for (let i = 0; i < 3; i++) {
+      const q = queryFor(d6.docs[r.int(60)].vectors, 6, 4, 0.3, r)
+      const ref = rankExact(q, referenceDocs(t, index, ref0), 6)
+      const got = index.search(q, { k: 60, ...EVERYTHING }).hits
+      t.equal(got.length, 60)
+      for (let j = 0; j < 60; j++) t.ok(Math.abs(got[j].score - ref[j].score) < 1e-4, `${ref0} rank ${j}: ${got[j].score} vs ${ref[j].score}`)
+    }
   }
 })
 
@@ -355,8 +404,11 @@ t.test('chunked exact and approximate stages give the same results as single chu
   t.ok(found >= 8, `found ${found}/10 (measured 8–9 with these seeds)`)
 })
 
-t.test('a query whose length is not a multiple of 4 (TypeScript reductions over the kernel\'s unnormalised rows) scores like the decoded vectors', async (t) => {
-  const index = trainedIndex()
-  const r = createPrng(1234)
-  for (let i = 0; i < 3; i++) checkAgainstDecoded(t, index, queryFor(base.docs[r.int(base.docs.length)].vectors, dim, 7, 0.4, r), 10)
+t.test('a query whose length is not a multiple of 4 (TypeScript reductions over the kernel\'s unnormalised rows) scores like the decoded vectors (keepOriginals: false), or like the original vectors', async (t) => {
+  // the kernel's rows are unnormalised decoded vectors (factor 1 / norm), or widened int8 originals (factor: their scale)
+  for (const ref of ['decoded', 'originals'] as const) {
+    const index = trainedIndex(base.docs, 2, ref === 'originals')
+    const r = createPrng(1234)
+    for (let i = 0; i < 3; i++) checkAgainst(t, ref, index, queryFor(base.docs[r.int(base.docs.length)].vectors, dim, 7, 0.4, r), 10)
+  }
 })

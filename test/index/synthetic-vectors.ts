@@ -110,9 +110,66 @@ export function decodeAllFromState(state: IndexState, normalise = true): Float32
   return out
 }
 
+/**
+ * Every stored vector's original as the index keeps it (exportState().arrays.originals of an index without a data
+ * folder: record v is stored vector v, the numbering of arrays.codes), dequantized following the record layout
+ * documented in original-rows.ts: a little-endian float32 scale, then dim int8 values q, the vector being scale·q.
+ * Written independently of dequantizeOriginalRow. Throws when the state carries no records (keepOriginals: false, a
+ * restored state that had none, or an index whose records are in a file).
+ */
+export function originalsFromState(state: IndexState): Float32Array {
+  const dim = state.settings.dim
+  const rec = state.arrays.originals
+  const rows = state.scalars.originalsRows
+  if (!(rec instanceof Uint8Array) || typeof rows !== 'number') throw new Error('the state carries no original vectors')
+  const bpr = dim + 4
+  if (rec.length !== rows * bpr) throw new Error(`original vectors: ${rec.length} bytes for ${rows} records of ${bpr}`)
+  const view = new DataView(rec.buffer, rec.byteOffset, rec.byteLength)
+  const out = new Float32Array(rows * dim)
+  for (let v = 0; v < rows; v++) {
+    const scale = view.getFloat32(v * bpr, true)
+    for (let d = 0; d < dim; d++) out[v * dim + d] = view.getInt8(v * bpr + 4 + d) * scale
+  }
+  return out
+}
+
+/** Live documents of an exported state with their original vectors as the index keeps them (originalsFromState). */
+export function liveOriginals(state: IndexState): Array<{ id: string; vectors: Float32Array }> {
+  return liveRows(state, originalsFromState(state))
+}
+
+/**
+ * The largest error of the kept originals of the live documents against the vectors they were upserted with (by id),
+ * in units of their bound: each component within scale/2 = max|x|/254 of the original row it stands for. ≤ 1 (to
+ * float32 rounding) when every record is its own vector's, in the right place; a misnumbered record is far off.
+ */
+export function originalsError(state: IndexState, upserted: Map<string, Float32Array>): number {
+  const dim = state.settings.dim
+  let worst = 0
+  for (const d of liveOriginals(state)) {
+    const x = upserted.get(d.id)
+    if (x === undefined) throw new Error(`no upserted vectors for ${d.id}`)
+    if (x.length !== d.vectors.length) return Infinity
+    for (let r = 0; r < x.length / dim; r++) {
+      let max = 0
+      for (let j = 0; j < dim; j++) max = Math.max(max, Math.abs(x[r * dim + j]))
+      const bound = max / 254
+      for (let j = 0; j < dim; j++) {
+        const e = Math.abs(x[r * dim + j] - d.vectors[r * dim + j])
+        if (e > 0) worst = Math.max(worst, bound > 0 ? e / bound : Infinity)
+      }
+    }
+  }
+  return worst
+}
+
 /** Live documents of an exported state with their decompressed vectors. */
 export function liveDecoded(state: IndexState): Array<{ id: string; vectors: Float32Array }> {
-  const all = decodeAllFromState(state)
+  return liveRows(state, decodeAllFromState(state))
+}
+
+/** Live documents of an exported state with their rows of `all` (one row per stored vector). */
+function liveRows(state: IndexState, all: Float32Array): Array<{ id: string; vectors: Float32Array }> {
   const dim = state.settings.dim
   const out: Array<{ id: string; vectors: Float32Array }> = []
   const start = state.arrays.docStart, len = state.arrays.docLen, live = state.arrays.live

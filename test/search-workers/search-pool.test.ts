@@ -1,8 +1,9 @@
 /**
  * Search workers over shared memory: searches run concurrently with upserts, deletes, compactions and re-trainings,
  * and every result is checked against a brute-force float64 MaxSim of the index state the search started on
- * (decoded independently from exportState()), so a torn read or a deleted id would show. Plus: the pool gives the
- * in-process search's hits exactly, filters, errors, and a worker killed for real.
+ * (its original vectors, dequantized independently from exportState()), so a torn read, a deleted id or an original
+ * vector read from the wrong row would show. Plus: the pool gives the in-process search's hits exactly, filters,
+ * errors, and a worker killed for real.
  */
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors.js'
@@ -10,18 +11,21 @@ import { createPlaidIndex, type PlaidIndex } from '../../src/index/plaid-index.j
 import { createPrng } from '../../src/index/prng.js'
 import { createSearchPool, defaultSearchWorkers, type SearchPool } from '../../src/search-workers/search-pool.js'
 import { createViewPublisher } from '../../src/search-workers/shared-view.js'
-import { liveDecoded, makeDocs, queryFor, rankExact } from '../index/synthetic-vectors.js'
+import { liveOriginals, makeDocs, queryFor, rankExact } from '../index/synthetic-vectors.js'
 
 const dim = 32
-/** Exhaustive PLAID parameters: every candidate, no pruning, so the result is exact MaxSim over decoded vectors. */
+/** Exhaustive PLAID parameters: every candidate, no pruning, so the result is exact MaxSim over the original vectors. */
 const EVERYTHING = { ncells: 1 << 20, ndocs: 1 << 20, centroidScoreThreshold: -10 }
 
 interface Expectation { live: Set<string>; ranked: Array<{ id: string; score: number }>; label: string }
 
-/** Live documents with the vectors search scores: decoded ones when trained, the stored float32 ones before. */
+/**
+ * Live documents with the vectors search scores: when trained, the original vectors the index keeps (record v of
+ * stored vector v; the test's indexes keep them in memory), the stored float32 ones before.
+ */
 function liveDocs(index: PlaidIndex): Array<{ id: string; vectors: Float32Array }> {
   const state = index.exportState()
-  if (state.arrays.centroids) return liveDecoded(state)
+  if (state.arrays.centroids) return liveOriginals(state)
   const a = state.arrays as unknown as { docStart: Uint32Array; docLen: Uint32Array; live: Uint8Array; raw: Float32Array }
   const { docStart, docLen, live, raw } = a
   const out: Array<{ id: string; vectors: Float32Array }> = []
