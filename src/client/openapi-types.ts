@@ -515,6 +515,16 @@ export interface operations {
                             };
                             /** @description seq of the last change applied to this index (0: none) */
                             applied_seq: number;
+                            /** @description the original vectors (int8, dim + 4 bytes each) the exact stage ranks by; on disk beside the snapshot */
+                            originals?: {
+                                /** @description the index keeps original vectors for the final ranking (keep_originals) */
+                                kept: boolean;
+                                home: "memory" | "file" | "none";
+                                vectors: number;
+                                bytes_on_disk: number;
+                                /** @description why an index set to keep them has none; it ranks by decompressed vectors */
+                                unavailable?: string;
+                            };
                         }[];
                     };
                 };
@@ -542,6 +552,11 @@ export interface operations {
                     nbits?: 1 | 2 | 4;
                     /** @description must equal the model's dimension */
                     dim?: number;
+                    /**
+                     * @description keep each vector (int8, dim + 4 bytes, on disk) for the final ranking; false ranks by the decompressed vectors
+                     * @default true
+                     */
+                    keep_originals?: boolean;
                     /** @description settings of the lexical (BM25, Lucene BM25Similarity) side */
                     lexical?: {
                         /**
@@ -598,6 +613,16 @@ export interface operations {
                         };
                         /** @description seq of the last change applied to this index (0: none) */
                         applied_seq: number;
+                        /** @description the original vectors (int8, dim + 4 bytes each) the exact stage ranks by; on disk beside the snapshot */
+                        originals?: {
+                            /** @description the index keeps original vectors for the final ranking (keep_originals) */
+                            kept: boolean;
+                            home: "memory" | "file" | "none";
+                            vectors: number;
+                            bytes_on_disk: number;
+                            /** @description why an index set to keep them has none; it ranks by decompressed vectors */
+                            unavailable?: string;
+                        };
                     };
                 };
             };
@@ -650,6 +675,16 @@ export interface operations {
                         };
                         /** @description seq of the last change applied to this index (0: none) */
                         applied_seq: number;
+                        /** @description the original vectors (int8, dim + 4 bytes each) the exact stage ranks by; on disk beside the snapshot */
+                        originals?: {
+                            /** @description the index keeps original vectors for the final ranking (keep_originals) */
+                            kept: boolean;
+                            home: "memory" | "file" | "none";
+                            vectors: number;
+                            bytes_on_disk: number;
+                            /** @description why an index set to keep them has none; it ranks by decompressed vectors */
+                            unavailable?: string;
+                        };
                     };
                 };
             };

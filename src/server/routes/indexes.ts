@@ -26,6 +26,13 @@ function info(
     last_snapshot_at: e.lastSnapshotAt === undefined ? null : new Date(e.lastSnapshotAt).toISOString(),
     applied_seq: appliedSeq,
   }
+  const o = e.stats.originals
+  if (o !== undefined) {
+    out.originals = {
+      kept: e.settings.keepOriginals !== false, home: o.home, vectors: o.vectors, bytes_on_disk: o.bytesOnDisk,
+      ...(o.unavailable === undefined ? {} : { unavailable: o.unavailable }),
+    }
+  }
   if (e.lexical) {
     const l = e.lexical
     out.lexical = { documents: l.stats.documents, terms: l.stats.terms, postings: l.stats.postings, bytes: l.stats.bytes, k1: l.settings.k1, b: l.settings.b, term_form: l.settings.terms }
@@ -66,7 +73,9 @@ export function registerIndexRoutes(app: FastifyInstance, ctx: ServerContext): v
         throw new AppError('DIMENSION_MISMATCH', `dim ${dim} does not match the model's dimension ${encoder.dim}`, { field: 'dim', expected: encoder.dim, got: dim })
       }
       if (indexStore.get(name) !== undefined) throw new AppError('INDEX_EXISTS', `index "${name}" already exists`, { name })
-      const settings = indexStore.newIndexSettings({ dim, nbits: request.body.nbits ?? ctx.config.indexNbits })
+      const settings = indexStore.newIndexSettings({
+        dim, nbits: request.body.nbits ?? ctx.config.indexNbits, ...(request.body.keep_originals === false ? { keepOriginals: false } : {}),
+      })
       const lx = request.body.lexical
       // validated (and completed with the defaults) before the append: whatever is appended is replayed at every start
       const lexical = indexStore.newLexicalSettings(

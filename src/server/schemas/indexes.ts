@@ -30,6 +30,18 @@ export const IndexInfo = Type.Object({
     ),
   ),
   applied_seq: Type.Integer({ minimum: 0, description: 'seq of the last change applied to this index (0: none)' }),
+  originals: Type.Optional(
+    Type.Object(
+      {
+        kept: Type.Boolean({ description: 'the index keeps original vectors for the final ranking (keep_originals)' }),
+        home: Type.Union([Type.Literal('memory'), Type.Literal('file'), Type.Literal('none')]),
+        vectors: Type.Integer(),
+        bytes_on_disk: Type.Integer(),
+        unavailable: Type.Optional(Type.String({ description: 'why an index set to keep them has none; it ranks by decompressed vectors' })),
+      },
+      { description: 'the original vectors (int8, dim + 4 bytes each) the exact stage ranks by; on disk beside the snapshot' },
+    ),
+  ),
 })
 
 export const IndexList = Type.Object({ indexes: Type.Array(IndexInfo) })
@@ -39,6 +51,12 @@ export const CreateIndexBody = Type.Object(
     name: IndexNameField,
     nbits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4)], { description: 'residual bits (default INDEX_NBITS)' })),
     dim: Type.Optional(Type.Integer({ minimum: 1, description: "must equal the model's dimension" })),
+    keep_originals: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'keep each vector (int8, dim + 4 bytes, on disk) for the final ranking; false ranks by the decompressed vectors',
+      }),
+    ),
     lexical: Type.Optional(
       Type.Object(
         {
