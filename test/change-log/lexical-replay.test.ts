@@ -71,7 +71,9 @@ t.test('WAL replay without a snapshot rebuilds the lexical side', dictionaryOnly
   t.equal(del.seq, 4)
   await wal1.close()
   // no snapshot was saved: the replay below starts from nothing but the log
-  t.same(readdirSync(dataDir).sort(), ['wal'], 'only the log is on disk')
+  // (and the original vectors' records, which live beside the snapshot folder and are written with each upsert)
+  t.same(readdirSync(dataDir).sort(), ['indexes', 'wal'], 'no snapshot on disk')
+  t.same(readdirSync(join(dataDir, 'indexes')), ['docs.rows'], 'only the log and the original vectors\' records')
 
   const replayed = createIndexStore({ dataDir, defaultSettings: { dim: DIM }, analyzer })
   await replayed.restoreAll()
