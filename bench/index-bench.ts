@@ -21,13 +21,14 @@
  * the set's shape so that re-runs (e.g. for curves) do not pay it again.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readEmbeddingSet, type EmbeddingSet } from '../src/index/embedding-set.js'
 import { maxSim } from '../src/index/maxsim.js'
 import { createPlaidIndex, lastTrainTimings, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
-import { loadIndexSnapshot, saveIndexSnapshot } from '../src/index/snapshot.js'
+import { loadIndexSnapshot, originalsDirOf, saveIndexSnapshot } from '../src/index/snapshot.js'
 import { exactScores, topK } from './exact-maxsim.js'
 import { matrixMain } from './index-matrix.js'
 
@@ -159,8 +160,11 @@ async function main(argv: string[]): Promise<number> {
   // ---- build ----
   const rssBeforeBuild = process.memoryUsage().rss
   const docs = Array.from({ length: set.nDocs }, (_, d) => ({ id: idOf(d), vectors: docVectors(set, d) }))
+  // the original vectors in a file beside the snapshot folder (tmp/idx), as the service keeps them
+  const tmp = await mkdtemp(join(tmpdir(), 'index-bench-'))
+  process.on('exit', () => { try { rmSync(tmp, { recursive: true, force: true }) } catch { /* best effort */ } })
   const t0 = performance.now()
-  const index = createPlaidIndex({ dim: set.dim, nbits })
+  const index = createPlaidIndex({ dim: set.dim, nbits }, { originalsDir: originalsDirOf(join(tmp, 'idx')) })
   index.upsert(docs)
   const buildS = (performance.now() - t0) / 1000
   const phases = { ...lastTrainTimings }
@@ -168,7 +172,8 @@ async function main(argv: string[]): Promise<number> {
   const rssAfterBuild = process.memoryUsage().rss
   const bytesPerVector = stats.bytes / stats.vectors
   log(`build ${buildS.toFixed(1)} s (phases ms: ${Object.entries(phases).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}); ` +
-    `${stats.centroids} centroids; ${bytesPerVector.toFixed(1)} bytes/vector; RSS ${mb(rssAfterBuild)} MB (+${mb(rssAfterBuild - rssBeforeBuild)} MB for the index build)`)
+    `${stats.centroids} centroids; ${bytesPerVector.toFixed(1)} bytes/vector in memory, ` +
+    `${((stats.originals?.bytesOnDisk ?? 0) / stats.vectors).toFixed(1)} on disk (original vectors); RSS ${mb(rssAfterBuild)} MB (+${mb(rssAfterBuild - rssBeforeBuild)} MB for the index build)`)
 
   // ---- default-parameter runs ----
   const k10 = runQueries(index, set, queries, { k: 10 }, sample, exactTop10, idToDoc, warmup)
@@ -206,7 +211,6 @@ async function main(argv: string[]): Promise<number> {
   // ---- snapshot ----
   let snapshot: { save_s: number; load_s: number; bytes: number; identical: boolean } | undefined
   if (values['no-snapshot'] !== true) {
-    const tmp = await mkdtemp(join(tmpdir(), 'index-bench-'))
     try {
       const ts = performance.now()
       const info = await saveIndexSnapshot(index, join(tmp, 'idx'))
@@ -219,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
       snapshot = { save_s: saveS, load_s: loadS, bytes: info.bytes, identical }
       log(`\nsnapshot: save ${saveS.toFixed(2)} s, load ${loadS.toFixed(2)} s, total ${(saveS + loadS).toFixed(2)} s, ${mb(info.bytes)} MB; results after load identical: ${identical}`)
     } finally {
-      await rm(tmp, { recursive: true, force: true })
+      await rm(join(tmp, 'idx'), { recursive: true, force: true })
     }
   }
 

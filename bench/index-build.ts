@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util'
 import { writeFile } from 'node:fs/promises'
 import { readEmbeddingSet } from '../src/index/embedding-set.js'
 import { createPlaidIndex, lastTrainCpuTimings, lastTrainTimings, type IndexStats, type PlaidIndex } from '../src/index/plaid-index.js'
-import { loadIndexSnapshot, saveIndexSnapshot } from '../src/index/snapshot.js'
+import { loadIndexSnapshot, originalsDirOf, saveIndexSnapshot } from '../src/index/snapshot.js'
 import { PRESETS, findPreset, modelKey, writeGeneratedSet } from './data-models.js'
 import { exists, indexCodeHash, writeAtomic } from './index-matrix.js'
 
@@ -32,6 +32,7 @@ interface Row {
   wall_s: number; cpu_s: number; cpu_over_wall: number; main_thread_cpu_s?: number; other_threads_cpu_s?: number; load_before: number; load_after: number
   phases_s: Record<string, number>
   phases_cpu_s: Record<string, number>
+  originals_disk_bytes_per_vector: number
   bytes_per_vector: { built: number; loaded: number; loaded_searched: number }
   memory_per_vector: { built: Record<string, number>; loaded: Record<string, number>; loaded_searched: Record<string, number> }
   snapshot_dir?: string
@@ -103,8 +104,14 @@ async function main(argv: string[]): Promise<number> {
     const loadBefore = loadavg()[0]
     const threads0 = threadCpu()
     const cpu0 = process.cpuUsage()
+    const tmpSnap = join(cache, 'index', `.build-bench-${process.pid}`)
+    const dir = values['no-save'] === true ? tmpSnap : join(cache, 'index', `${key}-nbits${nbits}-${code}`)
+    await rm(dir, { recursive: true, force: true })
+    await rm(originalsDirOf(join(dir, 'snapshot')), { recursive: true, force: true })
+    await mkdir(dir, { recursive: true })
     const t0 = performance.now()
-    const index = createPlaidIndex({ dim: set.dim, nbits })
+    // the original vectors in a file beside the snapshot, as the service keeps them (not in memory)
+    const index = createPlaidIndex({ dim: set.dim, nbits }, { originalsDir: originalsDirOf(join(dir, 'snapshot')) })
     index.upsert(docs)
     const wall = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpu0)
@@ -117,23 +124,22 @@ async function main(argv: string[]): Promise<number> {
     const phasesCpu = Object.fromEntries(Object.entries(lastTrainCpuTimings).map(([k, v]) => [k, v / 1000]))
     phasesCpu.upsert = cpuS - Object.values(phasesCpu).reduce((a, b) => a + b, 0)
     const built = index.stats()
-    let dir: string | undefined
-    const tmpSnap = join(cache, 'index', `.build-bench-${process.pid}`)
-    if (values['no-save'] === true) dir = tmpSnap
-    else dir = join(cache, 'index', `${key}-nbits${nbits}-${code}`)
-    await mkdir(dir, { recursive: true })
     await saveIndexSnapshot(index, join(dir, 'snapshot'))
     if (values['no-save'] !== true) {
       await writeAtomic(join(dir, 'bench-build.json'), JSON.stringify({ build_s: wall, build_cpu_s: cpuS, built_at: new Date().toISOString() }) + '\n')
     }
     const loadedIndex = await loadIndexSnapshot(join(dir, 'snapshot'))
-    if (values['no-save'] === true) await rm(tmpSnap, { recursive: true, force: true })
+    if (values['no-save'] === true) {
+      await rm(tmpSnap, { recursive: true, force: true })
+      await rm(originalsDirOf(join(tmpSnap, 'snapshot')), { recursive: true, force: true })
+    }
     const loaded = loadedIndex.stats()
     searchSome(loadedIndex, set.queries, set.queryLen * set.dim, Math.min(nSearch, set.nQueries))
     const searched = loadedIndex.stats()
     const row: Row = {
       preset: preset.name, docs: set.nDocs, vectors: set.nTokens, centroids: built.centroids,
       wall_s: wall, cpu_s: cpuS, cpu_over_wall: cpuS / wall, ...threads, load_before: loadBefore, load_after: loadAfter, phases_s: phases, phases_cpu_s: phasesCpu,
+      originals_disk_bytes_per_vector: (built.originals?.bytesOnDisk ?? 0) / built.vectors,
       bytes_per_vector: { built: built.bytes / built.vectors, loaded: loaded.bytes / loaded.vectors, loaded_searched: searched.bytes / searched.vectors },
       memory_per_vector: { built: perVector(built), loaded: perVector(loaded), loaded_searched: perVector(searched) },
       ...(values['no-save'] === true ? {} : { snapshot_dir: dir }),

@@ -44,7 +44,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readEmbeddingSet, type EmbeddingSet } from '../src/index/embedding-set.js'
 import { createPlaidIndex, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
-import { loadIndexSnapshot, saveIndexSnapshot } from '../src/index/snapshot.js'
+import { loadIndexSnapshot, originalsDirOf, saveIndexSnapshot } from '../src/index/snapshot.js'
 import { PRESETS, findPreset, modelKey, writeGeneratedSet, type Preset } from './data-models.js'
 import { exactScores, topK } from './exact-maxsim.js'
 
@@ -210,11 +210,12 @@ async function ensureIndex(
   const docs = Array.from({ length: set.nDocs }, (_, d) => ({
     id: `d${d}`, vectors: set.docs.subarray(set.docOffsets[d] * set.dim, (set.docOffsets[d] + set.doclens[d]) * set.dim),
   }))
+  await mkdir(dir, { recursive: true })
   const t0 = performance.now()
-  const index = createPlaidIndex({ dim: set.dim, nbits })
+  // the original vectors in a file beside the snapshot, as the service keeps them
+  const index = createPlaidIndex({ dim: set.dim, nbits }, { originalsDir: originalsDirOf(join(dir, 'snapshot')) })
   index.upsert(docs)
   const buildS = (performance.now() - t0) / 1000
-  await mkdir(dir, { recursive: true })
   await saveIndexSnapshot(index, join(dir, 'snapshot'))
   await writeAtomic(meta, JSON.stringify({ build_s: buildS, built_at: new Date().toISOString() }) + '\n')
   return { index, buildS, cached: false }
