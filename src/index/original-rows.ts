@@ -143,7 +143,7 @@ function readFully(fd: number, dst: Uint8Array, off: number, len: number, pos: n
   }
 }
 
-/** An empty store in memory. */
+/** A store in memory: empty, or adopting `bytes` whose first `used` records are held (a restored or selected one). */
 export function createMemoryOriginalRows(dim: number, bytes?: Uint8Array, used?: number): OriginalRows {
   const bpr = originalRowBytes(dim)
   let data = bytes ?? new Uint8Array(0)

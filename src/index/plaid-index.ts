@@ -783,7 +783,12 @@ class PlaidIndexImpl implements PlaidIndex {
       residualSinceTrain: 0, residualSumSince: num('residualSumSince'), trainings: num('trainings'),
     }
     core.extensions = typeof sc.centroidExtensions === 'number' ? sc.centroidExtensions : 0
-    if (settings.keepOriginals !== false) restoreOriginals(core, state, originalsDir)
+    // opened last, once the rest of the state checked out: opening cuts the file back and deletes the folder's other
+    // record files, which an unloadable snapshot must leave as they are
+    const withOriginals = (idx: PlaidIndexImpl): PlaidIndexImpl => {
+      if (settings.keepOriginals !== false) restoreOriginals(core, state, originalsDir)
+      return idx
+    }
     if (trained) {
       const k = num('numCentroids'), groups = num('groups')
       const codesArr = ar.codes
@@ -807,10 +812,10 @@ class PlaidIndexImpl implements PlaidIndex {
       core.trained = true
       const idx = new PlaidIndexImpl(settings, core)
       idx.rebuildIvf()
-      return idx
+      return withOriginals(idx)
     }
     core.raw = arr('raw', Float32Array, nVectors * dim)
-    return new PlaidIndexImpl(settings, core)
+    return withOriginals(new PlaidIndexImpl(settings, core))
   }
 }
 

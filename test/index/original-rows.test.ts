@@ -6,7 +6,7 @@
  * a missing record file, and the search workers.
  */
 import t, { type Test } from 'tap'
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import {
   createFileOriginalRows, createMemoryOriginalRows, dequantizeOriginalRow, openFileOriginalRows, originalRowBytes, type OriginalRows,
   quantizeOriginalRows, readerOf,
 } from '../../src/index/original-rows.js'
-import { createPlaidIndex, type IndexState, type PlaidIndex } from '../../src/index/plaid-index.js'
+import { createPlaidIndex, type IndexState, type PlaidIndex, restorePlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena, simdAvailable } from '../../src/index/simd-kernels.js'
 import { loadSnapshot, originalsDirOf, saveIndexSnapshot } from '../../src/index/snapshot.js'
@@ -546,6 +546,31 @@ t.test('a snapshot whose record folder is gone still loads, says why, and ranks 
   loaded.compact()
   t.equal(loaded.search(queries[0], { k: 3 }).hits.length, 3, 'searches after updates and compaction')
   t.notOk(existsSync(originalsDirOf(dir)), 'no record file is made up')
+})
+
+t.test('a snapshot state that fails its checks leaves the record folder as it was (no cut, no pruning)', async (t) => {
+  const dim = 32
+  const { set } = setup(dim, 91)
+  const dir = join(root, 'snap-corrupt')
+  const rowsDir = originalsDirOf(dir)
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 16, seed: 5 }, { originalsDir: rowsDir })
+  index.upsert(set.docs.slice(0, 150))
+  const state = index.exportState()
+  index.upsert(set.docs.slice(150, 160)) // records past the state's count: a load would cut them
+  index.dispose()
+  const file = String(state.scalars.originalsFile)
+  const size = statSync(join(rowsDir, file)).size
+  const other = 'rows-abcdef012345-7.bin'
+  writeFileSync(join(rowsDir, other), new Uint8Array(dim + 4))
+  const codes = (state.arrays.codes as Uint16Array).slice()
+  codes[3] = 60000 // beyond the 16 centroids
+  t.throws(() => restorePlaidIndex({ ...state, arrays: { ...state.arrays, codes } }, { originalsDir: rowsDir }), { code: 'SNAPSHOT_INVALID' })
+  t.equal(statSync(join(rowsDir, file)).size, size, 'the record file is not cut back')
+  t.ok(existsSync(join(rowsDir, other)), 'the folder\'s other record file is not deleted')
+  const ok = restorePlaidIndex(state, { originalsDir: rowsDir })
+  t.equal(statSync(join(rowsDir, file)).size, Number(state.scalars.originalsRows) * (dim + 4), 'a state that loads cuts the file back to its count')
+  t.notOk(existsSync(join(rowsDir, other)), 'and deletes the folder\'s other record files')
+  ok.dispose()
 })
 
 // ---- 7. keepOriginals: false ------------------------------------------------------------------------------------------
