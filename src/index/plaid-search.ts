@@ -707,6 +707,28 @@ export function setChunkSizesForTests(exact: number, approx: number): void {
   APPROX_CHUNK = approx
 }
 
+/** Where the exact stage puts, after `inputBytes` of a chunk's input: the rows' factors, their int16 rows, the query, the sims. */
+interface RowsLayout { factorsPtr: number; v16Ptr: number; qPtr: number; sPtr: number }
+
+/** The layout for `total` rows (the arena grown to hold it: take views of the input only after this). */
+function rowsLayout(ca: CentroidArena, inputBytes: number, total: number, dim: number, qlen: number): RowsLayout {
+  const factorsPtr = ca.scratch + Math.ceil(inputBytes / 16) * 16
+  const v16Ptr = factorsPtr + Math.ceil(total / 4) * 16
+  const qPtr = v16Ptr + total * dim * 2
+  const sPtr = qPtr + qlen * dim * 2
+  ca.arena.reserve(sPtr + total * qlen * 4)
+  return { factorsPtr, v16Ptr, qPtr, sPtr }
+}
+
+/** The int16 rows against the query (quantized to int16 here): sims at sPtr, total × qlen, not yet × the rows' factors. */
+function tileRows(arena: CentroidArena['arena'], at: RowsLayout, total: number, query: Float32Array, qlen: number, dim: number): Float32Array {
+  const q16 = new Int16Array(qlen * dim)
+  const qs = quantizeRows(query, 0, qlen, dim, q16)
+  arena.i16(at.qPtr, qlen * dim).set(q16)
+  arena.dotTileI16(at.v16Ptr, total, at.qPtr, qlen, dim, at.sPtr, 1 / qs)
+  return arena.f32(at.sPtr, total * qlen)
+}
+
 function exactChunk(
   view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,
 ): void {
@@ -726,35 +748,23 @@ function exactChunk(
     const { arena } = ca
     const bpr = orig.bytesPerRow
     const recPtr = ca.scratch
-    const scalesPtr = recPtr + Math.ceil((total * bpr) / 16) * 16
-    const v16Ptr = scalesPtr + Math.ceil(total / 4) * 16
-    const qPtr = v16Ptr + total * dim * 2
-    const sPtr = qPtr + qlen * dim * 2
-    arena.reserve(sPtr + total * qlen * 4)
+    const at = rowsLayout(ca, total * bpr, total, dim, qlen)
     const records = arena.u8(recPtr, total * bpr)
     for (let i = i0, row = 0; i < i1; i++) {
       const len = docLen[slots[i]]
       orig.read(docStart[slots[i]], len, records, row * bpr)
       row += len
     }
-    arena.widenRows(recPtr, total, dim, bpr, v16Ptr, scalesPtr)
-    const q16 = new Int16Array(qlen * dim)
-    const qs = quantizeRows(query, 0, qlen, dim, q16)
-    arena.i16(qPtr, qlen * dim).set(q16)
-    arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / qs)
-    sims = arena.f32(sPtr, total * qlen)
-    simsPtr = sPtr
-    invPtr = scalesPtr
+    arena.widenRows(recPtr, total, dim, bpr, at.v16Ptr, at.factorsPtr)
+    sims = tileRows(arena, at, total, query, qlen, dim)
+    simsPtr = at.sPtr
+    invPtr = at.factorsPtr
   } else if (total > 0 && ca !== null && orig === null) {
     const tablePtr = installDecodeTable(ca, codec.nbits, codec.weights, codec.perDimension)
     const { arena } = ca
     const codesPtr = ca.scratch
     const resPtr = codesPtr + total * 4
-    const rowsInvPtr = resPtr + Math.ceil((total * bpv) / 16) * 16
-    const v16Ptr = rowsInvPtr + Math.ceil(total / 4) * 16
-    const qPtr = v16Ptr + total * dim * 2
-    const sPtr = qPtr + qlen * dim * 2
-    arena.reserve(sPtr + total * qlen * 4)
+    const at = rowsLayout(ca, total * 4 + total * bpv, total, dim, qlen)
     const codesView = arena.i32(codesPtr, total), resView = arena.u8(resPtr, total * bpv)
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], len = docLen[slots[i]]
@@ -769,16 +779,12 @@ function exactChunk(
     // norm is at most 2^14·(centroidWeight + ‖residual‖) < 2^15.3 (a unit vector's residual from its nearest centroid
     // is under √2) and a query row's at most 2^15 (quantizeRows): every int32 partial sum stays below 2^30.3.
     arena.decodeRows(
-      codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, v16Ptr, bpv, decodeUnitStride(codec.nbits, codec.perDimension),
-      centroidQ15(codec.centroidWeight), rowsInvPtr,
+      codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, at.v16Ptr, bpv, decodeUnitStride(codec.nbits, codec.perDimension),
+      centroidQ15(codec.centroidWeight), at.factorsPtr,
     )
-    const q16 = new Int16Array(qlen * dim)
-    const qs = quantizeRows(query, 0, qlen, dim, q16)
-    arena.i16(qPtr, qlen * dim).set(q16)
-    arena.dotTileI16(v16Ptr, total, qPtr, qlen, dim, sPtr, 1 / qs)
-    sims = arena.f32(sPtr, total * qlen)
-    simsPtr = sPtr
-    invPtr = rowsInvPtr
+    sims = tileRows(arena, at, total, query, qlen, dim)
+    simsPtr = at.sPtr
+    invPtr = at.factorsPtr
   } else if (total > 0) {
     if (decodeScratch.length < total * dim) decodeScratch = new Float32Array(total * dim)
     const V = decodeScratch
