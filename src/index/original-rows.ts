@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ensureCapacity } from './growable.js'
+import { fsyncDir } from './snapshot-atomic.js'
 import { createSimdArena, type SimdArena } from './simd-kernels.js'
 
 const fsyncAsync = promisify(fsync)
@@ -133,6 +134,10 @@ export function readerOf(source: OriginalRowsSource): OriginalRowsReader {
   return { dim: source.dim, bytesPerRow: bpr, read: (v, n, dst, off) => readFully(fd, dst, off, n * bpr, v * bpr) }
 }
 
+function writeFully(fd: number, src: Uint8Array, len: number, pos: number): void {
+  for (let off = 0; off < len;) off += writeSync(fd, src, off, len - off, pos + off)
+}
+
 function readFully(fd: number, dst: Uint8Array, off: number, len: number, pos: number): void {
   while (len > 0) {
     const got = readSync(fd, dst, off, len, pos)
@@ -178,7 +183,8 @@ export function createMemoryOriginalRows(dim: number, bytes?: Uint8Array, used?:
   return self
 }
 
-const RECORD_FILE = /^rows-[0-9a-f]+-\d+\.bin$/
+/** A record file's name; the group is its generation. */
+const RECORD_FILE = /^rows-[0-9a-f]+-(\d+)\.bin$/
 
 /** A new, empty store in `dir` (created if absent), in a file no other store uses. */
 export function createFileOriginalRows(dir: string, dim: number): OriginalRows {
@@ -191,7 +197,8 @@ export function createFileOriginalRows(dir: string, dim: number): OriginalRows {
  * the file is missing or shorter.
  */
 export function openFileOriginalRows(dir: string, file: string, dim: number, rows: number): OriginalRows {
-  if (!RECORD_FILE.test(file)) throw new Error(`original vectors: ${JSON.stringify(file)} is not a record file name`)
+  const named = RECORD_FILE.exec(file)
+  if (named === null) throw new Error(`original vectors: ${JSON.stringify(file)} is not a record file name`)
   const path = join(dir, file)
   const fd = openSync(path, 'r+')
   try {
@@ -203,8 +210,7 @@ export function openFileOriginalRows(dir: string, file: string, dim: number, row
     closeSync(fd)
     throw err
   }
-  const gen = Number(/^rows-[0-9a-f]+-(\d+)\.bin$/.exec(file)![1])
-  return fileStore(dir, file, dim, rows, gen, fd, true)
+  return fileStore(dir, file, dim, rows, Number(named[1]), fd, true)
 }
 
 interface FileStore extends OriginalRows { readonly fd: number; setRows(n: number): void }
@@ -212,16 +218,6 @@ interface FileStore extends OriginalRows { readonly fd: number; setRows(n: numbe
 /** A random file-name part: each new file gets its own, so two indexes loaded from one snapshot never share a next file. */
 function newToken(): string {
   return randomBytes(6).toString('hex')
-}
-
-/** fsync of a folder, so that a file created in it survives a power loss with its name. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = openSync(dir, 'r')
-  try {
-    await fsyncAsync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }
 
 function fileStore(dir: string, file: string, dim: number, rows0: number, gen: number, fd0?: number, named = false): FileStore {
@@ -240,8 +236,7 @@ function fileStore(dir: string, file: string, dim: number, rows0: number, gen: n
       if (n === 0) return
       if (scratch.length < n * bpr) scratch = new Uint8Array(n * bpr)
       quantizeOriginalRows(x, n, dim, scratch, 0)
-      let off = 0
-      while (off < n * bpr) off += writeSync(fd, scratch, off, n * bpr - off, rows * bpr + off)
+      writeFully(fd, scratch, n * bpr, rows * bpr)
       rows += n
     },
     select(starts, lens, count) {
@@ -254,8 +249,7 @@ function fileStore(dir: string, file: string, dim: number, rows0: number, gen: n
         for (let v = starts[i], end = starts[i] + lens[i]; v < end;) {
           const n = Math.min(chunkRows, end - v)
           readFully(fd, buf, 0, n * bpr, v * bpr)
-          let off = 0
-          while (off < n * bpr) off += writeSync(next.fd, buf, off, n * bpr - off, out * bpr + off)
+          writeFully(next.fd, buf, n * bpr, out * bpr)
           out += n
           v += n
         }
