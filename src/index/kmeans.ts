@@ -122,8 +122,28 @@ export function quantizeRows(x: Float32Array, xOff: number, n: number, dim: numb
 }
 
 /** The reference's K: 2^floor(log2(16·√n)). */
-export function defaultNumCentroids(nVectors: number): number {
+export function referenceNumCentroids(nVectors: number): number {
   return 2 ** Math.floor(Math.log2(16 * Math.sqrt(Math.max(1, nVectors))))
+}
+
+/**
+ * Bytes per stored vector the int16 fine centroids may take. An index's 40-byte budget per vector at nbits 2 holds
+ * 32 of residual, 2 of code, 2–2.5 of IVF and ~0.5 per document (slots, ids), which leaves ~3 for the centroids:
+ * 2.75 for the fine ones, the rest for the coarse ones (K·dim/16 bytes) and the arena's headroom.
+ */
+export const CENTROID_BYTES_PER_VECTOR = 2.75
+
+/**
+ * The reference's K, trimmed to CENTROID_BYTES_PER_VECTOR. The reference doubles K each time n quadruples, so just past
+ * each step its centroids cost twice the bytes per vector they cost just before it (at dim 128: 4 B/vector at 2^20
+ * vectors, 2 B/vector just below 2^22). Where a K of at least half the reference's fits the budget, that K is used
+ * (not a power of two: nothing depends on one); below that the reference's K stands, since on a small collection
+ * halving K costs quality and saves little memory in absolute terms (and would still not fit the budget).
+ */
+export function defaultNumCentroids(nVectors: number, dim: number): number {
+  const reference = referenceNumCentroids(nVectors)
+  const fits = Math.floor((CENTROID_BYTES_PER_VECTOR * Math.max(1, nVectors)) / (2 * dim))
+  return fits < reference && fits >= reference / 2 ? fits : reference
 }
 
 /** Fine-centroid count below which training and assignment stay flat and exact. */

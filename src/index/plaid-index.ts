@@ -650,7 +650,7 @@ class PlaidIndexImpl implements PlaidIndex {
     const wasTrained = c.trained
     const read = this.vectorReader(pending)
     const rng = createPrng(this.settings.seed + c.drift.trainings)
-    const k = Math.min(this.settings.numCentroids ?? defaultNumCentroids(n), n)
+    const k = Math.min(this.settings.numCentroids ?? defaultNumCentroids(n, dim), n)
     const m = Math.min(n, Math.max(k, SAMPLE_PER_CENTROID * k))
     const pick = sampleIndices(n, m, rng)
     const sample = new Float32Array(m * dim)

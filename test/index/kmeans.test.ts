@@ -1,5 +1,5 @@
 import t from 'tap'
-import { assignCodes, centroidsF32, compactCentroidSet, createCentroidSet, defaultNumCentroids, lloydKmeans, trainCentroids } from '../../src/index/kmeans.js'
+import { assignCodes, CENTROID_BYTES_PER_VECTOR, centroidsF32, compactCentroidSet, createCentroidSet, defaultNumCentroids, lloydKmeans, referenceNumCentroids, trainCentroids } from '../../src/index/kmeans.js'
 import { createPrng, sampleIndices } from '../../src/index/prng.js'
 import { gaussian, normalize } from './synthetic-vectors.js'
 
@@ -35,9 +35,30 @@ function purity(truth: Uint32Array, codes: Uint32Array, k: number): { pure: bool
 }
 
 t.test('the reference K formula', async (t) => {
-  t.equal(defaultNumCentroids(1_802_902), 16384)
-  t.equal(defaultNumCentroids(100_000), 4096)
-  t.equal(defaultNumCentroids(1), 16)
+  t.equal(referenceNumCentroids(1_802_902), 16384)
+  t.equal(referenceNumCentroids(100_000), 4096)
+  t.equal(referenceNumCentroids(1), 16)
+})
+
+t.test('the default K keeps the fine centroids within their bytes per vector where half the reference K allows', async (t) => {
+  // the reference's K where its centroids fit: 16384 × 128 × 2 B over 1.8 M vectors is 2.33 B/vector
+  t.equal(defaultNumCentroids(1_802_902, 128), 16384)
+  // just past 2^20 vectors the reference's 16384 would take 4 B/vector: trimmed to what 2.75 B/vector allows
+  const n = 1_251_641, k = defaultNumCentroids(n, 128)
+  t.equal(k, Math.floor((2.75 * n) / 256))
+  t.ok(k * 128 * 2 <= CENTROID_BYTES_PER_VECTOR * n && (k + 1) * 128 * 2 > CENTROID_BYTES_PER_VECTOR * n)
+  t.ok(k >= referenceNumCentroids(n) / 2 && k < referenceNumCentroids(n))
+  // a small collection keeps the reference's K (the budget would need less than half of it)
+  t.equal(defaultNumCentroids(100_000, 128), 4096)
+  t.equal(defaultNumCentroids(1, 128), 16)
+  // a narrower model's centroids cost less: more of the reference's K fits
+  t.equal(defaultNumCentroids(n, 64), 16384)
+  // the step at 2^20: the budget binds from there until K = 16384 fits again
+  t.equal(defaultNumCentroids(2 ** 20, 128), 11264)
+  t.equal(defaultNumCentroids(2 ** 20 - 1, 128), 8192)
+  // from 16384 × 256 / 2.75 vectors on, the reference's K fits
+  t.equal(defaultNumCentroids(1_525_201, 128), 16383)
+  t.equal(defaultNumCentroids(1_525_202, 128), 16384)
 })
 
 t.test('flat k-means recovers well-separated clusters exactly', async (t) => {
