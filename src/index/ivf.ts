@@ -28,6 +28,14 @@ export interface Ivf {
   /** slots below baseSlots are in the base lists; below countedSlots, in the base or the delta */
   baseSlots: number
   countedSlots: number
+  /**
+   * Where the packed residuals are (residual-rows.ts): the base lists' vectors in list order, so that a probe reads a
+   * cell's residuals as one run, then the vectors appended since. Cell c's base entries are rows
+   * [baseRowStart[c], baseRowStart[c + 1]) (K+1 entries, fixed at the build); a vector at position ≥ tailFrom (the
+   * vectors stored when the base was built) is row baseRowStart[k] + (v − tailFrom).
+   */
+  baseRowStart: Uint32Array
+  tailFrom: number
 }
 
 /** Positions per block of Ivf.blockSlot: 64, so a lookup walks at most 64 / (shortest document) slots. */
@@ -122,10 +130,12 @@ function buildCsr(
 /** Full rebuild over the live slots (ascending); nSlots: all slots, live or not. */
 export function buildIvf(k: number, codes: ArrayLike<number>, docStart: Uint32Array, docLen: Uint32Array, liveSlots: Uint32Array, nSlots: number): Ivf {
   const { offsets, gaps, counts } = buildCsr(k, codes, docStart, docLen, liveSlots, liveSlots.length)
+  const baseRowStart = shared32(k + 1)
+  for (let c = 0; c < k; c++) baseRowStart[c + 1] = baseRowStart[c] + counts[c]
   return {
     k, baseOffsets: offsets, baseGaps: gaps, deltaOffsets: new Uint32Array(k + 1), deltaGaps: new Uint16Array(0),
     blockSlot: blockSlots(docStart, docLen, nSlots), baseCounts: counts, deltaCounts: new Uint32Array(0),
-    baseSlots: nSlots, countedSlots: nSlots,
+    baseSlots: nSlots, countedSlots: nSlots, baseRowStart, tailFrom: nSlots === 0 ? 0 : docStart[nSlots - 1] + docLen[nSlots - 1],
   }
 }
 
@@ -153,7 +163,7 @@ export function liveVectorsInCell(ivf: Ivf, c: number): number {
 
 export function ivfBytes(ivf: Ivf): number {
   return ivf.baseOffsets.byteLength + ivf.baseGaps.byteLength + ivf.deltaOffsets.byteLength + ivf.deltaGaps.byteLength + ivf.blockSlot.byteLength +
-    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength
+    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength + ivf.baseRowStart.byteLength
 }
 
 /**

@@ -19,7 +19,8 @@
  */
 import { AppError } from '../errors.js'
 import { ensureCapacity } from './growable.js'
-import { buildIvf, forgetSlotInIvf, ivfBytes, setIvfDelta } from './ivf.js'
+import { buildIvf, forgetSlotInIvf, type Ivf, ivfBytes, setIvfDelta } from './ivf.js'
+import { reorderResiduals, rowCopier, rowsOf, tailRow } from './residual-rows.js'
 import { assignCodes, CENTROID_SCALE, compactCentroidSet, createCentroidSet, defaultNumCentroids, trainCentroids } from './kmeans.js'
 import { createSearchScratch, searchIndex, type SearchView } from './plaid-search.js'
 import { createPrng, sampleIndices } from './prng.js'
@@ -323,6 +324,21 @@ class PlaidIndexImpl implements PlaidIndex {
     }
   }
 
+  /**
+   * The live documents' residuals in vector order (a snapshot's layout, whatever the order in memory); a deleted
+   * document's rows are zeros (it may have none: residual-rows.ts).
+   */
+  private residualsInVectorOrder(): Uint8Array {
+    const c = this.c, bpv = c.codec!.bytesPerVector
+    const out = new Uint8Array(c.nVectors * bpv)
+    const rowOf = rowsOf(c.ivf), copy = rowCopier(c.residuals, out, bpv)
+    for (let s = 0; s < c.nSlots; s++) {
+      if (!c.live[s]) continue
+      for (let v = c.docStart[s], end = v + c.docLen[s]; v < end; v++) copy(rowOf(v), v)
+    }
+    return out
+  }
+
   compact(): void {
     this.writes++
     const c = this.c
@@ -337,6 +353,8 @@ class PlaidIndexImpl implements PlaidIndex {
     const raw = new Float32Array(c.trained ? 0 : c.liveVectors * dim)
     const codes = c.trained ? new (c.codes.constructor as Uint16ArrayConstructor)(c.liveVectors) : new Uint16Array(0)
     const residuals = new Uint8Array(c.trained ? c.liveVectors * bpv : 0)
+    // into vector order; rebuildIvf puts them back in cell order
+    const rowOf = rowsOf(c.trained ? c.ivf : null), copy = rowCopier(c.residuals, residuals, bpv)
     let at = 0
     c.slotOf.clear()
     for (let i = 0; i < n; i++) {
@@ -348,7 +366,7 @@ class PlaidIndexImpl implements PlaidIndex {
       c.slotOf.set(ids[i], i)
       if (c.trained) {
         codes.set(c.codes.subarray(a, a + len), at)
-        residuals.set(c.residuals.subarray(a * bpv, (a + len) * bpv), at * bpv)
+        for (let v = 0; v < len; v++) copy(rowOf(a + v), at + v)
       } else {
         raw.set(c.raw.subarray(a * dim, (a + len) * dim), at * dim)
       }
@@ -357,7 +375,7 @@ class PlaidIndexImpl implements PlaidIndex {
     Object.assign(c, { docStart, docLen, live, ids, metadata, raw, codes, residuals, nSlots: n, nVectors: at, deadVectors: 0 })
     c.stringBytes = 0
     for (let i = 0; i < n; i++) c.stringBytes += stringCost(ids[i], metadata[i])
-    if (c.trained) this.rebuildIvf()
+    if (c.trained) this.rebuildIvf(null)
   }
 
   retrain(): void {
@@ -381,7 +399,7 @@ class PlaidIndexImpl implements PlaidIndex {
     if (c.trained) {
       const cs = c.cset!, codec = c.codec!
       arrays.codes = c.codes.slice(0, c.nVectors)
-      arrays.residuals = c.residuals.slice(0, c.nVectors * codec.bytesPerVector)
+      arrays.residuals = this.residualsInVectorOrder()
       // int16 centroids travel as their bit pattern in a Uint16Array (IndexState has no Int16Array); × centroidScale
       arrays.centroids = new Uint16Array(cs.centroids.slice().buffer)
       arrays.coarse = cs.coarse.slice()
@@ -496,9 +514,11 @@ class PlaidIndexImpl implements PlaidIndex {
     const cents = cs.centroids
     let sum = 0
     const bpv = codec.bytesPerVector
+    // appended vectors: rows after the IVF base's (residual-rows.ts), in vector order
+    const row0 = tailRow(c.ivf, at)
     for (let i = 0; i < n; i++) {
       const code = c.codes[at + i]
-      encodeResidual(codec, x, i * dim, cents, code * dim, c.residuals, (at + i) * bpv, CENTROID_SCALE)
+      encodeResidual(codec, x, i * dim, cents, code * dim, c.residuals, (row0 + i) * bpv, CENTROID_SCALE)
       let xx = 0
       for (let d = 0; d < dim; d++) xx += x[i * dim + d] * x[i * dim + d]
       sum += Math.max(0, xx - 2 * score[i] + 1) // ‖x − C‖² with ‖C‖ = 1
@@ -549,16 +569,25 @@ class PlaidIndexImpl implements PlaidIndex {
     this.codeInto(x, n, at, true)
   }
 
-  private rebuildIvf(): void {
+  /**
+   * Rebuilds the IVF and puts the residuals in its base order (residual-rows.ts). `from`: the order c.residuals are in
+   * now (null: vector order, as training, compaction and a load leave them). The reorder writes a new array (the
+   * old one stays with searches running on the previous version): a rebuild briefly holds both, 32 + 4 bytes per
+   * vector more at nbits 2.
+   */
+  private rebuildIvf(from: Ivf | null): void {
     const c = this.c
-    c.ivf = buildIvf(c.cset!.k, c.codes, c.docStart, c.docLen, this.liveSlots(), c.nSlots)
+    const ivf = buildIvf(c.cset!.k, c.codes, c.docStart, c.docLen, this.liveSlots(), c.nSlots)
+    const bpv = c.codec!.bytesPerVector
+    c.residuals = reorderResiduals(c.residuals, bpv, from, ivf, Math.max(c.nVectors, Math.floor(c.residuals.length / bpv)))
+    c.ivf = ivf
     c.ivfBaseSlots = c.nSlots
     c.ivfBaseVectors = c.nVectors
   }
 
   private refreshIvf(_firstNew: number): void {
     const c = this.c
-    if (c.ivf!.k !== c.cset!.k || c.nVectors - c.ivfBaseVectors > IVF_DELTA_FRACTION * c.ivfBaseVectors) { this.rebuildIvf(); return }
+    if (c.ivf!.k !== c.cset!.k || c.nVectors - c.ivfBaseVectors > IVF_DELTA_FRACTION * c.ivfBaseVectors) { this.rebuildIvf(c.ivf); return }
     const delta: number[] = []
     for (let s = c.ivfBaseSlots; s < c.nSlots; s++) if (c.live[s]) delta.push(s)
     setIvfDelta(c.ivf!, c.codes, c.docStart, c.docLen, Uint32Array.from(delta), c.nSlots)
@@ -624,7 +653,8 @@ class PlaidIndexImpl implements PlaidIndex {
       }
     }
     const codec = c.codec!, cset = c.cset!, bpv = codec.bytesPerVector
-    return (v, out, o) => decodeVector(codec, cset.centroids, c.codes[v], c.residuals, v * bpv, out, o, CENTROID_SCALE)
+    const rowOf = rowsOf(c.ivf)
+    return (v, out, o) => decodeVector(codec, cset.centroids, c.codes[v], c.residuals, rowOf(v) * bpv, out, o, CENTROID_SCALE)
   }
 
   /** (Re)trains centroids and codec on the live vectors, codes them all and compacts (pending: see vectorReader). */
@@ -731,7 +761,7 @@ class PlaidIndexImpl implements PlaidIndex {
       trainings: c.drift.trainings + 1,
     }
     c.extensions = 0
-    this.rebuildIvf()
+    this.rebuildIvf(null)
     phase('ivf')
   }
 
@@ -811,7 +841,7 @@ class PlaidIndexImpl implements PlaidIndex {
       core.codec = codec
       core.trained = true
       const idx = new PlaidIndexImpl(settings, core)
-      idx.rebuildIvf()
+      idx.rebuildIvf(null)
       return withOriginals(idx)
     }
     core.raw = arr('raw', Float32Array, nVectors * dim)

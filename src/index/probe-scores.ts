@@ -15,9 +15,10 @@
  *
  * Cost per query: the tables, qlen · bytesPerVector · (32 · vpb/2 multiply-adds + 256 additions) (≈ 330 k at dim 128,
  * nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs · 32
- * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate, and
- * on them memory: each probed vector's residual is a cache and TLB miss (see scanCell for the gather that overlaps
- * them; on zipf-quarter the probe still takes ~13 ms of a 22 ms search).
+ * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate. The
+ * residuals are stored in the IVF's base order (residual-rows.ts), so a cell's are one contiguous run: read in vector
+ * order they were a cache and TLB miss each, 4.4 ms of zipf-quarter's ~10 ms probe (BENCHMARKS.md § Residuals in
+ * cell order).
  */
 import { endianness } from 'node:os'
 import { AppError } from '../errors.js'
@@ -124,29 +125,36 @@ function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: 
 /**
  * Scores cell c's vectors (one list: base or delta) against the token whose tables `lut` holds, keeping the best per
  * document in sc.tokBest (documents first reached here are appended to sc.tokTouched). Returns the new count of
- * touched documents. In three passes per chunk of the list: positions and their documents; the allowed vectors'
- * residuals gathered into one contiguous buffer; the lookups over that buffer. Why: the residuals of a cell's
- * vectors are scattered over the whole index (one cache and TLB miss each), and the lookups interleaved with those
- * misses leave the CPU with one or two misses in flight; a copy loop with no dependency chain keeps many in flight.
- * Measured on zipf-quarter's probed lists (84 k vectors per query): lookups straight from the scattered residuals
- * 16 ms per query, gather then lookups 7.8 ms, lookups alone over contiguous residuals 2.8 ms.
+ * touched documents. In three passes per chunk of the list: rows and their documents; the allowed vectors'
+ * residuals gathered into one contiguous buffer; the lookups over that buffer. A base list's rows are consecutive
+ * (residual-rows.ts), so its gather is a sequential copy that skips disallowed rows; a delta list's rows (vectors
+ * appended since the base) are in vector order, scattered, and there the gather keeps many misses in flight where
+ * lookups interleaved with them would leave one or two. (Measured on zipf-quarter's probed lists, 84 k vectors per
+ * query, when every list was scattered: lookups straight from the residuals 16 ms per query, gather then lookups
+ * 7.8 ms, lookups alone over contiguous residuals 2.8 ms.)
  */
 function scanCell(
   offsets: Uint32Array, gaps: Uint16Array, c: number, base: number, lut: Float32Array, residuals: Uint8Array, bpv: number,
   ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tokEpoch: number, nTok: number,
+  inBase: boolean,
 ): number {
   const { tokMark, tokBest, tokTouched, chunkSlots, chunkPos, chunkScores: scores } = sc
   let top = sc.tokTop
   let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
+  // residual rows (residual-rows.ts): a base list's entries are consecutive rows from its cell's first; a delta
+  // list's vectors follow the base's rows in vector order
+  let row = inBase ? ivf.baseRowStart[c] : 0
+  const tail = ivf.baseRowStart[ivf.k] - ivf.tailFrom
   for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
     let n = 0
     while (e < end && n < CHUNK) {
       const g = gaps[e++]
       if (g !== 0) v += g
       else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
+      const r = inBase ? row++ : v + tail
       const slot = slotOfVector(ivf, docStart, nSlots, v)
       if (allowed[slot] === 0) continue
-      chunkPos[n] = v
+      chunkPos[n] = r
       chunkSlots[n++] = slot
     }
     gatherResiduals(residuals, sc, bpv, n)
@@ -208,7 +216,7 @@ function scanCell(
   return nTok
 }
 
-/** Copies the residuals of the n positions in sc.chunkPos into sc.gathered, back to back (4-byte words when aligned). */
+/** Copies the residuals of the n rows in sc.chunkPos into sc.gathered, back to back (4-byte words when aligned). */
 function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n: number): void {
   const pos = sc.chunkPos
   if ((bpv & 3) === 0 && (residuals.byteOffset & 3) === 0) {
@@ -312,8 +320,8 @@ function scanToken(src: ProbeSource, job: ProbeJob, j: number, sc: ProbeScratch,
     if (stop !== undefined && i === stop.min && sc.tokTop >= stop.at[j]) { sc.tokCells = i; break }
     const c = chosen[j * stride + i]
     const base = bases[j * stride + i]
-    nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
-    if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok)
+    nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok, true)
+    if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok, false)
   }
   return nTok
 }

@@ -145,6 +145,8 @@ export function createViewPublisher(): ViewPublisher {
               baseCounts: sharedCopy(ivf.baseCounts, ivf.baseCounts.length),
               deltaCounts: sharedCopy(ivf.deltaCounts, ivf.deltaCounts.length),
               baseSlots: ivf.baseSlots, countedSlots: ivf.countedSlots,
+              // fixed at the rebuild, like the base lists
+              baseRowStart: share(ivf.baseRowStart, ivf.baseRowStart.length), tailFrom: ivf.tailFrom,
             }
           : null,
         originals: originalsOf(view),
