@@ -145,8 +145,10 @@ function scanCell(
   // list's vectors follow the base's rows in vector order
   let row = inBase ? ivf.baseRowStart[c] : 0
   const tail = ivf.baseRowStart[ivf.k] - ivf.tailFrom
+  const byWords = (bpv & 3) === 0 && LITTLE_ENDIAN && (residuals.byteOffset & 3) === 0
   for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
     let n = 0
+    const first = row
     while (e < end && n < CHUNK) {
       const g = gaps[e++]
       if (g !== 0) v += g
@@ -157,12 +159,15 @@ function scanCell(
       chunkPos[n] = r
       chunkSlots[n++] = slot
     }
-    gatherResiduals(residuals, sc, bpv, n)
-    if ((bpv & 3) === 0 && LITTLE_ENDIAN) {
-      // the gathered residuals read a word (4 bytes) at a time: a quarter of the loads of reading bytes, and byte t of
-      // each word goes to partial sum t, the same sums in the same order as the byte loop below
-      const gw = sc.gatheredWords, wpv = bpv >>> 2
-      for (let i = 0, r = 0; i < n; i++, r += wpv) {
+    // a base chunk with no row skipped is already contiguous: scored where it lies, without the copy
+    const inPlace = byWords && inBase && row - first === n
+    if (!inPlace) gatherResiduals(residuals, sc, bpv, n)
+    if (byWords) {
+      // the residuals read a word (4 bytes) at a time: a quarter of the loads of reading bytes, and byte t of each
+      // word goes to partial sum t, the same sums in the same order as the byte loop below
+      const wpv = bpv >>> 2
+      const gw = inPlace ? residualWords(residuals, sc) : sc.gatheredWords
+      for (let i = 0, r = inPlace ? first * wpv : 0; i < n; i++, r += wpv) {
         let s0 = base, s1 = 0, s2 = 0, s3 = 0
         // written out for the default (nbits 2, dim 128): the probe stage 12.9 → 11.3 ms on zipf-quarter, the whole
         // search 1.05–1.11× on four presets (BENCHMARKS.md § Probe scan by words)
@@ -216,14 +221,19 @@ function scanCell(
   return nTok
 }
 
+/** The residuals as 4-byte words (kept in sc.words while the residual array stays the same). */
+function residualWords(residuals: Uint8Array, sc: ProbeScratch): Uint32Array {
+  if (sc.words === null || sc.words.buffer !== residuals.buffer || sc.words.byteOffset !== residuals.byteOffset || sc.words.length !== residuals.length >>> 2) {
+    sc.words = new Uint32Array(residuals.buffer, residuals.byteOffset, residuals.length >>> 2)
+  }
+  return sc.words
+}
+
 /** Copies the residuals of the n rows in sc.chunkPos into sc.gathered, back to back (4-byte words when aligned). */
 function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n: number): void {
   const pos = sc.chunkPos
   if ((bpv & 3) === 0 && (residuals.byteOffset & 3) === 0) {
-    if (sc.words === null || sc.words.buffer !== residuals.buffer || sc.words.byteOffset !== residuals.byteOffset || sc.words.length !== residuals.length >>> 2) {
-      sc.words = new Uint32Array(residuals.buffer, residuals.byteOffset, residuals.length >>> 2)
-    }
-    const src = sc.words, dst = sc.gatheredWords
+    const src = residualWords(residuals, sc), dst = sc.gatheredWords
     const w = bpv >>> 2
     if (w === 8) {
       for (let i = 0, o = 0; i < n; i++, o += 8) {
