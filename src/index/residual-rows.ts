@@ -10,7 +10,7 @@
  * re-training without originals) go through rowsOf: the base lists walked once, 4 bytes per vector, cached per base.
  * Residuals and results are the same bytes and scores as in vector order; only their addresses move.
  */
-import type { Ivf } from './ivf.js'
+import { forEachPosition, type Ivf } from './ivf.js'
 
 /** The row of a vector that has none: its document was deleted before the base was built (it is never read). */
 export const NO_ROW = 0xffffffff
@@ -34,20 +34,11 @@ const baseRowsOf = new WeakMap<Uint32Array, Uint32Array>()
 function baseRows(ivf: Ivf): Uint32Array {
   let rows = baseRowsOf.get(ivf.baseRowStart)
   if (rows !== undefined) return rows
-  rows = new Uint32Array(ivf.tailFrom).fill(NO_ROW)
-  const { baseOffsets: offsets, baseGaps: gaps } = ivf
+  const out = new Uint32Array(ivf.tailFrom).fill(NO_ROW)
   let row = 0
-  for (let c = 0; c < ivf.k; c++) {
-    let v = -1
-    for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
-      const g = gaps[e++]
-      if (g !== 0) v += g
-      else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
-      rows[v] = row++
-    }
-  }
-  baseRowsOf.set(ivf.baseRowStart, rows)
-  return rows
+  for (let c = 0; c < ivf.k; c++) forEachPosition(ivf.baseOffsets, ivf.baseGaps, c, (v) => { out[v] = row++ })
+  baseRowsOf.set(ivf.baseRowStart, out)
+  return out
 }
 
 /** A function from vector position to row (null ivf: vector order). */
@@ -66,17 +57,8 @@ export function reorderResiduals(residuals: Uint8Array, bpv: number, from: Ivf |
   const rowOf = rowsOf(from)
   const out = new Uint8Array(new SharedArrayBuffer(Math.max(4, capacity * bpv)), 0, capacity * bpv)
   const copy = rowCopier(residuals, out, bpv)
-  const { baseOffsets: offsets, baseGaps: gaps } = to
   let o = 0
-  for (let c = 0; c < to.k; c++) {
-    let v = -1
-    for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
-      const g = gaps[e++]
-      if (g !== 0) v += g
-      else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
-      copy(rowOf(v), o++)
-    }
-  }
+  for (let c = 0; c < to.k; c++) forEachPosition(to.baseOffsets, to.baseGaps, c, (v) => copy(rowOf(v), o++))
   return out
 }
 
