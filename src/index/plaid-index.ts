@@ -354,7 +354,7 @@ class PlaidIndexImpl implements PlaidIndex {
     const codes = c.trained ? new (c.codes.constructor as Uint16ArrayConstructor)(c.liveVectors) : new Uint16Array(0)
     const residuals = new Uint8Array(c.trained ? c.liveVectors * bpv : 0)
     // into vector order; rebuildIvf puts them back in cell order
-    const rowOf = rowsOf(c.trained ? c.ivf : null), copy = rowCopier(c.residuals, residuals, bpv)
+    const rowOf = rowsOf(c.ivf), copy = rowCopier(c.residuals, residuals, bpv)
     let at = 0
     c.slotOf.clear()
     for (let i = 0; i < n; i++) {

@@ -25,7 +25,7 @@ import { AppError } from '../errors.js'
 import { dotTile } from './dense-kernels.js'
 import { float32Below } from './float32.js'
 import { type Ivf, liveVectorsInCell } from './ivf.js'
-import { rowCopier, rowsOf } from './residual-rows.js'
+import { rowCopier, searchRowsOf } from './residual-rows.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
 import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
@@ -768,7 +768,7 @@ function exactChunk(
     const at = rowsLayout(ca, total * 4 + total * bpv, total, dim, qlen)
     const codesView = arena.i32(codesPtr, total), resView = arena.u8(resPtr, total * bpv)
     // residuals are stored in cell order (residual-rows.ts): a document's rows are copied one by one
-    const rowOf = rowsOf(view.ivf), copy = rowCopier(residuals, resView, bpv)
+    const rowOf = searchRowsOf(view.ivf), copy = rowCopier(residuals, resView, bpv)
     for (let i = i0, row = 0; i < i1; i++) {
       const a = docStart[slots[i]], len = docLen[slots[i]]
       for (let v = 0; v < len; v++) {
@@ -804,7 +804,7 @@ function exactChunk(
       }
       for (let row = 0; row < total; row++) dequantizeOriginalRow(records, row * bpr, dim, V, row * dim)
     } else {
-      const rowOf = rowsOf(view.ivf)
+      const rowOf = searchRowsOf(view.ivf)
       for (let i = i0, row = 0; i < i1; i++) {
         const a = docStart[slots[i]], b = a + docLen[slots[i]]
         for (let v = a; v < b; v++) {

@@ -17,12 +17,13 @@
  * nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs · 32
  * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate. The
  * residuals are stored in the IVF's base order (residual-rows.ts), so a cell's are one contiguous run: read in vector
- * order they were a cache and TLB miss each, 4.4 ms of zipf-quarter's ~10 ms probe (BENCHMARKS.md § Residuals in
+ * order they were a cache and TLB miss each, ~5.5 ms of zipf-quarter's ~10 ms probe (BENCHMARKS.md § Residuals in
  * cell order).
  */
 import { endianness } from 'node:os'
 import { AppError } from '../errors.js'
 import { type Ivf, liveVectorsInCell, slotOfVector } from './ivf.js'
+import { tailShift } from './residual-rows.js'
 import type { ResidualCodec } from './residual-codec.js'
 
 /** The gathered residuals are read as words with byte 0 in the low bits (typed arrays use the host's byte order). */
@@ -144,7 +145,7 @@ function scanCell(
   // residual rows (residual-rows.ts): a base list's entries are consecutive rows from its cell's first; a delta
   // list's vectors follow the base's rows in vector order
   let row = inBase ? ivf.baseRowStart[c] : 0
-  const tail = ivf.baseRowStart[ivf.k] - ivf.tailFrom
+  const tail = tailShift(ivf)
   const byWords = (bpv & 3) === 0 && LITTLE_ENDIAN && (residuals.byteOffset & 3) === 0
   for (let e = offsets[c], end = offsets[c + 1]; e < end;) {
     let n = 0

@@ -1,13 +1,14 @@
 /**
  * Where a stored vector's packed residual is. The residuals are kept in the IVF's base-list order (ivf.ts
  * baseRowStart, tailFrom): the probe (probe-scores.ts) reads each probed cell's residuals as one contiguous run instead
- * of one scattered read per vector. In vector order, a probe on skewed data spent ~4.4 ms of its ~10 gathering 85 k
+ * of one scattered read per vector. In vector order, a probe on skewed data spent ~5.5 ms of its ~10 gathering 86 k
  * residuals from all over the index (a cache and TLB miss each; measured on zipf-quarter, BENCHMARKS.md § Residuals in
  * cell order). The vectors appended since the base was built follow it in vector order; the next IVF rebuild (a
  * batch of upserts past IVF_DELTA_FRACTION, a compaction, a training, a load) puts them in their cells.
  *
- * Readers by vector (a document's rows for the exact stage without original vectors, a compaction, an export, a
- * re-training without originals) go through rowsOf: the base lists walked once, 4 bytes per vector, cached per base.
+ * Readers by vector (a compaction, an export, a re-training without originals) go through rowsOf: the base lists
+ * walked once into a 4-byte-per-vector map, dropped after use. The exact stage without original vectors, which reads
+ * by vector on every search, keeps its map per base (searchRowsOf).
  * Residuals and results are the same bytes and scores as in vector order; only their addresses move.
  */
 import { forEachPosition, type Ivf } from './ivf.js'
@@ -15,37 +16,54 @@ import { forEachPosition, type Ivf } from './ivf.js'
 /** The row of a vector that has none: its document was deleted before the base was built (it is never read). */
 export const NO_ROW = 0xffffffff
 
+/** What a vector appended since the base (v ≥ tailFrom) adds to its position to get its row (0: vector order). */
+export function tailShift(ivf: Ivf | null): number {
+  return ivf === null ? 0 : ivf.baseRowStart[ivf.k] - ivf.tailFrom
+}
+
 /** Rows the layout holds: the base's entries and the vectors appended since (nVectors: stored vectors now). */
 export function storedRows(ivf: Ivf | null, nVectors: number): number {
-  return ivf === null ? nVectors : ivf.baseRowStart[ivf.k] + (nVectors - ivf.tailFrom)
+  return nVectors + tailShift(ivf)
 }
 
 /** Row of vector v ≥ ivf.tailFrom (appended since the base), or of any v when the residuals are in vector order. */
 export function tailRow(ivf: Ivf | null, v: number): number {
-  return ivf === null ? v : ivf.baseRowStart[ivf.k] + (v - ivf.tailFrom)
+  return v + tailShift(ivf)
 }
 
-const baseRowsOf = new WeakMap<Uint32Array, Uint32Array>()
-
-/**
- * Row of every vector below ivf.tailFrom (NO_ROW for those not in the base lists), from one walk of the base lists;
- * cached per base (its baseRowStart array is fixed at the build, delta updates leave it alone).
- */
+/** Row of every vector below ivf.tailFrom (NO_ROW for those not in the base lists), from one walk of the base lists. */
 function baseRows(ivf: Ivf): Uint32Array {
-  let rows = baseRowsOf.get(ivf.baseRowStart)
-  if (rows !== undefined) return rows
   const out = new Uint32Array(ivf.tailFrom).fill(NO_ROW)
   let row = 0
   for (let c = 0; c < ivf.k; c++) forEachPosition(ivf.baseOffsets, ivf.baseGaps, c, (v) => { out[v] = row++ })
-  baseRowsOf.set(ivf.baseRowStart, out)
   return out
 }
 
-/** A function from vector position to row (null ivf: vector order). */
+function rowFunction(base: Uint32Array, tail: number): (v: number) => number {
+  return (v) => (v < base.length ? base[v] : v + tail)
+}
+
+/** A function from vector position to row (null ivf: vector order), for one pass: its map goes with it. */
 export function rowsOf(ivf: Ivf | null): (v: number) => number {
   if (ivf === null) return (v) => v
-  const base = baseRows(ivf), tail = ivf.baseRowStart[ivf.k] - ivf.tailFrom
-  return (v) => (v < base.length ? base[v] : v + tail)
+  return rowFunction(baseRows(ivf), tailShift(ivf))
+}
+
+const searchRows = new WeakMap<Uint32Array, Uint32Array>()
+
+/**
+ * rowsOf for the search's exact stage without original vectors, which reads by vector on every search: the map is
+ * kept per base (its baseRowStart array is fixed at the build; delta updates leave it alone). Only such indexes build
+ * it, so the others never hold its 4 bytes per vector.
+ */
+export function searchRowsOf(ivf: Ivf | null): (v: number) => number {
+  if (ivf === null) return (v) => v
+  let base = searchRows.get(ivf.baseRowStart)
+  if (base === undefined) {
+    base = baseRows(ivf)
+    searchRows.set(ivf.baseRowStart, base)
+  }
+  return rowFunction(base, tailShift(ivf))
 }
 
 /**
