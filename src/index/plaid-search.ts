@@ -30,7 +30,7 @@ import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, ce
 import { maxSim } from './maxsim.js'
 import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
-import { createProbeScratch, type ProbeOffload, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
+import { createProbeScratch, type ProbeOffload, probeRows, probeRowSums, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
 import { centroidQ15, decodeUnitStride } from './simd-kernels.js'
@@ -273,21 +273,17 @@ export function searchIndex(
   // The candidates beyond the best 4·ndocs by probe scores alone are dropped before the centroid pass (on skewed
   // data nearly every document is a candidate: a function-word cell is probed by some token).
   let pool = cands
-  let init = probe.rows
+  let init: Float32Array
   const M = 4 * p.ndocs
   if (cands.length > M) {
-    const probeOnly = probeSums(init, cands.length, qlen)
+    const probeOnly = probeRowSums(probe, qlen)
     // the set of the M best, unsorted: nothing after depends on the pool's order (the exact stage ranks it by
     // approximate score, ties by slot), and sorting M of them cost 0.2 ms
     const order = bestIndices(probeOnly, cands, cands.length, M, new Uint32Array(cands.length))
     pool = new Uint32Array(order.length)
-    const rows = new Float32Array(order.length * qlen)
-    for (let i = 0; i < order.length; i++) {
-      pool[i] = cands[order[i]]
-      rows.set(init.subarray(order[i] * qlen, (order[i] + 1) * qlen), i * qlen)
-    }
-    init = rows
-  }
+    for (let i = 0; i < order.length; i++) pool[i] = cands[order[i]]
+    init = probeRows(probe, qlen, order)
+  } else init = probeRows(probe, qlen)
   for (let i = 0; i < init.length; i++) init[i] /= w
   const approx = approxScores(view, Sv, sPtr, qlen, pool, kept, floor, init)
   for (let i = 0; i < approx.length; i++) approx[i] *= w
@@ -530,36 +526,6 @@ export function scanScores(
 /** Rows scanScores inserts one by one before its kernel filters the rest (sets the tokens' first thresholds). */
 const SCAN_SAMPLE = 256
 
-
-/**
- * Per document, the sum of its qlen probe scores (rows: n × qlen). Four documents at a time, each summed in token
- * order as one document alone would be (the same values): one chain of qlen dependent additions per document left
- * the CPU waiting on the add latency (0.4 ms for the ~10k candidates of a skewed preset's query).
- */
-export function probeSums(rows: Float32Array, n: number, qlen: number): Float32Array {
-  const out = new Float32Array(n)
-  let i = 0
-  for (; i + 4 <= n; i += 4) {
-    const o0 = i * qlen, o1 = o0 + qlen, o2 = o1 + qlen, o3 = o2 + qlen
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    for (let j = 0; j < qlen; j++) {
-      s0 += rows[o0 + j]
-      s1 += rows[o1 + j]
-      s2 += rows[o2 + j]
-      s3 += rows[o3 + j]
-    }
-    out[i] = s0
-    out[i + 1] = s1
-    out[i + 2] = s2
-    out[i + 3] = s3
-  }
-  for (; i < n; i++) {
-    let sum = 0
-    for (let j = 0, o = i * qlen; j < qlen; j++) sum += rows[o + j]
-    out[i] = sum
-  }
-  return out
-}
 
 /** S as a fresh view: in the centroid arena a memory growth detaches earlier views. */
 function sView(view: SearchView, S: Float32Array, sPtr: number, K: number, qlen: number): Float32Array {

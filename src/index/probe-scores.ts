@@ -40,7 +40,10 @@ export interface ProbeScratch {
   docMark: Uint32Array
   epoch: number
   tokTouched: Uint32Array
-  rows: Float32Array
+  /** the result's entries and gains (ProbeResult); kept between calls, grown as needed */
+  entryRow: Uint32Array
+  entryBest: Float32Array
+  gain: Float64Array
   touched: Uint32Array
   /** per gather chunk: the positions, their slots, and their residuals back to back (bytes and 4-byte words) */
   chunkPos: Uint32Array
@@ -60,7 +63,7 @@ export interface ProbeScratch {
 export function createProbeScratch(): ProbeScratch {
   return {
     lut: new Float32Array(0), tokBest: new Float32Array(0), tokMark: new Uint32Array(0), docRow: new Int32Array(0),
-    docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), rows: new Float32Array(0), touched: new Uint32Array(0),
+    docMark: new Uint32Array(0), epoch: 0, tokTouched: new Uint32Array(0), entryRow: new Uint32Array(0), entryBest: new Float32Array(0), gain: new Float64Array(0), touched: new Uint32Array(0),
     chunkPos: new Uint32Array(CHUNK), chunkSlots: new Uint32Array(CHUNK), chunkScores: new Float64Array(CHUNK), gathered: new Uint8Array(0), gatheredWords: new Uint32Array(0), words: null, tokTop: -Infinity, tokCells: 0,
   }
 }
@@ -68,8 +71,50 @@ export function createProbeScratch(): ProbeScratch {
 export interface ProbeResult {
   /** the documents with at least one vector in a probed cell (allowed ones only), in the order first touched */
   slots: Uint32Array
-  /** slots.length × qlen: per document and token, the best probe score, or `floor[j]` where none */
-  rows: Float32Array
+  /**
+   * A document's score for token j is its best probe score where that beats `floor[j]`, else the floor. Kept sparse:
+   * token j's entries [start[j], start[j + 1]) hold the documents (their index in `slots`) whose best score beats the
+   * floor, and that score. A table of every document × token (~10 k × 32 on a skewed preset's query) cost a write per
+   * cell to fill it and a random write per entry: 1.1 ms on zipf-quarter, for ~50 k entries of which only the
+   * 4·ndocs documents kept for the approximate stage need their full rows.
+   */
+  start: Uint32Array
+  entryRow: Uint32Array
+  entryBest: Float32Array
+  floor: Float32Array
+  /** per document, Σ_j (score − floor[j]) in token order (doubles) */
+  gain: Float64Array
+}
+
+/** Per document of the result, the sum of its qlen scores: Σ_j floor[j] plus its gain (doubles, then rounded). */
+export function probeRowSums(p: ProbeResult, qlen: number): Float32Array {
+  const n = p.slots.length
+  let base = 0
+  for (let j = 0; j < qlen; j++) base += p.floor[j]
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = base + p.gain[i]
+  return out
+}
+
+/** Row-major scores (n × qlen) of the documents at `pick` (distinct indices into p.slots), or of all of them. */
+export function probeRows(p: ProbeResult, qlen: number, pick?: Uint32Array): Float32Array {
+  const nDocs = p.slots.length
+  const n = pick === undefined ? nDocs : pick.length
+  const out = new Float32Array(n * qlen)
+  for (let i = 0; i < n; i++) out.set(p.floor.subarray(0, qlen), i * qlen)
+  let at: Int32Array | undefined
+  if (pick !== undefined) {
+    at = new Int32Array(nDocs).fill(-1)
+    for (let i = 0; i < n; i++) at[pick[i]] = i
+  }
+  const { start, entryRow, entryBest } = p
+  for (let j = 0; j < qlen; j++) {
+    for (let e = start[j], end = start[j + 1]; e < end; e++) {
+      const i = at === undefined ? entryRow[e] : at[entryRow[e]]
+      if (i >= 0) out[i * qlen + j] = entryBest[e]
+    }
+  }
+  return out
 }
 
 function ensure(sc: ProbeScratch, nSlots: number, bpv: number): void {
@@ -81,6 +126,7 @@ function ensure(sc: ProbeScratch, nSlots: number, bpv: number): void {
     sc.docMark = new Uint32Array(n)
     sc.tokTouched = new Uint32Array(n)
     sc.touched = new Uint32Array(n)
+    sc.gain = new Float64Array(n)
     sc.epoch = 0
   }
   if (sc.lut.length < bpv * 256) sc.lut = new Float32Array(bpv * 256)
@@ -396,7 +442,7 @@ export function offloadSplit(ivf: Ivf, job: ProbeJob, nSlots: number): { from: n
  * token, the value a document reached by no probed vector of that token gets. With `stop`, a token whose first
  * stop.min cells hold a vector scoring ≥ stop.at[j] probes no further, and counts[j] is lowered to stop.min (its
  * floor stays the caller's). With `offload`, a suffix of the tokens holding about half of the work is offered to
- * another thread (same result). Rows are in scratch memory (valid until the next call with the same scratch).
+ * another thread (same result). The scores are in scratch memory (valid until the next call with the same scratch).
  */
 export function probeScores(
   ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
@@ -421,32 +467,46 @@ export function probeScores(
   const docEpoch = nextEpoch(sc)
   const lo = new Float32Array(16), hi = new Float32Array(16)
   let nTouched = 0
-  let rows = sc.rows
   const { docRow, docMark, touched } = sc
-  // token j's documents slots[off..off+n) into the rows (a document first reached gets a row of floors); its best
-  // score is bests[slot] for this thread's scan (sc.tokBest), bests[off + i] for lists scanned elsewhere. (One
-  // function with typed arrays, not callbacks: two callback pairs through one merge made it megamorphic, 1.3-1.6×
-  // slower per probe in a worker that ran both kinds.)
+  // per token, the entries of the documents whose best beats the token's floor (ProbeResult); a document's gain
+  // accumulates score − floor over its tokens, in token order
+  const start = new Uint32Array(qlen + 1)
+  let entryRow = sc.entryRow, entryBest = sc.entryBest, nEntries = 0
+  const { gain } = sc
+  // token j's documents slots[off..off+n); its best score is bests[slot] for this thread's scan (sc.tokBest),
+  // bests[off + i] for lists scanned elsewhere. (One function with typed arrays, not callbacks: two callback pairs
+  // through one merge made it megamorphic, 1.3-1.6× slower per probe in a worker that ran both kinds.)
   const merge = (j: number, slots: Uint32Array, off: number, n: number, bests: Float32Array, bySlot: boolean): void => {
+    start[j] = nEntries
+    if (nEntries + n > entryRow.length) {
+      const room = Math.max(nEntries + n, entryRow.length * 2, 4096)
+      const rows = new Uint32Array(room), values = new Float32Array(room)
+      rows.set(entryRow.subarray(0, nEntries))
+      values.set(entryBest.subarray(0, nEntries))
+      entryRow = rows
+      entryBest = values
+    }
+    const f = floor[j]
+    let e = nEntries, docs = nTouched
     for (let i = 0; i < n; i++) {
       const slot = slots[off + i]
+      const best = bySlot ? bests[slot] : bests[off + i]
       let row: number
       if (docMark[slot] !== docEpoch) {
         docMark[slot] = docEpoch
-        row = nTouched++
+        row = docs++
         docRow[slot] = row
         touched[row] = slot
-        if (rows.length < nTouched * qlen) {
-          const grown = new Float32Array(Math.max(nTouched * qlen, Math.ceil(rows.length * 1.5), 1024 * qlen))
-          grown.set(rows.subarray(0, (nTouched - 1) * qlen))
-          rows = grown
-        }
-        rows.set(floor, row * qlen)
+        gain[row] = 0
       } else row = docRow[slot]
-      const o = row * qlen + j
-      const best = bySlot ? bests[slot] : bests[off + i]
-      if (best > rows[o]) rows[o] = best
+      if (best > f) {
+        entryRow[e] = row
+        entryBest[e++] = best
+        gain[row] += best - f
+      }
     }
+    nTouched = docs
+    nEntries = e
   }
   for (let j = 0; j < job.from; j++) {
     merge(j, sc.tokTouched, 0, scanToken(src, job, j, sc, lo, hi), sc.tokBest, true)
@@ -460,6 +520,8 @@ export function probeScores(
       merge(j, lists.slots, a, b - a, lists.bests, false)
     }
   }
-  sc.rows = rows
-  return { slots: touched.subarray(0, nTouched), rows: rows.subarray(0, nTouched * qlen) }
+  start[qlen] = nEntries
+  sc.entryRow = entryRow
+  sc.entryBest = entryBest
+  return { slots: touched.subarray(0, nTouched), start, entryRow, entryBest, floor: floor.slice(0, qlen), gain: gain.subarray(0, nTouched) }
 }

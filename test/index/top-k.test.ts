@@ -1,9 +1,9 @@
 /**
  * Selection helpers of the search: topIndices against a full sort, bestIndices (the same set, unsorted), and
- * probeSums (four documents at a time) against one document's plain sum in token order, bit for bit.
+ * probeRows and probeRowSums (the probe's sparse result) against a dense table of scores.
  */
 import t from 'tap'
-import { probeSums } from '../../src/index/plaid-search.js'
+import { probeRows, probeRowSums } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
 import { bestIndices, topIndices } from '../../src/index/top-k.js'
 
@@ -26,17 +26,38 @@ t.test('topIndices is the full sort cut at m; bestIndices holds the same set', a
   }
 })
 
-t.test('probeSums: every document\'s float32 sum equals its plain sum in token order', async (t) => {
+t.test('probeRowSums and probeRows: each document\'s scores and their sum, from the sparse per-token entries', async (t) => {
   const rng = createPrng(7)
   for (const [n, qlen] of [[0, 32], [1, 32], [3, 8], [4, 32], [9_803, 32], [17, 5]] as const) {
-    const rows = Float32Array.from({ length: n * qlen }, () => (rng.next() - 0.5) * 3)
-    const got = probeSums(rows, n, qlen)
-    let same = 0
+    // a dense table where about half the scores beat their token's floor; the result keeps only those, as the probe does
+    const floor = Float32Array.from({ length: qlen }, () => (rng.next() - 0.5) * 2)
+    const dense = Float32Array.from({ length: n * qlen }, (_, x) => Math.max(floor[x % qlen]!, floor[x % qlen]! + (rng.next() - 0.5) * 3))
+    const start = new Uint32Array(qlen + 1), entryRow: number[] = [], entryBest: number[] = []
+    const gain = new Float64Array(n)
+    for (let j = 0; j < qlen; j++) {
+      start[j] = entryRow.length
+      for (let i = 0; i < n; i++) {
+        const v = dense[i * qlen + j]!
+        if (v > floor[j]!) { entryRow.push(i); entryBest.push(v); gain[i] += v - floor[j]! }
+      }
+    }
+    start[qlen] = entryRow.length
+    const result = { slots: new Uint32Array(n), start, entryRow: Uint32Array.from(entryRow), entryBest: Float32Array.from(entryBest), floor, gain }
+    const rows = probeRows(result, qlen)
+    t.same(Array.from(rows), Array.from(dense), `${n} documents × ${qlen} tokens: every row, floors where no entry`)
+    const sums = probeRowSums(result, qlen)
+    let worst = 0
     for (let i = 0; i < n; i++) {
       let sum = 0
-      for (let j = 0; j < qlen; j++) sum += rows[i * qlen + j]!
-      if (Object.is(Math.fround(sum), got[i])) same++
+      for (let j = 0; j < qlen; j++) sum += dense[i * qlen + j]!
+      worst = Math.max(worst, Math.abs(sums[i]! - sum) / Math.max(1, Math.abs(sum)))
     }
-    t.equal(same, n, `${n} documents × ${qlen} tokens: every sum bit-identical`)
+    t.equal(sums.length, n, `${n} documents: one sum each`)
+    t.ok(worst < 4e-7, `${n} documents: sums equal the rows' plain sums to float32 rounding (worst ${worst.toExponential(1)})`)
+    if (n >= 4) {
+      const pick = Uint32Array.of(n - 1, 0, 2)
+      const picked = probeRows(result, qlen, pick)
+      t.same(Array.from(picked), [...rows.subarray((n - 1) * qlen, n * qlen), ...rows.subarray(0, qlen), ...rows.subarray(2 * qlen, 3 * qlen)], `${n} documents: picked rows, in the picked order`)
+    }
   }
 })
