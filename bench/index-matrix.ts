@@ -4,7 +4,7 @@
  *
  *   npm run bench:matrix -- [--presets a,b] [--queries 500] [--docs N] [--cache DIR] [--modes ours,reference]
  *                           [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;…'] [--stages] [--nbits 2]
- *                           [--warmup 10] [--json FILE] [--md FILE] [--rebuild] [--index-key HASH]
+ *                           [--warmup 10] [--json FILE] [--md FILE] [--rebuild] [--index-key HASH] [--pool N]
  *   (also: npm run bench:index -- --matrix …)
  *
  * Per preset: the data set is generated into the cache folder if missing (folder named by the preset's parameters, so
@@ -16,6 +16,12 @@
  * instead: for a change that touches only search, so that the indexes built by the earlier code are measured by the
  * current search. The caller vouches that the build path did not change (check git diff of plaid-index.ts, kmeans.ts,
  * ivf.ts, residual-codec.ts); a missing snapshot is an error, never a silent build under the borrowed key.
+ *
+ * --pool N: each query is also searched through a pool of N search workers with search sharing on (what the service runs
+ * with SEARCH_WORKERS=N: one query at a time on N cores, src/search-workers/search-share.ts), alternating with the
+ * in-process search query by query so that both see the same machine (this VM's speed swings within minutes). Adds
+ * the pool's p50/p95 (the round trip) to each cell, and counts the queries whose pool top-k ids differ from the
+ * in-process ones (sharing must not change results).
  *
  * --docs N generates a smaller collection of each preset's model (another data set, cached under its own key) for
  * quick runs; the figures then do not compare with the 10k table.
@@ -46,11 +52,12 @@ import { readEmbeddingSet, type EmbeddingSet } from '../src/index/embedding-set.
 import { createPlaidIndex, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
 import { loadIndexSnapshot, originalsDirOf, saveIndexSnapshot } from '../src/index/snapshot.js'
 import { PRESETS, findPreset, modelKey, writeGeneratedSet, type Preset } from './data-models.js'
+import { createSearchPool, type SearchPool } from '../src/search-workers/search-pool.js'
 import { exactScores, topK } from './exact-maxsim.js'
 
 const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')}] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
   [--modes ours,reference] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
-  [--json FILE] [--md FILE] [--rebuild] [--index-key HASH]`
+  [--json FILE] [--md FILE] [--rebuild] [--index-key HASH] [--pool N]`
 
 /** The reference implementation's (Stanford ColBERT PLAID 0.2.x) defaults, by k. */
 export function referenceParams(k: number): Partial<SearchParams> {
@@ -93,6 +100,8 @@ interface StageTrace { candidates?: string[]; pruned?: string[]; unpruned?: stri
 interface Cell {
   preset: string; mode: string; k: number; params: Record<string, unknown>; queries: number
   p50_ms: number; p95_ms: number
+  /** with --pool: the round trip through the worker pool with sharing, and the queries whose top k differed */
+  pool_p50_ms?: number; pool_p95_ms?: number; pool_differ?: number
   success_at_10: number; overlap_at_10: number
   success_at_100?: number; recall_at_100?: number
   stages?: StageReport
@@ -221,19 +230,35 @@ async function ensureIndex(
   return { index, buildS, cached: false }
 }
 
-function runCell(
+async function runCell(
   index: PlaidIndex, set: EmbeddingSet, n: number, k: number, params: Partial<SearchParams>, exactTop: number[][], warmup: number,
-): Omit<Cell, 'preset' | 'mode' | 'params' | 'stages'> {
+  pool?: SearchPool,
+): Promise<Omit<Cell, 'preset' | 'mode' | 'params' | 'stages'>> {
   const { dim, queryLen: L } = set
   const query = (q: number): Float32Array => set.queries.subarray(q * L * dim, (q + 1) * L * dim)
   const p = { ...params, k } as SearchParams
-  for (let i = 0; i < Math.min(warmup, n); i++) index.search(query(i), p)
-  const lat: number[] = []
-  let s10 = 0, s100 = 0, ov10 = 0, rec100 = 0
+  const viaPool = async (q: number): Promise<{ ms: number; ids: string }> => {
+    const t0 = performance.now()
+    const r = await pool!.search(index, query(q), p, { sharing: true, linger: true })
+    return { ms: performance.now() - t0, ids: r.hits.map((h) => h.id).join(',') }
+  }
+  for (let i = 0; i < Math.min(warmup, n); i++) {
+    index.search(query(i), p)
+    if (pool !== undefined) await viaPool(i)
+  }
+  const lat: number[] = [], poolLat: number[] = []
+  let s10 = 0, s100 = 0, ov10 = 0, rec100 = 0, differ = 0
   for (let q = 0; q < n; q++) {
+    // with a pool, every other query goes through the pool first: neither side always runs on a warmer cache
+    const pooled = pool !== undefined && q % 2 === 1 ? await viaPool(q) : undefined
     const t0 = performance.now()
     const { hits } = index.search(query(q), p)
     lat.push(performance.now() - t0)
+    if (pool !== undefined) {
+      const r = pooled ?? await viaPool(q)
+      poolLat.push(r.ms)
+      if (r.ids !== hits.map((h) => h.id).join(',')) differ++
+    }
     const got = hits.map((h) => Number(h.id.slice(1)))
     const target = set.qrels![q]
     const top10 = got.slice(0, 10)
@@ -247,8 +272,11 @@ function runCell(
     }
   }
   lat.sort((a, b) => a - b)
+  poolLat.sort((a, b) => a - b)
   return {
-    k, queries: n, p50_ms: percentile(lat, 0.5), p95_ms: percentile(lat, 0.95), success_at_10: s10 / n, overlap_at_10: ov10 / n,
+    k, queries: n, p50_ms: percentile(lat, 0.5), p95_ms: percentile(lat, 0.95),
+    ...(pool !== undefined ? { pool_p50_ms: percentile(poolLat, 0.5), pool_p95_ms: percentile(poolLat, 0.95), pool_differ: differ } : {}),
+    success_at_10: s10 / n, overlap_at_10: ov10 / n,
     ...(k >= 100 ? { success_at_100: s100 / n, recall_at_100: rec100 / n } : {}),
   }
 }
@@ -296,9 +324,13 @@ const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x)
 const f1 = (x: number): string => x.toFixed(1)
 
 function markdown(infos: PresetInfo[], cells: Cell[], header: string): string {
+  const pooled = cells.some((c) => c.pool_p50_ms !== undefined)
+  const lat = pooled ? 'p50 / p95 ms in-process; pool' : 'p50 / p95 ms'
   const lines = [header, '',
-    '| preset | docs / vectors | exact s@10 | build s | B/vec | mode | k=10 s@10 | ov@10 | p50 / p95 ms | k=100 s@10 | ov@10 | s@100 (exact) | recall@100 | p50 / p95 ms |',
+    `| preset | docs / vectors | exact s@10 | build s | B/vec | mode | k=10 s@10 | ov@10 | ${lat} | k=100 s@10 | ov@10 | s@100 (exact) | recall@100 | ${lat} |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+  const latency = (c: Cell | undefined): string => c === undefined ? '–'
+    : `${f1(c.p50_ms)} / ${f1(c.p95_ms)}` + (c.pool_p50_ms === undefined ? '' : `; ${f1(c.pool_p50_ms)} / ${f1(c.pool_p95_ms!)}${c.pool_differ! > 0 ? ` (${c.pool_differ} differ)` : ''}`)
   for (const info of infos) {
     const modes = [...new Set(cells.filter((c) => c.preset === info.preset).map((c) => c.mode))]
     modes.forEach((mode, i) => {
@@ -307,9 +339,9 @@ function markdown(infos: PresetInfo[], cells: Cell[], header: string): string {
       const head = i === 0
         ? `| ${info.preset} | ${info.docs} / ${(info.vectors / 1e6).toFixed(2)} M | ${f3(info.exact_success_at_10)} | ${f1(info.build_s)}${info.build_cached ? ' (cached)' : ''} | ${f1(info.bytes_per_vector)} `
         : '| | | | | '
-      lines.push(`${head}| ${mode} | ${f3(a?.success_at_10)} | ${f3(a?.overlap_at_10)} | ${a === undefined ? '–' : `${f1(a.p50_ms)} / ${f1(a.p95_ms)}`} ` +
+      lines.push(`${head}| ${mode} | ${f3(a?.success_at_10)} | ${f3(a?.overlap_at_10)} | ${latency(a)} ` +
         `| ${f3(b?.success_at_10)} | ${f3(b?.overlap_at_10)} | ${f3(b?.success_at_100)} (${f3(info.exact_success_at_100)}) | ${f3(b?.recall_at_100)} | ` +
-        `${b === undefined ? '–' : `${f1(b.p50_ms)} / ${f1(b.p95_ms)}`} |`)
+        `${latency(b)} |`)
     })
   }
   const staged = cells.filter((c) => c.stages !== undefined)
@@ -336,7 +368,7 @@ export async function matrixMain(argv: string[]): Promise<number> {
       presets: { type: 'string' }, docs: { type: 'string' }, queries: { type: 'string', default: '500' }, cache: { type: 'string', default: '/tmp/jacolbert-matrix' },
       modes: { type: 'string', default: 'ours,reference' }, candidates: { type: 'string' }, stages: { type: 'boolean' },
       nbits: { type: 'string', default: '2' }, warmup: { type: 'string', default: '10' }, json: { type: 'string' }, md: { type: 'string' },
-      rebuild: { type: 'boolean' }, 'index-key': { type: 'string' }, matrix: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      rebuild: { type: 'boolean' }, 'index-key': { type: 'string' }, matrix: { type: 'boolean' }, pool: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) {
@@ -358,9 +390,25 @@ export async function matrixMain(argv: string[]): Promise<number> {
     else throw new Error(`unknown mode ${m} (ours, reference; others via --candidates)`)
   }
   if (values.candidates !== undefined) modes.push(...parseCandidates(values.candidates))
+  const poolWorkers = values.pool === undefined ? 0 : Number(values.pool)
+  if (!Number.isInteger(poolWorkers) || poolWorkers < 0) throw new Error('--pool must be a number of workers')
+  const pool = poolWorkers > 0 ? await createSearchPool({ workers: poolWorkers }) : undefined
+  try {
+    return await runMatrix(values, presets, modes, nbits, warmup, cache, pool, poolWorkers, log)
+  } finally {
+    // the workers would otherwise keep the process alive after an error
+    await pool?.close()
+  }
+}
+
+async function runMatrix(
+  values: { stages?: boolean; queries: string; rebuild?: boolean; 'index-key'?: string; json?: string; md?: string }, presets: Preset[], modes: Mode[],
+  nbits: 1 | 2 | 4, warmup: number, cache: string, pool: SearchPool | undefined, poolWorkers: number, log: (s: string) => void,
+): Promise<number> {
   const started = new Date()
   log(`index matrix: ${presets.length} presets × ${modes.map((m) => m.name).join(', ')} × k 10/100; nbits ${nbits}; cache ${cache}; index code ${await indexCodeHash()}` +
-    (values['index-key'] !== undefined ? ` (indexes: snapshots built by code ${values['index-key']})` : ''))
+    (values['index-key'] !== undefined ? ` (indexes: snapshots built by code ${values['index-key']})` : '') +
+    (pool !== undefined ? `; also through a pool of ${poolWorkers} search workers with sharing` : ''))
 
   const infos: PresetInfo[] = []
   const cells: Cell[] = []
@@ -389,13 +437,14 @@ export async function matrixMain(argv: string[]): Promise<number> {
     for (const mode of modes) {
       for (const k of [10, 100]) {
         const params = mode.params(k)
-        const cell: Cell = { preset: preset.name, mode: mode.name, params: { ...params }, ...runCell(built.index, set, n, k, params, exactTop, warmup) }
+        const cell: Cell = { preset: preset.name, mode: mode.name, params: { ...params }, ...await runCell(built.index, set, n, k, params, exactTop, warmup, pool) }
         if (values.stages === true) cell.stages = stageReport(built.index, set, n, k, params, exactTop, exact.scores)
         cells.push(cell)
         const st = cell.stages
         log(`  ${mode.name.padEnd(10)} k=${String(k).padEnd(3)} success@10 ${f3(cell.success_at_10)} (exact ${f3(exact10)}) overlap@10 ${f3(cell.overlap_at_10)}` +
           (k >= 100 ? ` success@100 ${f3(cell.success_at_100)} (exact ${f3(exact100)}) recall@100 ${f3(cell.recall_at_100)}` : '') +
           ` p50 ${cell.p50_ms.toFixed(2)} p95 ${cell.p95_ms.toFixed(2)} ms` +
+          (cell.pool_p50_ms === undefined ? '' : `; pool p50 ${cell.pool_p50_ms.toFixed(2)} p95 ${cell.pool_p95_ms!.toFixed(2)} ms, ${cell.pool_differ} differ`) +
           (st === undefined ? '' : st.traced
             ? `; of ${st.exact_found} exact-found targets lost at candidates ${st.lost_candidates}, pruned ${st.lost_pruned}, unpruned ${st.lost_unpruned}, ` +
               `final ${st.lost_final}; rescored with the originals s@10 ${f3(st.rescored_success_at_10)} ov@10 ${f3(st.rescored_overlap_at_10)}`
@@ -405,7 +454,8 @@ export async function matrixMain(argv: string[]): Promise<number> {
   }
 
   const header = `Index quality matrix — ${started.toISOString()}; nbits ${nbits}; ${infos.map((i) => `${i.preset} ${i.queries}`).join(', ')} queries ` +
-    `(one at a time, warm-up ${warmup}); exact = brute-force MaxSim over all vectors on the same queries`
+    `(one at a time, warm-up ${warmup}${pool !== undefined ? `; pool: ${poolWorkers} search workers with sharing, alternating with the in-process search` : ''}); ` +
+    'exact = brute-force MaxSim over all vectors on the same queries'
   const md = markdown(infos, cells, header)
   log('\n' + md)
   const stamp = started.toISOString().replace(/[:.]/g, '-')
