@@ -30,6 +30,7 @@ import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, ce
 import { maxSim } from './maxsim.js'
 import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
 import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
+import type { ProbeArena } from './probe-arena.js'
 import { createProbeScratch, type ProbeOffload, probeRows, probeRowSums, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
@@ -213,9 +214,8 @@ export function searchIndex(
     stop = deeper.stop
     stride = depth.max
   }
-  // S re-taken once: scanScores and deeperCells may grow the arena (detaching views); nothing grows it again before
-  // approxScores
-  const Sv = sView(view, S, sPtr, K, qlen)
+  // S re-taken: scanScores and deeperCells may grow the arena (detaching views), and so may each probe
+  let Sv = sView(view, S, sPtr, K, qlen)
   let now = performance.now()
   timingsMs.centroids = now - t
   t = now
@@ -236,8 +236,13 @@ export function searchIndex(
     for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * stride + counts[j] - 1] * qlen + j])
   }
   setFloor()
-  const probeCells = (): ReturnType<typeof probeScores> =>
-    probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop, offload?.probe)
+  const arena = probeArenaOf(cset, qlen)
+  const probeCells = (): ReturnType<typeof probeScores> => {
+    const r = probeScores(view.ivf!, codec, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, Sv, chosen, stride, counts, floor, scratch.probe, stop, offload?.probe, arena)
+    // the probe lays out its arrays past S in the arena, which may grow it (detaching views)
+    Sv = sView(view, Sv, sPtr, K, qlen)
+    return r
+  }
   // A token the probe stops early (probe-depth.ts) keeps the floor of its planned depth: it has found its match, and a
   // document none of its first cells reach gets no more credit than its planned last cell. (Lifting that floor to the
   // shallower last cell loosened the approximation: uniform's exact stage then scored its maximum of 96 documents on
@@ -526,6 +531,16 @@ export function scanScores(
 /** Rows scanScores inserts one by one before its kernel filters the rest (sets the tokens' first thresholds). */
 const SCAN_SAMPLE = 256
 
+
+/**
+ * Where the probe may scan in WebAssembly (probe-arena.ts): the centroid arena past the query and S of a qlen-token
+ * search (centroidScoreRows' layout), so that neither is overwritten; none without the arena.
+ */
+export function probeArenaOf(cset: CentroidSet, qlen: number): ProbeArena | undefined {
+  const ca = centroidArena(cset)
+  if (ca === null) return undefined
+  return { kernels: ca.arena, at: ca.scratch + qlen * cset.dim * 2 + cset.k * qlen * 4 }
+}
 
 /** S as a fresh view: in the centroid arena a memory growth detaches earlier views. */
 function sView(view: SearchView, S: Float32Array, sPtr: number, K: number, qlen: number): Float32Array {

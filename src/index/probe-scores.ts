@@ -23,6 +23,7 @@
 import { endianness } from 'node:os'
 import { AppError } from '../errors.js'
 import { type Ivf, liveVectorsInCell, slotOfVector } from './ivf.js'
+import { type ProbeArena, scanBaseList, type WasmProbe, wasmProbe } from './probe-arena.js'
 import { tailShift } from './residual-rows.js'
 import type { ResidualCodec } from './residual-codec.js'
 
@@ -182,10 +183,11 @@ function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: 
  */
 function scanCell(
   offsets: Uint32Array, gaps: Uint16Array, c: number, base: number, lut: Float32Array, residuals: Uint8Array, bpv: number,
-  ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tokEpoch: number, nTok: number,
+  ivf: Ivf, docStart: Uint32Array, nSlots: number, allowed: Uint8Array, sc: ProbeScratch, tok: TokenBests, tokEpoch: number, nTok: number,
   inBase: boolean,
 ): number {
-  const { tokMark, tokBest, tokTouched, chunkSlots, chunkPos, chunkScores: scores } = sc
+  const { mark: tokMark, best: tokBest, touched: tokTouched } = tok
+  const { chunkSlots, chunkPos, chunkScores: scores } = sc
   let top = sc.tokTop
   let v = -1 // the gap decoding of ivf.ts forEachPosition, inlined
   // residual rows (residual-rows.ts): a base list's entries are consecutive rows from its cell's first; a delta
@@ -316,7 +318,14 @@ function gatherResiduals(residuals: Uint8Array, sc: ProbeScratch, bpv: number, n
 export interface ProbeStop { min: number; at: Float64Array }
 
 /** What a token's scan reads of the index (a search view's arrays). */
-export interface ProbeSource { ivf: Ivf; codec: ResidualCodec; residuals: Uint8Array; docStart: Uint32Array; nSlots: number; allowed: Uint8Array }
+export interface ProbeSource {
+  ivf: Ivf; codec: ResidualCodec; residuals: Uint8Array; docStart: Uint32Array; nSlots: number; allowed: Uint8Array
+  /** where base lists may be scanned in WebAssembly (probe-arena.ts); without it, in TypeScript */
+  arena?: ProbeArena
+}
+
+/** A token's best score per slot (current when mark[slot] is the token's epoch) and the slots it reached, in order. */
+interface TokenBests { mark: Uint32Array; best: Float32Array; touched: Uint32Array }
 
 /**
  * The tokens' part of a probe that another thread can run: chosen and bases are qlen × stride (token-major), bases
@@ -364,11 +373,14 @@ export interface ProbeOffload {
  * many cells it scanned). With `stop`, a token whose first stop.min cells hold a vector scoring ≥ stop.at[j] probes no
  * further. The job is only read.
  */
-function scanToken(src: ProbeSource, job: ProbeJob, j: number, sc: ProbeScratch, lo: Float32Array, hi: Float32Array): number {
+function scanToken(
+  src: ProbeSource, job: ProbeJob, j: number, sc: ProbeScratch, lo: Float32Array, hi: Float32Array, w: WasmProbe | null, tok: TokenBests,
+): number {
   const { ivf, codec, residuals, docStart, nSlots, allowed } = src
   const { chosen, stride, counts, bases, stop } = job
   const bpv = codec.bytesPerVector
-  buildLut(codec, job.query, j * codec.dim, sc.lut, lo, hi)
+  const lut = w === null ? sc.lut : w.lut
+  buildLut(codec, job.query, j * codec.dim, lut, lo, hi)
   const tokEpoch = nextEpoch(sc)
   let nTok = 0
   sc.tokTop = -Infinity
@@ -377,10 +389,17 @@ function scanToken(src: ProbeSource, job: ProbeJob, j: number, sc: ProbeScratch,
     if (stop !== undefined && i === stop.min && sc.tokTop >= stop.at[j]) { sc.tokCells = i; break }
     const c = chosen[j * stride + i]
     const base = bases[j * stride + i]
-    nTok = scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok, true)
-    if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, sc.lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tokEpoch, nTok, false)
+    nTok = w !== null
+      ? scanBaseList(w, ivf, c, base, residuals, bpv, nSlots, sc, tokEpoch, nTok)
+      : scanCell(ivf.baseOffsets, ivf.baseGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tok, tokEpoch, nTok, true)
+    if (ivf.deltaGaps.length > 0) nTok = scanCell(ivf.deltaOffsets, ivf.deltaGaps, c, base, lut, residuals, bpv, ivf, docStart, nSlots, allowed, sc, tok, tokEpoch, nTok, false)
   }
   return nTok
+}
+
+/** The token arrays a probe call scans into: the arena's with the WebAssembly scan, else the scratch's. */
+function tokenBests(sc: ProbeScratch, w: WasmProbe | null): TokenBests {
+  return w ?? { mark: sc.tokMark, best: sc.tokBest, touched: sc.tokTouched }
 }
 
 function prepare(sc: ProbeScratch, nSlots: number, bpv: number, qlen: number): void {
@@ -405,11 +424,13 @@ export function tokenListBound(ivf: Ivf, job: ProbeJob, j: number, nSlots: numbe
 export function scanTokensInto(src: ProbeSource, job: ProbeJob, sc: ProbeScratch, out: ProbeLists): void {
   prepare(sc, src.nSlots, src.codec.bytesPerVector, job.qlen)
   const lo = new Float32Array(16), hi = new Float32Array(16)
+  const w = wasmProbe(src, job, job.from, job.qlen)
+  const tok = tokenBests(sc, w)
   let o = 0
   for (let j = job.from; j < job.qlen; j++) {
     out.start[j - job.from] = o
-    const n = scanToken(src, job, j, sc, lo, hi)
-    const { tokTouched, tokBest } = sc
+    const n = scanToken(src, job, j, sc, lo, hi, w, tok)
+    const { touched: tokTouched, best: tokBest } = tok
     // the lists are sized by tokenListBound; a typed array would drop writes past its end silently
     if (o + n > out.slots.length) throw new AppError('INTERNAL_ERROR', `probe lists: token ${j} reached ${o + n} documents, room for ${out.slots.length}`)
     for (let i = 0; i < n; i++, o++) {
@@ -447,7 +468,7 @@ export function offloadSplit(ivf: Ivf, job: ProbeJob, nSlots: number): { from: n
 export function probeScores(
   ivf: Ivf, codec: ResidualCodec, residuals: Uint8Array, docStart: Uint32Array, nSlots: number, allowed: Uint8Array,
   query: Float32Array, qlen: number, S: Float32Array, chosen: Uint32Array, stride: number, counts: Uint32Array, floor: Float32Array, sc: ProbeScratch, stop?: ProbeStop,
-  offload?: ProbeOffload,
+  offload?: ProbeOffload, arena?: ProbeArena,
 ): ProbeResult {
   const bpv = codec.bytesPerVector
   prepare(sc, nSlots, bpv, qlen)
@@ -455,7 +476,7 @@ export function probeScores(
   const bases = new Float64Array(qlen * stride)
   for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) bases[j * stride + i] = w * S[chosen[j * stride + i] * qlen + j]
   const job: ProbeJob = { query, qlen, chosen, stride, counts, bases, stop, from: qlen, room: 0, allowed }
-  const src: ProbeSource = { ivf, codec, residuals, docStart, nSlots, allowed }
+  const src: ProbeSource = { ivf, codec, residuals, docStart, nSlots, allowed, arena }
   if (offload !== undefined) {
     const { from, room } = offloadSplit(ivf, job, nSlots)
     if (from < qlen) {
@@ -508,8 +529,11 @@ export function probeScores(
     nTouched = docs
     nEntries = e
   }
+  // the arena is laid out after the offer: only this thread's tokens [0, from) are scanned here
+  const wp = wasmProbe(src, job, 0, job.from)
+  const tok = tokenBests(sc, wp)
   for (let j = 0; j < job.from; j++) {
-    merge(j, sc.tokTouched, 0, scanToken(src, job, j, sc, lo, hi), sc.tokBest, true)
+    merge(j, tok.touched, 0, scanToken(src, job, j, sc, lo, hi, wp, tok), tok.best, true)
     counts[j] = sc.tokCells
   }
   if (job.from < qlen) {

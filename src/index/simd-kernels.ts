@@ -471,22 +471,107 @@ function buildDotTileModule(): Uint8Array {
   const plain = dotTileBody(false), idx = dotTileBody(true)
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // types: 0 (6 i32), 1 (7 i32), 2 (6 i32 + f32), 3 (7 i32 + f32), 4 (9 i32), 5 (11 i32), 6 (6 i32) → i32
+    // types: 0 (6 i32), 1 (7 i32), 2 (6 i32 + f32), 3 (7 i32 + f32), 4 (9 i32), 5 (11 i32), 6 (6 i32) → i32, 7 below
     ...section(1, vec([...[[6, 0], [7, 0], [6, 1], [7, 1], [9, 0], [11, 0]].map(([n, f]) =>
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]),
-    [0x60, ...vec(new Array(6).fill([I32])), 1, I32]])),
+    [0x60, ...vec(new Array(6).fill([I32])), 1, I32],
+    // 7: probe_scan (5 i32, f64, 11 i32) → i32
+    [0x60, ...vec([...new Array(5).fill([I32]), [0x7c], ...new Array(11).fill([I32])]), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a],
-      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c]])),
+      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d]])),
     ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody()]
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
+}
+
+/**
+ * probe_scan(gaps, nEntries, res, words, lut, base, blockSlot, blockShift, docStart, nSlots, allowed, mark, best,
+ * touched, nTok, epoch, topPtr) → nTok: probe-scores.ts scanCell for one IVF base list, in one call. gaps: the list's
+ * uint16 gap entries (a 0 escapes a position written as two uint16, high first); res: its residual rows, one per listed
+ * vector in list order, `words` 4-byte words each; lut: the token's table (256 floats per residual byte). Per vector
+ * of an allowed slot (allowed: a byte per slot; the slot found from blockSlot and docStart as ivf.ts slotOfVector):
+ * score = base + Σ lut[byte] in doubles, byte t of each word into partial sum t, summed (s0 + s1) + (s2 + s3) as the
+ * TypeScript scan does; the token's best (mark: uint32 epochs, best: float32, touched: the slots first reached,
+ * appended from nTok) and its top score (a double at topPtr, read and written) updated. The same values as the
+ * TypeScript scan, without its bounds checks and per-chunk passes.
+ */
+function probeScanBody(): number[] {
+  const [GAPS, NE, RES, WORDS, LUT, BASE, BLOCK, SHIFT, DOCSTART, NSLOTS, ALLOWED, MARK, BEST, TOUCHED, NTOK, EPOCH, TOPP] =
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+  const [E, V, G, R, SLOT, Q, W, L, A] = [17, 18, 19, 20, 21, 22, 23, 24, 25]
+  const [S0, S1, S2, S3, SC, TOP] = [26, 27, 28, 29, 30, 31]
+  const F64 = 0x7c
+  const f64load = [0x2b, 3, 0], f64store = [0x39, 3, 0], f64gt = [0x64], f64const0 = op.f64const0
+  const f32loadAt = (off: number) => [0x2a, 2, ...uleb(off)]
+  const load16uAt = (off: number) => [0x2f, 1, ...uleb(off)]
+  const i32loadAt = (off: number) => [0x28, 2, ...uleb(off)]
+  const gtU = [0x4b], els = [0x05]
+  // s_t += lut[L + t·1024 + byte_t(w)·4]
+  const lookup = (s: number, shift: number, t: number) => [
+    ...op.get(s), ...op.get(L), ...op.get(W),
+    ...(shift > 0 ? [...op.i32(shift), ...op.shrU] : []), ...(shift < 24 ? [...op.i32(255), ...op.and] : []),
+    ...op.i32(2), ...op.shl, ...op.add, ...f32loadAt(t * 1024), ...op.f64promote, ...op.f64add, ...op.set(s),
+  ]
+  const slotAddr = (arr: number) => [...op.get(arr), ...op.get(SLOT), ...op.i32(2), ...op.shl, ...op.add]
+  return [
+    ...vec([[9, I32], [6, F64]]),
+    ...op.get(TOPP), ...f64load, ...op.set(TOP),
+    ...op.i32(-1), ...op.set(V), ...op.i32(0), ...op.set(E), ...op.get(RES), ...op.set(R),
+    ...op.block, ...op.loop,
+    ...op.get(E), ...op.get(NE), ...op.geS, ...op.brIf(1),
+    // the next position: a gap, or (after a 0) the position itself in two uint16
+    ...op.get(GAPS), ...op.get(E), ...op.i32(1), ...op.shl, ...op.add, ...op.tee(A), ...load16uAt(0), ...op.set(G),
+    ...op.get(E), ...op.i32(1), ...op.add, ...op.set(E),
+    ...op.get(G), ...op.if,
+    ...op.get(V), ...op.get(G), ...op.add, ...op.set(V),
+    ...els,
+    ...op.get(A), ...load16uAt(2), ...op.i32(16), ...op.shl, ...op.get(A), ...load16uAt(4), ...op.or, ...op.set(V),
+    ...op.get(E), ...op.i32(2), ...op.add, ...op.set(E),
+    ...op.end,
+    // its slot: the block's first, then forward while the next slot starts at or before it
+    ...op.get(BLOCK), ...op.get(V), ...op.get(SHIFT), ...op.shrU, ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(SLOT),
+    ...op.block, ...op.loop,
+    ...op.get(SLOT), ...op.i32(1), ...op.add, ...op.get(NSLOTS), ...op.geS, ...op.brIf(1),
+    ...slotAddr(DOCSTART), ...i32loadAt(4), ...op.get(V), ...gtU, ...op.brIf(1),
+    ...op.get(SLOT), ...op.i32(1), ...op.add, ...op.set(SLOT), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(ALLOWED), ...op.get(SLOT), ...op.add, ...op.load8u, ...op.if,
+    ...op.get(BASE), ...op.set(S0), ...f64const0, ...op.set(S1), ...f64const0, ...op.set(S2), ...f64const0, ...op.set(S3),
+    ...op.get(LUT), ...op.set(L), ...op.get(R), ...op.set(A), ...op.i32(0), ...op.set(Q),
+    ...op.loop,
+    ...op.get(A), ...op.i32load, ...op.set(W),
+    ...lookup(S0, 0, 0), ...lookup(S1, 8, 1), ...lookup(S2, 16, 2), ...lookup(S3, 24, 3),
+    ...op.get(L), ...op.i32(4096), ...op.add, ...op.set(L),
+    ...op.get(A), ...op.i32(4), ...op.add, ...op.set(A),
+    ...op.get(Q), ...op.i32(1), ...op.add, ...op.tee(Q), ...op.get(WORDS), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(S0), ...op.get(S1), ...op.f64add, ...op.get(S2), ...op.get(S3), ...op.f64add, ...op.f64add, ...op.set(SC),
+    ...op.get(SC), ...op.get(TOP), ...f64gt, ...op.if, ...op.get(SC), ...op.set(TOP), ...op.end,
+    ...slotAddr(MARK), ...op.tee(A), ...op.i32load, ...op.get(EPOCH), ...op.ne, ...op.if,
+    ...op.get(A), ...op.get(EPOCH), ...op.i32store,
+    ...slotAddr(BEST), ...op.get(SC), ...op.f32demote, ...op.f32store,
+    ...op.get(TOUCHED), ...op.get(NTOK), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SLOT), ...op.i32store,
+    ...op.get(NTOK), ...op.i32(1), ...op.add, ...op.set(NTOK),
+    ...els,
+    ...op.get(SC), ...slotAddr(BEST), ...op.f32load, ...op.f64promote, ...f64gt, ...op.if,
+    ...slotAddr(BEST), ...op.get(SC), ...op.f32demote, ...op.f32store,
+    ...op.end,
+    ...op.end,
+    ...op.end,
+    ...op.get(R), ...op.get(WORDS), ...op.i32(2), ...op.shl, ...op.add, ...op.set(R),
+    ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(TOPP), ...op.get(TOP), ...f64store,
+    ...op.get(NTOK),
+    ...op.end,
+  ]
 }
 
 let compiled: object | null | undefined
@@ -546,6 +631,13 @@ export interface SimdArena {
   widenRows(srcPtr: number, n: number, dim: number, bpr: number, outPtr: number, scalesPtr: number): void
   /** n float32 rows at xPtr as original-rows.ts records (`bpr` bytes each) at outPtr; dim % 16 == 0 */
   quantizeRows(xPtr: number, n: number, dim: number, outPtr: number, bpr: number): void
+  u32(byteOffset: number, length: number): Uint32Array
+  f64(byteOffset: number, length: number): Float64Array
+  /** one IVF base list scanned for one token (see probeScanBody); returns the new count of touched slots */
+  probeScan(
+    gapsPtr: number, nEntries: number, resPtr: number, words: number, lutPtr: number, base: number, blockSlotPtr: number, blockShift: number,
+    docStartPtr: number, nSlots: number, allowedPtr: number, markPtr: number, bestPtr: number, touchedPtr: number, nTok: number, epoch: number, topPtr: number,
+  ): number
 }
 
 /** x rounded to the nearest int16 the kernels use (±32767: −32768 has no positive twin). */
@@ -601,6 +693,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fnQuantize = inst.exports.quantize_rows as (x: number, n: number, dim: number, o: number, bpr: number, unused: number) => void
   const fnWiden = inst.exports.widen_rows as (s: number, n: number, dim: number, bpr: number, o: number, sc: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
+  const fnProbeScan = inst.exports.probe_scan as (...args: number[]) => number
   return {
     reserve(b: number) {
       const have = memory.buffer.byteLength
@@ -612,6 +705,9 @@ export function createSimdArena(bytes: number): SimdArena | null {
     u8: (off, len) => new Uint8Array(memory.buffer, off, len),
     i16: (off, len) => new Int16Array(memory.buffer, off, len),
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
+    u32: (off, len) => new Uint32Array(memory.buffer, off, len),
+    f64: (off, len) => new Float64Array(memory.buffer, off, len),
+    probeScan: (g, ne, r, w, l, base, bs, sh, ds, ns, al, mk, be, to, nt, ep, tp) => ne > 0 ? fnProbeScan(g, ne, r, w, l, base, bs, sh, ds, ns, al, mk, be, to, nt, ep, tp) : nt,
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeRows: (nbits, c, r, n, cents, table, dim, out, bpv, stride, cw, inv) => { if (n > 0) decodeRows[nbits](c, r, n, cents, table, dim, out, bpv, stride, cw, inv) },
     maxSimReduce: (sp, e, n, q, a, o, rs) => {

@@ -29,7 +29,7 @@
  * helper that stops there is cleared by the pool, together with its claims.
  */
 import { centroidArena } from '../index/kmeans.js'
-import { type CentroidOffload, centroidScoreRows, exactScores, type ExactOffload, type SearchView } from '../index/plaid-search.js'
+import { type CentroidOffload, centroidScoreRows, exactScores, type ExactOffload, probeArenaOf, type SearchView } from '../index/plaid-search.js'
 import {
   createProbeScratch, type ProbeJob, type ProbeLists, type ProbeOffload, type ProbeScratch, type ProbeSource, scanTokensInto,
 } from '../index/probe-scores.js'
@@ -156,8 +156,15 @@ function centroidRows(view: SearchView, query: Float32Array, qlen: number, from:
   return centroidArena(view.cset!)!.arena.f32(sPtr + from * qlen * 4, (k - from) * qlen)
 }
 
-function sourceOf(view: SearchView, allowed: Uint8Array): ProbeSource {
-  return { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed }
+/**
+ * The probe source of a job's tokens; its arena lies past any qlen-token search's S (probeArenaOf), so the owner's
+ * own scan of a part nobody claimed (collect) does not overwrite the search it is part of.
+ */
+function sourceOf(view: SearchView, allowed: Uint8Array, qlen: number): ProbeSource {
+  return {
+    ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed,
+    arena: probeArenaOf(view.cset!, qlen),
+  }
 }
 
 /** One search's offloads (a filtered search's probe jobs carry its allowed flags). */
@@ -263,7 +270,7 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
       collect() {
         if (awaitHelper(claimWaitMs)) return readProbeJob(buf, view.live).lists
         const { job, lists } = readProbeJob(buf, view.live)
-        scanTokensInto(sourceOf(view, job.allowed), job, own, lists)
+        scanTokensInto(sourceOf(view, job.allowed, job.qlen), job, own, lists)
         return lists
       },
     }
@@ -331,7 +338,7 @@ function runJob(buf: SharedArrayBuffer, ctx: HelperContext): number {
   if (task === PROBE) {
     const { job, lists } = readProbeJob(buf, view.live)
     if (job.allowed.length < view.nSlots) return FAILED // a filter over another version's slots
-    scanTokensInto(sourceOf(view, job.allowed), job, ctx.sc, lists)
+    scanTokensInto(sourceOf(view, job.allowed, job.qlen), job, ctx.sc, lists)
     return DONE
   }
   if (task === CENTROIDS && centroidArena(view.cset) !== null) {

@@ -8,6 +8,7 @@ import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { topCentroidsPerToken } from '../../src/index/plaid-search.js'
 import { createProbeScratch, offloadSplit, type ProbeJob, type ProbeOffload, probeRows, probeRowSums, probeScores, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
+import { createSimdArena } from '../../src/index/simd-kernels.js'
 import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
 
 // nbits 2 — dim 32: residuals gathered and read as 2 words per vector; 128: the unrolled 8-word gather and lookups; 20
@@ -32,6 +33,7 @@ t.test(`dim ${dim}, nbits ${nbits}, ${numCentroids} centroids: per document and 
   const cents = Float64Array.from(new Int16Array(bits.buffer, bits.byteOffset, bits.length), (v) => v * Number(state.scalars.centroidScale))
   const rng = createPrng(8)
   const qlen = 8
+  const arena = createSimdArena(1 << 16)!
   /** S[c·qlen + j] = centroid c · token j, in float64 from the stored int16 centroids */
   const centroidScores = (query: Float32Array): Float32Array => {
     const S = new Float32Array(K * qlen)
@@ -79,6 +81,19 @@ t.test(`dim ${dim}, nbits ${nbits}, ${numCentroids} centroids: per document and 
         compared++
       }
       t.ok(worst < 1e-4, `ncells ${ncells}: largest difference ${worst.toExponential(2)}`)
+      // the WebAssembly scan of the base lists (probe-arena.ts) gives the same result, bit for bit, unfiltered and
+      // filtered (residuals of 5 bytes per vector are not whole words: the TypeScript scan runs for both)
+      const filtered = Uint8Array.from(view.live, (x, s) => x & ((s * 7 + qi) % 3 === 0 ? 0 : 1))
+      for (const allowed of [view.live, filtered]) {
+        const what = `ncells ${ncells}, ${allowed === view.live ? 'live documents' : 'a filter'}`
+        const plain = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, S, chosen, ncells, counts.slice(), floor, createProbeScratch())
+        const wasmCounts = counts.slice()
+        const viaWasm = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, allowed, query, qlen, S, chosen, ncells, wasmCounts, floor, createProbeScratch(), undefined, undefined, { kernels: arena, at: 48 })
+        t.same(Array.from(viaWasm.slots), Array.from(plain.slots), `${what}, WebAssembly scan: the same documents, in the same order`)
+        t.same(Array.from(probeRows(viaWasm, qlen)), Array.from(probeRows(plain, qlen)), `${what}, WebAssembly scan: the same scores`)
+        t.same(Array.from(probeRowSums(viaWasm, qlen)), Array.from(probeRowSums(plain, qlen)), `${what}, WebAssembly scan: the same sums`)
+        t.same(Array.from(wasmCounts), Array.from(counts), `${what}, WebAssembly scan: the same depths`)
+      }
       // each document's sum of scores, as the approximate stage ranks the candidates before it rescores them
       const sums = probeRowSums(got, qlen)
       let worstSum = 0
@@ -94,6 +109,7 @@ t.test(`dim ${dim}, nbits ${nbits}, ${numCentroids} centroids: per document and 
   // The early stop: a token whose first `min` cells hold a vector scoring ≥ at[j] probes only those; the rows equal
   // probing exactly the final depths with the same floors.
   let stopped = 0, went = 0
+  const ownerArena = createSimdArena(1 << 16)!, helperArena = createSimdArena(1 << 16)!
   for (let qi = 0; qi < 6 && K >= 4; qi++) {
     const ncells = Math.min(K - 1, 8), min = 2 // below K: topCentroidsPerToken returns all K unranked
     const query = queryFor(set.docs[rng.int(set.docs.length)].vectors, dim, qlen, 0.6, rng)
@@ -135,13 +151,14 @@ t.test(`dim ${dim}, nbits ${nbits}, ${numCentroids} centroids: per document and 
         let cap = 0
         for (let j = job.from; j < qlen; j++) cap += tokenListBound(view.ivf!, job, j, view.nSlots)
         const lists = { start: new Uint32Array(qlen - job.from + 1), counts: new Uint32Array(qlen - job.from), slots: new Uint32Array(cap), bests: new Float32Array(cap) }
-        const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
+        // the helper's part scanned in WebAssembly where the residuals allow (the owner's too, below)
+        const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live, arena: { kernels: helperArena, at: 0 } }
         scanTokensInto(src, job, createProbeScratch(), lists)
         return lists
       },
     }
     const countsShared = new Uint32Array(qlen).fill(ncells)
-    const shared = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, view.live, query, qlen, S, chosen, ncells, countsShared, floor, createProbeScratch(), { min, at }, offload)
+    const shared = probeScores(view.ivf!, view.codec!, view.residuals, view.docStart, view.nSlots, view.live, query, qlen, S, chosen, ncells, countsShared, floor, createProbeScratch(), { min, at }, offload, { kernels: ownerArena, at: 16 })
     const from = offered!.from
     t.ok(from > 0 && from < qlen, `query ${qi}: tokens ${from}..${qlen - 1} offered`)
     const cost = (j: number): number => tokenListBound(view.ivf!, offered!, j, view.nSlots)

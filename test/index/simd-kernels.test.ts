@@ -248,3 +248,80 @@ t.test('decode_rows: int16 rows and 1 / norm, pooled and per-dimension tables, a
   }
 })
 
+
+t.test('probe_scan: one list scanned for one token equals a plain scan (gaps with escapes, slot walk, allowed flags, best per slot)', async (t) => {
+  const arena = createSimdArena(1 << 16)!
+  const r = createPrng(11)
+  for (const [words, nSlots, nVectors, listLen] of [[8, 40, 3000, 200], [4, 7, 150_000, 60], [16, 300, 5000, 500], [1, 2, 100, 30]]) {
+    // documents of uneven lengths (some under a block of 64 positions, some over), as ascending position ranges
+    const docStart = new Uint32Array(nSlots)
+    for (let s = 1; s < nSlots; s++) docStart[s] = Math.min(nVectors - (nSlots - s), docStart[s - 1] + 1 + r.int(2 * Math.ceil(nVectors / nSlots)))
+    const shift = 6
+    const blockSlot = new Uint32Array(Math.ceil(nVectors / 64))
+    for (let b = 0, s = 0; b < blockSlot.length; b++) {
+      while (s + 1 < nSlots && docStart[s + 1] <= b << shift) s++
+      blockSlot[b] = s
+    }
+    // an ascending list of positions, with gaps over 65535 written as escapes (0, high, low)
+    // (a large collection's list in three narrow bands, so that some gaps need escapes)
+    const draw = (): number => nVectors > 0xffff ? Math.floor(r.int(3) * (nVectors - 200) / 2) + r.int(200) : r.int(nVectors)
+    const positions = [...new Set(Array.from({ length: listLen }, draw))].sort((a, b) => a - b)
+    const gaps: number[] = []
+    let prev = -1, escapes = 0
+    for (const v of positions) {
+      const g = v - prev
+      if (g > 0 && g <= 0xffff) gaps.push(g)
+      else { gaps.push(0, v >>> 16, v & 0xffff); escapes++ }
+      prev = v
+    }
+    const bpv = words * 4
+    const res = Uint8Array.from({ length: positions.length * bpv }, () => r.int(256))
+    const lut = Float32Array.from({ length: bpv * 256 }, () => (r.next() - 0.5) * 0.3)
+    const allowed = Uint8Array.from({ length: nSlots }, () => (r.next() < 0.8 ? 1 : 0))
+    const base = (r.next() - 0.5) * 2
+    const epoch = 7
+    // slots already reached by this token (epoch 7) keep a best to beat; others carry an older epoch
+    const mark0 = Uint32Array.from({ length: nSlots }, () => (r.next() < 0.3 ? epoch : 3))
+    const best0 = Float32Array.from({ length: nSlots }, () => (r.next() - 0.5) * 4)
+    const touched0 = [...mark0.keys()].filter((s) => mark0[s] === epoch)
+
+    // plain reference
+    const mark = mark0.slice(), best = best0.slice(), touched = [...touched0]
+    let top = -1.5
+    positions.forEach((v, i) => {
+      let slot = 0
+      while (slot + 1 < nSlots && docStart[slot + 1] <= v) slot++
+      if (!allowed[slot]) return
+      const s4 = [base, 0, 0, 0]
+      for (let b = 0; b < bpv; b++) s4[b & 3] += lut[b * 256 + res[i * bpv + b]]
+      const sc = (s4[0] + s4[1]) + (s4[2] + s4[3])
+      if (sc > top) top = sc
+      if (mark[slot] !== epoch) { mark[slot] = epoch; best[slot] = sc; touched.push(slot) } else if (sc > best[slot]) best[slot] = sc
+    })
+
+    const at = { gaps: 0, res: 0, lut: 0, block: 0, doc: 0, allowed: 0, mark: 0, best: 0, touched: 0, top: 0 }
+    let p = 64
+    const take = (key: keyof typeof at, bytes: number): void => { at[key] = p; p = (p + bytes + 15) & ~15 }
+    take('gaps', gaps.length * 2); take('res', res.length); take('lut', lut.length * 4); take('block', blockSlot.length * 4)
+    take('doc', nSlots * 4); take('allowed', nSlots); take('mark', nSlots * 4); take('best', nSlots * 4); take('touched', nSlots * 4); take('top', 8)
+    arena.reserve(p)
+    arena.u16(at.gaps, gaps.length).set(gaps)
+    arena.u8(at.res, res.length).set(res)
+    arena.f32(at.lut, lut.length).set(lut)
+    arena.u32(at.block, blockSlot.length).set(blockSlot)
+    arena.u32(at.doc, nSlots).set(docStart)
+    arena.u8(at.allowed, nSlots).set(allowed)
+    arena.u32(at.mark, nSlots).set(mark0)
+    arena.f32(at.best, nSlots).set(best0)
+    arena.u32(at.touched, nSlots).set(touched0)
+    arena.f64(at.top, 1)[0] = -1.5
+    const n = arena.probeScan(at.gaps, gaps.length, at.res, words, at.lut, base, at.block, shift, at.doc, nSlots, at.allowed, at.mark, at.best, at.touched, touched0.length, epoch, at.top)
+    const label = `${words} words, ${nSlots} slots, ${positions.length} positions in ${nVectors} (${escapes} escapes)`
+    if (nVectors > 0xffff) t.ok(escapes > 0, `${label}: the list has escapes`)
+    t.equal(n, touched.length, `${label}: slots reached`)
+    t.same(Array.from(arena.u32(at.touched, n)), touched, `${label}: in the order reached`)
+    t.same(Array.from(arena.u32(at.mark, nSlots)), Array.from(mark), `${label}: epochs`)
+    t.same(Array.from(arena.f32(at.best, nSlots)), Array.from(best), `${label}: best per slot, bit for bit`)
+    t.equal(arena.f64(at.top, 1)[0], top, `${label}: the top score`)
+  }
+})

@@ -1,0 +1,89 @@
+/**
+ * The probe's scan of IVF base lists in WebAssembly (simd-kernels.ts probe_scan): one call per list and token instead
+ * of the TypeScript scan's per-vector passes (gap decoding, slot lookup, the allowed check, the table lookups, the
+ * token's best per document), with the same values.
+ *
+ * WebAssembly reads only its own memory, so each probe call copies into the kernel arena what the scan reads: the
+ * block table and document starts (4 bytes a block of 64 vectors and a document), the allowed flags, and per list its
+ * gaps and residual rows (a base list's rows are one contiguous run, residual-rows.ts). The token's table is built
+ * there, and the token's best scores and touched documents live there for the call. zipf-quarter's query copies
+ * ~3 MB (87 k probed vectors × 34 bytes), a memcpy of ~0.2 ms. Delta lists (vectors appended since the base, their
+ * rows scattered) stay with the TypeScript scan, on the same arrays.
+ */
+import { BLOCK_SHIFT, type Ivf } from './ivf.js'
+import type { ProbeJob, ProbeScratch, ProbeSource } from './probe-scores.js'
+import type { SimdArena } from './simd-kernels.js'
+
+/** Where a probe may run the WebAssembly scan: a kernel arena and the first byte it may use (grown as needed). */
+export interface ProbeArena { kernels: SimdArena; at: number }
+
+/** One probe call's arrays in the arena; the views are valid for the call (nothing else grows the arena meanwhile). */
+export interface WasmProbe {
+  kernels: SimdArena
+  blockPtr: number; docStartPtr: number; allowedPtr: number; markPtr: number; bestPtr: number; touchedPtr: number
+  topPtr: number; lutPtr: number; gapsPtr: number; resPtr: number
+  /** the token's best score per slot (epochs in mark), the slots it reached in order, and its top score */
+  mark: Uint32Array; best: Float32Array; touched: Uint32Array; top: Float64Array
+  lut: Float32Array; gaps: Uint16Array; res: Uint8Array
+}
+
+const align = (x: number): number => (x + 15) & ~15
+
+/**
+ * Lays out and fills the arena for the tokens [from, to) of a probe, or null when the source has no arena or its
+ * residuals are not whole 4-byte words per vector (the kernel reads words).
+ */
+export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: number): WasmProbe | null {
+  const a = src.arena
+  const bpv = src.codec.bytesPerVector
+  if (a === undefined || (bpv & 3) !== 0 || from >= to) return null
+  const { ivf, nSlots } = src
+  let maxEntries = 0, maxRows = 0
+  for (let j = from; j < to; j++) {
+    for (let i = 0; i < job.counts[j]; i++) {
+      const c = job.chosen[j * job.stride + i]
+      maxEntries = Math.max(maxEntries, ivf.baseOffsets[c + 1] - ivf.baseOffsets[c])
+      maxRows = Math.max(maxRows, ivf.baseRowStart[c + 1] - ivf.baseRowStart[c])
+    }
+  }
+  let p = align(a.at)
+  const take = (bytes: number): number => {
+    const at = p
+    p = align(p + bytes)
+    return at
+  }
+  const blockPtr = take(ivf.blockSlot.length * 4), docStartPtr = take(nSlots * 4), allowedPtr = take(nSlots)
+  const markPtr = take(nSlots * 4), bestPtr = take(nSlots * 4), touchedPtr = take(nSlots * 4), topPtr = take(8)
+  const lutPtr = take(bpv * 256 * 4), gapsPtr = take(maxEntries * 2), resPtr = take(maxRows * bpv)
+  const k = a.kernels
+  k.reserve(p)
+  k.u32(blockPtr, ivf.blockSlot.length).set(ivf.blockSlot)
+  k.u32(docStartPtr, nSlots).set(src.docStart.subarray(0, nSlots))
+  k.u8(allowedPtr, nSlots).set(src.allowed.subarray(0, nSlots))
+  // epochs start at 1 (probe-scores.ts nextEpoch): a zeroed mark matches none
+  const mark = k.u32(markPtr, nSlots)
+  mark.fill(0)
+  return {
+    kernels: k, blockPtr, docStartPtr, allowedPtr, markPtr, bestPtr, touchedPtr, topPtr, lutPtr, gapsPtr, resPtr,
+    mark, best: k.f32(bestPtr, nSlots), touched: k.u32(touchedPtr, nSlots), top: k.f64(topPtr, 1),
+    lut: k.f32(lutPtr, bpv * 256), gaps: k.u16(gapsPtr, maxEntries), res: k.u8(resPtr, maxRows * bpv),
+  }
+}
+
+/** Scans base list c for the token whose table is in w.lut (see probe-scores.ts scanCell); returns the new nTok. */
+export function scanBaseList(
+  w: WasmProbe, ivf: Ivf, c: number, base: number, residuals: Uint8Array, bpv: number, nSlots: number, sc: ProbeScratch, tokEpoch: number, nTok: number,
+): number {
+  const e0 = ivf.baseOffsets[c], e1 = ivf.baseOffsets[c + 1]
+  if (e1 === e0) return nTok
+  const r0 = ivf.baseRowStart[c], r1 = ivf.baseRowStart[c + 1]
+  w.gaps.set(ivf.baseGaps.subarray(e0, e1))
+  w.res.set(residuals.subarray(r0 * bpv, r1 * bpv))
+  w.top[0] = sc.tokTop
+  const n = w.kernels.probeScan(
+    w.gapsPtr, e1 - e0, w.resPtr, bpv >>> 2, w.lutPtr, base, w.blockPtr, BLOCK_SHIFT, w.docStartPtr, nSlots, w.allowedPtr,
+    w.markPtr, w.bestPtr, w.touchedPtr, nTok, tokEpoch, w.topPtr,
+  )
+  sc.tokTop = w.top[0]
+  return n
+}
