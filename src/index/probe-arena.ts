@@ -12,6 +12,7 @@
  */
 import { BLOCK_SHIFT, type Ivf } from './ivf.js'
 import type { ProbeJob, ProbeScratch, ProbeSource } from './probe-scores.js'
+import type { ResidualCodec } from './residual-codec.js'
 import type { SimdArena } from './simd-kernels.js'
 
 /** Where a probe may run the WebAssembly scan: a kernel arena and the first byte it may use (grown as needed). */
@@ -22,6 +23,9 @@ export interface WasmProbe {
   kernels: SimdArena
   blockPtr: number; docStartPtr: number; allowedPtr: number; markPtr: number; bestPtr: number; touchedPtr: number
   topPtr: number; lutPtr: number; gapsPtr: number; resPtr: number
+  /** the codec's nibble table (nibbleTable), one token's values, the table build's scratch */
+  tabPtr: number; qPtr: number; scratchPtr: number; half: number; rest: number; bpv: number
+  query: Float32Array
   /** the token's best score per slot (epochs in mark), the slots it reached in order, and its top score */
   mark: Uint32Array; best: Float32Array; touched: Uint32Array; top: Float64Array
   lut: Float32Array; gaps: Uint16Array; res: Uint8Array
@@ -55,8 +59,12 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
   const blockPtr = take(ivf.blockSlot.length * 4), docStartPtr = take(nSlots * 4), allowedPtr = take(nSlots)
   const markPtr = take(nSlots * 4), bestPtr = take(nSlots * 4), touchedPtr = take(nSlots * 4), topPtr = take(8)
   const lutPtr = take(bpv * 256 * 4), gapsPtr = take(maxEntries * 2), resPtr = take(maxRows * bpv)
+  const tab = nibbleTable(src.codec)
+  const dim = src.codec.dim, vpb = src.codec.valuesPerByte
+  const tabPtr = take(tab.length * 4), qPtr = take(dim * 4), scratchPtr = take(128)
   const k = a.kernels
   k.reserve(p)
+  k.f32(tabPtr, tab.length).set(tab)
   k.u32(blockPtr, ivf.blockSlot.length).set(ivf.blockSlot)
   k.u32(docStartPtr, nSlots).set(src.docStart.subarray(0, nSlots))
   k.u8(allowedPtr, nSlots).set(src.allowed.subarray(0, nSlots))
@@ -67,7 +75,36 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
     kernels: k, blockPtr, docStartPtr, allowedPtr, markPtr, bestPtr, touchedPtr, topPtr, lutPtr, gapsPtr, resPtr,
     mark, best: k.f32(bestPtr, nSlots), touched: k.u32(touchedPtr, nSlots), top: k.f64(topPtr, 1),
     lut: k.f32(lutPtr, bpv * 256), gaps: k.u16(gapsPtr, maxEntries), res: k.u8(resPtr, maxRows * bpv),
+    tabPtr, qPtr, scratchPtr, half: vpb >>> 1, rest: vpb - (vpb >>> 1), bpv, query: k.f32(qPtr, dim),
   }
+}
+
+const nibbleTables = new WeakMap<ResidualCodec, Float32Array>()
+
+/**
+ * The rows of the codec's byte table that a token's probe table is built from (probe-scores.ts buildLut), per
+ * residual byte position b: the 16 low-nibble bytes' first vpb/2 values, then the 16 high-nibble bytes' other values
+ * (4 KB at dim 128, nbits 2, against the byte table's 128 KB). Kept per codec.
+ */
+export function nibbleTable(codec: ResidualCodec): Float32Array {
+  let tab = nibbleTables.get(codec)
+  if (tab !== undefined) return tab
+  const { bytesPerVector: bpv, byteTable, valuesPerByte: vpb } = codec
+  const half = vpb >>> 1
+  tab = new Float32Array(bpv * 16 * vpb)
+  let o = 0
+  for (let b = 0; b < bpv; b++) {
+    for (let n = 0; n < 16; n++) for (let u = 0; u < half; u++) tab[o++] = byteTable[((b << 8) + n) * vpb + u]
+    for (let h = 0; h < 16; h++) for (let u = half; u < vpb; u++) tab[o++] = byteTable[((b << 8) + (h << 4)) * vpb + u]
+  }
+  nibbleTables.set(codec, tab)
+  return tab
+}
+
+/** Builds token j's probe table (the query's values at qOff) in w.lut. */
+export function buildLutInArena(w: WasmProbe, query: Float32Array, qOff: number): void {
+  w.query.set(query.subarray(qOff, qOff + w.query.length))
+  w.kernels.lutBuild(w.qPtr, w.tabPtr, w.bpv, w.half, w.rest, w.lutPtr, w.scratchPtr)
 }
 
 /** Scans base list c for the token whose table is in w.lut (see probe-scores.ts scanCell); returns the new nTok. */

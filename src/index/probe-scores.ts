@@ -23,7 +23,7 @@
 import { endianness } from 'node:os'
 import { AppError } from '../errors.js'
 import { type Ivf, liveVectorsInCell, slotOfVector } from './ivf.js'
-import { type ProbeArena, scanBaseList, type WasmProbe, wasmProbe } from './probe-arena.js'
+import { buildLutInArena, type ProbeArena, scanBaseList, type WasmProbe, wasmProbe } from './probe-arena.js'
 import { tailShift } from './residual-rows.js'
 import type { ResidualCodec } from './residual-codec.js'
 
@@ -149,7 +149,7 @@ function nextEpoch(sc: ProbeScratch): number {
  * position instead of 256·vpb multiply-adds). (Nibble tables, 4 KB instead of 32 KB at dim 128 but twice the lookups,
  * measured 15 % slower per vector in the same run.)
  */
-function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: Float32Array, lo: Float32Array, hi: Float32Array): void {
+export function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: Float32Array, lo: Float32Array, hi: Float32Array): void {
   const { bytesPerVector: bpv, byteTable, valuesPerByte: vpb } = codec
   const half = vpb >>> 1
   for (let b = 0; b < bpv; b++) {
@@ -380,7 +380,8 @@ function scanToken(
   const { chosen, stride, counts, bases, stop } = job
   const bpv = codec.bytesPerVector
   const lut = w === null ? sc.lut : w.lut
-  buildLut(codec, job.query, j * codec.dim, lut, lo, hi)
+  if (w === null) buildLut(codec, job.query, j * codec.dim, lut, lo, hi)
+  else buildLutInArena(w, job.query, j * codec.dim)
   const tokEpoch = nextEpoch(sc)
   let nTok = 0
   sc.tokTop = -Infinity

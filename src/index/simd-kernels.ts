@@ -478,14 +478,14 @@ function buildDotTileModule(): Uint8Array {
     // 7: probe_scan (5 i32, f64, 11 i32) → i32
     [0x60, ...vec([...new Array(5).fill([I32]), [0x7c], ...new Array(11).fill([I32])]), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a],
-      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d]])),
+      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e]])),
     ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody()]
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -574,6 +574,66 @@ function probeScanBody(): number[] {
   ]
 }
 
+/**
+ * lut_build(q, tab, bpv, half, rest, out, scratch): probe-scores.ts buildLut for one token q (float32 at q). tab holds,
+ * per residual byte position, the 16 low-nibble rows of `half` values then the 16 high-nibble rows of `rest` values of
+ * the codec's byte table (probe-arena.ts nibbleTable). The nibble partials are summed in doubles and rounded, as the
+ * TypeScript build does; each of the 256 entries per byte, high partial + low partial, is one float32x4 addition (the
+ * same float32 as the double sum rounded: the exact sum of two floats needs at most 53 bits unless one is below half
+ * an ulp of the other). scratch: 128 bytes, 16-aligned.
+ */
+function lutBuildBody(): number[] {
+  const [Q, TAB, BPV, HALF, REST, OUT, SCR] = [0, 1, 2, 3, 4, 5, 6]
+  const [B, N, U, T, QB, O] = [7, 8, 9, 10, 11, 12]
+  const [ACC] = [13]
+  const [L0, L1, L2, L3, HV] = [14, 15, 16, 17, 18]
+  const F64 = 0x7c
+  const f64mul = [0xa2]
+  const vstoreAt = (off: number) => [0xfd, 0x0b, 4, ...uleb(off)]
+  const vloadAt = (off: number) => [0xfd, 0x00, 4, ...uleb(off)]
+  // 16 partials of `len` values each, from T on (T advanced past them), query values from QB + qOff·4, into SCR + at
+  const partials = (len: number, qOff: number, at: number) => [
+    ...op.i32(0), ...op.set(N),
+    ...op.loop,
+    ...op.f64const0, ...op.set(ACC), ...op.i32(0), ...op.set(U),
+    ...op.block, ...op.loop,
+    ...op.get(U), ...op.get(len), ...op.geS, ...op.brIf(1),
+    ...op.get(ACC),
+    ...op.get(QB), ...op.get(U), ...(qOff === HALF ? [...op.get(HALF), ...op.add] : []), ...op.i32(2), ...op.shl, ...op.add, ...op.f32load, ...op.f64promote,
+    ...op.get(T), ...op.get(U), ...op.i32(2), ...op.shl, ...op.add, ...op.f32load, ...op.f64promote,
+    ...f64mul, ...op.f64add, ...op.set(ACC),
+    ...op.get(U), ...op.i32(1), ...op.add, ...op.set(U), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(SCR), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.i32(at), ...op.add, ...op.get(ACC), ...op.f32demote, ...op.f32store,
+    ...op.get(T), ...op.get(len), ...op.i32(2), ...op.shl, ...op.add, ...op.set(T),
+    ...op.get(N), ...op.i32(1), ...op.add, ...op.tee(N), ...op.i32(16), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+  ]
+  return [
+    ...vec([[6, I32], [1, F64], [5, V128]]),
+    ...op.get(TAB), ...op.set(T), ...op.get(Q), ...op.set(QB), ...op.get(OUT), ...op.set(O), ...op.i32(0), ...op.set(B),
+    ...op.block, ...op.loop,
+    ...op.get(B), ...op.get(BPV), ...op.geS, ...op.brIf(1),
+    ...partials(HALF, 0, 0), ...partials(REST, HALF, 64),
+    ...op.get(SCR), ...vloadAt(0), ...op.set(L0), ...op.get(SCR), ...vloadAt(16), ...op.set(L1),
+    ...op.get(SCR), ...vloadAt(32), ...op.set(L2), ...op.get(SCR), ...vloadAt(48), ...op.set(L3),
+    ...op.i32(0), ...op.set(N),
+    ...op.loop,
+    ...op.get(SCR), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.i32(64), ...op.add, ...op.f32load, ...op.splat, ...op.set(HV),
+    ...op.get(O), ...op.get(HV), ...op.get(L0), ...op.fx4add, ...vstoreAt(0),
+    ...op.get(O), ...op.get(HV), ...op.get(L1), ...op.fx4add, ...vstoreAt(16),
+    ...op.get(O), ...op.get(HV), ...op.get(L2), ...op.fx4add, ...vstoreAt(32),
+    ...op.get(O), ...op.get(HV), ...op.get(L3), ...op.fx4add, ...vstoreAt(48),
+    ...op.get(O), ...op.i32(64), ...op.add, ...op.set(O),
+    ...op.get(N), ...op.i32(1), ...op.add, ...op.tee(N), ...op.i32(16), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(QB), ...op.get(HALF), ...op.get(REST), ...op.add, ...op.i32(2), ...op.shl, ...op.add, ...op.set(QB),
+    ...op.get(B), ...op.i32(1), ...op.add, ...op.set(B), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
 let compiled: object | null | undefined
 
 function module(): object | null {
@@ -633,6 +693,8 @@ export interface SimdArena {
   quantizeRows(xPtr: number, n: number, dim: number, outPtr: number, bpr: number): void
   u32(byteOffset: number, length: number): Uint32Array
   f64(byteOffset: number, length: number): Float64Array
+  /** a token's probe table (see lutBuildBody; scratchPtr: 128 bytes, 16-aligned) */
+  lutBuild(qPtr: number, tabPtr: number, bpv: number, half: number, rest: number, outPtr: number, scratchPtr: number): void
   /** one IVF base list scanned for one token (see probeScanBody); returns the new count of touched slots */
   probeScan(
     gapsPtr: number, nEntries: number, resPtr: number, words: number, lutPtr: number, base: number, blockSlotPtr: number, blockShift: number,
@@ -694,6 +756,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fnWiden = inst.exports.widen_rows as (s: number, n: number, dim: number, bpr: number, o: number, sc: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
   const fnProbeScan = inst.exports.probe_scan as (...args: number[]) => number
+  const fnLutBuild = inst.exports.lut_build as (q: number, tab: number, bpv: number, half: number, rest: number, out: number, scr: number) => void
   return {
     reserve(b: number) {
       const have = memory.buffer.byteLength
@@ -707,6 +770,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
     u16: (off, len) => new Uint16Array(memory.buffer, off, len),
     u32: (off, len) => new Uint32Array(memory.buffer, off, len),
     f64: (off, len) => new Float64Array(memory.buffer, off, len),
+    lutBuild: (q, tab, bpv, half, rest, out, scr) => { if (bpv > 0) fnLutBuild(q, tab, bpv, half, rest, out, scr) },
     probeScan: (g, ne, r, w, l, base, bs, sh, ds, ns, al, mk, be, to, nt, ep, tp) => ne > 0 ? fnProbeScan(g, ne, r, w, l, base, bs, sh, ds, ns, al, mk, be, to, nt, ep, tp) : nt,
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeRows: (nbits, c, r, n, cents, table, dim, out, bpv, stride, cw, inv) => { if (n > 0) decodeRows[nbits](c, r, n, cents, table, dim, out, bpv, stride, cw, inv) },

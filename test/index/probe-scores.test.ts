@@ -6,9 +6,10 @@
 import t from 'tap'
 import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { topCentroidsPerToken } from '../../src/index/plaid-search.js'
-import { createProbeScratch, offloadSplit, type ProbeJob, type ProbeOffload, probeRows, probeRowSums, probeScores, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
+import { buildLut, createProbeScratch, offloadSplit, type ProbeJob, type ProbeOffload, probeRows, probeRowSums, probeScores, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena } from '../../src/index/simd-kernels.js'
+import { buildLutInArena, wasmProbe } from '../../src/index/probe-arena.js'
 import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
 
 // nbits 2 — dim 32: residuals gathered and read as 2 words per vector; 128: the unrolled 8-word gather and lookups; 20
@@ -19,6 +20,38 @@ for (const { dim, numCentroids, nbits } of [
   { dim: 128, numCentroids: 64, nbits: 4 }, { dim: 128, numCentroids: 64, nbits: 1 },
 ] as const) {
 const set = makeDocs({ seed: 5, dim, nDocs: 300, nTopics: 12, minLen: 4, maxLen: 30, noise: 0.8 })
+
+t.test(`dim ${dim}, nbits ${nbits}: a token's probe table built in WebAssembly equals the TypeScript build, bit for bit`, async (t) => {
+  const index = createPlaidIndex({ dim, nbits, minTrainVectors: 400, numCentroids, seed: 3 })
+  index.upsert(set.docs)
+  const { view } = index.searchState()
+  const codec = view.codec!
+  const rng = createPrng(21)
+  const query = Float32Array.from({ length: 3 * dim }, () => (rng.next() - 0.5) * 0.4)
+  const job = { query, qlen: 3, chosen: new Uint32Array(3), stride: 1, counts: new Uint32Array(3).fill(1), bases: new Float64Array(3), stop: undefined, from: 0, room: 0, allowed: view.live }
+  const src = { ivf: view.ivf!, codec, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live, arena: { kernels: createSimdArena(1 << 16)!, at: 32 } }
+  const w = wasmProbe(src, job, 0, 3)
+  if (codec.bytesPerVector % 4 !== 0) {
+    t.equal(w, null, `${codec.bytesPerVector} bytes per vector: no WebAssembly scan`)
+    return
+  }
+  const want = new Float32Array(codec.bytesPerVector * 256)
+  for (let j = 0; j < 3; j++) {
+    buildLut(codec, query, j * dim, want, new Float32Array(16), new Float32Array(16))
+    buildLutInArena(w!, query, j * dim)
+    let same = 0, worst = 0
+    for (let i = 0; i < want.length; i++) {
+      if (Object.is(w!.lut[i], want[i])) same++
+      // against the plain dot product of the byte's values with the token's
+      const b = i >>> 8, vpb = codec.valuesPerByte
+      let x = 0
+      for (let u = 0; u < vpb; u++) x += query[j * dim + b * vpb + u] * codec.byteTable[i * vpb + u]
+      worst = Math.max(worst, Math.abs(w!.lut[i] - x))
+    }
+    t.equal(same, want.length, `token ${j}: all ${want.length} entries equal`)
+    t.ok(worst < 1e-5, `token ${j}: within ${worst.toExponential(1)} of the byte's dot product`)
+  }
+})
 
 t.test(`dim ${dim}, nbits ${nbits}, ${numCentroids} centroids: per document and token, the best raw score over its probed cells, else the floor`, async (t) => {
   const index = createPlaidIndex({ dim, nbits, minTrainVectors: 400, numCentroids, seed: 3 })
