@@ -17,11 +17,11 @@
  * current search. The caller vouches that the build path did not change (check git diff of plaid-index.ts, kmeans.ts,
  * ivf.ts, residual-codec.ts); a missing snapshot is an error, never a silent build under the borrowed key.
  *
- * --pool N: each query is also searched through a pool of N search workers with search sharing on (what the service runs
- * with SEARCH_WORKERS=N: one query at a time on N cores, src/search-workers/search-share.ts), alternating with the
- * in-process search query by query so that both see the same machine (this VM's speed swings within minutes). Adds
- * the pool's p50/p95 (the round trip) to each cell, and counts the queries whose pool top-k ids differ from the
- * in-process ones (sharing must not change results).
+ * --pool N: each cell's queries are also searched through a pool of N search workers with search sharing on (what the
+ * service runs with SEARCH_WORKERS=N: one query at a time on N cores, src/search-workers/search-share.ts), in a pass
+ * of their own right after the in-process one (back to back, as the service runs them). Adds the pool's p50/p95 (the
+ * round trip) to each cell, and counts the queries whose pool top-k ids differ from the in-process ones (sharing must
+ * not change results).
  *
  * --docs N generates a smaller collection of each preset's model (another data set, cached under its own key) for
  * quick runs; the figures then do not compare with the 10k table.
@@ -242,23 +242,15 @@ async function runCell(
     const r = await pool!.search(index, query(q), p, { sharing: true, linger: true })
     return { ms: performance.now() - t0, ids: r.hits.map((h) => h.id).join(',') }
   }
-  for (let i = 0; i < Math.min(warmup, n); i++) {
-    index.search(query(i), p)
-    if (pool !== undefined) await viaPool(i)
-  }
+  for (let i = 0; i < Math.min(warmup, n); i++) index.search(query(i), p)
   const lat: number[] = [], poolLat: number[] = []
   let s10 = 0, s100 = 0, ov10 = 0, rec100 = 0, differ = 0
+  const inProcessIds: string[] = []
   for (let q = 0; q < n; q++) {
-    // with a pool, every other query goes through the pool first: neither side always runs on a warmer cache
-    const pooled = pool !== undefined && q % 2 === 1 ? await viaPool(q) : undefined
     const t0 = performance.now()
     const { hits } = index.search(query(q), p)
     lat.push(performance.now() - t0)
-    if (pool !== undefined) {
-      const r = pooled ?? await viaPool(q)
-      poolLat.push(r.ms)
-      if (r.ids !== hits.map((h) => h.id).join(',')) differ++
-    }
+    if (pool !== undefined) inProcessIds.push(hits.map((h) => h.id).join(','))
     const got = hits.map((h) => Number(h.id.slice(1)))
     const target = set.qrels![q]
     const top10 = got.slice(0, 10)
@@ -269,6 +261,16 @@ async function runCell(
       if (got.slice(0, 100).includes(target)) s100++
       const ex100 = new Set(exactTop[q].slice(0, 100))
       rec100 += got.slice(0, 100).filter((d) => ex100.has(d)).length / Math.max(1, ex100.size)
+    }
+  }
+  if (pool !== undefined) {
+    // a pass of its own: back to back, as the service's pool runs them (a search in this thread between two pooled
+    // ones left the workers' next search 1.15x slower: zipf-quarter 8.1 ms against 7.0)
+    for (let i = 0; i < Math.min(warmup, n); i++) await viaPool(i)
+    for (let q = 0; q < n; q++) {
+      const r = await viaPool(q)
+      poolLat.push(r.ms)
+      if (r.ids !== inProcessIds[q]) differ++
     }
   }
   lat.sort((a, b) => a - b)
@@ -454,7 +456,7 @@ async function runMatrix(
   }
 
   const header = `Index quality matrix — ${started.toISOString()}; nbits ${nbits}; ${infos.map((i) => `${i.preset} ${i.queries}`).join(', ')} queries ` +
-    `(one at a time, warm-up ${warmup}${pool !== undefined ? `; pool: ${poolWorkers} search workers with sharing, alternating with the in-process search` : ''}); ` +
+    `(one at a time, warm-up ${warmup}${pool !== undefined ? `; pool: ${poolWorkers} search workers with sharing, a pass after the in-process one` : ''}); ` +
     'exact = brute-force MaxSim over all vectors on the same queries'
   const md = markdown(infos, cells, header)
   log('\n' + md)
