@@ -100,6 +100,8 @@ interface StageTrace { candidates?: string[]; pruned?: string[]; unpruned?: stri
 interface Cell {
   preset: string; mode: string; k: number; params: Record<string, unknown>; queries: number
   p50_ms: number; p95_ms: number
+  /** per query, 1 when the target is in the top 10 (as a string of 0/1, for the per-query comparison) */
+  found_at_10: string
   /** with --pool: the round trip through the worker pool with sharing, and the queries whose top k differed */
   pool_p50_ms?: number; pool_p95_ms?: number; pool_differ?: number
   success_at_10: number; overlap_at_10: number
@@ -124,6 +126,8 @@ interface StageReport {
 interface PresetInfo {
   preset: string; seed: number; key: string; docs: number; vectors: number; queries: number
   exact_success_at_10: number; exact_success_at_100: number; exact_seconds: number; exact_cached: boolean
+  /** per query, 1 when exact MaxSim's top 10 holds the target */
+  exact_found_at_10: string
   build_s: number; build_cached: boolean; bytes_per_vector: number; centroids: number; generate_s?: number
 }
 
@@ -246,6 +250,7 @@ async function runCell(
   const lat: number[] = [], poolLat: number[] = []
   let s10 = 0, s100 = 0, ov10 = 0, rec100 = 0, differ = 0
   const inProcessIds: string[] = []
+  const found: number[] = []
   for (let q = 0; q < n; q++) {
     const t0 = performance.now()
     const { hits } = index.search(query(q), p)
@@ -254,6 +259,7 @@ async function runCell(
     const got = hits.map((h) => Number(h.id.slice(1)))
     const target = set.qrels![q]
     const top10 = got.slice(0, 10)
+    found.push(top10.includes(target) ? 1 : 0)
     if (top10.includes(target)) s10++
     const ex10 = exactTop[q].slice(0, 10)
     ov10 += top10.filter((d) => ex10.includes(d)).length / Math.max(1, ex10.length)
@@ -278,7 +284,7 @@ async function runCell(
   return {
     k, queries: n, p50_ms: percentile(lat, 0.5), p95_ms: percentile(lat, 0.95),
     ...(pool !== undefined ? { pool_p50_ms: percentile(poolLat, 0.5), pool_p95_ms: percentile(poolLat, 0.95), pool_differ: differ } : {}),
-    success_at_10: s10 / n, overlap_at_10: ov10 / n,
+    success_at_10: s10 / n, overlap_at_10: ov10 / n, found_at_10: found.join(''),
     ...(k >= 100 ? { success_at_100: s100 / n, recall_at_100: rec100 / n } : {}),
   }
 }
@@ -322,6 +328,19 @@ function stageReport(
   return r
 }
 
+/** Two-sided exact sign test: the probability of a split at least this uneven of a + b discordant pairs under p = ½. */
+export function signTestP(a: number, b: number): number {
+  const m = a + b
+  if (m === 0) return 1
+  // Σ_{i ≤ min(a, b)} C(m, i) / 2^m, the terms in logarithms (2^-m underflows past m ≈ 1074)
+  let tail = 0, logTerm = -m * Math.LN2
+  for (let i = 0; i <= Math.min(a, b); i++) {
+    tail += Math.exp(logTerm)
+    logTerm += Math.log((m - i) / (i + 1))
+  }
+  return Math.min(1, 2 * tail)
+}
+
 const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3)
 const f1 = (x: number): string => x.toFixed(1)
 
@@ -345,6 +364,20 @@ function markdown(infos: PresetInfo[], cells: Cell[], header: string): string {
         `| ${f3(b?.success_at_10)} | ${f3(b?.overlap_at_10)} | ${f3(b?.success_at_100)} (${f3(info.exact_success_at_100)}) | ${f3(b?.recall_at_100)} | ` +
         `${latency(b)} |`)
     })
+  }
+  lines.push('', 'Per query at k=10: the targets each mode finds in its top 10 that exact MaxSim\'s top 10 misses / that only exact ' +
+    'MaxSim finds, and a two-sided exact sign test on those discordant queries (p < 0.05: the difference is not chance):', '',
+    '| preset | mode | only the mode / only exact | p |', '|---|---|---|---|')
+  for (const info of infos) {
+    for (const c of cells.filter((x) => x.preset === info.preset && x.k === 10)) {
+      const exact = info.exact_found_at_10
+      let onlyMode = 0, onlyExact = 0
+      for (let q = 0; q < exact.length; q++) {
+        if (c.found_at_10[q] === '1' && exact[q] === '0') onlyMode++
+        if (c.found_at_10[q] === '0' && exact[q] === '1') onlyExact++
+      }
+      lines.push(`| ${info.preset} | ${c.mode} | ${onlyMode} / ${onlyExact} | ${signTestP(onlyMode, onlyExact).toFixed(3)} |`)
+    }
   }
   const staged = cells.filter((c) => c.stages !== undefined)
   if (staged.length > 0) {
@@ -431,6 +464,7 @@ async function runMatrix(
     const info: PresetInfo = {
       preset: preset.name, seed: preset.seed, key, docs: set.nDocs, vectors: set.nTokens, queries: n,
       exact_success_at_10: exact10, exact_success_at_100: exact100, exact_seconds: exact.seconds, exact_cached: exact.cached,
+      exact_found_at_10: exactTop.map((t, q) => (t.slice(0, 10).includes(set.qrels![q]) ? '1' : '0')).join(''),
       build_s: built.buildS, build_cached: built.cached, bytes_per_vector: stats.bytes / stats.vectors, centroids: stats.centroids,
       ...(data.seconds !== undefined ? { generate_s: data.seconds } : {}),
     }
