@@ -11,14 +11,15 @@
  *
  * Score of vector v in cell c for token j, in the units of an undecompressed (not re-normalised) vector
  * C·centroidWeight + residual: centroidWeight·S[c, j] + Σ_b lut_j[b][byte_b(v)]. Per document and token the best
- * such score is kept (a sparse touched-list per token, then one row of qlen floats per touched document).
+ * such score is kept (a sparse touched-list per token; per document, the entries that beat the floor and its sum).
  *
  * Cost per query: the tables, qlen · bytesPerVector · (32 · vpb/2 multiply-adds + 256 additions) (≈ 330 k at dim 128,
  * nbits 2); then Σ_j Σ_{c probed by j} |cell c| vector-token pairs at bytesPerVector lookups each (≈ 80 k pairs · 32
  * on the bench's skewed 10k sets), plus a block-table lookup per vector for its document. The pairs dominate. The
  * residuals are stored in the IVF's base order (residual-rows.ts), so a cell's are one contiguous run: read in vector
  * order they were a cache and TLB miss each, ~5.5 ms of zipf-quarter's ~10 ms probe (BENCHMARKS.md § Residuals in
- * cell order).
+ * cell order). With a kernel arena the tables are built and the base lists scanned in WebAssembly (probe-arena.ts),
+ * the same values at ~15 ns a pair instead of ~34 (BENCHMARKS.md § Probe in WebAssembly).
  */
 import { endianness } from 'node:os'
 import { AppError } from '../errors.js'
