@@ -19,7 +19,7 @@
  * residuals are stored in the IVF's base order (residual-rows.ts), so a cell's are one contiguous run: read in vector
  * order they were a cache and TLB miss each, ~5.5 ms of zipf-quarter's ~10 ms probe (BENCHMARKS.md § Residuals in
  * cell order). With a kernel arena the tables are built and the base lists scanned in WebAssembly (probe-arena.ts),
- * the same values at ~15 ns a pair instead of ~34 (BENCHMARKS.md § Probe in WebAssembly).
+ * the same values at ~18 ns a pair instead of ~34 (BENCHMARKS.md § Probe in WebAssembly).
  */
 import { endianness } from 'node:os'
 import { AppError } from '../errors.js'
