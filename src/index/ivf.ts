@@ -36,6 +36,12 @@ export interface Ivf {
    */
   baseRowStart: Uint32Array
   tailFrom: number
+  /**
+   * The row of each vector below tailFrom (residual-rows.ts searchRowsOf), made on the first need of an index whose
+   * exact stage reads residuals by vector (no original vectors) and kept with the base it maps: 4 bytes per vector, on
+   * shared memory, so that search workers get it with each version instead of rebuilding it.
+   */
+  baseRows?: Uint32Array
 }
 
 /** Positions per block of Ivf.blockSlot: 64, so a lookup walks at most 64 / (shortest document) slots. */
@@ -163,7 +169,7 @@ export function liveVectorsInCell(ivf: Ivf, c: number): number {
 
 export function ivfBytes(ivf: Ivf): number {
   return ivf.baseOffsets.byteLength + ivf.baseGaps.byteLength + ivf.deltaOffsets.byteLength + ivf.deltaGaps.byteLength + ivf.blockSlot.byteLength +
-    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength + ivf.baseRowStart.byteLength
+    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength + ivf.baseRowStart.byteLength + (ivf.baseRows?.byteLength ?? 0)
 }
 
 /**

@@ -8,7 +8,7 @@
  *
  * Readers by vector (a compaction, an export, a re-training without originals) go through rowsOf: the base lists
  * walked once into a 4-byte-per-vector map, dropped after use. The exact stage without original vectors, which reads
- * by vector on every search, keeps its map per base (searchRowsOf).
+ * by vector on every search, keeps its map in the base (searchRowsOf, Ivf.baseRows).
  * Residuals and results are the same bytes and scores as in vector order; only their addresses move.
  */
 import { forEachPosition, type Ivf } from './ivf.js'
@@ -32,8 +32,9 @@ export function tailRow(ivf: Ivf | null, v: number): number {
 }
 
 /** Row of every vector below ivf.tailFrom (NO_ROW for those not in the base lists), from one walk of the base lists. */
-function baseRows(ivf: Ivf): Uint32Array {
-  const out = new Uint32Array(ivf.tailFrom).fill(NO_ROW)
+function baseRows(ivf: Ivf, shared = false): Uint32Array {
+  const out = shared ? new Uint32Array(new SharedArrayBuffer(Math.max(4, ivf.tailFrom * 4)), 0, ivf.tailFrom) : new Uint32Array(ivf.tailFrom)
+  out.fill(NO_ROW)
   let row = 0
   for (let c = 0; c < ivf.k; c++) forEachPosition(ivf.baseOffsets, ivf.baseGaps, c, (v) => { out[v] = row++ })
   return out
@@ -49,21 +50,20 @@ export function rowsOf(ivf: Ivf | null): (v: number) => number {
   return rowFunction(baseRows(ivf), tailShift(ivf))
 }
 
-const searchRows = new WeakMap<Uint32Array, Uint32Array>()
-
 /**
- * rowsOf for the search's exact stage without original vectors, which reads by vector on every search: the map is
- * kept per base (its baseRowStart array is fixed at the build; delta updates leave it alone). Only such indexes build
- * it, so the others never hold its 4 bytes per vector.
+ * rowsOf for the search's exact stage without original vectors, which reads by vector on every search: the map is made
+ * once per base and kept in it (Ivf.baseRows, counted in the index's IVF bytes; delta updates leave the base alone).
+ * Only such indexes build it, so the others never hold its 4 bytes per vector.
  */
 export function searchRowsOf(ivf: Ivf | null): (v: number) => number {
   if (ivf === null) return (v) => v
-  let base = searchRows.get(ivf.baseRowStart)
-  if (base === undefined) {
-    base = baseRows(ivf)
-    searchRows.set(ivf.baseRowStart, base)
-  }
-  return rowFunction(base, tailShift(ivf))
+  return rowFunction(searchRowMap(ivf), tailShift(ivf))
+}
+
+/** The base's row map of searchRowsOf, made on first use (search workers receive it with the version they search). */
+export function searchRowMap(ivf: Ivf): Uint32Array {
+  ivf.baseRows ??= baseRows(ivf, true)
+  return ivf.baseRows
 }
 
 /**

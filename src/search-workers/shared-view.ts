@@ -18,6 +18,7 @@ import type { CentroidSet } from '../index/kmeans.js'
 import type { SearchView } from '../index/plaid-search.js'
 import type { OriginalRowsSource } from '../index/original-rows.js'
 import type { ResidualCodec } from '../index/residual-codec.js'
+import { searchRowMap } from '../index/residual-rows.js'
 
 type Shareable = Float32Array | Uint8Array | Uint16Array | Uint32Array | Int16Array
 
@@ -122,6 +123,7 @@ export function createViewPublisher(): ViewPublisher {
       const live = new Uint8Array(new SharedArrayBuffer(Math.max(1, n)))
       live.set(view.live.subarray(0, n))
       const ivf = view.ivf
+      const originals = originalsOf(view)
       return {
         type: 'view', key, dim: view.dim, nSlots: n, trained: view.trained,
         docStart: share(view.docStart, n),
@@ -147,9 +149,12 @@ export function createViewPublisher(): ViewPublisher {
               baseSlots: ivf.baseSlots, countedSlots: ivf.countedSlots,
               // fixed at the rebuild, like the base lists
               baseRowStart: share(ivf.baseRowStart, ivf.baseRowStart.length), tailFrom: ivf.tailFrom,
+              // an exact stage that reads residuals by vector (no originals) maps them through the base's row map:
+              // made once per base here, already on shared memory, so no worker rebuilds it for each version
+              ...(view.trained && originals === null ? { baseRows: searchRowMap(ivf) } : {}),
             }
           : null,
-        originals: originalsOf(view),
+        originals,
       }
     },
   }

@@ -5,6 +5,7 @@ import { createPlaidIndex, type PlaidIndex, restorePlaidIndex } from '../../src/
 import { createPrng } from '../../src/index/prng.js'
 import { decodeVector } from '../../src/index/residual-codec.js'
 import { NO_ROW, rowsOf, storedRows } from '../../src/index/residual-rows.js'
+import { createViewPublisher } from '../../src/search-workers/shared-view.js'
 import { liveDecoded, makeDocs, queryFor } from './synthetic-vectors.js'
 
 // Residuals live in the IVF's base order (src/index/residual-rows.ts). Whatever the order, each live vector's row must
@@ -151,4 +152,34 @@ t.test('an index without original vectors re-trains and ranks from its rows', as
   for (const d of liveDecoded(index.exportState())) upserted.set(d.id, d.vectors)
   index.retrain()
   checkRows(t, index, 'after re-training from decoded rows')
+})
+
+t.test('without original vectors the exact stage\'s row map is made once per base, counted, and published as it is', async (t) => {
+  upserted.clear()
+  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed: 4, keepOriginals: false })
+  upsert(index, first)
+  const rng = createPrng(9)
+  const query = (): Float32Array => queryFor(set.docs[rng.int(150)].vectors, dim, 8, 0.5, rng)
+  const ivfBytes = (): number => index.stats().memory!.ivf
+  const before = ivfBytes()
+  t.equal(index.searchState().view.ivf!.baseRows, undefined, 'no map before the exact stage needs one')
+  index.search(query(), { k: 10 })
+  const ivf = index.searchState().view.ivf!
+  const map = ivf.baseRows!
+  t.ok(map instanceof Uint32Array && map.buffer instanceof SharedArrayBuffer, 'the map is on shared memory')
+  t.equal(ivfBytes() - before, ivf.tailFrom * 4, `counted in the IVF's bytes: 4 per base vector (${ivf.tailFrom})`)
+  index.search(query(), { k: 10 })
+  t.equal(index.searchState().view.ivf!.baseRows, map, 'the next search reuses it')
+  const msg = createViewPublisher().publish(index.searchState().view, 1)
+  t.equal(msg.ivf!.baseRows, map, 'a published version carries it (workers read it in place, no rebuild per version)')
+  upsert(index, later) // a delta: the base, and so its map, stay
+  index.search(query(), { k: 10 })
+  t.equal(index.searchState().view.ivf, ivf, 'the appended documents went to the delta lists')
+  t.equal(index.searchState().view.ivf!.baseRows, map, 'the base keeps its map')
+
+  const kept = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed: 4 })
+  upsert(kept, first)
+  kept.search(query(), { k: 10 })
+  t.equal(kept.searchState().view.ivf!.baseRows, undefined, 'with original vectors the exact stage reads them: no map')
+  t.equal(createViewPublisher().publish(kept.searchState().view, 1).ivf!.baseRows, undefined, 'and none is published')
 })
