@@ -17,6 +17,9 @@ const set = makeDocs({ seed: 41, dim, nDocs: 240, nTopics: 30, minLen: 6, maxLen
 const first = set.docs.slice(0, 150), later = set.docs.slice(150, 160), more = set.docs.slice(160)
 
 /** id → vectors as last upserted */
+/** The file's index: 24 centroids over `set`'s vectors, trained at 1,000 (seed 3 for the first test, 4 for the others). */
+const smallIndex = (seed: number, keepOriginals = true): PlaidIndex =>
+  createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed, keepOriginals })
 const upserted = new Map<string, Float32Array>()
 const upsert = (index: PlaidIndex, docs: typeof set.docs): void => {
   index.upsert(docs)
@@ -80,7 +83,7 @@ function checkRows(t: Test, index: PlaidIndex, label: string): void {
 
 t.test('residual rows follow every operation that moves them', async (t) => {
   upserted.clear()
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed: 3 })
+  const index = smallIndex(3)
   upsert(index, first)
   t.ok(index.stats().trained, 'trained by the first batch')
   const ivf0 = index.searchState().view.ivf!
@@ -135,7 +138,7 @@ t.test('residual rows follow every operation that moves them', async (t) => {
 
 t.test('an index without original vectors re-trains and ranks from its rows', async (t) => {
   upserted.clear()
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed: 4, keepOriginals: false })
+  const index = smallIndex(4, false)
   upsert(index, first)
   upsert(index, later)
   index.delete([first[0].id])
@@ -156,7 +159,7 @@ t.test('an index without original vectors re-trains and ranks from its rows', as
 
 t.test('without original vectors the exact stage\'s row map is made once per base, counted, and published as it is', async (t) => {
   upserted.clear()
-  const index = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed: 4, keepOriginals: false })
+  const index = smallIndex(4, false)
   upsert(index, first)
   const rng = createPrng(9)
   const query = (): Float32Array => queryFor(set.docs[rng.int(150)].vectors, dim, 8, 0.5, rng)
@@ -177,7 +180,7 @@ t.test('without original vectors the exact stage\'s row map is made once per bas
   t.equal(index.searchState().view.ivf, ivf, 'the appended documents went to the delta lists')
   t.equal(index.searchState().view.ivf!.baseRows, map, 'the base keeps its map')
 
-  const kept = createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed: 4 })
+  const kept = smallIndex(4)
   upsert(kept, first)
   kept.search(query(), { k: 10 })
   t.equal(kept.searchState().view.ivf!.baseRows, undefined, 'with original vectors the exact stage reads them: no map')
