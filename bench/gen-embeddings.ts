@@ -16,6 +16,8 @@
  *   many-topics   Zipf 0.5, 6–10 topics (Dirichlet 1), lengths 120–300, 40–60 % copied              exact 0.840
  *   single-topic  Zipf 0.3, one topic per document, lengths 30–300, 50–75 % copied                  exact 0.860
  *   uneven-tail   Zipf 0.9, 2–5 topics (Dirichlet 0.3), log-normal lengths, 25–50 % copied          exact 0.800
+ * drawn-<seed> (any integer seed): a model whose parameters are drawn from the seed over the issue's ranges, for
+ * held-out checks (bench/data-models.ts `drawnPreset`); `--list --drawn 1,2` prints drawn models too.
  * A preset's data are fixed by its seed; overriding --docs/--queries/--seed/--*-noise gives another set (the exact
  * figure no longer applies).
  */
@@ -26,7 +28,7 @@ const HELP = `usage: npm run bench:gen -- --preset NAME --out DIR [--docs N] [--
        npm run bench:gen -- --list
        npm run bench:gen -- --docs N --out DIR [--seed 1] [--dim 128] [--queries 500] [--query-len 32]
          [--topic-noise 0.2] [--token-noise 0.7] [--query-noise 1.6] [--min-len 60] [--max-len 300]   (original uniform model)
-presets: ${PRESETS.map((p) => p.name).join(', ')}`
+presets: ${PRESETS.map((p) => p.name).join(', ')}, drawn-<seed> (parameters drawn from the seed: held-out data)`
 
 function describe(model: DataModel): string {
   const spread = model.dimensionSpread === undefined || model.dimensionSpread === 1 ? '' : `, dimension spread ${model.dimensionSpread}`
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       queries: { type: 'string' }, 'query-len': { type: 'string' },
       'topic-noise': { type: 'string' }, 'token-noise': { type: 'string' },
       'query-noise': { type: 'string' }, 'min-len': { type: 'string' }, 'max-len': { type: 'string' },
+      drawn: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -63,7 +66,8 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (values.list) {
-    for (const p of PRESETS) {
+    const drawn = (values.drawn ?? '').split(',').filter((x) => x.trim() !== '').map((x) => findPreset(`drawn-${x.trim()}`))
+    for (const p of [...PRESETS, ...drawn]) {
       const exact = p.exactSuccessAt10 === undefined ? 'not measured' : `${p.exactSuccessAt10.value.toFixed(3)} (${p.exactSuccessAt10.queries} queries)`
       console.log(`${p.name.padEnd(13)} seed ${p.seed}, ${p.model.docs} docs, ${p.model.queries} queries; exact MaxSim success@10 ${exact}\n  ${p.about}\n  ${describe(p.model)}`)
     }
