@@ -259,8 +259,9 @@ async function runCell(
     const got = hits.map((h) => Number(h.id.slice(1)))
     const target = set.qrels![q]
     const top10 = got.slice(0, 10)
-    found.push(top10.includes(target) ? 1 : 0)
-    if (top10.includes(target)) s10++
+    const hit = top10.includes(target)
+    found.push(hit ? 1 : 0)
+    if (hit) s10++
     const ex10 = exactTop[q].slice(0, 10)
     ov10 += top10.filter((d) => ex10.includes(d)).length / Math.max(1, ex10.length)
     if (k >= 100) {

@@ -16,10 +16,10 @@ const dim = 32
 const set = makeDocs({ seed: 41, dim, nDocs: 240, nTopics: 30, minLen: 6, maxLen: 20, noise: 0.6 })
 const first = set.docs.slice(0, 150), later = set.docs.slice(150, 160), more = set.docs.slice(160)
 
-/** id → vectors as last upserted */
 /** The file's index: 24 centroids over `set`'s vectors, trained at 1,000 (seed 3 for the first test, 4 for the others). */
 const smallIndex = (seed: number, keepOriginals = true): PlaidIndex =>
   createPlaidIndex({ dim, nbits: 2, minTrainVectors: 1000, numCentroids: 24, seed, keepOriginals })
+/** id → vectors as last upserted */
 const upserted = new Map<string, Float32Array>()
 const upsert = (index: PlaidIndex, docs: typeof set.docs): void => {
   index.upsert(docs)
