@@ -42,7 +42,17 @@ export interface Ivf {
    * shared memory, so that search workers get it with each version instead of rebuilding it.
    */
   baseRows?: Uint32Array
+  /**
+   * Entry points into the base lists every 2^ROW_SKIP_SHIFT rows (the rows of all cells in cell order): for skip point
+   * s (row s·64), its entry's offset in baseGaps and its position, interleaved. baseRowOf finds a vector's row from the
+   * nearest point in its cell in at most 64 gap steps, at 0.125 B/vector instead of a 4 B/vector map (the approximate
+   * stage's refinement reads a few thousand rows per search, unprobed-refine.ts). Fixed at the rebuild, on shared memory.
+   */
+  baseSkips: Uint32Array
 }
+
+/** Rows per entry point of Ivf.baseSkips. */
+export const ROW_SKIP_SHIFT = 6
 
 /** Positions per block of Ivf.blockSlot: 64, so a lookup walks at most 64 / (shortest document) slots. */
 export const BLOCK_SHIFT = 6
@@ -138,11 +148,69 @@ export function buildIvf(k: number, codes: ArrayLike<number>, docStart: Uint32Ar
   const { offsets, gaps, counts } = buildCsr(k, codes, docStart, docLen, liveSlots, liveSlots.length)
   const baseRowStart = shared32(k + 1)
   for (let c = 0; c < k; c++) baseRowStart[c + 1] = baseRowStart[c] + counts[c]
+  const baseSkips = rowSkips(k, offsets, gaps, baseRowStart[k])
   return {
     k, baseOffsets: offsets, baseGaps: gaps, deltaOffsets: new Uint32Array(k + 1), deltaGaps: new Uint16Array(0),
     blockSlot: blockSlots(docStart, docLen, nSlots), baseCounts: counts, deltaCounts: new Uint32Array(0),
-    baseSlots: nSlots, countedSlots: nSlots, baseRowStart, tailFrom: nSlots === 0 ? 0 : docStart[nSlots - 1] + docLen[nSlots - 1],
+    baseSlots: nSlots, countedSlots: nSlots, baseRowStart, baseSkips, tailFrom: nSlots === 0 ? 0 : docStart[nSlots - 1] + docLen[nSlots - 1],
   }
+}
+
+/** Ivf.baseSkips of base lists holding `rows` entries in all: one walk of the gaps. */
+function rowSkips(k: number, offsets: Uint32Array, gaps: Uint16Array, rows: number): Uint32Array {
+  const n = (rows + (1 << ROW_SKIP_SHIFT) - 1) >>> ROW_SKIP_SHIFT
+  const out = shared32(2 * n)
+  const mask = (1 << ROW_SKIP_SHIFT) - 1
+  let row = 0
+  for (let c = 0; c < k; c++) {
+    let v = -1
+    for (let e = offsets[c], end = offsets[c + 1]; e < end; row++) {
+      const at = e
+      const g = gaps[e++]
+      if (g !== 0) v += g
+      else { v = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
+      if ((row & mask) === 0) {
+        out[2 * (row >>> ROW_SKIP_SHIFT)] = at
+        out[2 * (row >>> ROW_SKIP_SHIFT) + 1] = v
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * The residual row of base vector v, whose code is c (residual-rows.ts: cell c's base entries are rows
+ * [baseRowStart[c], baseRowStart[c + 1]) in position order), or −1 when v is not in that list. From the last entry
+ * point of Ivf.baseSkips in the cell at or before v (binary search), then at most 63 gap steps.
+ */
+export function baseRowOf(ivf: Ivf, c: number, v: number): number {
+  const r0 = ivf.baseRowStart[c], r1 = ivf.baseRowStart[c + 1]
+  if (r1 === r0) return -1
+  const skips = ivf.baseSkips, gaps = ivf.baseGaps
+  // skip points inside the cell: s in [lo, hi]
+  let lo = (r0 + (1 << ROW_SKIP_SHIFT) - 1) >>> ROW_SKIP_SHIFT
+  let hi = (r1 - 1) >>> ROW_SKIP_SHIFT
+  let row = r0, e = ivf.baseOffsets[c], pos = -1
+  if (lo <= hi && skips[2 * lo + 1] <= v) {
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (skips[2 * mid + 1] <= v) lo = mid
+      else hi = mid - 1
+    }
+    row = lo << ROW_SKIP_SHIFT
+    e = skips[2 * lo]
+    pos = skips[2 * lo + 1]
+    if (pos === v) return row
+    e += gaps[e] === 0 ? 3 : 1
+    row++
+  }
+  for (const end = ivf.baseOffsets[c + 1]; e < end; row++) {
+    const g = gaps[e++]
+    if (g !== 0) pos += g
+    else { pos = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
+    if (pos >= v) return pos === v ? row : -1
+  }
+  return -1
 }
 
 /** Rebuilds the delta lists for the slots added since the base was built (ascending); nSlots: all slots now. */
@@ -169,7 +237,7 @@ export function liveVectorsInCell(ivf: Ivf, c: number): number {
 
 export function ivfBytes(ivf: Ivf): number {
   return ivf.baseOffsets.byteLength + ivf.baseGaps.byteLength + ivf.deltaOffsets.byteLength + ivf.deltaGaps.byteLength + ivf.blockSlot.byteLength +
-    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength + ivf.baseRowStart.byteLength + (ivf.baseRows?.byteLength ?? 0)
+    ivf.baseCounts.byteLength + ivf.deltaCounts.byteLength + ivf.baseRowStart.byteLength + ivf.baseSkips.byteLength + (ivf.baseRows?.byteLength ?? 0)
 }
 
 /**

@@ -58,7 +58,7 @@ const op = {
   i16x8extendLowS: [0xfd, ...uleb(135)], i16x8extendHighS: [0xfd, ...uleb(136)],
   fx4abs: [0xfd, ...uleb(224)], fx4nearest: [0xfd, ...uleb(106)], ix4truncSatF32S: [0xfd, ...uleb(248)],
   i16x8narrowI32S: [0xfd, ...uleb(133)], i8x16narrowI16S: [0xfd, ...uleb(101)], f32gt: [0x5e],
-  fx4add: [0xfd, ...uleb(228)], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
+  fx4add: [0xfd, ...uleb(228)], ix4splat: [0xfd, 0x11], bitselect: [0xfd, 0x52], fx4mul: [0xfd, ...uleb(230)], lane: (l: number) => [0xfd, 0x1f, l],
 }
 
 /**
@@ -284,6 +284,57 @@ function approxBody(): number[] {
 }
 
 /**
+ * best_codes(codes, ends, nDocs, S, qlen, best, pos): per document d (codes[ends[d-1] .. ends[d]), uint16; ends int32,
+ * cumulative) and token j, the best centroid score over its codes, best[d·qlen + j] = max_c S[c·qlen + j], and the
+ * index (into codes) of the first code reaching it, pos[d·qlen + j] (−1 when every score is −∞). qlen % 4 == 0. Per 4
+ * tokens per code: one f32x4.gt, one pmax, one bitselect of the code's index (unprobed-refine.ts picks each
+ * (document, token)'s vector to score from its residual by these).
+ */
+function bestCodesBody(): number[] {
+  const [CODES, ENDS, ND, S, QLEN, BEST, POS] = [0, 1, 2, 3, 4, 5, 6]
+  const [D, V, END, C, M, ROW, QB, OB] = [7, 8, 9, 10, 11, 12, 13, 14]
+  const [VIDX, A, X] = [15, 16, 17] // v128
+  return [
+    ...vec([[8, I32], [3, V128]]),
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
+    ...op.block, ...op.loop,
+    ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
+    ...op.get(D), ...op.get(QB), ...op.mul, ...op.set(OB),
+    // the document's rows start at −∞ and −1
+    ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.f32const(-Infinity), ...op.splat, ...op.vstore,
+    ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.i32(-1), ...op.ix4splat, ...op.vstore,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
+    ...op.block, ...op.loop,
+    ...op.get(V), ...op.get(END), ...op.geS, ...op.brIf(1),
+    ...op.get(CODES), ...op.get(V), ...op.i32(1), ...op.shl, ...op.add, ...op.load16u, ...op.set(C),
+    ...op.get(S), ...op.get(C), ...op.get(QB), ...op.mul, ...op.add, ...op.set(ROW),
+    ...op.get(V), ...op.ix4splat, ...op.set(VIDX),
+    ...op.i32(0), ...op.set(M),
+    ...op.loop,
+    ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.set(X),
+    ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.vload, ...op.set(A),
+    // pos = x > a ? v : pos
+    ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(M), ...op.add,
+    ...op.get(VIDX), ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.vload, ...op.get(X), ...op.get(A), ...op.fx4gt, ...op.bitselect,
+    ...op.vstore,
+    ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.get(A), ...op.get(X), ...op.fx4pmax, ...op.vstore,
+    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+    ...op.end,
+    ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V),
+    ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(D), ...op.i32(1), ...op.add, ...op.set(D), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.end,
+  ]
+}
+
+/**
  * rows_above_mask(S, rows, qlen, thr, out, words) → n: the rows r (ascending) with S[r·qlen + j] > thr[j] for some j
  * (qlen % 4 == 0), each written to out as `1 + words` int32: the row, then which tokens beat their threshold (bit
  * j % 32 of word j / 32; words = ceil(qlen / 32)), so the caller visits only those (row, token) pairs. One f32x4.gt
@@ -478,14 +529,14 @@ function buildDotTileModule(): Uint8Array {
     // 7: probe_scan (5 i32, f64, 11 i32) → i32
     [0x60, ...vec([...new Array(5).fill([I32]), [0x7c], ...new Array(11).fill([I32])]), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1], [1]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a],
-      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e]])),
+      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e], [...name('best_codes'), 0x00, 0x0f]])),
     ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody()]
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody(), bestCodesBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -695,6 +746,8 @@ export interface SimdArena {
   f64(byteOffset: number, length: number): Float64Array
   /** a token's probe table (see lutBuildBody; scratchPtr: 128 bytes, 16-aligned) */
   lutBuild(qPtr: number, tabPtr: number, bpv: number, half: number, rest: number, outPtr: number, scratchPtr: number): void
+  /** per document and token the best centroid score over its codes and the first code reaching it (see bestCodesBody) */
+  bestCodes(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, bestPtr: number, posPtr: number): void
   /** one IVF base list scanned for one token (see probeScanBody); returns the new count of touched slots */
   probeScan(
     gapsPtr: number, nEntries: number, resPtr: number, words: number, lutPtr: number, base: number, blockSlotPtr: number, blockShift: number,
@@ -756,6 +809,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fnWiden = inst.exports.widen_rows as (s: number, n: number, dim: number, bpr: number, o: number, sc: number) => void
   const fnIdxI16 = inst.exports.dot_tile_idx_i16 as (i: number, na: number, b: number, nb: number, dim: number, out: number, a: number, scale: number) => void
   const fnProbeScan = inst.exports.probe_scan as (...args: number[]) => number
+  const fnBestCodes = inst.exports.best_codes as (c: number, e: number, n: number, s: number, q: number, b: number, p: number) => void
   const fnLutBuild = inst.exports.lut_build as (q: number, tab: number, bpv: number, half: number, rest: number, out: number, scr: number) => void
   return {
     reserve(b: number) {
@@ -772,6 +826,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
     f64: (off, len) => new Float64Array(memory.buffer, off, len),
     lutBuild: (q, tab, bpv, half, rest, out, scr) => { if (bpv > 0) fnLutBuild(q, tab, bpv, half, rest, out, scr) },
     probeScan: (g, ne, r, w, l, base, bs, sh, ds, ns, al, mk, be, to, nt, ep, tp) => ne > 0 ? fnProbeScan(g, ne, r, w, l, base, bs, sh, ds, ns, al, mk, be, to, nt, ep, tp) : nt,
+    bestCodes: (c, e, n, sp, q, b, p) => { if (n > 0) fnBestCodes(c, e, n, sp, q, b, p) },
     approx: (c, e, n, sp, q, k, a, o, init = 0) => { if (n > 0) fnApprox(c, e, n, sp, q, k, a, o, init) },
     decodeRows: (nbits, c, r, n, cents, table, dim, out, bpv, stride, cw, inv) => { if (n > 0) decodeRows[nbits](c, r, n, cents, table, dim, out, bpv, stride, cw, inv) },
     maxSimReduce: (sp, e, n, q, a, o, rs) => {

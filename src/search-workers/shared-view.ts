@@ -149,6 +149,7 @@ export function createViewPublisher(): ViewPublisher {
               baseSlots: ivf.baseSlots, countedSlots: ivf.countedSlots,
               // fixed at the rebuild, like the base lists
               baseRowStart: share(ivf.baseRowStart, ivf.baseRowStart.length), tailFrom: ivf.tailFrom,
+              baseSkips: share(ivf.baseSkips, ivf.baseSkips.length),
               // an exact stage that reads residuals by vector (no originals) maps them through the base's row map:
               // made once per base here, already on shared memory, so no worker rebuilds it for each version
               ...(view.trained && originals === null ? { baseRows: searchRowMap(ivf) } : {}),

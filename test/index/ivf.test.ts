@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildIvf, forEachPosition, forgetSlotInIvf, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
+import { baseRowOf, buildIvf, forEachPosition, forgetSlotInIvf, ivfBytes, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
 import { createPrng } from '../../src/index/prng.js'
 
 /** Documents of random lengths with random codes; some slots dead. Brute force: for each code, the live positions. */
@@ -48,6 +48,31 @@ t.test('gap-coded lists hold exactly the live slots\' positions per code, ascend
     const listed = want.reduce((a, l) => a + l.length, 0)
     t.ok(ivf.baseGaps.byteLength < 2.2 * listed, `${ivf.baseGaps.byteLength} bytes for ${listed} vectors`)
   }
+})
+
+t.test('a base vector\'s row (entry points every 64 rows, then gap steps) is its rank in its cell\'s list after the earlier cells, across escapes; unlisted vectors have none', async (t) => {
+  const k = 64
+  const f = fixture(3, 300, k, 40)
+  const liveSlots = [...f.live.keys()].filter((s) => f.live[s] === 1)
+  const ivf = buildIvf(k, f.codes, f.docStart, f.docLen, Uint32Array.from(liveSlots), f.docStart.length)
+  const want = expected(k, f.codes, f.docStart, f.docLen, liveSlots)
+  const rowOf = new Int32Array(f.n).fill(-1)
+  let row = 0
+  for (let c = 0; c < k; c++) for (const v of want[c]) rowOf[v] = row++
+  // every vector (dead slots' vectors are in no list), single lookups and one batch in shuffled order
+  const prng = createPrng(5)
+  const order = Uint32Array.from({ length: f.n }, (_, i) => i)
+  for (let i = f.n - 1; i > 0; i--) { const j = prng.int(i + 1); [order[i], order[j]] = [order[j], order[i]] }
+  let wrong = 0, unlisted = 0
+  for (let i = 0; i < f.n; i++) {
+    const v = order[i]
+    if (rowOf[v] < 0) unlisted++
+    if (baseRowOf(ivf, f.codes[v], v) !== rowOf[v]) wrong++
+  }
+  t.equal(wrong, 0, `${f.n} lookups equal the brute-force ranks`)
+  t.ok(unlisted > 0, `${unlisted} vectors of dead slots have no row`)
+  t.equal(ivf.baseSkips.length, 2 * Math.ceil(row / 64), 'one entry point (offset, position) per 64 rows')
+  t.ok(ivfBytes(ivf) >= ivf.baseSkips.byteLength + ivf.baseGaps.byteLength, 'the entry points are counted in the IVF bytes')
 })
 
 t.test('delta lists cover the slots appended after the base', async (t) => {

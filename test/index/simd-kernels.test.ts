@@ -96,6 +96,39 @@ t.test('approx kernel: centroid-interaction scores with and without pruning (and
   }
 })
 
+t.test('best_codes: per document and token the best centroid score over its codes and the first code reaching it (ties, −∞ rows, an empty document)', async (t) => {
+  const arena = createSimdArena(0)!
+  const K = 40, qlen = 12, nDocs = 25
+  // scores on a coarse grid, so that ties occur; a few rows −∞ (cells hidden from the search)
+  const S = Float32Array.from({ length: K * qlen }, () => Math.round(rng.next() * 6) / 6)
+  for (const c of [3, 17]) S.fill(-Infinity, c * qlen, (c + 1) * qlen)
+  const docs = Array.from({ length: nDocs }, (_, d) => d === 4 ? Uint16Array.of() : d === 7 ? Uint16Array.of(3, 17) : Uint16Array.from({ length: 1 + rng.int(15) }, () => rng.int(K)))
+  const total = docs.reduce((s, d) => s + d.length, 0)
+  const sPtr = 0, codesPtr = K * qlen * 4, endsPtr = codesPtr + Math.ceil((total * 2) / 16) * 16, bestPtr = endsPtr + nDocs * 4 + 16, posPtr = bestPtr + nDocs * qlen * 4
+  arena.reserve(posPtr + nDocs * qlen * 4)
+  arena.f32(sPtr, K * qlen).set(S)
+  const codes = arena.u16(codesPtr, Math.max(1, total)), ends = arena.i32(endsPtr, nDocs)
+  docs.reduce((at, d, i) => { codes.set(d, at); ends[i] = at + d.length; return at + d.length }, 0)
+  arena.bestCodes(codesPtr, endsPtr, nDocs, sPtr, qlen, bestPtr, posPtr)
+  const best = arena.f32(bestPtr, nDocs * qlen), pos = arena.i32(posPtr, nDocs * qlen)
+  let bad = 0, ties = 0
+  for (let d = 0, first = 0; d < nDocs; first += docs[d].length, d++) {
+    for (let j = 0; j < qlen; j++) {
+      let b = -Infinity, at = -1
+      docs[d].forEach((c, x) => {
+        const s = S[c * qlen + j]
+        if (s === b && at >= 0) ties++
+        if (s > b) { b = s; at = first + x }
+      })
+      if (best[d * qlen + j] !== b || pos[d * qlen + j] !== at) bad++
+    }
+  }
+  t.equal(bad, 0, 'every (document, token) as computed plainly')
+  t.ok(ties > 0, `ties occurred (${ties}) and went to the first code`)
+  t.same(Array.from(pos.subarray(4 * qlen, 5 * qlen)), new Array(qlen).fill(-1), 'an empty document has no code')
+  t.same(Array.from(pos.subarray(7 * qlen, 8 * qlen)), new Array(qlen).fill(-1), 'a document of hidden cells only has none either')
+})
+
 t.test('scanScores (row-max kernel + sampled thresholds + rows-above kernel, or gated scan) equals the plain per-token top-ncells and row maxima', async (t) => {
   // K below and above the sample the kernel path inserts one by one; ties in S (rounded values) test the strict order
   for (const [K, qlen, round] of [[700, 12, false], [6000, 16, false], [5000, 8, true], [3000, 40, false]] as const) {
