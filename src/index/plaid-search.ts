@@ -9,7 +9,9 @@
  *                 reach (cost: Σ probed cell sizes × bytes/vector lookups, plus qlen tables of bytes/vector × 256).
  *  3. approx:     the best 4·ndocs candidates by probe scores alone, then per token the best of the probe score and
  *                 the centroid scores of the document's other codes (those whose best S ≥ threshold), centroid scores
- *                 weighted as in decoding (SIMD kernel: one f32x4.max per 4 tokens per code).
+ *                 weighted as in decoding (SIMD kernel: one f32x4.max per 4 tokens per code). Then the best ndocs are
+ *                 refined: each token with flat centroid scores is scored on the document's vector in its best unprobed
+ *                 cell, from the residual (unprobed-refine.ts; ndocs · flat tokens pairs).
  *  4. exact:      MaxSim over the decompressed vectors of the best ndocs/4 by the approximate score, growing in steps
  *                 while approx + the largest error seen (exact − approx) can still reach the k-th exact score, at
  *                 most 2·ndocs/4 documents; top k (see adaptiveExact).
@@ -29,11 +31,12 @@ import { rowCopier, searchRowsOf } from './residual-rows.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
 import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
-import { defaultProbeDepthRule, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
+import { defaultProbeDepthRule, flatTokens, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
 import type { ProbeArena } from './probe-arena.js'
 import { createProbeScratch, type ProbeOffload, probeRows, probeRowSums, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
+import { type RefineOffload, refineUnprobed } from './unprobed-refine.js'
 import { centroidQ15, decodeUnitStride } from './simd-kernels.js'
 import { bestIndices, topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
@@ -108,7 +111,7 @@ export interface SearchScratch {
   /** byte offset of S in the centroid arena, −1 when S lives in `S` */
   sPtr: number
   /** another thread that may do part of a search's stages (search workers set it per search) */
-  offload?: { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
+  offload?: { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload; refine: RefineOffload }
 }
 
 /**
@@ -207,12 +210,19 @@ export function searchIndex(
   let chosen = scanScores(S, qlen, K, ncells, p.threshold, kept, cset.arena, sPtr)
   let counts: Uint32Array = new Uint32Array(qlen).fill(ncells)
   let stop: ProbeStop | undefined
+  // the tokens whose first ncells cells are within residual noise of their best (probe-depth.ts flatTokens)
+  let flat: Uint8Array
   if (depth !== null) {
     const deeper = deeperCells(view, depth, sView(view, S, sPtr, K, qlen), sPtr, qlen, chosen, query)
     chosen = deeper.cells
     counts = deeper.counts
     stop = deeper.stop
+    flat = deeper.flat
     stride = depth.max
+  } else {
+    const rule = defaultProbeDepthRule(ncells, K)
+    const { gate } = tokenGates(view, rule, sView(view, S, sPtr, K, qlen), qlen, chosen, ncells, query)
+    flat = flatTokens(sView(view, S, sPtr, K, qlen), qlen, chosen, ncells, ncells, gate)
   }
   // S re-taken: scanScores and deeperCells may grow the arena (detaching views), and so may each probe
   let Sv = sView(view, S, sPtr, K, qlen)
@@ -289,9 +299,17 @@ export function searchIndex(
     for (let i = 0; i < order.length; i++) pool[i] = cands[order[i]]
     init = probeRows(probe, qlen, order)
   } else init = probeRows(probe, qlen)
+  const probeInit = Float32Array.from(init)
   for (let i = 0; i < init.length; i++) init[i] /= w
   const approx = approxScores(view, Sv, sPtr, qlen, pool, kept, floor, init)
   for (let i = 0; i < approx.length; i++) approx[i] *= w
+  // the best ndocs by approximate score: each flat token is scored on one more vector of the document, from its
+  // residual (unprobed-refine.ts); the arena's memory past S is free again (the approximate stage is done)
+  const refineArena = sPtr >= 0 && cset.arena !== null ? { kernels: cset.arena.arena, sPtr, at: probeArenaOf(cset, qlen)!.at } : null
+  refineUnprobed(view, {
+    query, qlen, S: () => (Sv = sView(view, Sv, sPtr, K, qlen)), cells: { chosen, stride, counts }, flat,
+    pool, approx, init: probeInit, m: p.ndocs, arena: refineArena, offload: offload?.refine,
+  })
   if (trace !== undefined && pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
   now = performance.now()
   timingsMs.approx = now - t
@@ -312,15 +330,10 @@ const varianceOf = new WeakMap<ResidualCodec, Float32Array>()
 
 function deeperCells(
   view: SearchView, rule: ProbeDepthRule, S: Float32Array, sPtr: number, qlen: number, chosen: Uint32Array, query: Float32Array,
-): { cells: Uint32Array; counts: Uint32Array; stop: ProbeStop } {
-  const codec = view.codec!
+): { cells: Uint32Array; counts: Uint32Array; stop: ProbeStop; flat: Uint8Array } {
   const cset = view.cset!
-  let variance = varianceOf.get(codec)
-  if (variance === undefined) {
-    variance = residualVariance(codec)
-    varianceOf.set(codec, variance)
-  }
-  const { gate, stopAt } = gateScores(rule, S, qlen, chosen, rule.min, query, view.dim, variance, codec.centroidWeight)
+  const { gate, stopAt } = tokenGates(view, rule, S, qlen, chosen, rule.min, query)
+  const flat = flatTokens(S, qlen, chosen, rule.min, rule.min, gate)
   const { cells, available } = widenChosen(S, qlen, cset.k, chosen, rule.min, rule.max, gate, cset.arena, sPtr)
   S = sView(view, S, sPtr, cset.k, qlen) // widenChosen may have grown the arena
   // live vectors per cell (not the lists' entries, which keep deleted vectors until a rebuild): the same for a live
@@ -329,7 +342,20 @@ function deeperCells(
   const listSize = (c: number): number => liveVectorsInCell(ivf, c)
   let total = 0
   for (let c = 0; c < k; c++) total += listSize(c)
-  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k), stop: { min: rule.min, at: stopAt } }
+  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k), stop: { min: rule.min, at: stopAt }, flat }
+}
+
+/** probe-depth.ts gateScores with the codec's residual variances (computed once per codec). */
+function tokenGates(
+  view: SearchView, rule: ProbeDepthRule, S: Float32Array, qlen: number, chosen: Uint32Array, stride: number, query: Float32Array,
+): { gate: Float64Array; stopAt: Float64Array } {
+  const codec = view.codec!
+  let variance = varianceOf.get(codec)
+  if (variance === undefined) {
+    variance = residualVariance(codec)
+    varianceOf.set(codec, variance)
+  }
+  return gateScores(rule, S, qlen, chosen, stride, query, view.dim, variance, codec.centroidWeight)
 }
 
 /**

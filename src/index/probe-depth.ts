@@ -103,6 +103,17 @@ export function gateScores(
 }
 
 /**
+ * The tokens (1) whose n-th best cell (chosen: qlen × stride, best first) still passes the gate: their first n cells
+ * all lie within z residual spreads of the best, so the centroid ranking cannot tell where their matches are (the
+ * tokens widenChosen may take deeper, and those unprobed-refine.ts scores from residuals).
+ */
+export function flatTokens(S: Float32Array, qlen: number, chosen: Uint32Array, stride: number, n: number, gate: Float64Array): Uint8Array {
+  const out = new Uint8Array(qlen)
+  for (let j = 0; j < qlen; j++) out[j] = S[chosen[j * stride + n - 1] * qlen + j] >= gate[j] ? 1 : 0
+  return out
+}
+
+/**
  * Widens each token's `min` best cells (chosen: qlen × min, best first, as scanScores orders them: by score, ties by
  * the lower cell) to up to `max`: the cells beyond them that score ≥ gate[j], in the same order. Only tokens whose
  * min-th cell passes the gate can go deeper; their candidates come from one pass over S (the arena's rows-above

@@ -1,8 +1,10 @@
 /**
- * Search sharing: a search worker hands about half of three of one search's stages to an idle sibling worker, so
+ * Search sharing: a search worker hands about half of four of one search's stages to an idle sibling worker, so
  * that one query at a time uses two cores:
  *  - the centroid scores: the second half of the centroids (plaid-search.ts CentroidOffload);
  *  - the probe: a suffix of the query tokens (probe-scores.ts ProbeOffload);
+ *  - the refinement of the approximate scores: the second half of its (vector, token) pairs (unprobed-refine.ts
+ *    RefineOffload);
  *  - the exact stage: the second half of a batch of documents (plaid-search.ts ExactOffload).
  *
  * Protocol, over one SharedArrayBuffer per owner (the job and the answer) and a control word:
@@ -33,6 +35,7 @@ import { type CentroidOffload, centroidScoreRows, exactScores, type ExactOffload
 import {
   createProbeScratch, type ProbeJob, type ProbeLists, type ProbeOffload, type ProbeScratch, type ProbeSource, scanTokensInto,
 } from '../index/probe-scores.js'
+import { type PairBatch, type RefineOffload, scorePairs } from '../index/unprobed-refine.js'
 
 const POSTED = 1, CLAIMED = 2, DONE = 3, FAILED = 4, OWNER = 5, ENDED = 6
 /** The control block's words: the job state (seq << 3 | state), the lingering helper's threadId (0: none), the buffer's generation. */
@@ -42,12 +45,12 @@ const HELPER_WAIT_MS = 30_000
 const LINGER_MS = 50
 /**
  * u32 header. probe: task, qlen, dim, stride, from, stopMin (NO_STOP: none), cap, and at FILTER_WORD the length of a
- * filter's allowed flags (0: the view's live flags); exact: task, qlen, dim, n;
+ * filter's allowed flags (0: the view's live flags); exact and refine: task, qlen, dim, n;
  * centroids: task, qlen, dim, from, k. Word 7 of every job: the index version it runs on.
  */
 const HEADER = 10
 const NO_STOP = 0xffffffff
-const PROBE = 1, EXACT = 2, CENTROIDS = 3
+const PROBE = 1, EXACT = 2, CENTROIDS = 3, REFINE = 4
 const KEY_WORD = 7
 /** A probe job's word: how many allowed flags (bytes, last in the buffer) it carries, 0 when none (the live flags). */
 const FILTER_WORD = 8
@@ -143,6 +146,27 @@ function readExactJob(buf: SharedArrayBuffer): { query: Float32Array; qlen: numb
   return { qlen, query: new Float32Array(buf, L.query, qlen * dim), slots: new Uint32Array(buf, L.slots, n), scores: new Float32Array(buf, L.scores, n) }
 }
 
+function refineLayout(qlen: number, dim: number, n: number) {
+  const query = HEADER * 4
+  const toks = query + qlen * dim * 4
+  const vecs = toks + n * 4
+  const parts = vecs + n * 4
+  const scores = parts + n * 4
+  return { query, toks, vecs, parts, scores, end: scores + n * 4 }
+}
+
+function readRefineJob(buf: SharedArrayBuffer): { pairs: PairBatch; scores: Float32Array } {
+  const [, qlen, dim, n] = new Uint32Array(buf, 0, HEADER) as unknown as number[]
+  const L = refineLayout(qlen, dim, n)
+  return {
+    pairs: {
+      qlen, query: new Float32Array(buf, L.query, qlen * dim), toks: new Uint32Array(buf, L.toks, n), vecs: new Uint32Array(buf, L.vecs, n),
+      parts: new Float32Array(buf, L.parts, n),
+    },
+    scores: new Float32Array(buf, L.scores, n),
+  }
+}
+
 function readCentroidJob(buf: SharedArrayBuffer): { query: Float32Array; qlen: number; from: number; k: number; scores: Float32Array } {
   const [, qlen, dim, from, k] = new Uint32Array(buf, 0, HEADER) as unknown as number[]
   const query = HEADER * 4
@@ -168,7 +192,7 @@ function sourceOf(view: SearchView, allowed: Uint8Array, qlen: number): ProbeSou
 }
 
 /** One search's offloads (a filtered search's probe jobs carry its allowed flags). */
-export interface SearchOffloads { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload }
+export interface SearchOffloads { centroids: CentroidOffload; probe: ProbeOffload; exact: ExactOffload; refine: RefineOffload }
 
 export interface SearchShare {
   /**
@@ -292,6 +316,26 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
         return job.scores
       },
     }
+    const refine: RefineOffload = {
+      offer(pairs) {
+        const dim = pairs.query.length / pairs.qlen, n = pairs.vecs.length
+        room(refineLayout(pairs.qlen, dim, n).end)
+        new Uint32Array(buf, 0, HEADER).set([REFINE, pairs.qlen, dim, n])
+        const job = readRefineJob(buf).pairs
+        job.query.set(pairs.query.subarray(0, pairs.qlen * dim))
+        job.toks.set(pairs.toks)
+        job.vecs.set(pairs.vecs)
+        job.parts.set(pairs.parts)
+        post(key)
+        return true
+      },
+      collect() {
+        const byHelper = awaitHelper(claimWaitMs)
+        const job = readRefineJob(buf)
+        if (!byHelper) job.scores.set(scorePairs(view, job.pairs))
+        return job.scores
+      },
+    }
     const centroids: CentroidOffload = {
       offer(query, qlen, from) {
         const dim = query.length / qlen, k = view.cset!.k
@@ -307,7 +351,7 @@ export function createSearchShare(ask: (m: ShareRequest) => void): SearchShare {
         return byHelper ? job.scores : centroidRows(view, job.query, job.qlen, job.from, job.k)
       },
     }
-    return { centroids, probe, exact }
+    return { centroids, probe, exact, refine }
   }
 
   return {
@@ -349,6 +393,11 @@ function runJob(buf: SharedArrayBuffer, ctx: HelperContext): number {
   if (task === EXACT) {
     const job = readExactJob(buf)
     job.scores.set(exactScores(view, job.query, job.qlen, job.slots))
+    return DONE
+  }
+  if (task === REFINE) {
+    const job = readRefineJob(buf)
+    job.scores.set(scorePairs(view, job.pairs))
     return DONE
   }
   return FAILED

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { baseRowOf, buildIvf, forEachPosition, forgetSlotInIvf, ivfBytes, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
+import { residualRows } from '../../src/index/unprobed-refine.js'
 import { createPrng } from '../../src/index/prng.js'
 
 /** Documents of random lengths with random codes; some slots dead. Brute force: for each code, the live positions. */
@@ -63,11 +64,12 @@ t.test('a base vector\'s row (entry points every 64 rows, then gap steps) is its
   const prng = createPrng(5)
   const order = Uint32Array.from({ length: f.n }, (_, i) => i)
   for (let i = f.n - 1; i > 0; i--) { const j = prng.int(i + 1); [order[i], order[j]] = [order[j], order[i]] }
+  const batch = residualRows(ivf, f.codes, order, f.n)
   let wrong = 0, unlisted = 0
   for (let i = 0; i < f.n; i++) {
     const v = order[i]
     if (rowOf[v] < 0) unlisted++
-    if (baseRowOf(ivf, f.codes[v], v) !== rowOf[v]) wrong++
+    if (baseRowOf(ivf, f.codes[v], v) !== rowOf[v] || batch[i] !== rowOf[v]) wrong++
   }
   t.equal(wrong, 0, `${f.n} lookups equal the brute-force ranks`)
   t.ok(unlisted > 0, `${unlisted} vectors of dead slots have no row`)

@@ -11,6 +11,7 @@ import t from 'tap'
 import { createPlaidIndex, type PlaidIndex, restorePlaidIndex, type SearchParams, type SearchTrace } from '../../src/index/plaid-index.js'
 import { createCentroidSet } from '../../src/index/kmeans.js'
 import { centroidScoreRows, createSearchScratch, exactScores, searchIndex } from '../../src/index/plaid-search.js'
+import { type PairBatch, scorePairs } from '../../src/index/unprobed-refine.js'
 import { createProbeScratch, type ProbeJob, type ProbeLists, scanTokensInto, tokenListBound } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
 import { loadIndexSnapshot, saveIndexSnapshot } from '../../src/index/snapshot.js'
@@ -126,7 +127,7 @@ t.test('stages done by another thread (offloads) leave the trace and hits unchan
   const other = { ...view, cset: createCentroidSet(cset.k, cset.dim, cset.centroids.slice(), cset.coarse, cset.groupOffsets) }
   const src = { ivf: view.ivf!, codec: view.codec!, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live }
   let pending: (() => unknown) | undefined
-  const taken = { centroids: 0, probe: 0, exact: 0 }
+  const taken = { centroids: 0, probe: 0, exact: 0, refine: 0 }
   const offload = {
     centroids: {
       offer(query: Float32Array, qlen: number, from: number) {
@@ -164,6 +165,15 @@ t.test('stages done by another thread (offloads) leave the trace and hits unchan
       },
       collect: () => pending!() as Float32Array,
     },
+    refine: {
+      offer(pairs: PairBatch) {
+        taken.refine++
+        const copy = { ...pairs, query: pairs.query.slice(), toks: pairs.toks.slice(), vecs: pairs.vecs.slice(), parts: pairs.parts.slice() }
+        pending = () => scorePairs(other, copy)
+        return true
+      },
+      collect: () => pending!() as Float32Array,
+    },
   }
   const plain = createSearchScratch(), shared = createSearchScratch()
   shared.offload = offload
@@ -178,5 +188,5 @@ t.test('stages done by another thread (offloads) leave the trace and hits unchan
       t.same(y.hits, x.hits, `query ${i}: the same hits`)
     }
   }
-  t.ok(taken.centroids === 3 * queries.length && taken.probe >= 3 * queries.length && taken.exact >= 3 * queries.length, `offered: ${JSON.stringify(taken)}`)
+  t.ok(taken.centroids === 3 * queries.length && taken.probe >= 3 * queries.length && taken.exact >= 3 * queries.length && taken.refine > 0, `offered: ${JSON.stringify(taken)}`)
 })

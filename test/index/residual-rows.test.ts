@@ -1,11 +1,12 @@
 import t, { type Test } from 'tap'
-import { forEachPosition } from '../../src/index/ivf.js'
+import { baseRowOf, forEachPosition } from '../../src/index/ivf.js'
 import { CENTROID_SCALE } from '../../src/index/kmeans.js'
 import { createPlaidIndex, type PlaidIndex, restorePlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
 import { decodeVector } from '../../src/index/residual-codec.js'
 import { NO_ROW, rowsOf, storedRows } from '../../src/index/residual-rows.js'
 import { createViewPublisher } from '../../src/search-workers/shared-view.js'
+import { residualRows } from '../../src/index/unprobed-refine.js'
 import { liveDecoded, makeDocs, queryFor } from './synthetic-vectors.js'
 
 // Residuals live in the IVF's base order (src/index/residual-rows.ts). Whatever the order, each live vector's row must
@@ -55,6 +56,19 @@ function checkRows(t: Test, index: PlaidIndex, label: string): void {
     if (ivf.baseRowStart[c] + i !== ivf.baseRowStart[c + 1]) listed = false
   }
   t.ok(listed, `${label}: base list entries are their cell's consecutive rows`)
+  // the refinement's lookup of single rows (entry points every 64 rows, then gap steps) agrees with the full map,
+  // one at a time and in one batch: every stored vector, listed or not (a vector no list holds has no row)
+  const all = Uint32Array.from({ length: nVectors }, (_, v) => v)
+  const batch = residualRows(ivf, view.codes, all, nVectors)
+  let lookups = 0, wrong = 0
+  for (let v = 0; v < nVectors; v++) {
+    const want = rowOf(v) === NO_ROW ? -1 : rowOf(v)
+    if (v < ivf.tailFrom && baseRowOf(ivf, view.codes[v], v) !== want) wrong++
+    if (batch[v] !== want) wrong++
+    lookups++
+  }
+  t.equal(wrong, 0, `${label}: ${lookups} single-row lookups equal the row map`)
+  t.ok(ivf.baseSkips.length >= 2 * Math.floor(ivf.baseRowStart[ivf.k] / 64), `${label}: an entry point every 64 rows`)
   // Each live document's rows decode within the codec's error of its upserted vectors: every row at cosine ≥ 0.7
   // (another topic's vector decodes near 0), and per document a mean ≥ 0.9 (correct rows average ~0.97 here, the
   // worst single row ~0.76; rows shifted onto other vectors of the same topic and cell average ~0.7).

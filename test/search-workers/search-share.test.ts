@@ -10,6 +10,7 @@ import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { exactScores } from '../../src/index/plaid-search.js'
 import { createProbeScratch } from '../../src/index/probe-scores.js'
 import { createPrng } from '../../src/index/prng.js'
+import { scorePairs } from '../../src/index/unprobed-refine.js'
 import { Worker } from 'node:worker_threads'
 import { abandonHelper, createSearchShare, helpWithSearch, lingerOn, type ShareRequest, shareRequestOpen, wakeLingerer } from '../../src/search-workers/search-share.js'
 import { makeDocs, queryFor } from '../index/synthetic-vectors.js'
@@ -41,6 +42,27 @@ t.test('a late request matches nothing; a helped job gives the same scores', asy
   t.equal(helpWithSearch(asked[1]!, ctx), true, 'its own request takes it')
   t.same(Array.from(second.collect()), expected.slice(10), 'the helper\'s scores')
   t.equal(share.helped, 1)
+})
+
+t.test('a refinement job (vector, token pairs) done by a helper gives the scores the owner computes', async (t) => {
+  const asked: ShareRequest[] = []
+  const share = createSearchShare((m) => asked.push(m))
+  const rng = createPrng(4)
+  const n = 300
+  const toks = Uint32Array.from({ length: n }, (_, x) => Math.floor((x * qlen) / n))
+  const vecs = Uint32Array.from({ length: n }, () => rng.int(view.docStart[view.nSlots - 1]! + view.docLen[view.nSlots - 1]!))
+  const parts = Float32Array.from({ length: n }, () => rng.next() - 0.5)
+  const pairs = { query, qlen, toks, vecs, parts }
+  const own = Array.from(scorePairs(view, pairs))
+  t.ok(own.every((x) => Number.isFinite(x)), 'every vector has a row')
+  const off = share.offloadsFor(7, view, 0, false).refine
+  t.equal(off.offer(pairs), true)
+  t.equal(helpWithSearch(asked[0]!, ctx), true, 'the helper takes it')
+  t.same(Array.from(off.collect()), own, 'the helper\'s scores')
+  t.equal(share.helped, 1)
+  const alone = share.offloadsFor(7, view, 0, false).refine
+  alone.offer(pairs)
+  t.same(Array.from(alone.collect()), own, 'no helper: the owner scores them itself')
 })
 
 t.test('settle() withdraws a job its failed search left posted', async (t) => {

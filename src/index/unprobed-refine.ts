@@ -1,0 +1,390 @@
+/**
+ * Refinement of the approximate scores: for the best documents by approximate score, each query token with flat
+ * centroid scores is scored against one vector of the document from its packed residual: the vector whose centroid
+ * scores best for that token among the cells the token did not probe.
+ *
+ * Why (issue 9, BENCHMARKS.md § Held-out data models): a query token that nearly copies a document vector but lies far
+ * from every centroid (a noisy copy) has flat centroid scores; the copied vector sat in the token's 19th–698th cell
+ * while the probe reaches ~11, so the approximate stage credited it the floor or a centroid score (0.32–0.43) where
+ * exact MaxSim gives 0.55–0.65. On held-out models with steep skew, tight topics and noisy copies (drawn-7, drawn-11)
+ * that ranked targets 70th–171st and lost them before the exact stage. Within one document the copied vector's cell is
+ * nearly always the best cell the token did not probe, so one residual score per (document, token) finds the match.
+ *
+ * Which pairs:
+ *  - documents: the best `m` by approximate score (plaid-search.ts passes ndocs, the size of the pruned set); fewer
+ *    (ndocs/2, 3·ndocs/4) lost 2–9 more targets of 500 on drawn-7 and drawn-11;
+ *  - tokens: those whose centroid ranking the probe cannot trust, the `flat` ones of probe-depth.ts (their first
+ *    ncells cells lie within residual noise of the best): a token with a clear best cell has its matches there.
+ *    Skipping also the tokens whose probe found a standout vector lost 6 more targets on drawn-11.
+ * The credit the approximate stage gave a pair is at most max(its probe score or floor, centroidWeight · the best
+ * unprobed centroid score), the kept codes being unprobed ones; the gain added is the residual score above that, so a
+ * document's score rises only where one of its vectors scores higher, and by no more than the stage left out.
+ *
+ * Cost per search: m · (flat tokens) pairs (~3.8 k on drawn-7 at ndocs 192). The best codes: one pass over the m
+ * documents' codes, 4 tokens per SIMD compare (simd-kernels.ts best_codes; O(m · document length · qlen / 4),
+ * ~0.4 ms). Per pair, the residual row (ivf.ts entry points, then ≤ 63 gap steps), its 32 bytes, and two lookups per
+ * byte into the token's nibble scores: ~0.45 µs a pair measured in the search, nearly all of it cache and TLB misses
+ * (the residuals, 32 bytes a vector, lie in cell order, and the probe has just swept the caches), so each step runs as a pass over
+ * all pairs, whose loads do not wait on one another. In a search worker with an idle sibling, the sibling scores
+ * the second half of the pairs (RefineOffload, search-workers/search-share.ts).
+ * Deterministic: the documents are the approximate ranking's first m (ties by slot) and each step depends only on the
+ * index and the query.
+ */
+import { type Ivf, ROW_SKIP_SHIFT } from './ivf.js'
+import { nibbleTable } from './probe-arena.js'
+import type { ResidualCodec } from './residual-codec.js'
+import type { SimdArena } from './simd-kernels.js'
+import type { SearchView } from './plaid-search.js'
+import { topIndices } from './top-k.js'
+
+/** The probe's cells per token: token j probed chosen[j·stride .. j·stride + counts[j]). */
+export interface ProbedCells { chosen: Uint32Array; stride: number; counts: Uint32Array }
+
+/** Where the kernels may run: the centroid arena, S at sPtr (K × qlen floats), free memory from `at`. */
+export interface RefineArena { kernels: SimdArena; sPtr: number; at: number }
+
+/** What the approximate stage hands over: its pool, scores (raised in place) and per-token probe scores. */
+export interface RefineInput {
+  query: Float32Array
+  qlen: number
+  /** the centroid scores, K × qlen (a function: the arena may grow, detaching earlier views) */
+  S: () => Float32Array
+  cells: ProbedCells
+  /** the tokens to refine (1) */
+  flat: Uint8Array
+  pool: Uint32Array
+  approx: Float32Array
+  /** pool.length × qlen: each document's probe score per token, the floor where no probed vector reached it */
+  init: Float32Array
+  /** how many of the pool's best to refine */
+  m: number
+  arena: RefineArena | null
+  /** another thread that may score half of the pairs (search workers set it per search) */
+  offload?: RefineOffload
+}
+
+/** Codes per kernel call: bounds the arena's scratch (it never shrinks). */
+const CHUNK_CODES = 1 << 15
+
+const align = (x: number): number => (x + 15) & ~15
+
+/** Raises the approximate scores as described above; returns how many (document, token) pairs were scored. */
+export function refineUnprobed(view: SearchView, r: RefineInput): number {
+  const { qlen, flat, pool, approx, init, arena } = r
+  const n = Math.min(pool.length, r.m)
+  const tokens: number[] = []
+  for (let j = 0; j < qlen; j++) if (flat[j] === 1) tokens.push(j)
+  if (n === 0 || tokens.length === 0) return 0
+  const order = topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length))
+  const slots = new Uint32Array(n)
+  for (let i = 0; i < n; i++) slots[i] = pool[order[i]]
+  const useKernel = arena !== null && view.codes instanceof Uint16Array && qlen % 4 === 0
+  // the probed (cell, token) pairs are hidden from the search for the best code: their vectors were scored already
+  const hidden = hideProbed(r.S(), qlen, r.cells)
+  let best: Float32Array, pos: Int32Array
+  try {
+    ;({ best, pos } = useKernel ? bestCodesInArena(view, slots, qlen, arena) : bestCodes(view, slots, qlen, r.S()))
+  } finally {
+    restoreProbed(r.S(), qlen, r.cells, hidden)
+  }
+  const w = view.codec!.centroidWeight
+  const { docStart } = view
+  // the pairs, token by token (each token's table stays in cache while its pairs are scored)
+  const cap = n * tokens.length
+  const pairDoc = new Uint32Array(cap), pairTok = new Uint32Array(cap), pairVec = new Uint32Array(cap), parts = new Float32Array(cap)
+  let np = 0
+  for (const j of tokens) {
+    for (let o = 0; o < n; o++) {
+      const at = pos[o * qlen + j]
+      if (at < 0) continue
+      pairDoc[np] = o
+      pairTok[np] = j
+      pairVec[np] = docStart[slots[o]] + at
+      parts[np++] = w * best[o * qlen + j]
+    }
+  }
+  const pairs: PairBatch = { query: r.query, qlen, toks: pairTok.subarray(0, np), vecs: pairVec.subarray(0, np), parts: parts.subarray(0, np) }
+  const scores = scoreShared(view, pairs, r.offload)
+  const gains = new Float64Array(n)
+  for (let x = 0; x < np; x++) {
+    const o = pairDoc[x], j = pairTok[x]
+    const credit = Math.max(init[order[o] * qlen + j], parts[x])
+    if (scores[x] > credit) gains[o] += scores[x] - credit
+  }
+  for (let o = 0; o < n; o++) approx[order[o]] += gains[o]
+  return np
+}
+
+/** (vector, token) pairs to score: vector vecs[x] against query token toks[x], its centroid part parts[x]. */
+export interface PairBatch { query: Float32Array; qlen: number; toks: Uint32Array; vecs: Uint32Array; parts: Float32Array }
+
+/**
+ * Another thread that can score the second half of a batch of pairs while this one scores the first
+ * (search-workers/search-share.ts). Each pair's score depends only on the pair, so not on which thread scores it.
+ */
+export interface RefineOffload {
+  /** Offers the pairs; false when no other thread can take them (they are scored here). */
+  offer(pairs: PairBatch): boolean
+  /** Their scores (valid until the next offer): waits for the thread that took them, or scores them here. */
+  collect(): Float32Array
+}
+
+/** Below this many pairs a batch is scored on one thread (the hand-over would cost about what it saves). */
+const MIN_SHARED_PAIRS = 512
+
+/** The scores of a batch, its second half offered to another thread when there is one and the batch is worth it. */
+function scoreShared(view: SearchView, b: PairBatch, offload: RefineOffload | undefined): Float32Array {
+  const n = b.vecs.length
+  if (offload !== undefined && n >= MIN_SHARED_PAIRS) {
+    const mid = n >>> 1
+    const part = (from: number, to: number): PairBatch => ({ ...b, toks: b.toks.subarray(from, to), vecs: b.vecs.subarray(from, to), parts: b.parts.subarray(from, to) })
+    if (offload.offer(part(mid, n))) {
+      const out = new Float32Array(n)
+      out.set(scorePairs(view, part(0, mid)))
+      out.set(offload.collect(), mid)
+      return out
+    }
+  }
+  return scorePairs(view, b)
+}
+
+/**
+ * Each pair's score in the units of an undecompressed vector (C·centroidWeight + residual): its centroid part plus the
+ * residual's dot product with the token (−∞ for a vector with no stored row). Rows, then the residuals gathered, then
+ * the lookups (see the file's cost note); the nibble scores are built per run of equal tokens.
+ */
+export function scorePairs(view: SearchView, b: PairBatch): Float32Array {
+  const n = b.vecs.length
+  const codec = view.codec!
+  const bpv = codec.bytesPerVector
+  const rows = residualRows(view.ivf!, view.codes, b.vecs, n)
+  const res = gatherRows(view.residuals, bpv, rows, n)
+  const out = new Float32Array(n)
+  const tables = new Float32Array(bpv * 32)
+  let tok = -1
+  for (let x = 0; x < n; x++) {
+    if (rows[x] < 0) {
+      out[x] = -Infinity
+      continue
+    }
+    if (b.toks[x] !== tok) {
+      tok = b.toks[x]
+      nibbleScores(codec, b.query, tok, tables)
+    }
+    let s0 = b.parts[x], s1 = 0
+    for (let i = 0, r = x * bpv, off = 0; i < bpv; i++, off += 32) {
+      const y = res[r + i]
+      s0 += tables[off + (y & 15)]
+      s1 += tables[off + 16 + (y >>> 4)]
+    }
+    out[x] = s0 + s1
+  }
+  return out
+}
+
+/**
+ * The residual rows of vectors vs[0 .. n) (−1 for one not listed): past the base, its position plus the tail shift
+ * (residual-rows.ts); in the base, as ivf.ts baseRowOf, from the last entry point of its cell at or before it, then
+ * gap steps. In passes over all the vectors (codes; cell bounds; entry point; gap steps): each pass's loads are
+ * independent of one another, so the processor overlaps their cache misses. One lookup at a time waited on ~6 misses
+ * in a row, ~0.6 µs a pair in the search (the probe has just swept megabytes through the caches).
+ */
+export function residualRows(ivf: Ivf, codes: Uint16Array | Uint32Array, vs: Uint32Array, n: number): Int32Array {
+  const rows = new Int32Array(n)
+  const cell = new Uint32Array(n)
+  for (let x = 0; x < n; x++) cell[x] = codes[vs[x]]
+  const { baseRowStart: rowStart, baseSkips: skips, baseGaps: gaps, baseOffsets: offsets, tailFrom } = ivf
+  const tail = rowStart[ivf.k] - tailFrom
+  // the scan state: entry offset, its position, the list's end (0: this vector is settled)
+  const at = new Uint32Array(n), posAt = new Float64Array(n), end = new Uint32Array(n)
+  for (let x = 0; x < n; x++) {
+    const v = vs[x], c = cell[x]
+    if (v >= tailFrom) {
+      rows[x] = v + tail
+      continue
+    }
+    rows[x] = rowStart[c]
+    end[x] = rowStart[c + 1] === rows[x] ? 0 : offsets[c + 1]
+    at[x] = offsets[c]
+    posAt[x] = -1
+    if (end[x] === 0) rows[x] = -1
+  }
+  for (let x = 0; x < n; x++) {
+    if (end[x] === 0) continue
+    const v = vs[x], c = cell[x], r0 = rows[x]
+    let lo = (r0 + (1 << ROW_SKIP_SHIFT) - 1) >>> ROW_SKIP_SHIFT, hi = (rowStart[c + 1] - 1) >>> ROW_SKIP_SHIFT
+    if (lo > hi || skips[2 * lo + 1] > v) continue
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (skips[2 * mid + 1] <= v) lo = mid
+      else hi = mid - 1
+    }
+    const e = skips[2 * lo], p = skips[2 * lo + 1]
+    rows[x] = lo << ROW_SKIP_SHIFT
+    if (p === v) {
+      end[x] = 0
+      continue
+    }
+    at[x] = e + (gaps[e] === 0 ? 3 : 1)
+    posAt[x] = p
+    rows[x]++
+  }
+  for (let x = 0; x < n; x++) {
+    const stop = end[x]
+    if (stop === 0) continue
+    const v = vs[x]
+    let e = at[x], p = posAt[x], row = rows[x]
+    for (; e < stop; row++) {
+      const g = gaps[e]
+      if (g === 0) {
+        p = gaps[e + 1] * 65536 + gaps[e + 2]
+        e += 3
+      } else {
+        p += g
+        e++
+      }
+      if (p >= v) break
+    }
+    rows[x] = p === v ? row : -1
+  }
+  return rows
+}
+
+function hideProbed(S: Float32Array, qlen: number, cells: ProbedCells): Float32Array {
+  const { chosen, stride, counts } = cells
+  const saved = new Float32Array(qlen * stride)
+  for (let j = 0; j < qlen; j++) {
+    for (let i = 0; i < counts[j]; i++) {
+      const at = chosen[j * stride + i] * qlen + j
+      saved[j * stride + i] = S[at]
+      S[at] = -Infinity
+    }
+  }
+  return saved
+}
+
+function restoreProbed(S: Float32Array, qlen: number, cells: ProbedCells, saved: Float32Array): void {
+  const { chosen, stride, counts } = cells
+  for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) S[chosen[j * stride + i] * qlen + j] = saved[j * stride + i]
+}
+
+/**
+ * Per slot (row o) and token j: the best score S[c·qlen + j] over the slot's codes and the offset in the document of
+ * the first vector reaching it (−1 when all are −∞). TypeScript, for indexes without the kernel.
+ */
+export function bestCodes(view: SearchView, slots: Uint32Array, qlen: number, S: Float32Array): { best: Float32Array; pos: Int32Array } {
+  const n = slots.length
+  const best = new Float32Array(n * qlen).fill(-Infinity)
+  const pos = new Int32Array(n * qlen).fill(-1)
+  const { codes, docStart, docLen } = view
+  for (let o = 0; o < n; o++) {
+    const a = docStart[slots[o]], len = docLen[slots[o]], out = o * qlen
+    for (let x = 0; x < len; x++) {
+      const row = codes[a + x] * qlen
+      for (let j = 0; j < qlen; j++) {
+        const s = S[row + j]
+        if (s > best[out + j]) {
+          best[out + j] = s
+          pos[out + j] = x
+        }
+      }
+    }
+  }
+  return { best, pos }
+}
+
+/** bestCodes in the arena's kernel, the slots' codes copied there in chunks of ≤ CHUNK_CODES. */
+export function bestCodesInArena(view: SearchView, slots: Uint32Array, qlen: number, arena: RefineArena): { best: Float32Array; pos: Int32Array } {
+  const n = slots.length
+  const best = new Float32Array(n * qlen)
+  const pos = new Int32Array(n * qlen)
+  const { docStart, docLen } = view
+  const codes = view.codes as Uint16Array
+  const k = arena.kernels
+  const chunkEnd = (i0: number): { i1: number; total: number } => {
+    let i1 = i0, total = 0
+    while (i1 < n && (i1 === i0 || total + docLen[slots[i1]] <= CHUNK_CODES)) total += docLen[slots[i1++]]
+    return { i1, total }
+  }
+  let maxDocs = 0, maxCodes = 0
+  for (let i0 = 0; i0 < n;) {
+    const { i1, total } = chunkEnd(i0)
+    maxDocs = Math.max(maxDocs, i1 - i0)
+    maxCodes = Math.max(maxCodes, total)
+    i0 = i1
+  }
+  const codesPtr = align(arena.at), endsPtr = align(codesPtr + maxCodes * 2), bestPtr = align(endsPtr + maxDocs * 4)
+  const posPtr = align(bestPtr + maxDocs * qlen * 4)
+  k.reserve(posPtr + maxDocs * qlen * 4)
+  for (let i0 = 0; i0 < n;) {
+    const { i1, total } = chunkEnd(i0)
+    const codesView = k.u16(codesPtr, total), ends = k.i32(endsPtr, i1 - i0)
+    for (let i = i0, at = 0; i < i1; i++) {
+      const a = docStart[slots[i]], len = docLen[slots[i]]
+      codesView.set(codes.subarray(a, a + len), at)
+      at += len
+      ends[i - i0] = at
+    }
+    k.bestCodes(codesPtr, endsPtr, i1 - i0, arena.sPtr, qlen, bestPtr, posPtr)
+    best.set(k.f32(bestPtr, (i1 - i0) * qlen), i0 * qlen)
+    // the kernel counts over the chunk's codes: back to offsets within each document
+    const p = k.i32(posPtr, (i1 - i0) * qlen)
+    for (let i = i0, first = 0; i < i1; i++) {
+      for (let j = 0; j < qlen; j++) {
+        const x = p[(i - i0) * qlen + j]
+        pos[i * qlen + j] = x < 0 ? -1 : x - first
+      }
+      first = ends[i - i0]
+    }
+    i0 = i1
+  }
+  return { best, pos }
+}
+
+/** The residual rows `rows[0 .. n)` back to back (a row < 0 left zero); by 4-byte words where they are aligned. */
+function gatherRows(residuals: Uint8Array, bpv: number, rows: Int32Array, n: number): Uint8Array {
+  if ((bpv & 3) === 0 && (residuals.byteOffset & 3) === 0) {
+    const wpv = bpv >>> 2
+    const src = new Uint32Array(residuals.buffer, residuals.byteOffset, residuals.length >>> 2)
+    const dst = new Uint32Array(n * wpv)
+    for (let x = 0; x < n; x++) {
+      const row = rows[x]
+      if (row < 0) continue
+      for (let q = 0, a = row * wpv, b = x * wpv; q < wpv; q++) dst[b + q] = src[a + q]
+    }
+    return new Uint8Array(dst.buffer)
+  }
+  const dst = new Uint8Array(n * bpv)
+  for (let x = 0; x < n; x++) {
+    const row = rows[x]
+    if (row < 0) continue
+    for (let b = 0, a = row * bpv, o = x * bpv; b < bpv; b++) dst[o + b] = residuals[a + b]
+  }
+  return dst
+}
+
+/**
+ * For token j, per residual byte position b, the dot products of the token's values with what a byte's low nibble
+ * encodes (16 floats) and its high nibble (16 floats), into out (bytesPerVector × 32 floats: 4 KB at dim 128, nbits 2).
+ * A pair's residual score is then two lookups per byte into 4 KB that stay in the first-level cache over the token's
+ * scattered pairs; the probe's 256-entry tables (32 KB a token, probe-scores.ts buildLut) scored the pairs no faster
+ * here and took longer to build.
+ */
+export function nibbleScores(codec: ResidualCodec, query: Float32Array, j: number, out: Float32Array): void {
+  const tab = nibbleTable(codec)
+  const { bytesPerVector: bpv, dim, valuesPerByte: vpb } = codec
+  const half = vpb >>> 1, rest = vpb - half
+  for (let b = 0, o = 0; b < bpv; b++) {
+    const qb = j * dim + b * vpb, ob = b * 32
+    for (let x = 0; x < 16; x++) {
+      let s = 0
+      for (let u = 0; u < half; u++) s += query[qb + u] * tab[o++]
+      out[ob + x] = s
+    }
+    for (let x = 0; x < 16; x++) {
+      let s = 0
+      for (let u = 0; u < rest; u++) s += query[qb + half + u] * tab[o++]
+      out[ob + 16 + x] = s
+    }
+  }
+}
