@@ -128,10 +128,12 @@ export function referenceNumCentroids(nVectors: number): number {
 
 /**
  * Bytes per stored vector the int16 fine centroids may take. An index's 40-byte budget per vector at nbits 2 holds
- * 32 of residual, 2 of code, 2–2.5 of IVF and ~0.5 per document (slots, ids), which leaves ~3 for the centroids:
- * 2.75 for the fine ones, the rest for the coarse ones (K·dim/16 bytes) and the arena's headroom.
+ * 32 of residual, 2 of code, 2.1–2.6 of IVF (0.125 of it the base lists' entry points, ivf.ts baseSkips) and ~0.5 per
+ * document (slots, ids), which leaves ~3 for the centroids: 2.625 for the fine ones, the rest for the coarse ones
+ * (K·dim/16 bytes) and the arena's headroom. (2.75 before the entry points: with them, 1.07 M vectors at the trimmed
+ * K came to 40.07 B/vector.)
  */
-export const CENTROID_BYTES_PER_VECTOR = 2.75
+export const CENTROID_BYTES_PER_VECTOR = 2.625
 
 /**
  * The reference's K, trimmed to CENTROID_BYTES_PER_VECTOR. The reference doubles K each time n quadruples, so just past

@@ -12,7 +12,7 @@ export interface IndexSettings {
   seed: number
   /** live vectors needed before the index trains centroids; below that, search is exact brute force */
   minTrainVectors: number
-  /** fixed centroid count; default the reference's 2^floor(log2(16·√vectors)) at each (re)training, trimmed to 2.75 bytes of int16 centroids per vector where half of it fits (kmeans.ts defaultNumCentroids) */
+  /** fixed centroid count; default the reference's 2^floor(log2(16·√vectors)) at each (re)training, trimmed to 2.625 bytes of int16 centroids per vector where half of it fits (kmeans.ts defaultNumCentroids) */
   numCentroids?: number
   kmeansIters: number
   /**

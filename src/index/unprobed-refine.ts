@@ -129,7 +129,10 @@ export interface RefineOffload {
   collect(): Float32Array
 }
 
-/** Below this many pairs a batch is scored on one thread (the hand-over would cost about what it saves). */
+/**
+ * Below this many pairs a batch is scored on one thread: 512 pairs are ~0.2 ms of work (~0.45 µs each), about what a
+ * hand-over to a sibling costs (BENCHMARKS.md § Search sharing), the scale of MIN_SHARED_BATCH's 16 exact documents.
+ */
 const MIN_SHARED_PAIRS = 512
 
 /** The scores of a batch, its second half offered to another thread when there is one and the batch is worth it. */

@@ -43,9 +43,9 @@ t.test('the reference K formula', async (t) => {
 t.test('the default K keeps the fine centroids within their bytes per vector where half the reference K allows', async (t) => {
   // the reference's K where its centroids fit: 16384 × 128 × 2 B over 1.8 M vectors is 2.33 B/vector
   t.equal(defaultNumCentroids(1_802_902, 128), 16384)
-  // just past 2^20 vectors the reference's 16384 would take 4 B/vector: trimmed to what 2.75 B/vector allows
+  // just past 2^20 vectors the reference's 16384 would take 4 B/vector: trimmed to what 2.625 B/vector allows
   const n = 1_251_641, k = defaultNumCentroids(n, 128)
-  t.equal(k, Math.floor((2.75 * n) / 256))
+  t.equal(k, Math.floor((2.625 * n) / 256))
   t.ok(k * 128 * 2 <= CENTROID_BYTES_PER_VECTOR * n && (k + 1) * 128 * 2 > CENTROID_BYTES_PER_VECTOR * n)
   t.ok(k >= referenceNumCentroids(n) / 2 && k < referenceNumCentroids(n))
   // a small collection keeps the reference's K (the budget would need less than half of it)
@@ -54,11 +54,11 @@ t.test('the default K keeps the fine centroids within their bytes per vector whe
   // a narrower model's centroids cost less: more of the reference's K fits
   t.equal(defaultNumCentroids(n, 64), 16384)
   // the step at 2^20: the budget binds from there until K = 16384 fits again
-  t.equal(defaultNumCentroids(2 ** 20, 128), 11264)
+  t.equal(defaultNumCentroids(2 ** 20, 128), 10752)
   t.equal(defaultNumCentroids(2 ** 20 - 1, 128), 8192)
-  // from 16384 × 256 / 2.75 vectors on, the reference's K fits
-  t.equal(defaultNumCentroids(1_525_201, 128), 16383)
-  t.equal(defaultNumCentroids(1_525_202, 128), 16384)
+  // from 16384 × 256 / 2.625 vectors on, the reference's K fits
+  t.equal(defaultNumCentroids(1_597_830, 128), 16383)
+  t.equal(defaultNumCentroids(1_597_831, 128), 16384)
 })
 
 t.test('flat k-means recovers well-separated clusters exactly', async (t) => {
