@@ -240,46 +240,76 @@ function approxBody(): number[] {
   const [SUM] = [17] // f32
   return [
     ...vec([[8, I32], [1, F32]]),
+    ...documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
+      // acc = the document's row of INIT when INIT ≠ 0, else floor (the qlen floats after acc)
+      docStart: [
+        ...op.get(INIT), ...op.get(D), ...op.get(QB), ...op.mul, ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(INIT), ...op.select, ...op.set(SRC),
+        ...lanes(M, QB, [...op.get(ACC), ...op.get(M), ...op.add, ...op.get(SRC), ...op.get(M), ...op.add, ...op.vload, ...op.vstore]),
+      ],
+      onCode: [],
+      // skip pruned codes: next code (label 1 = the code loop)
+      skipCode: [
+        ...op.get(KEPT), ...op.i32(0), ...op.ne, ...op.if,
+        ...op.get(KEPT), ...op.get(C), ...op.add, ...op.load8u, ...op.eqz, ...op.brIf(1),
+        ...op.end,
+      ],
+      perCode: lanes(M, QB, [
+        ...op.get(ACC), ...op.get(M), ...op.add,
+        ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.fx4pmax,
+        ...op.vstore,
+      ]),
+      // out[d] = Σ acc
+      docEnd: [
+        ...op.f32const(0), ...op.set(SUM), ...op.i32(0), ...op.set(M),
+        ...op.loop,
+        ...op.get(SUM), ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32load, ...op.f32add, ...op.set(SUM),
+        ...op.get(M), ...op.i32(4), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
+        ...op.end,
+        ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32store,
+      ],
+    }),
+    ...op.end,
+  ]
+}
+
+/** A loop over M = 0, 16, … < QB (bytes of qlen floats, 4 tokens a step) around `body`. */
+function lanes(M: number, QB: number, body: number[]): number[] {
+  return [
+    ...op.i32(0), ...op.set(M),
+    ...op.loop, ...body, ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0), ...op.end,
+  ]
+}
+
+/**
+ * The walk approx and best_codes share: QB = qlen·4; for each document D < ND (its codes up to ends[D]): docStart;
+ * then per code V (C = codes[V]): onCode (V not yet advanced), V + 1, skipCode (may continue with br_if 1), ROW = S +
+ * C·QB, perCode; after its codes, docEnd. The caller declares the locals and ends the function.
+ */
+function documentCodes(
+  l: { CODES: number; ENDS: number; ND: number; S: number; QLEN: number; D: number; V: number; END: number; C: number; ROW: number; QB: number },
+  parts: { docStart: number[]; onCode: number[]; skipCode: number[]; perCode: number[]; docEnd: number[] },
+): number[] {
+  const { CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB } = l
+  return [
     ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
     ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
     ...op.block, ...op.loop,
     ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
-    // acc = the document's row of INIT when INIT ≠ 0, else floor (the qlen floats after acc)
-    ...op.get(INIT), ...op.get(D), ...op.get(QB), ...op.mul, ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(INIT), ...op.select, ...op.set(SRC),
-    ...op.i32(0), ...op.set(M),
-    ...op.loop,
-    ...op.get(ACC), ...op.get(M), ...op.add, ...op.get(SRC), ...op.get(M), ...op.add, ...op.vload, ...op.vstore,
-    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
-    ...op.end,
+    ...parts.docStart,
     ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
     ...op.block, ...op.loop,
     ...op.get(V), ...op.get(END), ...op.geS, ...op.brIf(1),
     ...op.get(CODES), ...op.get(V), ...op.i32(1), ...op.shl, ...op.add, ...op.load16u, ...op.set(C),
+    ...parts.onCode,
     ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V),
-    // skip pruned codes
-    ...op.get(KEPT), ...op.i32(0), ...op.ne, ...op.if,
-    ...op.get(KEPT), ...op.get(C), ...op.add, ...op.load8u, ...op.eqz, ...op.brIf(1), // pruned: next code (label 1 = code loop)
-    ...op.end,
+    ...parts.skipCode,
     ...op.get(S), ...op.get(C), ...op.get(QB), ...op.mul, ...op.add, ...op.set(ROW),
-    ...op.i32(0), ...op.set(M),
-    ...op.loop,
-    ...op.get(ACC), ...op.get(M), ...op.add,
-    ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.fx4pmax,
-    ...op.vstore,
-    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
-    ...op.end,
+    ...parts.perCode,
     ...op.br(0),
     ...op.end, ...op.end,
-    // out[d] = Σ acc
-    ...op.f32const(0), ...op.set(SUM), ...op.i32(0), ...op.set(M),
-    ...op.loop,
-    ...op.get(SUM), ...op.get(ACC), ...op.get(M), ...op.add, ...op.f32load, ...op.f32add, ...op.set(SUM),
-    ...op.get(M), ...op.i32(4), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
-    ...op.end,
-    ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32store,
+    ...parts.docEnd,
     ...op.get(D), ...op.i32(1), ...op.add, ...op.set(D), ...op.br(0),
     ...op.end, ...op.end,
-    ...op.end,
   ]
 }
 
@@ -287,49 +317,33 @@ function approxBody(): number[] {
  * best_codes(codes, ends, nDocs, S, qlen, best, pos): per document d (codes[ends[d-1] .. ends[d]), uint16; ends int32,
  * cumulative) and token j, the best centroid score over its codes, best[d·qlen + j] = max_c S[c·qlen + j], and the
  * index (into codes) of the first code reaching it, pos[d·qlen + j] (−1 when every score is −∞). qlen % 4 == 0. Per 4
- * tokens per code: one f32x4.gt, one pmax, one bitselect of the code's index (unprobed-refine.ts picks each
- * (document, token)'s vector to score from its residual by these).
+ * tokens per code: one f32x4.gt, one pmax, one bitselect of the code's index (unprobed-refine.ts scores each
+ * (document, token)'s vector found so from its residual).
  */
 function bestCodesBody(): number[] {
   const [CODES, ENDS, ND, S, QLEN, BEST, POS] = [0, 1, 2, 3, 4, 5, 6]
   const [D, V, END, C, M, ROW, QB, OB] = [7, 8, 9, 10, 11, 12, 13, 14]
   const [VIDX, A, X] = [15, 16, 17] // v128
+  const at = (base: number): number[] => [...op.get(base), ...op.get(OB), ...op.add, ...op.get(M), ...op.add]
   return [
     ...vec([[8, I32], [3, V128]]),
-    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
-    ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
-    ...op.block, ...op.loop,
-    ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
-    ...op.get(D), ...op.get(QB), ...op.mul, ...op.set(OB),
-    // the document's rows start at −∞ and −1
-    ...op.i32(0), ...op.set(M),
-    ...op.loop,
-    ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.f32const(-Infinity), ...op.splat, ...op.vstore,
-    ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.i32(-1), ...op.ix4splat, ...op.vstore,
-    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
-    ...op.end,
-    ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
-    ...op.block, ...op.loop,
-    ...op.get(V), ...op.get(END), ...op.geS, ...op.brIf(1),
-    ...op.get(CODES), ...op.get(V), ...op.i32(1), ...op.shl, ...op.add, ...op.load16u, ...op.set(C),
-    ...op.get(S), ...op.get(C), ...op.get(QB), ...op.mul, ...op.add, ...op.set(ROW),
-    ...op.get(V), ...op.ix4splat, ...op.set(VIDX),
-    ...op.i32(0), ...op.set(M),
-    ...op.loop,
-    ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.set(X),
-    ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.vload, ...op.set(A),
-    // pos = x > a ? v : pos
-    ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(M), ...op.add,
-    ...op.get(VIDX), ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.vload, ...op.get(X), ...op.get(A), ...op.fx4gt, ...op.bitselect,
-    ...op.vstore,
-    ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(M), ...op.add, ...op.get(A), ...op.get(X), ...op.fx4pmax, ...op.vstore,
-    ...op.get(M), ...op.i32(16), ...op.add, ...op.tee(M), ...op.get(QB), ...op.ltS, ...op.brIf(0),
-    ...op.end,
-    ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V),
-    ...op.br(0),
-    ...op.end, ...op.end,
-    ...op.get(D), ...op.i32(1), ...op.add, ...op.set(D), ...op.br(0),
-    ...op.end, ...op.end,
+    ...documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
+      // the document's rows start at −∞ and −1
+      docStart: [
+        ...op.get(D), ...op.get(QB), ...op.mul, ...op.set(OB),
+        ...lanes(M, QB, [...at(BEST), ...op.f32const(-Infinity), ...op.splat, ...op.vstore, ...at(POS), ...op.i32(-1), ...op.ix4splat, ...op.vstore]),
+      ],
+      onCode: [...op.get(V), ...op.ix4splat, ...op.set(VIDX)],
+      skipCode: [],
+      perCode: lanes(M, QB, [
+        ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.set(X),
+        ...at(BEST), ...op.vload, ...op.set(A),
+        // pos = x > a ? v : pos
+        ...at(POS), ...op.get(VIDX), ...at(POS), ...op.vload, ...op.get(X), ...op.get(A), ...op.fx4gt, ...op.bitselect, ...op.vstore,
+        ...at(BEST), ...op.get(A), ...op.get(X), ...op.fx4pmax, ...op.vstore,
+      ]),
+      docEnd: [],
+    }),
     ...op.end,
   ]
 }
