@@ -44,8 +44,8 @@ export interface Ivf {
   baseRows?: Uint32Array
   /**
    * Entry points into the base lists every 2^ROW_SKIP_SHIFT rows (the rows of all cells in cell order): for skip point
-   * s (row s·64), its entry's offset in baseGaps and its position, interleaved. baseRowOf finds a vector's row from the
-   * nearest point in its cell in at most 64 gap steps, at 0.125 B/vector instead of a 4 B/vector map (the approximate
+   * s (row s·64), its entry's offset in baseGaps and its position, interleaved. residual-rows.ts residualRows finds a
+   * vector's row from the nearest point in its cell in at most 63 gap steps, at 0.125 B/vector instead of a 4 B/vector map (the approximate
    * stage's refinement reads a few thousand rows per search, unprobed-refine.ts). Fixed at the rebuild, on shared memory.
    */
   baseSkips: Uint32Array
@@ -176,41 +176,6 @@ function rowSkips(k: number, offsets: Uint32Array, gaps: Uint16Array, rows: numb
     }
   }
   return out
-}
-
-/**
- * The residual row of base vector v, whose code is c (residual-rows.ts: cell c's base entries are rows
- * [baseRowStart[c], baseRowStart[c + 1]) in position order), or −1 when v is not in that list. From the last entry
- * point of Ivf.baseSkips in the cell at or before v (binary search), then at most 63 gap steps.
- */
-export function baseRowOf(ivf: Ivf, c: number, v: number): number {
-  const r0 = ivf.baseRowStart[c], r1 = ivf.baseRowStart[c + 1]
-  if (r1 === r0) return -1
-  const skips = ivf.baseSkips, gaps = ivf.baseGaps
-  // skip points inside the cell: s in [lo, hi]
-  let lo = (r0 + (1 << ROW_SKIP_SHIFT) - 1) >>> ROW_SKIP_SHIFT
-  let hi = (r1 - 1) >>> ROW_SKIP_SHIFT
-  let row = r0, e = ivf.baseOffsets[c], pos = -1
-  if (lo <= hi && skips[2 * lo + 1] <= v) {
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1
-      if (skips[2 * mid + 1] <= v) lo = mid
-      else hi = mid - 1
-    }
-    row = lo << ROW_SKIP_SHIFT
-    e = skips[2 * lo]
-    pos = skips[2 * lo + 1]
-    if (pos === v) return row
-    e += gaps[e] === 0 ? 3 : 1
-    row++
-  }
-  for (const end = ivf.baseOffsets[c + 1]; e < end; row++) {
-    const g = gaps[e++]
-    if (g !== 0) pos += g
-    else { pos = gaps[e] * 65536 + gaps[e + 1]; e += 2 }
-    if (pos >= v) return pos === v ? row : -1
-  }
-  return -1
 }
 
 /** Rebuilds the delta lists for the slots added since the base was built (ascending); nSlots: all slots now. */

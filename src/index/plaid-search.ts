@@ -220,9 +220,9 @@ export function searchIndex(
     flat = deeper.flat
     stride = depth.max
   } else {
-    const rule = defaultProbeDepthRule(ncells, K)
-    const { gate } = tokenGates(view, rule, sView(view, S, sPtr, K, qlen), qlen, chosen, ncells, query)
-    flat = flatTokens(sView(view, S, sPtr, K, qlen), qlen, chosen, ncells, ncells, gate)
+    const Snow = sView(view, S, sPtr, K, qlen)
+    const { gate } = tokenGates(view, defaultProbeDepthRule(ncells, K), Snow, qlen, chosen, ncells, query)
+    flat = flatTokens(Snow, qlen, chosen, ncells, ncells, gate)
   }
   // S re-taken: scanScores and deeperCells may grow the arena (detaching views), and so may each probe
   let Sv = sView(view, S, sPtr, K, qlen)

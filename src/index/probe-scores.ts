@@ -151,24 +151,45 @@ function nextEpoch(sc: ProbeScratch): number {
  * measured 15 % slower per vector in the same run.)
  */
 export function buildLut(codec: ResidualCodec, query: Float32Array, qOff: number, lut: Float32Array, lo: Float32Array, hi: Float32Array): void {
-  const { bytesPerVector: bpv, byteTable, valuesPerByte: vpb } = codec
-  const half = vpb >>> 1
-  for (let b = 0; b < bpv; b++) {
-    const q0 = qOff + b * vpb
-    for (let n = 0; n < 16; n++) {
-      let sl = 0, sh = 0
-      const tl = ((b << 8) + n) * vpb, th = ((b << 8) + (n << 4)) * vpb
-      for (let u = 0; u < half; u++) sl += query[q0 + u] * byteTable[tl + u]
-      for (let u = half; u < vpb; u++) sh += query[q0 + u] * byteTable[th + u]
-      lo[n] = sl
-      hi[n] = sh
-    }
+  for (let b = 0; b < codec.bytesPerVector; b++) {
+    nibbleDots(codec, query, qOff, b, lo, 0, hi, 0)
     const o = b << 8
     for (let h = 0; h < 16; h++) {
       const base = hi[h], oh = o | (h << 4)
       for (let n = 0; n < 16; n++) lut[oh | n] = base + lo[n]
     }
   }
+}
+
+/**
+ * Per residual byte position b, the token's (query values from qOff) dot products with what a byte's low nibble n
+ * encodes, lo[loOff + n] (its first vpb/2 values), and its high nibble h, hi[hiOff + h] (the others): 16 + 16 small dot
+ * products, from which buildLut adds each byte's entry and nibbleScores keeps the 32 as they are.
+ */
+function nibbleDots(
+  codec: ResidualCodec, query: Float32Array, qOff: number, b: number, lo: Float32Array, loOff: number, hi: Float32Array, hiOff: number,
+): void {
+  const { byteTable, valuesPerByte: vpb } = codec
+  const half = vpb >>> 1
+  const q0 = qOff + b * vpb
+  for (let n = 0; n < 16; n++) {
+    let sl = 0, sh = 0
+    const tl = ((b << 8) + n) * vpb, th = ((b << 8) + (n << 4)) * vpb
+    for (let u = 0; u < half; u++) sl += query[q0 + u] * byteTable[tl + u]
+    for (let u = half; u < vpb; u++) sh += query[q0 + u] * byteTable[th + u]
+    lo[loOff + n] = sl
+    hi[hiOff + n] = sh
+  }
+}
+
+/**
+ * A token's nibble scores (query values from qOff): per residual byte position b, nibbleDots' 16 low-nibble then 16
+ * high-nibble dot products at out[b·32 ..] (bytesPerVector × 32 floats: 4 KB at dim 128, nbits 2). A vector's residual
+ * score is then two lookups per byte into 4 KB that stay in the first-level cache over a few hundred scattered vectors
+ * (unprobed-refine.ts); buildLut's 256-entry tables (32 KB a token) scored those no faster and took longer to build.
+ */
+export function nibbleScores(codec: ResidualCodec, query: Float32Array, qOff: number, out: Float32Array): void {
+  for (let b = 0; b < codec.bytesPerVector; b++) nibbleDots(codec, query, qOff, b, out, b * 32, out, b * 32 + 16)
 }
 
 /**

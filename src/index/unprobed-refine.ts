@@ -22,7 +22,7 @@
  *
  * Cost per search: m · (flat tokens) pairs (~3.8 k on drawn-7 at ndocs 192). The best codes: one pass over the m
  * documents' codes, 4 tokens per SIMD compare (simd-kernels.ts best_codes; O(m · document length · qlen / 4),
- * ~0.4 ms). Per pair, the residual row (ivf.ts entry points, then ≤ 63 gap steps), its 32 bytes, and two lookups per
+ * ~0.4 ms). Per pair, the residual row (residual-rows.ts residualRows: the IVF's entry points, then ≤ 63 gap steps), its 32 bytes, and two lookups per
  * byte into the token's nibble scores: ~0.45 µs a pair measured in the search, nearly all of it cache and TLB misses
  * (the residuals, 32 bytes a vector, lie in cell order, and the probe has just swept the caches), so each step runs as a pass over
  * all pairs, whose loads do not wait on one another. In a search worker with an idle sibling, the sibling scores
@@ -30,9 +30,8 @@
  * Deterministic: the documents are the approximate ranking's first m (ties by slot) and each step depends only on the
  * index and the query.
  */
-import { type Ivf, ROW_SKIP_SHIFT } from './ivf.js'
-import { nibbleTable } from './probe-arena.js'
-import type { ResidualCodec } from './residual-codec.js'
+import { nibbleScores } from './probe-scores.js'
+import { residualRows } from './residual-rows.js'
 import type { SimdArena } from './simd-kernels.js'
 import type { SearchView } from './plaid-search.js'
 import { topIndices } from './top-k.js'
@@ -172,7 +171,7 @@ export function scorePairs(view: SearchView, b: PairBatch): Float32Array {
     }
     if (b.toks[x] !== tok) {
       tok = b.toks[x]
-      nibbleScores(codec, b.query, tok, tables)
+      nibbleScores(codec, b.query, tok * codec.dim, tables)
     }
     let s0 = b.parts[x], s1 = 0
     for (let i = 0, r = x * bpv, off = 0; i < bpv; i++, off += 32) {
@@ -183,74 +182,6 @@ export function scorePairs(view: SearchView, b: PairBatch): Float32Array {
     out[x] = s0 + s1
   }
   return out
-}
-
-/**
- * The residual rows of vectors vs[0 .. n) (−1 for one not listed): past the base, its position plus the tail shift
- * (residual-rows.ts); in the base, as ivf.ts baseRowOf, from the last entry point of its cell at or before it, then
- * gap steps. In passes over all the vectors (codes; cell bounds; entry point; gap steps): each pass's loads are
- * independent of one another, so the processor overlaps their cache misses. One lookup at a time waited on ~6 misses
- * in a row, ~0.6 µs a pair in the search (the probe has just swept megabytes through the caches).
- */
-export function residualRows(ivf: Ivf, codes: Uint16Array | Uint32Array, vs: Uint32Array, n: number): Int32Array {
-  const rows = new Int32Array(n)
-  const cell = new Uint32Array(n)
-  for (let x = 0; x < n; x++) cell[x] = codes[vs[x]]
-  const { baseRowStart: rowStart, baseSkips: skips, baseGaps: gaps, baseOffsets: offsets, tailFrom } = ivf
-  const tail = rowStart[ivf.k] - tailFrom
-  // the scan state: entry offset, its position, the list's end (0: this vector is settled)
-  const at = new Uint32Array(n), posAt = new Float64Array(n), end = new Uint32Array(n)
-  for (let x = 0; x < n; x++) {
-    const v = vs[x], c = cell[x]
-    if (v >= tailFrom) {
-      rows[x] = v + tail
-      continue
-    }
-    rows[x] = rowStart[c]
-    end[x] = rowStart[c + 1] === rows[x] ? 0 : offsets[c + 1]
-    at[x] = offsets[c]
-    posAt[x] = -1
-    if (end[x] === 0) rows[x] = -1
-  }
-  for (let x = 0; x < n; x++) {
-    if (end[x] === 0) continue
-    const v = vs[x], c = cell[x], r0 = rows[x]
-    let lo = (r0 + (1 << ROW_SKIP_SHIFT) - 1) >>> ROW_SKIP_SHIFT, hi = (rowStart[c + 1] - 1) >>> ROW_SKIP_SHIFT
-    if (lo > hi || skips[2 * lo + 1] > v) continue
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1
-      if (skips[2 * mid + 1] <= v) lo = mid
-      else hi = mid - 1
-    }
-    const e = skips[2 * lo], p = skips[2 * lo + 1]
-    rows[x] = lo << ROW_SKIP_SHIFT
-    if (p === v) {
-      end[x] = 0
-      continue
-    }
-    at[x] = e + (gaps[e] === 0 ? 3 : 1)
-    posAt[x] = p
-    rows[x]++
-  }
-  for (let x = 0; x < n; x++) {
-    const stop = end[x]
-    if (stop === 0) continue
-    const v = vs[x]
-    let e = at[x], p = posAt[x], row = rows[x]
-    for (; e < stop; row++) {
-      const g = gaps[e]
-      if (g === 0) {
-        p = gaps[e + 1] * 65536 + gaps[e + 2]
-        e += 3
-      } else {
-        p += g
-        e++
-      }
-      if (p >= v) break
-    }
-    rows[x] = p === v ? row : -1
-  }
-  return rows
 }
 
 function hideProbed(S: Float32Array, qlen: number, cells: ProbedCells): Float32Array {
@@ -364,30 +295,4 @@ function gatherRows(residuals: Uint8Array, bpv: number, rows: Int32Array, n: num
     for (let b = 0, a = row * bpv, o = x * bpv; b < bpv; b++) dst[o + b] = residuals[a + b]
   }
   return dst
-}
-
-/**
- * For token j, per residual byte position b, the dot products of the token's values with what a byte's low nibble
- * encodes (16 floats) and its high nibble (16 floats), into out (bytesPerVector × 32 floats: 4 KB at dim 128, nbits 2).
- * A pair's residual score is then two lookups per byte into 4 KB that stay in the first-level cache over the token's
- * scattered pairs; the probe's 256-entry tables (32 KB a token, probe-scores.ts buildLut) scored the pairs no faster
- * here and took longer to build.
- */
-export function nibbleScores(codec: ResidualCodec, query: Float32Array, j: number, out: Float32Array): void {
-  const tab = nibbleTable(codec)
-  const { bytesPerVector: bpv, dim, valuesPerByte: vpb } = codec
-  const half = vpb >>> 1, rest = vpb - half
-  for (let b = 0, o = 0; b < bpv; b++) {
-    const qb = j * dim + b * vpb, ob = b * 32
-    for (let x = 0; x < 16; x++) {
-      let s = 0
-      for (let u = 0; u < half; u++) s += query[qb + u] * tab[o++]
-      out[ob + x] = s
-    }
-    for (let x = 0; x < 16; x++) {
-      let s = 0
-      for (let u = 0; u < rest; u++) s += query[qb + half + u] * tab[o++]
-      out[ob + 16 + x] = s
-    }
-  }
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { baseRowOf, buildIvf, forEachPosition, forgetSlotInIvf, ivfBytes, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
-import { residualRows } from '../../src/index/unprobed-refine.js'
+import { buildIvf, forEachPosition, forgetSlotInIvf, ivfBytes, setIvfDelta, slotOfVector } from '../../src/index/ivf.js'
+import { residualRows } from '../../src/index/residual-rows.js'
 import { createPrng } from '../../src/index/prng.js'
 
 /** Documents of random lengths with random codes; some slots dead. Brute force: for each code, the live positions. */
@@ -69,7 +69,7 @@ t.test('a base vector\'s row (entry points every 64 rows, then gap steps) is its
   for (let i = 0; i < f.n; i++) {
     const v = order[i]
     if (rowOf[v] < 0) unlisted++
-    if (baseRowOf(ivf, f.codes[v], v) !== rowOf[v] || batch[i] !== rowOf[v]) wrong++
+    if (residualRows(ivf, f.codes, Uint32Array.of(v), 1)[0] !== rowOf[v] || batch[i] !== rowOf[v]) wrong++
   }
   t.equal(wrong, 0, `${f.n} lookups equal the brute-force ranks`)
   t.ok(unlisted > 0, `${unlisted} vectors of dead slots have no row`)

@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap'
-import { baseRowOf, forEachPosition } from '../../src/index/ivf.js'
+import { forEachPosition } from '../../src/index/ivf.js'
 import { CENTROID_SCALE } from '../../src/index/kmeans.js'
 import { createPlaidIndex, type PlaidIndex, restorePlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
 import { decodeVector } from '../../src/index/residual-codec.js'
-import { NO_ROW, rowsOf, storedRows } from '../../src/index/residual-rows.js'
+import { NO_ROW, residualRows, rowsOf, storedRows } from '../../src/index/residual-rows.js'
 import { createViewPublisher } from '../../src/search-workers/shared-view.js'
-import { residualRows } from '../../src/index/unprobed-refine.js'
 import { liveDecoded, makeDocs, queryFor } from './synthetic-vectors.js'
 
 // Residuals live in the IVF's base order (src/index/residual-rows.ts). Whatever the order, each live vector's row must
@@ -63,7 +62,7 @@ function checkRows(t: Test, index: PlaidIndex, label: string): void {
   let lookups = 0, wrong = 0
   for (let v = 0; v < nVectors; v++) {
     const want = rowOf(v) === NO_ROW ? -1 : rowOf(v)
-    if (v < ivf.tailFrom && baseRowOf(ivf, view.codes[v], v) !== want) wrong++
+    if (residualRows(ivf, view.codes, Uint32Array.of(v), 1)[0] !== want) wrong++
     if (batch[v] !== want) wrong++
     lookups++
   }
