@@ -517,8 +517,11 @@ export function createPostgresChangeLog(opts: PostgresChangeLogOptions): Postgre
       const indexes: IndexReplicationStatus[] = []
       for (const [name, h] of heads) {
         const appliedSeq = opts.appliedSeq(name)
-        const lagChanges = Math.max(0, h.headSeq - appliedSeq)
-        indexes.push({ name, appliedSeq, headSeq: h.headSeq, lagChanges, lagSeconds: lagChanges > 0 ? h.lagAgeS + (now - h.measuredAt) / 1000 : 0 })
+        // every applied change came from the database, so its head is at least appliedSeq; the head last polled can be
+        // older than this replica's own commits since (CI saw head 78 reported beside applied 80)
+        const headSeq = Math.max(h.headSeq, appliedSeq)
+        const lagChanges = headSeq - appliedSeq
+        indexes.push({ name, appliedSeq, headSeq, lagChanges, lagSeconds: lagChanges > 0 ? h.lagAgeS + (now - h.measuredAt) / 1000 : 0 })
       }
       return { databaseUp, lastError, catchUp: { ...catchUp }, indexes }
     },
