@@ -696,11 +696,13 @@ let simScratch = new Float32Array(0)
  */
 export function exactScores(view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array): Float32Array {
   const out = new Float32Array(slots.length)
+  // the query in int16 once for all chunks (a k=10 search on skewed data scores ~10 chunks)
+  const q = lazyQuantized(query, qlen, view.dim)
   // chunks of documents with ≤ EXACT_CHUNK vectors bound the scratch memory (a longer document is a chunk alone)
   for (let i0 = 0; i0 < slots.length;) {
     let i1 = i0, total = 0
     while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= EXACT_CHUNK)) total += view.docLen[slots[i1++]]
-    exactChunk(view, query, qlen, slots, i0, i1, total, out)
+    exactChunk(view, query, q, qlen, slots, i0, i1, total, out)
     i0 = i1
   }
   return out
@@ -728,17 +730,30 @@ function rowsLayout(ca: CentroidArena, inputBytes: number, total: number, dim: n
   return { factorsPtr, v16Ptr, qPtr, sPtr }
 }
 
-/** The int16 rows against the query (quantized to int16 here): sims at sPtr, total × qlen, not yet × the rows' factors. */
-function tileRows(arena: CentroidArena['arena'], at: RowsLayout, total: number, query: Float32Array, qlen: number, dim: number): Float32Array {
-  const q16 = new Int16Array(qlen * dim)
-  const qs = quantizeRows(query, 0, qlen, dim, q16)
+/** The query rounded to int16 rows (quantizeRows) and its scale, computed on first use. */
+type QuantizedQuery = () => { q16: Int16Array; scale: number }
+
+function lazyQuantized(query: Float32Array, qlen: number, dim: number): QuantizedQuery {
+  let q: { q16: Int16Array; scale: number } | undefined
+  return () => {
+    if (q === undefined) {
+      const q16 = new Int16Array(qlen * dim)
+      q = { q16, scale: quantizeRows(query, 0, qlen, dim, q16) }
+    }
+    return q
+  }
+}
+
+/** The int16 rows against the int16 query: sims at sPtr, total × qlen, not yet × the rows' factors. */
+function tileRows(arena: CentroidArena['arena'], at: RowsLayout, total: number, query: QuantizedQuery, qlen: number, dim: number): Float32Array {
+  const { q16, scale } = query()
   arena.i16(at.qPtr, qlen * dim).set(q16)
-  arena.dotTileI16(at.v16Ptr, total, at.qPtr, qlen, dim, at.sPtr, 1 / qs)
+  arena.dotTileI16(at.v16Ptr, total, at.qPtr, qlen, dim, at.sPtr, 1 / scale)
   return arena.f32(at.sPtr, total * qlen)
 }
 
 function exactChunk(
-  view: SearchView, query: Float32Array, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,
+  view: SearchView, query: Float32Array, q: QuantizedQuery, qlen: number, slots: Uint32Array, i0: number, i1: number, total: number, out: Float32Array,
 ): void {
   const codec = view.codec!
   const cset = view.cset!
@@ -764,7 +779,7 @@ function exactChunk(
       row += len
     }
     arena.widenRows(recPtr, total, dim, bpr, at.v16Ptr, at.factorsPtr)
-    sims = tileRows(arena, at, total, query, qlen, dim)
+    sims = tileRows(arena, at, total, q, qlen, dim)
     simsPtr = at.sPtr
     invPtr = at.factorsPtr
   } else if (total > 0 && ca !== null && orig === null) {
@@ -794,7 +809,7 @@ function exactChunk(
       codec.nbits, codesPtr, resPtr, total, 0, tablePtr, dim, at.v16Ptr, bpv, decodeUnitStride(codec.nbits, codec.perDimension),
       centroidQ15(codec.centroidWeight), at.factorsPtr,
     )
-    sims = tileRows(arena, at, total, query, qlen, dim)
+    sims = tileRows(arena, at, total, q, qlen, dim)
     simsPtr = at.sPtr
     invPtr = at.factorsPtr
   } else if (total > 0) {
