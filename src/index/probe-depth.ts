@@ -150,13 +150,25 @@ export function widenChosen(
   if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
     const ra = rowsAboveScratch(ca, sPtr, K, qlen)
     S = ra.S
-    for (let j = 0; j < qlen; j++) ra.thr[j] = deeper[j] ? float32Below(gate[j]) : Infinity
-    visitRowsAbove(ca, ra, sPtr, qlen, 0, K, insert)
+    // in chunks growing ×4 (as scanScores): a flat token has hundreds of cells above its gate, and once its list is
+    // full only those above its current last can enter, so each chunk lists just those (the same cells as one pass:
+    // a cell skipped here is one insert would have turned away)
+    for (let from = 0; from < K;) {
+      const to = Math.min(K, Math.max(WIDEN_FIRST_ROWS, from * 4))
+      for (let j = 0; j < qlen; j++) {
+        ra.thr[j] = !deeper[j] ? Infinity : available[j] - min === extra ? best[j * extra + extra - 1] : float32Below(gate[j])
+      }
+      visitRowsAbove(ca, ra, sPtr, qlen, from, to, insert)
+      from = to
+    }
   } else {
     for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) if (deeper[j]) insert(c, j)
   }
   return { cells, available }
 }
+
+/** Rows widenChosen's first chunk covers (its later chunks grow ×4). */
+const WIDEN_FIRST_ROWS = 256
 
 /**
  * Per token, how many of its ranked cells to probe (see the header). cells: qlen × stride, best first per token, of
