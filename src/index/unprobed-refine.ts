@@ -30,6 +30,7 @@
  * Deterministic: the documents are the approximate ranking's first m (ties by slot) and each step depends only on the
  * index and the query.
  */
+import { endianness } from 'node:os'
 import { nibbleScores } from './probe-scores.js'
 import { residualRows } from './residual-rows.js'
 import type { SimdArena } from './simd-kernels.js'
@@ -61,6 +62,8 @@ export interface RefineInput {
   /** another thread that may score half of the pairs (search workers set it per search) */
   offload?: RefineOffload
 }
+
+const LITTLE_ENDIAN = endianness() === 'LE'
 
 /** Codes per kernel call: bounds the arena's scratch (it never shrinks). */
 const CHUNK_CODES = 1 << 15
@@ -159,13 +162,18 @@ export function scorePairs(view: SearchView, b: PairBatch): Float32Array {
   const n = b.vecs.length
   const codec = view.codec!
   const bpv = codec.bytesPerVector
-  const rows = residualRows(view.ivf!, view.codes, b.vecs, n)
-  const res = gatherRows(view.residuals, bpv, rows, n)
+  // a vector is often the best unprobed one of several tokens (16–19 % of the pairs on skewed presets, 45 % on
+  // uniform): its row is looked up and gathered once
+  const { vecs, of } = distinctVectors(b.vecs)
+  const rows = residualRows(view.ivf!, view.codes, vecs, vecs.length)
+  const res = gatherRows(view.residuals, bpv, rows, vecs.length)
+  const words = (bpv & 3) === 0 && LITTLE_ENDIAN ? new Uint32Array(res.buffer, res.byteOffset, res.length >>> 2) : null
   const out = new Float32Array(n)
   const tables = new Float32Array(bpv * 32)
   let tok = -1
   for (let x = 0; x < n; x++) {
-    if (rows[x] < 0) {
+    const u = of[x]
+    if (rows[u] < 0) {
       out[x] = -Infinity
       continue
     }
@@ -174,14 +182,53 @@ export function scorePairs(view: SearchView, b: PairBatch): Float32Array {
       nibbleScores(codec, b.query, tok * codec.dim, tables)
     }
     let s0 = b.parts[x], s1 = 0
-    for (let i = 0, r = x * bpv, off = 0; i < bpv; i++, off += 32) {
-      const y = res[r + i]
-      s0 += tables[off + (y & 15)]
-      s1 += tables[off + 16 + (y >>> 4)]
+    if (words !== null) {
+      // the same sums in the same order, a 4-byte word per load
+      for (let i = 0, r = u * (bpv >>> 2), off = 0; i < bpv; i += 4, off += 128) {
+        const y = words[r + (i >>> 2)]
+        s0 += tables[off + (y & 15)]
+        s1 += tables[off + 16 + ((y >>> 4) & 15)]
+        s0 += tables[off + 32 + ((y >>> 8) & 15)]
+        s1 += tables[off + 48 + ((y >>> 12) & 15)]
+        s0 += tables[off + 64 + ((y >>> 16) & 15)]
+        s1 += tables[off + 80 + ((y >>> 20) & 15)]
+        s0 += tables[off + 96 + ((y >>> 24) & 15)]
+        s1 += tables[off + 112 + (y >>> 28)]
+      }
+    } else {
+      for (let i = 0, r = u * bpv, off = 0; i < bpv; i++, off += 32) {
+        const y = res[r + i]
+        s0 += tables[off + (y & 15)]
+        s1 += tables[off + 16 + (y >>> 4)]
+      }
     }
     out[x] = s0 + s1
   }
   return out
+}
+
+/**
+ * The distinct values of `all` in order of first appearance, and for each entry the index of its value among them
+ * (an open-addressing table of ≥ 2·n entries, a few nanoseconds an entry against ~0.25 µs to find and gather a row).
+ */
+export function distinctVectors(all: Uint32Array): { vecs: Uint32Array; of: Uint32Array } {
+  const n = all.length
+  const bits = Math.max(4, 32 - Math.clz32(2 * n))
+  const mask = (1 << bits) - 1
+  const table = new Int32Array(mask + 1).fill(-1)
+  const vecs = new Uint32Array(n), of = new Uint32Array(n)
+  let u = 0
+  for (let x = 0; x < n; x++) {
+    const v = all[x]
+    let h = Math.imul(v, 0x9e3779b1) >>> (32 - bits)
+    while (table[h] >= 0 && vecs[table[h]] !== v) h = (h + 1) & mask
+    if (table[h] < 0) {
+      table[h] = u
+      vecs[u++] = v
+    }
+    of[x] = table[h]
+  }
+  return { vecs: vecs.subarray(0, u), of }
 }
 
 function hideProbed(S: Float32Array, qlen: number, cells: ProbedCells): Float32Array {
@@ -275,12 +322,23 @@ export function bestCodesInArena(view: SearchView, slots: Uint32Array, qlen: num
   return { best, pos }
 }
 
+/** Where gatherRows' first pass leaves its loads' value, so that the compiler keeps them. */
+let sink = 0
+
 /** The residual rows `rows[0 .. n)` back to back (a row < 0 left zero); by 4-byte words where they are aligned. */
 function gatherRows(residuals: Uint8Array, bpv: number, rows: Int32Array, n: number): Uint8Array {
   if ((bpv & 3) === 0 && (residuals.byteOffset & 3) === 0) {
     const wpv = bpv >>> 2
     const src = new Uint32Array(residuals.buffer, residuals.byteOffset, residuals.length >>> 2)
     const dst = new Uint32Array(n * wpv)
+    // one load per row first: a tight loop keeps many of the rows' cache and TLB misses in flight, which the copy
+    // below (eight loads and stores a row) does not
+    let touched = 0
+    for (let x = 0; x < n; x++) {
+      const row = rows[x]
+      if (row >= 0) touched ^= src[row * wpv]
+    }
+    sink ^= touched
     for (let x = 0; x < n; x++) {
       const row = rows[x]
       if (row < 0) continue

@@ -10,7 +10,7 @@ import t from 'tap'
 import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena } from '../../src/index/simd-kernels.js'
-import { refineUnprobed } from '../../src/index/unprobed-refine.js'
+import { distinctVectors, refineUnprobed } from '../../src/index/unprobed-refine.js'
 import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
 
 const dim = 32, qlen = 12, K = 48
@@ -124,5 +124,20 @@ t.test('no flat token, no document: nothing changes', async (t) => {
     })
     t.equal(pairs, 0)
     t.same(Array.from(approx), Array.from(c.approx))
+  }
+})
+
+t.test('distinctVectors: each value once, in order of first appearance, and every entry mapped to its value', async (t) => {
+  const rng = createPrng(21)
+  for (const [n, range] of [[0, 1], [1, 5], [300, 40], [5000, 4000], [5000, 2 ** 31]] as const) {
+    const all = Uint32Array.from({ length: n }, () => Math.floor(rng.next() * range))
+    const { vecs, of } = distinctVectors(all)
+    const want: number[] = []
+    const seen = new Set<number>()
+    for (const v of all) if (!seen.has(v)) { seen.add(v); want.push(v) }
+    t.same(Array.from(vecs), want, `n ${n}, values below ${range}: the distinct values in order`)
+    let bad = 0
+    for (let x = 0; x < n; x++) if (vecs[of[x]] !== all[x]) bad++
+    t.equal(bad, 0, `n ${n}: every entry points at its value`)
   }
 })
