@@ -212,17 +212,23 @@ export function searchIndex(
   let stop: ProbeStop | undefined
   // the tokens whose first ncells cells are within residual noise of their best (probe-depth.ts flatTokens)
   let flat: Uint8Array
+  // each token's residual spread σ_j (probe-depth.ts gateScores) and the rule's z: the refinement skips the pairs that
+  // would need a residual beyond z·σ_j to gain anything
+  const z = (depth ?? defaultProbeDepthRule(ncells, K)).z
+  let sigma: Float64Array
   if (depth !== null) {
     const deeper = deeperCells(view, depth, sView(view, S, sPtr, K, qlen), sPtr, qlen, chosen, query)
     chosen = deeper.cells
     counts = deeper.counts
     stop = deeper.stop
     flat = deeper.flat
+    sigma = deeper.sigma
     stride = depth.max
   } else {
     const Snow = sView(view, S, sPtr, K, qlen)
-    const { gate } = tokenGates(view, defaultProbeDepthRule(ncells, K), Snow, qlen, chosen, ncells, query)
-    flat = flatTokens(Snow, qlen, chosen, ncells, ncells, gate)
+    const gates = tokenGates(view, defaultProbeDepthRule(ncells, K), Snow, qlen, chosen, ncells, query)
+    flat = flatTokens(Snow, qlen, chosen, ncells, ncells, gates.gate)
+    sigma = gates.sigma
   }
   // S re-taken: scanScores and deeperCells may grow the arena (detaching views), and so may each probe
   let Sv = sView(view, S, sPtr, K, qlen)
@@ -308,7 +314,7 @@ export function searchIndex(
   const refineArena = sPtr >= 0 && cset.arena !== null ? { kernels: cset.arena.arena, sPtr, at: probeArenaOf(cset, qlen)!.at } : null
   refineUnprobed(view, {
     query, qlen, S: () => (Sv = sView(view, Sv, sPtr, K, qlen)), cells: { chosen, stride, counts }, flat,
-    pool, approx, init: probeInit, m: p.ndocs, arena: refineArena, offload: offload?.refine,
+    pool, approx, init: probeInit, m: p.ndocs, noise: { sigma, z }, arena: refineArena, offload: offload?.refine,
   })
   if (trace !== undefined && pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
   now = performance.now()
@@ -330,9 +336,9 @@ const varianceOf = new WeakMap<ResidualCodec, Float32Array>()
 
 function deeperCells(
   view: SearchView, rule: ProbeDepthRule, S: Float32Array, sPtr: number, qlen: number, chosen: Uint32Array, query: Float32Array,
-): { cells: Uint32Array; counts: Uint32Array; stop: ProbeStop; flat: Uint8Array } {
+): { cells: Uint32Array; counts: Uint32Array; stop: ProbeStop; flat: Uint8Array; sigma: Float64Array } {
   const cset = view.cset!
-  const { gate, stopAt } = tokenGates(view, rule, S, qlen, chosen, rule.min, query)
+  const { gate, stopAt, sigma } = tokenGates(view, rule, S, qlen, chosen, rule.min, query)
   const flat = flatTokens(S, qlen, chosen, rule.min, rule.min, gate)
   const { cells, available } = widenChosen(S, qlen, cset.k, chosen, rule.min, rule.max, gate, cset.arena, sPtr)
   S = sView(view, S, sPtr, cset.k, qlen) // widenChosen may have grown the arena
@@ -342,13 +348,13 @@ function deeperCells(
   const listSize = (c: number): number => liveVectorsInCell(ivf, c)
   let total = 0
   for (let c = 0; c < k; c++) total += listSize(c)
-  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k), stop: { min: rule.min, at: stopAt }, flat }
+  return { cells, counts: probeDepths(rule, S, qlen, cells, rule.max, available, gate, listSize, total / k), stop: { min: rule.min, at: stopAt }, flat, sigma }
 }
 
 /** probe-depth.ts gateScores with the codec's residual variances (computed once per codec). */
 function tokenGates(
   view: SearchView, rule: ProbeDepthRule, S: Float32Array, qlen: number, chosen: Uint32Array, stride: number, query: Float32Array,
-): { gate: Float64Array; stopAt: Float64Array } {
+): { gate: Float64Array; stopAt: Float64Array; sigma: Float64Array } {
   const codec = view.codec!
   let variance = varianceOf.get(codec)
   if (variance === undefined) {

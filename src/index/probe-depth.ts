@@ -84,22 +84,23 @@ export function residualVariance(codec: ResidualCodec): Float32Array {
  *  - gate[j] = s_1 − z·σ_j / centroidWeight, the lowest centroid score a cell beyond the first `min` may have and
  *    still be probed;
  *  - stopAt[j] = centroidWeight·s_1 + standout·σ_j, the probe score (decoded units) that, found in the first `min`
- *    cells, ends the token's probe there.
+ *    cells, ends the token's probe there;
+ *  - sigma[j] = σ_j itself (unprobed-refine.ts skips the pairs that would need a residual beyond z·σ_j).
  */
 export function gateScores(
   rule: ProbeDepthRule, S: Float32Array, qlen: number, chosen: Uint32Array, stride: number,
   query: Float32Array, dim: number, variance: Float32Array, centroidWeight: number,
-): { gate: Float64Array; stopAt: Float64Array } {
-  const gate = new Float64Array(qlen), stopAt = new Float64Array(qlen)
+): { gate: Float64Array; stopAt: Float64Array; sigma: Float64Array } {
+  const gate = new Float64Array(qlen), stopAt = new Float64Array(qlen), sigma = new Float64Array(qlen)
   for (let j = 0; j < qlen; j++) {
     let v = 0
     for (let d = 0, o = j * dim; d < dim; d++) v += query[o + d] * query[o + d] * variance[d]
-    const sigma = Math.sqrt(v)
+    sigma[j] = Math.sqrt(v)
     const best = S[chosen[j * stride] * qlen + j]
-    gate[j] = best - (rule.z * sigma) / centroidWeight
-    stopAt[j] = centroidWeight * best + rule.standout * sigma
+    gate[j] = best - (rule.z * sigma[j]) / centroidWeight
+    stopAt[j] = centroidWeight * best + rule.standout * sigma[j]
   }
-  return { gate, stopAt }
+  return { gate, stopAt, sigma }
 }
 
 /**
