@@ -19,9 +19,10 @@
  *  - pairs: not those whose credit (below) exceeds their centroid part by more than z·σ_j, σ_j the token's residual
  *    spread and z the probe-depth rule's (probe-depth.ts: the same allowance by which a cell's centroid score may
  *    trail the best and still be probed). Such a vector gains only if its residual scores beyond z·σ_j, where the
- *    document's probe already found a better vector for the token. It skips 23–54 % of the pairs; the stage before the
- *    skip lost 0.1–1 % of its gaining pairs to it and 0–0.5 % of its total gain (60 queries each of zipf-steep,
- *    many-topics, drawn-7, drawn-11), and success@10 stayed the same on the presets and held-out models measured.
+ *    document's probe already found a better vector for the token. 23–54 % of the pairs are skipped; before the skip
+ *    existed they held 0.1–1 % of the pairs that gained and 0–0.5 % of the total gain (60 queries each of zipf-steep,
+ *    many-topics, drawn-7, drawn-11), and success@10 is unchanged on the 24 data models of BENCHMARKS.md
+ *    § Refinement pairs bounded by residual noise.
  * The credit the approximate stage gave a pair is at most max(its probe score or floor, centroidWeight · the best
  * unprobed centroid score), the kept codes being unprobed ones; the gain added is the residual score above that, so a
  * document's score rises only where one of its vectors scores higher, and by no more than the stage left out.
