@@ -29,7 +29,7 @@ import { tailShift } from './residual-rows.js'
 import type { ResidualCodec } from './residual-codec.js'
 
 /** The gathered residuals are read as words with byte 0 in the low bits (typed arrays use the host's byte order). */
-const LITTLE_ENDIAN = endianness() === 'LE'
+export const LITTLE_ENDIAN = endianness() === 'LE'
 
 /** Positions per gather chunk: bounds the scratch (chunk × bytesPerVector) while keeping each pass long. */
 const CHUNK = 1024

@@ -37,8 +37,7 @@
  * Deterministic: the documents are the approximate ranking's first m (ties by slot) and each step depends only on the
  * index and the query.
  */
-import { endianness } from 'node:os'
-import { nibbleScores } from './probe-scores.js'
+import { LITTLE_ENDIAN, nibbleScores } from './probe-scores.js'
 import { residualRows } from './residual-rows.js'
 import type { SimdArena } from './simd-kernels.js'
 import type { SearchView } from './plaid-search.js'
@@ -74,8 +73,6 @@ export interface RefineInput {
   /** another thread that may score half of the pairs (search workers set it per search) */
   offload?: RefineOffload
 }
-
-const LITTLE_ENDIAN = endianness() === 'LE'
 
 /** Codes per kernel call: bounds the arena's scratch (it never shrinks). */
 const CHUNK_CODES = 1 << 15
