@@ -38,7 +38,7 @@
  * index and the query.
  */
 import { LITTLE_ENDIAN, nibbleScores } from './probe-scores.js'
-import { residualRows } from './residual-rows.js'
+import { residualRows, rowCopier } from './residual-rows.js'
 import type { SimdArena } from './simd-kernels.js'
 import type { SearchView } from './plaid-search.js'
 import { topIndices } from './top-k.js'
@@ -338,32 +338,20 @@ export function bestCodesInArena(view: SearchView, slots: Uint32Array, qlen: num
 /** Where gatherRows' first pass leaves its loads' value, so that the compiler keeps them. */
 let sink = 0
 
-/** The residual rows `rows[0 .. n)` back to back (a row < 0 left zero); by 4-byte words where they are aligned. */
+/**
+ * The residual rows `rows[0 .. n)` back to back (a row < 0 left zero), copied by residual-rows.ts rowCopier. One load
+ * per row first: a tight loop keeps many of the rows' cache and TLB misses in flight, which the copy (a row's words
+ * loaded and stored) does not.
+ */
 function gatherRows(residuals: Uint8Array, bpv: number, rows: Int32Array, n: number): Uint8Array {
-  if ((bpv & 3) === 0 && (residuals.byteOffset & 3) === 0) {
-    const wpv = bpv >>> 2
-    const src = new Uint32Array(residuals.buffer, residuals.byteOffset, residuals.length >>> 2)
-    const dst = new Uint32Array(n * wpv)
-    // one load per row first: a tight loop keeps many of the rows' cache and TLB misses in flight, which the copy
-    // below (eight loads and stores a row) does not
-    let touched = 0
-    for (let x = 0; x < n; x++) {
-      const row = rows[x]
-      if (row >= 0) touched ^= src[row * wpv]
-    }
-    sink ^= touched
-    for (let x = 0; x < n; x++) {
-      const row = rows[x]
-      if (row < 0) continue
-      for (let q = 0, a = row * wpv, b = x * wpv; q < wpv; q++) dst[b + q] = src[a + q]
-    }
-    return new Uint8Array(dst.buffer)
-  }
-  const dst = new Uint8Array(n * bpv)
+  let touched = 0
   for (let x = 0; x < n; x++) {
     const row = rows[x]
-    if (row < 0) continue
-    for (let b = 0, a = row * bpv, o = x * bpv; b < bpv; b++) dst[o + b] = residuals[a + b]
+    if (row >= 0) touched ^= residuals[row * bpv]
   }
+  sink ^= touched
+  const dst = new Uint8Array(n * bpv)
+  const copy = rowCopier(residuals, dst, bpv)
+  for (let x = 0; x < n; x++) if (rows[x] >= 0) copy(rows[x], x)
   return dst
 }
