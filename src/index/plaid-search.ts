@@ -214,7 +214,7 @@ export function searchIndex(
   let flat: Uint8Array
   // each token's residual spread σ_j (probe-depth.ts gateScores) and the rule's z: the refinement skips the pairs that
   // would need a residual beyond z·σ_j to gain anything
-  const z = (depth ?? defaultProbeDepthRule(ncells, K)).z
+  const rule = depth ?? defaultProbeDepthRule(ncells, K)
   let sigma: Float64Array
   if (depth !== null) {
     const deeper = deeperCells(view, depth, sView(view, S, sPtr, K, qlen), sPtr, qlen, chosen, query)
@@ -226,7 +226,7 @@ export function searchIndex(
     stride = depth.max
   } else {
     const Snow = sView(view, S, sPtr, K, qlen)
-    const gates = tokenGates(view, defaultProbeDepthRule(ncells, K), Snow, qlen, chosen, ncells, query)
+    const gates = tokenGates(view, rule, Snow, qlen, chosen, ncells, query)
     flat = flatTokens(Snow, qlen, chosen, ncells, ncells, gates.gate)
     sigma = gates.sigma
   }
@@ -314,7 +314,7 @@ export function searchIndex(
   const refineArena = sPtr >= 0 && cset.arena !== null ? { kernels: cset.arena.arena, sPtr, at: probeArenaOf(cset, qlen)!.at } : null
   refineUnprobed(view, {
     query, qlen, S: () => (Sv = sView(view, Sv, sPtr, K, qlen)), cells: { chosen, stride, counts }, flat,
-    pool, approx, init: probeInit, m: p.ndocs, noise: { sigma, z }, arena: refineArena, offload: offload?.refine,
+    pool, approx, init: probeInit, m: p.ndocs, noise: { sigma, z: rule.z }, arena: refineArena, offload: offload?.refine,
   })
   if (trace !== undefined && pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
   now = performance.now()
