@@ -33,6 +33,7 @@ import { maxSim } from './maxsim.js'
 import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
 import { defaultProbeDepthRule, flatTokens, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
 import type { ProbeArena } from './probe-arena.js'
+import { codeRuns, copyRunCodes } from './document-codes.js'
 import { createProbeScratch, type ProbeOffload, probeRows, probeRowSums, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
 import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
@@ -634,15 +635,8 @@ function approxScores(
     const { arena } = ca
     const keptPtr = sPtr + K * qlen * 4
     const codesPtr = keptPtr + Math.ceil(K / 16) * 16
-    // documents go in chunks of ≤ APPROX_CHUNK codes so the arena's scratch stays small (it never shrinks)
-    let maxDocs = 0, maxCodes = 0
-    for (let i0 = 0; i0 < slots.length;) {
-      let i1 = i0, total = 0
-      while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= APPROX_CHUNK)) total += view.docLen[slots[i1++]]
-      maxDocs = Math.max(maxDocs, i1 - i0)
-      maxCodes = Math.max(maxCodes, total)
-      i0 = i1
-    }
+    // documents go in runs of ≤ APPROX_CHUNK codes so the arena's scratch stays small (it never shrinks)
+    const { bounds, maxDocs, maxCodes } = codeRuns(view.docLen, slots, APPROX_CHUNK)
     const endsPtr = codesPtr + Math.ceil((maxCodes * 2) / 16) * 16
     const accPtr = endsPtr + maxDocs * 4
     const outPtr = accPtr + qlen * 8
@@ -650,20 +644,12 @@ function approxScores(
     arena.reserve(initPtr + (init === undefined ? 0 : maxDocs * qlen * 4))
     if (kept !== null) arena.u8(keptPtr, K).set(kept.subarray(0, K))
     arena.f32(accPtr + qlen * 4, qlen).set(floor)
-    for (let i0 = 0; i0 < slots.length;) {
-      let i1 = i0, total = 0
-      while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= APPROX_CHUNK)) total += view.docLen[slots[i1++]]
-      const codesView = arena.u16(codesPtr, total), ends = arena.i32(endsPtr, i1 - i0)
-      for (let i = i0, at = 0; i < i1; i++) {
-        const a = view.docStart[slots[i]], len = view.docLen[slots[i]]
-        codesView.set(codes.subarray(a, a + len), at)
-        at += len
-        ends[i - i0] = at
-      }
+    for (let r = 0; r + 1 < bounds.length; r++) {
+      const i0 = bounds[r], i1 = bounds[r + 1]
+      copyRunCodes(codes, view.docStart, view.docLen, slots, i0, i1, arena.u16(codesPtr, maxCodes), arena.i32(endsPtr, i1 - i0))
       if (init !== undefined) arena.f32(initPtr, (i1 - i0) * qlen).set(init.subarray(i0 * qlen, i1 * qlen))
       arena.approx(codesPtr, endsPtr, i1 - i0, sPtr, qlen, kept === null ? 0 : keptPtr, accPtr, outPtr, init === undefined ? 0 : initPtr)
       out.set(arena.f32(outPtr, i1 - i0), i0)
-      i0 = i1
     }
     return out
   }

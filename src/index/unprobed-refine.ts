@@ -37,6 +37,7 @@
  * Deterministic: the documents are the approximate ranking's first m (ties by slot) and each step depends only on the
  * index and the query.
  */
+import { codeRuns, copyRunCodes } from './document-codes.js'
 import { LITTLE_ENDIAN, nibbleScores } from './probe-scores.js'
 import { residualRows, rowCopier } from './residual-rows.js'
 import type { SimdArena } from './simd-kernels.js'
@@ -295,30 +296,14 @@ export function bestCodesInArena(view: SearchView, slots: Uint32Array, qlen: num
   const { docStart, docLen } = view
   const codes = view.codes as Uint16Array
   const k = arena.kernels
-  const chunkEnd = (i0: number): { i1: number; total: number } => {
-    let i1 = i0, total = 0
-    while (i1 < n && (i1 === i0 || total + docLen[slots[i1]] <= CHUNK_CODES)) total += docLen[slots[i1++]]
-    return { i1, total }
-  }
-  let maxDocs = 0, maxCodes = 0
-  for (let i0 = 0; i0 < n;) {
-    const { i1, total } = chunkEnd(i0)
-    maxDocs = Math.max(maxDocs, i1 - i0)
-    maxCodes = Math.max(maxCodes, total)
-    i0 = i1
-  }
+  const { bounds, maxDocs, maxCodes } = codeRuns(docLen, slots, CHUNK_CODES)
   const codesPtr = align(arena.at), endsPtr = align(codesPtr + maxCodes * 2), bestPtr = align(endsPtr + maxDocs * 4)
   const posPtr = align(bestPtr + maxDocs * qlen * 4)
   k.reserve(posPtr + maxDocs * qlen * 4)
-  for (let i0 = 0; i0 < n;) {
-    const { i1, total } = chunkEnd(i0)
-    const codesView = k.u16(codesPtr, total), ends = k.i32(endsPtr, i1 - i0)
-    for (let i = i0, at = 0; i < i1; i++) {
-      const a = docStart[slots[i]], len = docLen[slots[i]]
-      codesView.set(codes.subarray(a, a + len), at)
-      at += len
-      ends[i - i0] = at
-    }
+  for (let r = 0; r + 1 < bounds.length; r++) {
+    const i0 = bounds[r], i1 = bounds[r + 1]
+    const ends = k.i32(endsPtr, i1 - i0)
+    copyRunCodes(codes, docStart, docLen, slots, i0, i1, k.u16(codesPtr, maxCodes), ends)
     k.bestCodes(codesPtr, endsPtr, i1 - i0, arena.sPtr, qlen, bestPtr, posPtr)
     best.set(k.f32(bestPtr, (i1 - i0) * qlen), i0 * qlen)
     // the kernel counts over the chunk's codes: back to offsets within each document
@@ -330,7 +315,6 @@ export function bestCodesInArena(view: SearchView, slots: Uint32Array, qlen: num
       }
       first = ends[i - i0]
     }
-    i0 = i1
   }
   return { best, pos }
 }
