@@ -36,7 +36,7 @@ import type { ProbeArena } from './probe-arena.js'
 import { codeRuns, copyRunCodes } from './document-codes.js'
 import { createProbeScratch, type ProbeOffload, probeRows, probeRowSums, probeScores, type ProbeScratch, type ProbeStop } from './probe-scores.js'
 import { decodeVector, type ResidualCodec } from './residual-codec.js'
-import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
+import { blockMaxima, rankThresholds, rowsAboveScratch, visitRowsAbove } from './rows-above.js'
 import { type RefineOffload, refineUnprobed } from './unprobed-refine.js'
 import { centroidQ15, decodeUnitStride } from './simd-kernels.js'
 import { bestIndices, topIndices } from './top-k.js'
@@ -494,14 +494,14 @@ export function centroidScoreRows(cset: CentroidSet, query: Float32Array, qlen: 
 /**
  * Per token j its top-ncells centroids (qlen·ncells entries, best first), and kept[c] = 1 when some token scores
  * centroid c at least `threshold` (its codes count in the approximate scores), else 0.
- * With the arena (kernels over S in place): the first SCAN_SAMPLE rows are inserted one by one, which sets each
- * token's current ncells-th best; then the remaining rows go in chunks growing ×4, a kernel listing per chunk the
- * (row, token) pairs that beat the token's threshold at the chunk's start, and only those are inserted: ~8·ln(K/8)
- * insertions per token plus the stale thresholds' extra, instead of K·qlen comparisons in TypeScript (measured on
- * 16384 centroids × 32 tokens: 1.45 ms → see BENCHMARKS § Search latency). kept: one more kernel pass. Without the
+ * With the arena (kernels over S in place): one kernel pass deals the rows into blocks and keeps each block's best
+ * score per token, and kept, in the same pass (rows-above.ts blockMaxima); per token the ncells-th best block maximum
+ * bounds its ncells-th best row from below, and one rows-above pass lists only the (row, token) pairs at or above that
+ * bound, which are inserted: on zipf-steep (16384 centroids × 32 tokens) 258 insertions a query instead of the 15,500
+ * that chunks growing ×4 from a 256-row sample inserted (0.50 → 0.23 ms; BENCHMARKS § Search latency). Without the
  * arena: row maxima, then a row is skipped in one comparison when its maximum is not above the lowest of the tokens'
- * ncells-th best (`gate`). Both insert each token's rows in ascending order with the same strict comparisons, so
- * they choose the same cells.
+ * ncells-th best (`gate`). Both insert each token's rows in ascending order with the same strict comparisons (a row
+ * below the bound or the gate is one that could not stay among the best), so they choose the same cells.
  */
 export function scanScores(
   S: Float32Array, qlen: number, K: number, ncells: number, threshold: number, kept: Uint8Array, ca: CentroidArena | null, sPtr: number,
@@ -522,22 +522,13 @@ export function scanScores(
   }
   if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
     const ra = rowsAboveScratch(ca, sPtr, K, qlen)
-    const { thrPtr, listPtr, words, thr } = ra
+    const { thr } = ra
     S = ra.S // (re)taken: the reserve may have grown the memory
-    const sample = Math.min(K, Math.max(SCAN_SAMPLE, ncells))
-    for (let c = 0; c < sample; c++) for (let j = 0; j < qlen; j++) insert(c, j)
-    for (let from = sample; from < K;) {
-      const to = Math.min(K, from * 4)
-      for (let j = 0; j < qlen; j++) thr[j] = best[j * ncells + last]
-      visitRowsAbove(ca, ra, sPtr, qlen, from, to, insert)
-      from = to
-    }
-    // kept: S ≥ threshold ⟺ S > the largest float32 below the smallest float32 ≥ threshold
-    thr.fill(float32Below(threshold))
-    const n = ca.arena.rowsAboveMask(sPtr, K, qlen, thrPtr, listPtr, words)
-    const list = ca.arena.i32(listPtr, n * (1 + words))
-    kept.fill(0, 0, K)
-    for (let i = 0; i < n; i++) kept[list[i * (1 + words)]] = 1
+    // kept, and per token a bound its ncells-th best row reaches; then one pass listing the rows at or above it
+    const maxima = blockMaxima(ca, ra, sPtr, K, qlen, { threshold, into: kept })
+    const bound = rankThresholds(ca, ra, maxima, qlen, ncells)
+    for (let j = 0; j < qlen; j++) thr[j] = bound[j] === -Infinity ? -Infinity : float32Below(bound[j])
+    visitRowsAbove(ca, ra, sPtr, qlen, 0, K, insert)
   } else {
     const maxS = new Float32Array(K)
     for (let c = 0; c < K; c++) {
@@ -560,10 +551,6 @@ export function scanScores(
   if (tokenBest !== undefined) for (let j = 0; j < qlen; j++) tokenBest[j] = best[j * ncells]
   return out
 }
-
-/** Rows scanScores inserts one by one before its kernel filters the rest (sets the tokens' first thresholds). */
-const SCAN_SAMPLE = 256
-
 
 /**
  * Where the probe may scan in WebAssembly (probe-arena.ts): the centroid arena past the query and S of a qlen-token

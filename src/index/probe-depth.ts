@@ -30,7 +30,7 @@
 import { float32Below } from './float32.js'
 import type { CentroidArena } from './kmeans.js'
 import type { ResidualCodec } from './residual-codec.js'
-import { rowsAboveScratch, visitRowsAbove } from './rows-above.js'
+import { blockMaxima, rankThresholds, rowsAboveScratch, visitRowsAbove } from './rows-above.js'
 
 export interface ProbeDepthRule {
   /** cells every token probes */
@@ -117,8 +117,9 @@ export function flatTokens(S: Float32Array, qlen: number, chosen: Uint32Array, s
 /**
  * Widens each token's `min` best cells (chosen: qlen × min, best first, as scanScores orders them: by score, ties by
  * the lower cell) to up to `max`: the cells beyond them that score ≥ gate[j], in the same order. Only tokens whose
- * min-th cell passes the gate can go deeper; their candidates come from one pass over S (the arena's rows-above
- * kernel when there is one, else a loop), so choosing the depth costs about what choosing `min` cells did.
+ * min-th cell passes the gate can go deeper; their candidates come from one pass over S (with the arena: the rows-above
+ * kernel, listing only rows at or above both the gate and a bound the token's max-th best row reaches, rows-above.ts
+ * rankThresholds; else a loop), so choosing the depth costs about what choosing `min` cells did.
  * Returns the cells (qlen × max) and per token how many of them are valid (min … max).
  */
 export function widenChosen(
@@ -151,25 +152,17 @@ export function widenChosen(
   if (ca !== null && sPtr >= 0 && qlen % 4 === 0) {
     const ra = rowsAboveScratch(ca, sPtr, K, qlen)
     S = ra.S
-    // in chunks growing ×4 (as scanScores): a flat token has hundreds of cells above its gate, and once its list is
-    // full only those above its current last can enter, so each chunk lists just those (the same cells as one pass:
-    // a cell skipped here is one insert would have turned away)
-    for (let from = 0; from < K;) {
-      const to = Math.min(K, Math.max(WIDEN_FIRST_ROWS, from * 4))
-      for (let j = 0; j < qlen; j++) {
-        ra.thr[j] = !deeper[j] ? Infinity : available[j] - min === extra ? best[j * extra + extra - 1] : float32Below(gate[j])
-      }
-      visitRowsAbove(ca, ra, sPtr, qlen, from, to, insert)
-      from = to
-    }
+    // one pass listing, per deeper token, the rows at or above both its gate and a bound its max-th best row reaches
+    // (its widened cells rank min+1 … max among all its rows)
+    const bound = rankThresholds(ca, ra, blockMaxima(ca, ra, sPtr, K, qlen), qlen, max, deeper)
+    for (let j = 0; j < qlen; j++) ra.thr[j] = !deeper[j] ? Infinity : float32Below(Math.max(gate[j], bound[j]))
+    visitRowsAbove(ca, ra, sPtr, qlen, 0, K, insert)
   } else {
     for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) if (deeper[j]) insert(c, j)
   }
   return { cells, available }
 }
 
-/** Rows widenChosen's first chunk covers (its later chunks grow ×4). */
-const WIDEN_FIRST_ROWS = 256
 
 /**
  * Per token, how many of its ranked cells to probe (see the header). cells: qlen × stride, best first per token, of

@@ -51,7 +51,7 @@ const op = {
   f32store: [0x38, 2, 0], f32add: [0x92], i32load: [0x28, 2, 0], load8u: [0x2d, 0, 0], load16u: [0x2f, 1, 0],
   ilane: (l: number) => [0xfd, 0x1b, l], ix4dot16: [0xfd, ...uleb(186)], ix4add: [0xfd, ...uleb(174)],
   f32fromI32: [0xb2], f32mul: [0x94], fx4fromI32: [0xfd, ...uleb(250)],
-  shrU: [0x76], ne: [0x47], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  shrU: [0x76], ne: [0x47], eq: [0x46], ret: [0x0f], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
   vload: [0xfd, 0x00, 4, 0], load64zero: [0xfd, 0x5d, 3, 0], load64lane: (l: number) => [0xfd, 0x57, 3, 0, l],
   splat16: [0xfd, 0x10], shuffle: [0xfd, 0x0d], store32lane: (l: number) => [0xfd, 0x5a, 2, 0, l], q15mul: [0xfd, ...uleb(130)], i16addSat: [0xfd, ...uleb(143)], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
@@ -232,14 +232,37 @@ function decodeRowsBody(nbits: 1 | 2 | 4): number[] {
  * token no kept code reaches); with init ≠ 0, document d starts from init[d·qlen ..] (its own maxima known from
  * elsewhere, e.g. probe scores) instead of the floor; qlen % 4 == 0. One f32x4.pmax per 4 query tokens per code (a
  * single maxps; f32x4.max's NaN rules cost a sequence, and scores are never NaN), against 4 compare-and-branch steps
- * in TypeScript.
+ * in TypeScript. At 32 tokens the document's maxima stay in 8 registers instead of a load and a store per 4 tokens per
+ * code (zipf-steep: 1.29 → 0.98 ms a query for the approximate scores), the same values summed in the same order.
  */
 function approxBody(): number[] {
   const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT, INIT] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
   const [D, V, END, C, M, ROW, QB, SRC] = [9, 10, 11, 12, 13, 14, 15, 16]
   const [SUM] = [17] // f32
+  const R = 18 // v128 × REG_GROUPS: a 32-token document's maxima, held in registers
+  const skipCode = [
+    ...op.get(KEPT), ...op.i32(0), ...op.ne, ...op.if,
+    ...op.get(KEPT), ...op.get(C), ...op.add, ...op.load8u, ...op.eqz, ...op.brIf(1),
+    ...op.end,
+  ]
+  const srcRow = [...op.get(INIT), ...op.get(D), ...op.get(QB), ...op.mul, ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(INIT), ...op.select, ...op.set(SRC)]
+  const groups = Array.from({ length: REG_GROUPS }, (_, g) => g)
+  const inRegisters = documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
+    docStart: [...srcRow, ...groups.flatMap((g) => [...op.get(SRC), ...vloadAt(16 * g), ...op.set(R + g)])],
+    onCode: [],
+    skipCode,
+    perCode: groups.flatMap((g) => [...op.get(R + g), ...op.get(ROW), ...vloadAt(16 * g), ...op.fx4pmax, ...op.set(R + g)]),
+    // Σ in token order, as the loop below
+    docEnd: [
+      ...op.f32const(0),
+      ...groups.flatMap((g) => [0, 1, 2, 3].flatMap((l) => [...op.get(R + g), ...op.lane(l), ...op.f32add])),
+      ...op.set(SUM),
+      ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32store,
+    ],
+  })
   return [
-    ...vec([[8, I32], [1, F32]]),
+    ...vec([[8, I32], [1, F32], [REG_GROUPS, V128]]),
+    ...op.get(QLEN), ...op.i32(4 * REG_GROUPS), ...op.eq, ...op.if, ...inRegisters, ...op.ret, ...op.end,
     ...documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
       // acc = the document's row of INIT when INIT ≠ 0, else floor (the qlen floats after acc)
       docStart: [
@@ -248,11 +271,7 @@ function approxBody(): number[] {
       ],
       onCode: [],
       // skip pruned codes: next code (label 1 = the code loop)
-      skipCode: [
-        ...op.get(KEPT), ...op.i32(0), ...op.ne, ...op.if,
-        ...op.get(KEPT), ...op.get(C), ...op.add, ...op.load8u, ...op.eqz, ...op.brIf(1),
-        ...op.end,
-      ],
+      skipCode,
       perCode: lanes(M, QB, [
         ...op.get(ACC), ...op.get(M), ...op.add,
         ...op.get(ACC), ...op.get(M), ...op.add, ...op.vload, ...op.get(ROW), ...op.get(M), ...op.add, ...op.vload, ...op.fx4pmax,
@@ -271,6 +290,13 @@ function approxBody(): number[] {
     ...op.end,
   ]
 }
+
+/** Query tokens / 4 of the queries whose approx maxima stay in registers (32 tokens: ColBERT's query length). */
+const REG_GROUPS = 8
+const vloadAt = (off: number): number[] => [0xfd, 0x00, 4, ...uleb(off)]
+const vstoreAt = (off: number): number[] => [0xfd, 0x0b, 4, ...uleb(off)]
+/** Query tokens / 4 in each of best_codes' two walks over the codes of 32-token queries. */
+const HALF_GROUPS = 4
 
 /** A loop over M = 0, 16, … < QB (bytes of qlen floats, 4 tokens a step) around `body`. */
 function lanes(M: number, QB: number, body: number[]): number[] {
@@ -318,15 +344,39 @@ function documentCodes(
  * cumulative) and token j, the best centroid score over its codes, best[d·qlen + j] = max_c S[c·qlen + j], and the
  * index (into codes) of the first code reaching it, pos[d·qlen + j] (−1 when every score is −∞). qlen % 4 == 0. Per 4
  * tokens per code: one f32x4.gt, one pmax, one bitselect of the code's index (unprobed-refine.ts scores each
- * (document, token)'s vector found so from its residual).
+ * (document, token)'s vector found so from its residual). At 32 tokens: two walks over the codes, 16 tokens each with
+ * their bests and positions in registers (zipf-steep: 0.33 → 0.20 ms a query).
  */
 function bestCodesBody(): number[] {
   const [CODES, ENDS, ND, S, QLEN, BEST, POS] = [0, 1, 2, 3, 4, 5, 6]
   const [D, V, END, C, M, ROW, QB, OB] = [7, 8, 9, 10, 11, 12, 13, 14]
   const [VIDX, A, X] = [15, 16, 17] // v128
   const at = (base: number): number[] => [...op.get(base), ...op.get(OB), ...op.add, ...op.get(M), ...op.add]
+  // 32 tokens: two walks over the documents' codes, each for 16 tokens (one of a score row's two cache lines) with
+  // their best and first positions in registers (4 + 4 v128)
+  const BR = 18, PR = 18 + HALF_GROUPS
+  const groups = Array.from({ length: HALF_GROUPS }, (_, g) => g)
+  const half = (h: number): number[] => documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
+    docStart: groups.flatMap((g) => [...op.f32const(-Infinity), ...op.splat, ...op.set(BR + g), ...op.i32(-1), ...op.ix4splat, ...op.set(PR + g)]),
+    onCode: [...op.get(V), ...op.ix4splat, ...op.set(VIDX)],
+    skipCode: [],
+    perCode: groups.flatMap((g) => [
+      ...op.get(ROW), ...vloadAt(64 * h + 16 * g), ...op.set(X),
+      // pos = x > best ? v : pos; best = pmax(best, x)
+      ...op.get(VIDX), ...op.get(PR + g), ...op.get(X), ...op.get(BR + g), ...op.fx4gt, ...op.bitselect, ...op.set(PR + g),
+      ...op.get(BR + g), ...op.get(X), ...op.fx4pmax, ...op.set(BR + g),
+    ]),
+    docEnd: [
+      ...op.get(D), ...op.get(QB), ...op.mul, ...op.i32(64 * h), ...op.add, ...op.set(OB),
+      ...groups.flatMap((g) => [
+        ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(BR + g), ...vstoreAt(16 * g),
+        ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(PR + g), ...vstoreAt(16 * g),
+      ]),
+    ],
+  })
   return [
-    ...vec([[8, I32], [3, V128]]),
+    ...vec([[8, I32], [3 + 2 * HALF_GROUPS, V128]]),
+    ...op.get(QLEN), ...op.i32(8 * HALF_GROUPS), ...op.eq, ...op.if, ...half(0), ...half(1), ...op.ret, ...op.end,
     ...documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
       // the document's rows start at −∞ and −1
       docStart: [
@@ -392,6 +442,57 @@ function rowsAboveMaskBody(): number[] {
     ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R), ...op.br(0),
     ...op.end, ...op.end,
     ...op.get(N),
+    ...op.end,
+  ]
+}
+
+/**
+ * block_max(S, rows, qlen, blocks, out, kept, thr): rows of S dealt into `blocks` blocks by residue (row r to block
+ * r % blocks) and per block and token j the largest S[r·qlen + j], at out[b·qlen + j] (−∞ for an empty block); with
+ * kept ≠ 0 also kept[r] = 1 when some S[r·qlen + j] > thr, else 0. qlen % 4 == 0. One load and two pmax per 4 tokens
+ * per row, over S in order; out stays in the L1 cache. (rows-above.ts blockMaxima.)
+ */
+function blockMaxBody(): number[] {
+  const [S, ROWS, QLEN, NB, OUT, KEPT, THR] = [0, 1, 2, 3, 4, 5, 6]
+  const [P, END, M, O, OEND, QB, KP] = [7, 8, 9, 10, 11, 12, 13]
+  const [X, RM] = [14, 15] // v128
+  const store8 = [0x3a, 0, 0]
+  return [
+    ...vec([[7, I32], [2, V128]]),
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.get(OUT), ...op.get(NB), ...op.get(QB), ...op.mul, ...op.add, ...op.set(OEND),
+    // every block starts at −∞
+    ...op.get(OUT), ...op.set(O),
+    ...op.block, ...op.loop,
+    ...op.get(O), ...op.get(OEND), ...op.geS, ...op.brIf(1),
+    ...op.get(O), ...op.f32const(-Infinity), ...op.splat, ...op.vstore,
+    ...op.get(O), ...op.i32(16), ...op.add, ...op.set(O), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(S), ...op.set(P), ...op.get(S), ...op.get(ROWS), ...op.get(QB), ...op.mul, ...op.add, ...op.set(END), ...op.get(OUT), ...op.set(O),
+    ...op.get(KEPT), ...op.set(KP),
+    ...op.block, ...op.loop,
+    ...op.get(P), ...op.get(END), ...op.geS, ...op.brIf(1),
+    ...op.f32const(-Infinity), ...op.splat, ...op.set(RM),
+    ...lanes(M, QB, [
+      ...op.get(P), ...op.get(M), ...op.add, ...op.vload, ...op.set(X),
+      ...op.get(O), ...op.get(M), ...op.add,
+      ...op.get(O), ...op.get(M), ...op.add, ...op.vload, ...op.get(X), ...op.fx4pmax,
+      ...op.vstore,
+      ...op.get(RM), ...op.get(X), ...op.fx4pmax, ...op.set(RM),
+    ]),
+    ...op.get(KEPT), ...op.if,
+    ...op.get(KP),
+    // the row's largest score: lanes folded by two shuffles and pmax (scalar f32.max pays for its NaN rules)
+    ...op.get(RM), ...op.get(RM), ...op.get(RM), ...op.shuffle, ...[8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7], ...op.fx4pmax, ...op.tee(X),
+    ...op.get(X), ...op.get(X), ...op.shuffle, ...[4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11], ...op.fx4pmax, ...op.lane(0),
+    ...op.get(THR), ...op.f32gt, ...store8,
+    ...op.get(KP), ...op.i32(1), ...op.add, ...op.set(KP),
+    ...op.end,
+    ...op.get(P), ...op.get(QB), ...op.add, ...op.set(P),
+    // next block, back to the first after the last
+    ...op.get(O), ...op.get(QB), ...op.add, ...op.tee(O), ...op.get(OEND), ...op.geS, ...op.if, ...op.get(OUT), ...op.set(O), ...op.end,
+    ...op.br(0),
+    ...op.end, ...op.end,
     ...op.end,
   ]
 }
@@ -543,14 +644,14 @@ function buildDotTileModule(): Uint8Array {
     // 7: probe_scan (5 i32, f64, 11 i32) → i32
     [0x60, ...vec([...new Array(5).fill([I32]), [0x7c], ...new Array(11).fill([I32])]), 1, I32]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1], [1]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1], [1], [2]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a],
-      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e], [...name('best_codes'), 0x00, 0x0f]])),
+      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e], [...name('best_codes'), 0x00, 0x0f], [...name('block_max'), 0x00, 0x10]])),
     ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody(), bestCodesBody()]
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody(), bestCodesBody(), blockMaxBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -740,6 +841,11 @@ export interface SimdArena {
    */
   rowsAboveMask(sPtr: number, rows: number, qlen: number, thrPtr: number, outPtr: number, words: number): number
   /**
+   * per block (rows dealt by residue, row r to block r % blocks) and token, the block's largest score of S (qlen
+   * floats per block at outPtr); with keptPtr ≠ 0 also a byte per row, 1 where some score of the row > thr; qlen % 4 == 0
+   */
+  blockMax(sPtr: number, rows: number, qlen: number, blocks: number, outPtr: number, keptPtr: number, thr: number): void
+  /**
    * centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of
    * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor)
    */
@@ -817,6 +923,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fnReduce = inst.exports.maxsim_reduce as (s: number, e: number, n: number, q: number, a: number, o: number) => void
   const fnReduceScaled = inst.exports.maxsim_reduce_scaled as (s: number, e: number, n: number, q: number, a: number, o: number, rs: number) => void
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
+  const fnBlockMax = inst.exports.block_max as (s: number, rows: number, q: number, nb: number, o: number, k: number, t: number) => void
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnQuantize = inst.exports.quantize_rows as (x: number, n: number, dim: number, o: number, bpr: number, unused: number) => void
@@ -849,6 +956,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
       else fnReduceScaled(sp, e, n, q, a, o, rs)
     },
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
+    blockMax: (sp, rows, q, nb, o, k, t) => { if (nb > 0) fnBlockMax(sp, rows, q, nb, o, k, t) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },
     quantizeRows: (x, n, dim, o, bpr) => { if (n > 0) fnQuantize(x, n, dim, o, bpr, 0) },

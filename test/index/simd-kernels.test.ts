@@ -67,8 +67,10 @@ t.test('assignNearest picks the argmax with bias', async (t) => {
 })
 
 t.test('approx kernel: centroid-interaction scores with and without pruning (and a per-token floor) equal a direct computation', async (t) => {
+  // 32 tokens: the maxima held in registers; 8 and 36: the loop over memory
+  for (const qlen of [8, 32, 36]) {
   const arena = createSimdArena(0)!
-  const K = 50, qlen = 8, nDocs = 30
+  const K = 50, nDocs = 30
   const S = rand(K * qlen)
   const kept = Uint8Array.from({ length: K }, () => (rng.next() < 0.4 ? 1 : 0))
   const docs = Array.from({ length: nDocs }, () => Uint16Array.from({ length: 1 + rng.int(12) }, () => rng.int(K)))
@@ -91,14 +93,25 @@ t.test('approx kernel: centroid-interaction scores with and without pruning (and
         for (const c of docs[d]) if (!prune || kept[c]) m = Math.max(m, S[c * qlen + j])
         sum += m
       }
-      t.ok(Math.abs(out[d] - sum) < 1e-3 * Math.max(1, Math.abs(sum) / 100), `doc ${d} prune ${prune}: ${out[d]} vs ${sum}`)
+      t.ok(Math.abs(out[d] - sum) < 1e-3 * Math.max(1, Math.abs(sum) / 100), `qlen ${qlen} doc ${d} prune ${prune}: ${out[d]} vs ${sum}`)
+      // summed in float32 in token order, as the kernel does: the same float
+      let f = 0
+      for (let j = 0; j < qlen; j++) {
+        let m = floor[j]
+        for (const c of docs[d]) if (!prune || kept[c]) m = Math.max(m, S[c * qlen + j])
+        f = Math.fround(f + m)
+      }
+      if (out[d] !== f) t.fail(`qlen ${qlen} doc ${d} prune ${prune}: ${out[d]} is not the float32 sum ${f}`)
     }
+  }
   }
 })
 
 t.test('best_codes: per document and token the best centroid score over its codes and the first code reaching it (ties, −∞ rows, an empty document)', async (t) => {
+  // 32 tokens: two walks with registers; 12: the loop over memory
+  for (const qlen of [12, 32]) {
   const arena = createSimdArena(0)!
-  const K = 40, qlen = 12, nDocs = 25
+  const K = 40, nDocs = 25
   // scores on a coarse grid, so that ties occur; a few rows −∞ (cells hidden from the search)
   const S = Float32Array.from({ length: K * qlen }, () => Math.round(rng.next() * 6) / 6)
   for (const c of [3, 17]) S.fill(-Infinity, c * qlen, (c + 1) * qlen)
@@ -123,17 +136,21 @@ t.test('best_codes: per document and token the best centroid score over its code
       if (best[d * qlen + j] !== b || pos[d * qlen + j] !== at) bad++
     }
   }
-  t.equal(bad, 0, 'every (document, token) as computed plainly')
+  t.equal(bad, 0, `qlen ${qlen}: every (document, token) as computed plainly`)
   t.ok(ties > 0, `ties occurred (${ties}) and went to the first code`)
   t.same(Array.from(pos.subarray(4 * qlen, 5 * qlen)), new Array(qlen).fill(-1), 'an empty document has no code')
   t.same(Array.from(pos.subarray(7 * qlen, 8 * qlen)), new Array(qlen).fill(-1), 'a document of hidden cells only has none either')
+  }
 })
 
-t.test('scanScores (row-max kernel + sampled thresholds + rows-above kernel, or gated scan) equals the plain per-token top-ncells and row maxima', async (t) => {
-  // K below and above the sample the kernel path inserts one by one; ties in S (rounded values) test the strict order
-  for (const [K, qlen, round] of [[700, 12, false], [6000, 16, false], [5000, 8, true], [3000, 40, false]] as const) {
+t.test('scanScores (block maxima + rows-above kernel, or gated scan) equals the plain per-token top-ncells and row maxima', async (t) => {
+  // K below and above the 256 blocks; ties in S (rounded values) test the strict order; `smooth`: scores that drift
+  // slowly with the row (neighbouring rows alike, as centroids in k-means order can be), so the best rows cluster
+  const cases = [[700, 12, 'plain'], [6000, 16, 'plain'], [5000, 8, 'ties'], [3000, 40, 'plain'], [100, 32, 'plain'], [4000, 32, 'smooth'], [2000, 32, 'ties']] as const
+  for (const [K, qlen, kind] of cases) {
   const S = rand(K * qlen)
-  if (round) for (let i = 0; i < S.length; i++) S[i] = Math.round(S[i] * 50) / 50
+  if (kind === 'ties') for (let i = 0; i < S.length; i++) S[i] = Math.round(S[i] * 50) / 50
+  if (kind === 'smooth') for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) S[c * qlen + j] = Math.fround(Math.sin(c / 300 + j) + 0.01 * S[c * qlen + j])
   const arena = createSimdArena(K * qlen * 4 + K * 4 + 64)!
   arena.f32(0, K * qlen).set(S)
   const ca = { arena, coarsePtr: 0, scratch: 0, tablePtr: 0, tableWeights: null }
@@ -145,12 +162,42 @@ t.test('scanScores (row-max kernel + sampled thresholds + rows-above kernel, or 
       const threshold = ncells % 2 === 1 ? S[17] : 0.3 + 1e-9
       const kept = new Uint8Array(K).fill(7)
       const got = scanScores(S, qlen, K, ncells, threshold, kept, useArena ? ca : null, useArena ? 0 : -1)
-      t.same(Array.from(got), Array.from(ref), `${label} ncells ${ncells}`)
+      t.same(Array.from(got), Array.from(ref), `${label} K ${K} qlen ${qlen} ${kind} ncells ${ncells}`)
       let bad = 0
       for (let c = 0; c < K; c++) if (kept[c] !== (Math.max(...S.subarray(c * qlen, (c + 1) * qlen)) >= threshold ? 1 : 0)) bad++
       t.equal(bad, 0, `${label}: kept = some score ≥ threshold`)
     }
   }
+  }
+})
+
+t.test('block_max: per residue block and token the block maximum (−∞ for an empty block), and kept = some score of the row > thr', async (t) => {
+  for (const [rows, qlen, blocks] of [[1000, 32, 256], [300, 8, 64], [50, 12, 64], [256, 4, 256]] as const) {
+    const S = rand(rows * qlen)
+    for (let i = 0; i < S.length; i += 7) S[i] = Math.round(S[i] * 8) / 8 // ties with the threshold
+    const thr = 0.25
+    const arena = createSimdArena(0)!
+    const outPtr = rows * qlen * 4, keptPtr = outPtr + blocks * qlen * 4
+    arena.reserve(keptPtr + rows)
+    arena.f32(0, rows * qlen).set(S)
+    for (const withKept of [true, false]) {
+      arena.u8(keptPtr, rows).fill(9)
+      arena.blockMax(0, rows, qlen, blocks, outPtr, withKept ? keptPtr : 0, thr)
+      const out = arena.f32(outPtr, blocks * qlen), kept = arena.u8(keptPtr, rows)
+      let bad = 0
+      for (let b = 0; b < blocks; b++) for (let j = 0; j < qlen; j++) {
+        let m = -Infinity
+        for (let r = b; r < rows; r += blocks) m = Math.max(m, S[r * qlen + j])
+        if (out[b * qlen + j] !== m) bad++
+      }
+      t.equal(bad, 0, `rows ${rows}, qlen ${qlen}, blocks ${blocks}: every block maximum`)
+      let badKept = 0
+      for (let r = 0; r < rows; r++) {
+        const want = withKept ? (Math.max(...S.subarray(r * qlen, (r + 1) * qlen)) > thr ? 1 : 0) : 9
+        if (kept[r] !== want) badKept++
+      }
+      t.equal(badKept, 0, withKept ? 'kept flags as computed plainly' : 'no kept pointer: nothing written')
+    }
   }
 })
 
