@@ -6,6 +6,7 @@
  */
 import { float32Below } from './float32.js'
 import type { CentroidArena } from './kmeans.js'
+import { nthSmallest } from './top-k.js'
 
 export interface RowsAbove {
   /** qlen float thresholds, right after S */
@@ -107,21 +108,3 @@ export function visitRowsAbove(
   }
 }
 
-/** The value of rank k (0-based, ascending) among a[0 … n): Hoare partitions around a median of three, in place. */
-function nthSmallest(a: Float32Array, k: number): number {
-  let lo = 0, hi = a.length - 1
-  while (lo < hi) {
-    const x = a[lo], y = a[(lo + hi) >> 1], z = a[hi]
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y)
-    let i = lo, h = hi
-    while (i <= h) {
-      while (a[i] < pivot) i++
-      while (a[h] > pivot) h--
-      if (i <= h) { const t = a[i]; a[i] = a[h]; a[h] = t; i++; h-- }
-    }
-    if (k <= h) hi = h
-    else if (k >= i) lo = i
-    else break
-  }
-  return a[k]
-}

@@ -16,7 +16,7 @@ function scored(seed: number, n: number): { scores: Float32Array; keys: Uint32Ar
 }
 
 t.test('topIndices is the full sort cut at m; bestIndices holds the same set', async (t) => {
-  for (const [n, m] of [[1, 1], [10, 3], [1000, 1], [1000, 768], [5000, 1600], [300, 300], [300, 500]] as const) {
+  for (const [n, m] of [[1, 1], [10, 3], [1000, 1], [1000, 768], [5000, 1600], [9655, 768], [300, 300], [300, 500], [50, 0]] as const) {
     const { scores, keys } = scored(n + m, n)
     const sorted = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[b]! - scores[a]!) || (keys[a]! - keys[b]!))
     const want = sorted.slice(0, Math.min(m, n))
