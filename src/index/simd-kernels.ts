@@ -498,6 +498,54 @@ function blockMaxBody(): number[] {
 }
 
 /**
+ * probe_merge(slots, n, best, docMark, epoch, docRow, docs, gain, entryRow, entryBest, state, floor): probe-scores.ts
+ * merge of one token's touched list into the per-document result, in one call. state: [nEntries, nTouched] (int32,
+ * read and written). Per listed slot (slots[i], i < n): a slot first met this probe (docMark ≠ epoch) gets the next
+ * row (docRow, docs[row] = slot, gain[row] = 0); when its best (float32, best[slot]) beats floor, the entry (row,
+ * best) is appended and gain[row] += best − floor, in doubles: the same values, in the same order, as the TypeScript
+ * merge.
+ */
+function probeMergeBody(): number[] {
+  const [SLOTS, N, BEST, MARK, EPOCH, ROWP, DOCS, GAIN, EROW, EBEST, STATE, FLOOR] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+  const [I, SLOT, ROW, E, T, B] = [12, 13, 14, 15, 16, 17] // B: f32
+  const f64load = [0x2b, 3, 0], f64store = [0x39, 3, 0], f64sub = [0xa1], els = [0x05]
+  const at = (base: number, index: number, shift: number) => [...op.get(base), ...op.get(index), ...op.i32(shift), ...op.shl, ...op.add]
+  return [
+    ...vec([[5, I32], [1, F32]]),
+    ...op.get(STATE), ...op.i32load, ...op.set(E),
+    ...op.get(STATE), ...[0x28, 2, 4], ...op.set(T),
+    ...op.i32(0), ...op.set(I),
+    ...op.block, ...op.loop,
+    ...op.get(I), ...op.get(N), ...op.geS, ...op.brIf(1),
+    ...at(SLOTS, I, 2), ...op.i32load, ...op.set(SLOT),
+    ...at(BEST, SLOT, 2), ...op.f32load, ...op.set(B),
+    ...at(MARK, SLOT, 2), ...op.i32load, ...op.get(EPOCH), ...op.ne, ...op.if,
+    ...at(MARK, SLOT, 2), ...op.get(EPOCH), ...op.i32store,
+    ...op.get(T), ...op.set(ROW),
+    ...at(ROWP, SLOT, 2), ...op.get(ROW), ...op.i32store,
+    ...at(DOCS, ROW, 2), ...op.get(SLOT), ...op.i32store,
+    ...at(GAIN, ROW, 3), ...op.f64const0, ...f64store,
+    ...op.get(T), ...op.i32(1), ...op.add, ...op.set(T),
+    ...els,
+    ...at(ROWP, SLOT, 2), ...op.i32load, ...op.set(ROW),
+    ...op.end,
+    ...op.get(B), ...op.get(FLOOR), ...op.f32gt, ...op.if,
+    ...at(EROW, E, 2), ...op.get(ROW), ...op.i32store,
+    ...at(EBEST, E, 2), ...op.get(B), ...op.f32store,
+    ...op.get(E), ...op.i32(1), ...op.add, ...op.set(E),
+    ...at(GAIN, ROW, 3),
+    ...at(GAIN, ROW, 3), ...f64load, ...op.get(B), ...op.f64promote, ...op.get(FLOOR), ...op.f64promote, ...f64sub, ...op.f64add,
+    ...f64store,
+    ...op.end,
+    ...op.get(I), ...op.i32(1), ...op.add, ...op.set(I), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(STATE), ...op.get(E), ...op.i32store,
+    ...op.get(STATE), ...op.get(T), ...[0x36, 2, 4],
+    ...op.end,
+  ]
+}
+
+/**
  * maxsim_reduce(sims, ends, nDocs, qlen, acc, out): document d owns rows ends[d-1] .. ends[d] of sims (rows of qlen
  * floats, contiguous; ends int32, cumulative); out[d] = Σ_j max over its rows of sims[row·qlen + j], summed in float64
  * in token order (as the TypeScript loop did); acc: qlen floats of scratch; qlen % 4 == 0. A document without rows
@@ -642,16 +690,18 @@ function buildDotTileModule(): Uint8Array {
       [0x60, ...vec([...new Array(n).fill([I32]), ...(f ? [[F32]] : [])]), 0]),
     [0x60, ...vec(new Array(6).fill([I32])), 1, I32],
     // 7: probe_scan (5 i32, f64, 11 i32) → i32
-    [0x60, ...vec([...new Array(5).fill([I32]), [0x7c], ...new Array(11).fill([I32])]), 1, I32]])),
+    [0x60, ...vec([...new Array(5).fill([I32]), [0x7c], ...new Array(11).fill([I32])]), 1, I32],
+    // 8: probe_merge (11 i32, f32)
+    [0x60, ...vec([...new Array(11).fill([I32]), [F32]]), 0]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])), // memory import, min 1 page
-    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1], [1], [2]])),
+    ...section(3, vec([[0], [1], [5], [5], [5], [2], [3], [4], [6], [0], [1], [0], [0], [7], [1], [1], [2], [8]])),
     ...section(7, vec([[...name('dot_tile'), 0x00, 0x00], [...name('dot_tile_idx'), 0x00, 0x01],
       [...name('decode_rows1'), 0x00, 0x02], [...name('decode_rows2'), 0x00, 0x03], [...name('decode_rows4'), 0x00, 0x04],
       [...name('dot_tile_i16'), 0x00, 0x05], [...name('dot_tile_idx_i16'), 0x00, 0x06], [...name('approx'), 0x00, 0x07],
       [...name('rows_above_mask'), 0x00, 0x08], [...name('maxsim_reduce'), 0x00, 0x09], [...name('maxsim_reduce_scaled'), 0x00, 0x0a],
-      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e], [...name('best_codes'), 0x00, 0x0f], [...name('block_max'), 0x00, 0x10]])),
+      [...name('widen_rows'), 0x00, 0x0b], [...name('quantize_rows'), 0x00, 0x0c], [...name('probe_scan'), 0x00, 0x0d], [...name('lut_build'), 0x00, 0x0e], [...name('best_codes'), 0x00, 0x0f], [...name('block_max'), 0x00, 0x10], [...name('probe_merge'), 0x00, 0x11]])),
     ...section(10, vec([plain, idx, decodeRowsBody(1), decodeRowsBody(2), decodeRowsBody(4), dotTileBody(false, true), dotTileBody(true, true), approxBody(),
-      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody(), bestCodesBody(), blockMaxBody()]
+      rowsAboveMaskBody(), reduceBody(), reduceBody(true), widenRowsBody(), quantizeRowsBody(), probeScanBody(), lutBuildBody(), bestCodesBody(), blockMaxBody(), probeMergeBody()]
       .map((b) => [...uleb(b.length), ...b]))),
   ]
   return Uint8Array.from(bytes)
@@ -868,6 +918,11 @@ export interface SimdArena {
   lutBuild(qPtr: number, tabPtr: number, bpv: number, half: number, rest: number, outPtr: number, scratchPtr: number): void
   /** per document and token the best centroid score over its codes and the first code reaching it (see bestCodesBody) */
   bestCodes(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, bestPtr: number, posPtr: number): void
+  /** one token's touched slots merged into the probe's per-document result (see probeMergeBody) */
+  probeMerge(
+    slotsPtr: number, n: number, bestPtr: number, markPtr: number, epoch: number, rowPtr: number, docsPtr: number, gainPtr: number,
+    entryRowPtr: number, entryBestPtr: number, statePtr: number, floor: number,
+  ): void
   /** one IVF base list scanned for one token (see probeScanBody); returns the new count of touched slots */
   probeScan(
     gapsPtr: number, nEntries: number, resPtr: number, words: number, lutPtr: number, base: number, blockSlotPtr: number, blockShift: number,
@@ -924,6 +979,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
   const fnReduceScaled = inst.exports.maxsim_reduce_scaled as (s: number, e: number, n: number, q: number, a: number, o: number, rs: number) => void
   const fnRowsAboveMask = inst.exports.rows_above_mask as (s: number, rows: number, q: number, t: number, o: number, w: number) => number
   const fnBlockMax = inst.exports.block_max as (s: number, rows: number, q: number, nb: number, o: number, k: number, t: number) => void
+  const fnProbeMerge = inst.exports.probe_merge as (...args: number[]) => void
   const fnApprox = inst.exports.approx as (c: number, e: number, n: number, s: number, q: number, k: number, a: number, o: number, init: number) => void
   const fnI16 = inst.exports.dot_tile_i16 as (a: number, na: number, b: number, nb: number, dim: number, out: number, scale: number) => void
   const fnQuantize = inst.exports.quantize_rows as (x: number, n: number, dim: number, o: number, bpr: number, unused: number) => void
@@ -956,6 +1012,7 @@ export function createSimdArena(bytes: number): SimdArena | null {
       else fnReduceScaled(sp, e, n, q, a, o, rs)
     },
     rowsAboveMask: (sp, rows, q, t, o, w) => (rows > 0 ? fnRowsAboveMask(sp, rows, q, t, o, w) : 0),
+    probeMerge: (...args) => { fnProbeMerge(...args) },
     blockMax: (sp, rows, q, nb, o, k, t) => { if (nb > 0) fnBlockMax(sp, rows, q, nb, o, k, t) },
     dotTileI16: (a, na, b, nb, dim, out, scale) => { if (na > 0 && nb > 0) fnI16(a, na, b, nb, dim, out, scale) },
     dotTileIdxI16: (i, na, b, nb, dim, out, a, scale) => { if (na > 0 && nb > 0) fnIdxI16(i, na, b, nb, dim, out, a, scale) },

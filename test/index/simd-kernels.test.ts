@@ -405,3 +405,49 @@ t.test('probe_scan: one list scanned for one token equals a plain scan (gaps wit
     t.equal(arena.f64(at.top, 1)[0], top, `${label}: the top score`)
   }
 })
+
+t.test('probe_merge: tokens\' touched lists merged into rows, entries and gains as a plain merge does (doubles, token order)', async (t) => {
+  const r = createPrng(23)
+  const nSlots = 500, qlen = 6
+  const arena = createSimdArena(0)!
+  const slotsPtr = 0, bestPtr = slotsPtr + nSlots * 4, markPtr = bestPtr + nSlots * 4, rowPtr = markPtr + nSlots * 4
+  const docsPtr = rowPtr + nSlots * 4, gainPtr = docsPtr + nSlots * 4, statePtr = gainPtr + nSlots * 8
+  const entryRowPtr = statePtr + 16, entryBestPtr = entryRowPtr + qlen * nSlots * 4
+  arena.reserve(entryBestPtr + qlen * nSlots * 4)
+  // marks left by an earlier probe (epoch 3) must not count in this one (epoch 4)
+  const mark = arena.u32(markPtr, nSlots)
+  for (let s = 0; s < nSlots; s++) mark[s] = s % 5 === 0 ? 3 : 0
+  const state = arena.i32(statePtr, 2)
+  state[0] = 0
+  state[1] = 0
+  const want = { rowOf: new Map<number, number>(), docs: [] as number[], gain: [] as number[], entryRow: [] as number[], entryBest: [] as number[] }
+  for (let j = 0; j < qlen; j++) {
+    const n = r.int(nSlots / 2)
+    const list = [...new Set(Array.from({ length: n }, () => r.int(nSlots)))]
+    const best = Float32Array.from({ length: nSlots }, () => Math.fround(r.next() * 2 - 1))
+    const floor = Math.fround(j === 2 ? 5 : r.next() - 0.8) // token 2: nothing beats its floor
+    arena.u32(slotsPtr, list.length).set(list)
+    arena.f32(bestPtr, nSlots).set(best)
+    arena.probeMerge(slotsPtr, list.length, bestPtr, markPtr, 4, rowPtr, docsPtr, gainPtr, entryRowPtr, entryBestPtr, statePtr, floor)
+    for (const slot of list) {
+      let row = want.rowOf.get(slot)
+      if (row === undefined) {
+        row = want.docs.length
+        want.rowOf.set(slot, row)
+        want.docs.push(slot)
+        want.gain.push(0)
+      }
+      if (best[slot]! > floor) {
+        want.entryRow.push(row)
+        want.entryBest.push(best[slot]!)
+        want.gain[row]! += best[slot]! - floor
+      }
+    }
+    t.same([state[0], state[1]], [want.entryRow.length, want.docs.length], `token ${j}: entries and documents counted`)
+  }
+  t.same(Array.from(arena.u32(docsPtr, want.docs.length)), want.docs, 'documents in the order first touched')
+  t.same(Array.from(arena.f64(gainPtr, want.docs.length)), want.gain, 'gains: the same doubles')
+  t.same(Array.from(arena.u32(entryRowPtr, want.entryRow.length)), want.entryRow, 'entry rows')
+  t.same(Array.from(arena.f32(entryBestPtr, want.entryBest.length)), want.entryBest, 'entry bests')
+  t.ok(want.entryRow.length > 0 && want.entryRow.length < want.docs.length * qlen, 'some entries beat their floor, not all')
+})
