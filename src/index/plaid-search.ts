@@ -498,8 +498,8 @@ export function centroidScoreRows(cset: CentroidSet, query: Float32Array, qlen: 
  * score per token, and kept, in the same pass (rows-above.ts blockMaxima); per token the ncells-th best block maximum
  * bounds its ncells-th best row from below, and one rows-above pass lists only the (row, token) pairs at or above that
  * bound, which are inserted: on zipf-steep (16384 centroids × 32 tokens) 258 insertions a query instead of the 15,500
- * that chunks growing ×4 from a 256-row sample inserted (0.50 → 0.23 ms; BENCHMARKS § Search latency). Without the
- * arena: row maxima, then a row is skipped in one comparison when its maximum is not above the lowest of the tokens'
+ * that chunks growing ×4 from a 256-row sample inserted (0.50 → 0.23 ms; BENCHMARKS § Centroid, probe and approximate
+ * stages in fewer steps). Without the arena: row maxima, then a row is skipped in one comparison when its maximum is not above the lowest of the tokens'
  * ncells-th best (`gate`). Both insert each token's rows in ascending order with the same strict comparisons (a row
  * below the bound or the gate is one that could not stay among the best), so they choose the same cells.
  */
