@@ -233,7 +233,9 @@ function decodeRowsBody(nbits: 1 | 2 | 4): number[] {
  * elsewhere, e.g. probe scores) instead of the floor; qlen % 4 == 0. One f32x4.pmax per 4 query tokens per code (a
  * single maxps; f32x4.max's NaN rules cost a sequence, and scores are never NaN), against 4 compare-and-branch steps
  * in TypeScript. At 32 tokens the document's maxima stay in 8 registers instead of a load and a store per 4 tokens per
- * code (zipf-steep: 1.29 → 0.98 ms a query for the approximate scores), the same values summed in the same order.
+ * code (zipf-steep: 1.29 → 0.98 ms a query for the approximate scores), the same values summed in the same order, and
+ * each document's kept codes are first compacted in place without a branch (zipf-steep's approximate stage −0.43 ms,
+ * where half the codes are pruned in no predictable order).
  */
 function approxBody(): number[] {
   const [CODES, ENDS, ND, S, QLEN, KEPT, ACC, OUT, INIT] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
@@ -247,21 +249,46 @@ function approxBody(): number[] {
   ]
   const srcRow = [...op.get(INIT), ...op.get(D), ...op.get(QB), ...op.mul, ...op.add, ...op.get(ACC), ...op.get(QB), ...op.add, ...op.get(INIT), ...op.select, ...op.set(SRC)]
   const groups = Array.from({ length: REG_GROUPS }, (_, g) => g)
-  const inRegisters = documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
-    docStart: [...srcRow, ...groups.flatMap((g) => [...op.get(SRC), ...vloadAt(16 * g), ...op.set(R + g)])],
-    onCode: [],
-    skipCode,
-    perCode: groups.flatMap((g) => [...op.get(R + g), ...op.get(ROW), ...vloadAt(16 * g), ...op.fx4pmax, ...op.set(R + g)]),
+  // Per document, first its unpruned codes are compacted in place to the front of its run (a store per code and a
+  // count advanced by the kept flag, no branch), then their score rows are folded in. Where about half the codes
+  // are pruned, in no order a branch could predict, skipping them code by code cost more than the rows
+  // (BENCHMARKS.md § Centroid, probe and approximate stages in fewer steps). The codes at `codes` are the caller's
+  // scratch copy.
+  const [W, RD] = [18 + REG_GROUPS, 19 + REG_GROUPS]
+  const store16 = [0x3b, 1, 0]
+  const codeAt = (i: number) => [...op.get(CODES), ...op.get(i), ...op.i32(1), ...op.shl, ...op.add]
+  const inRegisters = [
+    ...op.get(QLEN), ...op.i32(2), ...op.shl, ...op.set(QB),
+    ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
+    ...op.block, ...op.loop,
+    ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
+    ...srcRow, ...groups.flatMap((g) => [...op.get(SRC), ...vloadAt(16 * g), ...op.set(R + g)]),
+    ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
+    ...op.get(V), ...op.set(W), ...op.get(V), ...op.set(RD),
+    ...op.block, ...op.loop,
+    ...op.get(RD), ...op.get(END), ...op.geS, ...op.brIf(1),
+    ...codeAt(RD), ...op.load16u, ...op.set(C),
+    ...codeAt(W), ...op.get(C), ...store16,
+    ...op.get(W), ...op.get(KEPT), ...op.eqz, ...op.get(KEPT), ...op.get(C), ...op.add, ...op.load8u, ...op.i32(0), ...op.ne, ...op.or, ...op.add, ...op.set(W),
+    ...op.get(RD), ...op.i32(1), ...op.add, ...op.set(RD), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.block, ...op.loop,
+    ...op.get(V), ...op.get(W), ...op.geS, ...op.brIf(1),
+    ...op.get(S), ...codeAt(V), ...op.load16u, ...op.get(QB), ...op.mul, ...op.add, ...op.set(ROW),
+    ...groups.flatMap((g) => [...op.get(R + g), ...op.get(ROW), ...vloadAt(16 * g), ...op.fx4pmax, ...op.set(R + g)]),
+    ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
+    ...op.end, ...op.end,
+    ...op.get(END), ...op.set(V),
     // Σ in token order, as the loop below
-    docEnd: [
-      ...op.f32const(0),
-      ...groups.flatMap((g) => [0, 1, 2, 3].flatMap((l) => [...op.get(R + g), ...op.lane(l), ...op.f32add])),
-      ...op.set(SUM),
-      ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32store,
-    ],
-  })
+    ...op.f32const(0),
+    ...groups.flatMap((g) => [0, 1, 2, 3].flatMap((l) => [...op.get(R + g), ...op.lane(l), ...op.f32add])),
+    ...op.set(SUM),
+    ...op.get(OUT), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SUM), ...op.f32store,
+    ...op.get(D), ...op.i32(1), ...op.add, ...op.set(D), ...op.br(0),
+    ...op.end, ...op.end,
+  ]
   return [
-    ...vec([[8, I32], [1, F32], [REG_GROUPS, V128]]),
+    ...vec([[8, I32], [1, F32], [REG_GROUPS, V128], [2, I32]]),
     ...op.get(QLEN), ...op.i32(4 * REG_GROUPS), ...op.eq, ...op.if, ...inRegisters, ...op.ret, ...op.end,
     ...documentCodes({ CODES, ENDS, ND, S, QLEN, D, V, END, C, ROW, QB }, {
       // acc = the document's row of INIT when INIT ≠ 0, else floor (the qlen floats after acc)
@@ -897,7 +924,8 @@ export interface SimdArena {
   blockMax(sPtr: number, rows: number, qlen: number, blocks: number, outPtr: number, keptPtr: number, thr: number): void
   /**
    * centroid-interaction scores, see approxBody (keptPtr 0: no pruning; accPtr: qlen floats of scratch, then qlen of
-   * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor)
+   * floor; initPtr ≠ 0: nDocs rows of qlen floats, each document's starting maxima instead of the floor); at 32 tokens
+   * the codes are scratch: each document's kept codes are moved to the front of its run
    */
   approx(codesPtr: number, endsPtr: number, nDocs: number, sPtr: number, qlen: number, keptPtr: number, accPtr: number, outPtr: number, initPtr?: number): void
   /**

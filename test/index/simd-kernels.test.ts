@@ -72,7 +72,8 @@ t.test('approx kernel: centroid-interaction scores with and without pruning (and
   const arena = createSimdArena(0)!
   const K = 50, nDocs = 30
   const S = rand(K * qlen)
-  const kept = Uint8Array.from({ length: K }, () => (rng.next() < 0.4 ? 1 : 0))
+  // any non-zero flag keeps a code
+  const kept = Uint8Array.from({ length: K }, () => (rng.next() < 0.4 ? 1 + rng.int(255) : 0))
   const docs = Array.from({ length: nDocs }, () => Uint16Array.from({ length: 1 + rng.int(12) }, () => rng.int(K)))
   const total = docs.reduce((s, d) => s + d.length, 0)
   const sPtr = 0, keptPtr = K * qlen * 4, codesPtr = keptPtr + 64, endsPtr = codesPtr + Math.ceil((total * 2) / 16) * 16, accPtr = endsPtr + nDocs * 4, outPtr = accPtr + qlen * 8
@@ -83,6 +84,7 @@ t.test('approx kernel: centroid-interaction scores with and without pruning (and
   docs.reduce((at, d, i) => { codes.set(d, at); ends[i] = at + d.length; return at + d.length }, 0)
   const floor = Float32Array.from({ length: qlen }, (_, j) => (j % 3 === 0 ? -9999 : rng.next() - 0.5))
   arena.f32(accPtr + qlen * 4, qlen).set(floor)
+  // pruning last: at 32 tokens the kernel compacts each document's kept codes in place
   for (const prune of [false, true]) {
     arena.approx(codesPtr, endsPtr, nDocs, sPtr, qlen, prune ? keptPtr : 0, accPtr, outPtr)
     const out = arena.f32(outPtr, nDocs)
