@@ -71,7 +71,8 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
     return at
   }
   const blockPtr = take(ivf.blockSlot.length * 4), docStartPtr = take(nSlots * 4), allowedPtr = take(nSlots)
-  const markPtr = take(nSlots * 4), bestPtr = take(nSlots * 4), touchedPtr = take(nSlots * 4), topPtr = take(8)
+  // touched: one entry more than the slots, which the scan writes past its count (probe_scan stores without a branch)
+  const markPtr = take(nSlots * 4), bestPtr = take(nSlots * 4), touchedPtr = take((nSlots + 1) * 4), topPtr = take(8)
   const lutPtr = take(bpv * 256 * 4), gapsPtr = take(maxEntries * 2), resPtr = take(maxRows * bpv)
   const tab = nibbleTable(src.codec)
   const dim = src.codec.dim, vpb = src.codec.valuesPerByte

@@ -750,6 +750,7 @@ function probeScanBody(): number[] {
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
   const [E, V, G, R, SLOT, Q, W, L, A] = [17, 18, 19, 20, 21, 22, 23, 24, 25]
   const [S0, S1, S2, S3, SC, TOP] = [26, 27, 28, 29, 30, 31]
+  const NEW = 32
   const F64 = 0x7c
   const f64load = [0x2b, 3, 0], f64store = [0x39, 3, 0], f64gt = [0x64], f64const0 = op.f64const0
   const f32loadAt = (off: number) => [0x2a, 2, ...uleb(off)]
@@ -764,7 +765,7 @@ function probeScanBody(): number[] {
   ]
   const slotAddr = (arr: number) => [...op.get(arr), ...op.get(SLOT), ...op.i32(2), ...op.shl, ...op.add]
   return [
-    ...vec([[9, I32], [6, F64]]),
+    ...vec([[9, I32], [6, F64], [1, I32]]),
     ...op.get(TOPP), ...f64load, ...op.set(TOP),
     ...op.i32(-1), ...op.set(V), ...op.i32(0), ...op.set(E), ...op.get(RES), ...op.set(R),
     ...op.block, ...op.loop,
@@ -797,16 +798,17 @@ function probeScanBody(): number[] {
     ...op.end,
     ...op.get(S0), ...op.get(S1), ...op.f64add, ...op.get(S2), ...op.get(S3), ...op.f64add, ...op.f64add, ...op.set(SC),
     ...op.get(SC), ...op.get(TOP), ...f64gt, ...op.if, ...op.get(SC), ...op.set(TOP), ...op.end,
-    ...slotAddr(MARK), ...op.tee(A), ...op.i32load, ...op.get(EPOCH), ...op.ne, ...op.if,
+    // the slot's best, without a branch (whether a slot is new and whether a vector beats its best follow no
+    // pattern): new = mark ≠ epoch; best = pmax(new ? −∞ : best, float32(score)), the same float32 as storing the
+    // score where it beats the best in doubles (rounding keeps the order); the slot is appended to touched and the
+    // count advanced by new
+    ...slotAddr(MARK), ...op.tee(A), ...op.i32load, ...op.get(EPOCH), ...op.ne, ...op.set(NEW),
     ...op.get(A), ...op.get(EPOCH), ...op.i32store,
-    ...slotAddr(BEST), ...op.get(SC), ...op.f32demote, ...op.f32store,
+    ...slotAddr(BEST),
+    ...op.i32(-8388608), ...slotAddr(BEST), ...op.i32load, ...op.get(NEW), ...op.select, ...op.ix4splat,
+    ...op.get(SC), ...op.f32demote, ...op.splat, ...op.fx4pmax, ...op.lane(0), ...op.f32store,
     ...op.get(TOUCHED), ...op.get(NTOK), ...op.i32(2), ...op.shl, ...op.add, ...op.get(SLOT), ...op.i32store,
-    ...op.get(NTOK), ...op.i32(1), ...op.add, ...op.set(NTOK),
-    ...els,
-    ...op.get(SC), ...slotAddr(BEST), ...op.f32load, ...op.f64promote, ...f64gt, ...op.if,
-    ...slotAddr(BEST), ...op.get(SC), ...op.f32demote, ...op.f32store,
-    ...op.end,
-    ...op.end,
+    ...op.get(NTOK), ...op.get(NEW), ...op.add, ...op.set(NTOK),
     ...op.end,
     ...op.get(R), ...op.get(WORDS), ...op.i32(2), ...op.shl, ...op.add, ...op.set(R),
     ...op.br(0),

@@ -385,7 +385,7 @@ t.test('probe_scan: one list scanned for one token equals a plain scan (gaps wit
     let p = 64
     const take = (key: keyof typeof at, bytes: number): void => { at[key] = p; p = (p + bytes + 15) & ~15 }
     take('gaps', gaps.length * 2); take('res', res.length); take('lut', lut.length * 4); take('block', blockSlot.length * 4)
-    take('doc', nSlots * 4); take('allowed', nSlots); take('mark', nSlots * 4); take('best', nSlots * 4); take('touched', nSlots * 4); take('top', 8)
+    take('doc', nSlots * 4); take('allowed', nSlots); take('mark', nSlots * 4); take('best', nSlots * 4); take('touched', (nSlots + 1) * 4); take('top', 8) // touched: room for the store past its count
     arena.reserve(p)
     arena.u16(at.gaps, gaps.length).set(gaps)
     arena.u8(at.res, res.length).set(res)
