@@ -70,7 +70,8 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
     p = align(p + bytes)
     return at
   }
-  const blockPtr = take(ivf.blockSlot.length * 4), docStartPtr = take(nSlots * 4), allowedPtr = take(nSlots)
+  // docStart: a sentinel 2^32 − 1 after the last slot (probe_scan steps a slot forward without checking the end)
+  const blockPtr = take(ivf.blockSlot.length * 4), docStartPtr = take((nSlots + 1) * 4), allowedPtr = take(nSlots)
   // touched: one entry more than the slots, which the scan writes past its count (probe_scan stores without a branch)
   const markPtr = take(nSlots * 4), bestPtr = take(nSlots * 4), touchedPtr = take((nSlots + 1) * 4), topPtr = take(8)
   const lutPtr = take(bpv * 256 * 4), gapsPtr = take(maxEntries * 2), resPtr = take(maxRows * bpv)
@@ -85,6 +86,7 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
   k.f32(tabPtr, tab.length).set(tab)
   k.u32(blockPtr, ivf.blockSlot.length).set(ivf.blockSlot)
   k.u32(docStartPtr, nSlots).set(src.docStart.subarray(0, nSlots))
+  k.u32(docStartPtr + nSlots * 4, 1)[0] = 0xffffffff
   k.u8(allowedPtr, nSlots).set(src.allowed.subarray(0, nSlots))
   // epochs start at 1 (probe-scores.ts nextEpoch): a zeroed mark matches none
   const mark = k.u32(markPtr, nSlots)

@@ -743,7 +743,8 @@ function buildDotTileModule(): Uint8Array {
  * score = base + Σ lut[byte] in doubles, byte t of each word into partial sum t, summed (s0 + s1) + (s2 + s3) as the
  * TypeScript scan does; the token's best (mark: uint32 epochs, best: float32, touched: the slots first reached,
  * appended from nTok) and its top score (a double at topPtr, read and written) updated. The same values as the
- * TypeScript scan, without its bounds checks and per-chunk passes.
+ * TypeScript scan, without its bounds checks and per-chunk passes. docStart holds nSlots + 1 entries, the last
+ * 2^32 − 1; touched has room for one entry past the slots (both written or read without a branch).
  */
 function probeScanBody(): number[] {
   const [GAPS, NE, RES, WORDS, LUT, BASE, BLOCK, SHIFT, DOCSTART, NSLOTS, ALLOWED, MARK, BEST, TOUCHED, NTOK, EPOCH, TOPP] =
@@ -756,7 +757,7 @@ function probeScanBody(): number[] {
   const f32loadAt = (off: number) => [0x2a, 2, ...uleb(off)]
   const load16uAt = (off: number) => [0x2f, 1, ...uleb(off)]
   const i32loadAt = (off: number) => [0x28, 2, ...uleb(off)]
-  const gtU = [0x4b], els = [0x05]
+  const gtU = [0x4b], leU = [0x4d], els = [0x05]
   // s_t += lut[L + t·1024 + byte_t(w)·4]
   const lookup = (s: number, shift: number, t: number) => [
     ...op.get(s), ...op.get(L), ...op.get(W),
@@ -779,8 +780,11 @@ function probeScanBody(): number[] {
     ...op.get(A), ...load16uAt(2), ...op.i32(16), ...op.shl, ...op.get(A), ...load16uAt(4), ...op.or, ...op.set(V),
     ...op.get(E), ...op.i32(2), ...op.add, ...op.set(E),
     ...op.end,
-    // its slot: the block's first, then forward while the next slot starts at or before it
+    // its slot: the block's first, then forward while the next slot starts at or before it; two steps without a
+    // branch first (a block of 64 vectors spans two documents or three of typical lengths; docStart has a sentinel
+    // 2^32 − 1 after its last slot), then the loop for the rest
     ...op.get(BLOCK), ...op.get(V), ...op.get(SHIFT), ...op.shrU, ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(SLOT),
+    ...[0, 1].flatMap(() => [...op.get(SLOT), ...slotAddr(DOCSTART), ...i32loadAt(4), ...op.get(V), ...leU, ...op.add, ...op.set(SLOT)]),
     ...op.block, ...op.loop,
     ...op.get(SLOT), ...op.i32(1), ...op.add, ...op.get(NSLOTS), ...op.geS, ...op.brIf(1),
     ...slotAddr(DOCSTART), ...i32loadAt(4), ...op.get(V), ...gtU, ...op.brIf(1),

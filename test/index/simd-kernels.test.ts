@@ -385,13 +385,13 @@ t.test('probe_scan: one list scanned for one token equals a plain scan (gaps wit
     let p = 64
     const take = (key: keyof typeof at, bytes: number): void => { at[key] = p; p = (p + bytes + 15) & ~15 }
     take('gaps', gaps.length * 2); take('res', res.length); take('lut', lut.length * 4); take('block', blockSlot.length * 4)
-    take('doc', nSlots * 4); take('allowed', nSlots); take('mark', nSlots * 4); take('best', nSlots * 4); take('touched', (nSlots + 1) * 4); take('top', 8) // touched: room for the store past its count
+    take('doc', (nSlots + 1) * 4); take('allowed', nSlots); take('mark', nSlots * 4); take('best', nSlots * 4); take('touched', (nSlots + 1) * 4); take('top', 8) // touched: room for the store past its count
     arena.reserve(p)
     arena.u16(at.gaps, gaps.length).set(gaps)
     arena.u8(at.res, res.length).set(res)
     arena.f32(at.lut, lut.length).set(lut)
     arena.u32(at.block, blockSlot.length).set(blockSlot)
-    arena.u32(at.doc, nSlots).set(docStart)
+    arena.u32(at.doc, nSlots + 1).set([...docStart, 0xffffffff]) // the sentinel after the last slot
     arena.u8(at.allowed, nSlots).set(allowed)
     arena.u32(at.mark, nSlots).set(mark0)
     arena.f32(at.best, nSlots).set(best0)
