@@ -26,6 +26,23 @@ t.test('topIndices is the full sort cut at m; bestIndices holds the same set', a
   }
 })
 
+t.test('bestIndices with distinct, equal and infinite scores (the histogram may degenerate to one bin): the set stays right', async (t) => {
+  const n = 400
+  const keys = Uint32Array.from({ length: n }, (_, i) => (i * 7919) % 100_003)
+  const cases: Array<[string, Float32Array]> = [
+    ['all equal', new Float32Array(n).fill(2.5)],
+    ['distinct', Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 12.9898) * 43.758))],
+    ['−∞ and +∞ among finite scores', Float32Array.from({ length: n }, (_, i) => (i % 17 === 0 ? -Infinity : i % 29 === 0 ? Infinity : (i * 31) % 97 / 10))],
+  ]
+  for (const [label, scores] of cases) {
+    for (const m of [1, 10, 133, 399]) {
+      const sorted = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[b]! > scores[a]! ? 1 : scores[b]! < scores[a]! ? -1 : 0) || (keys[a]! - keys[b]!))
+      const want = sorted.slice(0, m).sort((a, b) => a - b)
+      t.same(Array.from(bestIndices(scores, keys, n, m, new Uint32Array(n))).sort((a, b) => a - b), want, `${label}, m ${m}`)
+    }
+  }
+})
+
 t.test('probeRowSums and probeRows: each document\'s scores and their sum, from the sparse per-token entries', async (t) => {
   const rng = createPrng(7)
   for (const [n, qlen] of [[0, 32], [1, 32], [3, 8], [4, 32], [9_803, 32], [17, 5]] as const) {
