@@ -163,7 +163,6 @@ export function widenChosen(
   return { cells, available }
 }
 
-
 /**
  * Per token, how many of its ranked cells to probe (see the header). cells: qlen × stride, best first per token, of
  * which available[j] are valid; gate: gateScores; S: K × qlen centroid scores; listSize(c): live vectors in cell c;
