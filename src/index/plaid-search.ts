@@ -499,9 +499,10 @@ export function centroidScoreRows(cset: CentroidSet, query: Float32Array, qlen: 
  * bounds its ncells-th best row from below, and one rows-above pass lists only the (row, token) pairs at or above that
  * bound, which are inserted: on zipf-steep (16384 centroids × 32 tokens) 258 insertions a query instead of the 15,500
  * that chunks growing ×4 from a 256-row sample inserted (0.50 → 0.23 ms; BENCHMARKS § Centroid, probe and approximate
- * stages in fewer steps). Without the arena: row maxima, then a row is skipped in one comparison when its maximum is not above the lowest of the tokens'
- * ncells-th best (`gate`). Both insert each token's rows in ascending order with the same strict comparisons (a row
- * below the bound or the gate is one that could not stay among the best), so they choose the same cells.
+ * stages in fewer steps). Without the arena: row maxima, then a row is skipped in one comparison when its maximum is
+ * not above the lowest of the tokens' ncells-th best (`gate`). Both insert each token's rows in ascending order with
+ * the same strict comparisons (a row below the bound or the gate is one that could not stay among the best), so they
+ * choose the same cells.
  */
 export function scanScores(
   S: Float32Array, qlen: number, K: number, ncells: number, threshold: number, kept: Uint8Array, ca: CentroidArena | null, sPtr: number,
@@ -678,12 +679,8 @@ export function exactScores(view: SearchView, query: Float32Array, qlen: number,
   // the query in int16 once for all chunks (a k=10 search on skewed data scores ~10 chunks)
   const q = lazyQuantized(query, qlen, view.dim)
   // chunks of documents with ≤ EXACT_CHUNK vectors bound the scratch memory (a longer document is a chunk alone)
-  for (let i0 = 0; i0 < slots.length;) {
-    let i1 = i0, total = 0
-    while (i1 < slots.length && (i1 === i0 || total + view.docLen[slots[i1]] <= EXACT_CHUNK)) total += view.docLen[slots[i1++]]
-    exactChunk(view, query, q, qlen, slots, i0, i1, total, out)
-    i0 = i1
-  }
+  const { bounds, totals } = codeRuns(view.docLen, slots, EXACT_CHUNK)
+  for (let r = 0; r + 1 < bounds.length; r++) exactChunk(view, query, q, qlen, slots, bounds[r], bounds[r + 1], totals[r], out)
   return out
 }
 

@@ -65,12 +65,13 @@ export function mthLargest(scores: Float32Array, n: number, m: number): number {
   if (!(hi > lo)) return hi
   const last = HISTOGRAM_BINS - 1
   const scale = HISTOGRAM_BINS / (hi - lo)
+  const binOf = (s: number): number => Math.min(last, ((s - lo) * scale) | 0)
   const counts = new Uint32Array(HISTOGRAM_BINS)
-  for (let i = 0; i < n; i++) counts[Math.min(last, ((scores[i] - lo) * scale) | 0)]++
+  for (let i = 0; i < n; i++) counts[binOf(scores[i])]++
   let bin = last, above = 0
   while (above + counts[bin] < m) above += counts[bin--]
   const inBin = new Float32Array(counts[bin])
-  for (let i = 0, o = 0; i < n; i++) if (Math.min(last, ((scores[i] - lo) * scale) | 0) === bin) inBin[o++] = scores[i]
+  for (let i = 0, o = 0; i < n; i++) if (binOf(scores[i]) === bin) inBin[o++] = scores[i]
   inBin.sort()
   return inBin[inBin.length - (m - above)]
 }

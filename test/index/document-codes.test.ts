@@ -15,7 +15,7 @@ t.test('runs cover the slots in order within the limit, and their codes are copi
   const codes = Uint16Array.from({ length: docStart[nDocs - 1] + docLen[nDocs - 1] }, () => rng.int(65536))
   const slots = Uint32Array.from({ length: 45 }, () => rng.int(nDocs))
   for (const limit of [1, 25, 100, 1 << 15]) {
-    const { bounds, maxDocs, maxCodes } = codeRuns(docLen, slots, limit)
+    const { bounds, totals, maxDocs, maxCodes } = codeRuns(docLen, slots, limit)
     t.equal(bounds[0], 0, `limit ${limit}: the first run starts at the first slot`)
     t.equal(bounds[bounds.length - 1], slots.length, `limit ${limit}: the last run ends at the last slot`)
     let wantDocs = 0, wantCodes = 0, bad = 0
@@ -23,7 +23,7 @@ t.test('runs cover the slots in order within the limit, and their codes are copi
       const i0 = bounds[r], i1 = bounds[r + 1]
       let total = 0
       for (let i = i0; i < i1; i++) total += docLen[slots[i]]
-      if (i1 <= i0 || (total > limit && i1 - i0 > 1)) bad++
+      if (i1 <= i0 || (total > limit && i1 - i0 > 1) || totals[r] !== total) bad++
       // a run stops only where the next document would break the limit
       if (i1 < slots.length && total + docLen[slots[i1]] <= limit) bad++
       wantDocs = Math.max(wantDocs, i1 - i0)
@@ -37,7 +37,8 @@ t.test('runs cover the slots in order within the limit, and their codes are copi
       }
       if (Array.from(into.subarray(0, want.length)).join() !== want.join()) bad++
     }
-    t.equal(bad, 0, `limit ${limit}: ${bounds.length - 1} runs, each within the limit or one document, codes and ends as held`)
+    t.equal(totals.length, bounds.length - 1, `limit ${limit}: a total per run`)
+    t.equal(bad, 0, `limit ${limit}: ${bounds.length - 1} runs, each within the limit or one document, its total, codes and ends as held`)
     t.same([maxDocs, maxCodes], [wantDocs, wantCodes], `limit ${limit}: the largest run's documents and codes`)
   }
 })
