@@ -31,10 +31,15 @@ export interface WasmProbe {
   /** the token's best score per slot (epochs in mark), the slots it reached in order, and its top score */
   mark: Uint32Array; best: Float32Array; touched: Uint32Array; top: Float64Array
   lut: Float32Array; gaps: Uint16Array; res: Uint8Array
-  /**
-   * The probe's per-document result, merged here token by token (simd-kernels.ts probe_merge): per slot its mark and
-   * row, per row its slot and gain (doubles), the entries (row, best) up to entryCap, and [nEntries, nTouched]
-   */
+  /** where the call merges its tokens' lists into a per-document result (probe-scores.ts probeScores), else null */
+  result: ProbeResultArrays | null
+}
+
+/**
+ * The probe's per-document result, merged in the arena token by token (simd-kernels.ts probe_merge): per slot its mark
+ * and row, per row its slot and gain (doubles), the entries (row, best) up to entryCap, and [nEntries, nTouched].
+ */
+export interface ProbeResultArrays {
   docMarkPtr: number; docRowPtr: number; docsPtr: number; gainPtr: number; entryRowPtr: number; entryBestPtr: number; statePtr: number
   entryCap: number
   state: Int32Array
@@ -44,9 +49,10 @@ const align = (x: number): number => (x + 15) & ~15
 
 /**
  * Lays out and fills the arena for the tokens [from, to) of a probe, or null when the source has no arena or its
- * residuals are not whole 4-byte words per vector (the kernel reads words).
+ * residuals are not whole 4-byte words per vector (the kernel reads words). With `merge`, also the per-document
+ * result's arrays (a search worker's part of a probe hands its lists back unmerged).
  */
-export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: number): WasmProbe | null {
+export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: number, merge: boolean): WasmProbe | null {
   const a = src.arena
   const bpv = src.codec.bytesPerVector
   if (a === undefined || (bpv & 3) !== 0 || from >= to) return null
@@ -60,7 +66,7 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
       const c = job.chosen[j * job.stride + i]
       maxEntries = Math.max(maxEntries, ivf.baseOffsets[c + 1] - ivf.baseOffsets[c])
       maxRows = Math.max(maxRows, ivf.baseRowStart[c + 1] - ivf.baseRowStart[c])
-      live += liveVectorsInCell(ivf, c)
+      if (merge) live += liveVectorsInCell(ivf, c)
     }
     entryCap += Math.min(live, nSlots)
   }
@@ -78,11 +84,19 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
   const tab = nibbleTable(src.codec)
   const dim = src.codec.dim, vpb = src.codec.valuesPerByte
   const tabPtr = take(tab.length * 4), qPtr = take(dim * 4), scratchPtr = take(128)
-  const docMarkPtr = take(nSlots * 4), docRowPtr = take(nSlots * 4), docsPtr = take(nSlots * 4), gainPtr = take(nSlots * 8), statePtr = take(8)
-  const entryRowPtr = take(entryCap * 4), entryBestPtr = take(entryCap * 4)
+  const resultPtrs = merge
+    ? {
+      docMarkPtr: take(nSlots * 4), docRowPtr: take(nSlots * 4), docsPtr: take(nSlots * 4), gainPtr: take(nSlots * 8),
+      statePtr: take(8), entryRowPtr: take(entryCap * 4), entryBestPtr: take(entryCap * 4),
+    }
+    : null
   const k = a.kernels
   k.reserve(p)
-  k.u32(docMarkPtr, nSlots).fill(0)
+  let result: ProbeResultArrays | null = null
+  if (resultPtrs !== null) {
+    k.u32(resultPtrs.docMarkPtr, nSlots).fill(0)
+    result = { ...resultPtrs, entryCap, state: k.i32(resultPtrs.statePtr, 2) }
+  }
   k.f32(tabPtr, tab.length).set(tab)
   k.u32(blockPtr, ivf.blockSlot.length).set(ivf.blockSlot)
   k.u32(docStartPtr, nSlots).set(src.docStart.subarray(0, nSlots))
@@ -95,8 +109,7 @@ export function wasmProbe(src: ProbeSource, job: ProbeJob, from: number, to: num
     kernels: k, blockPtr, docStartPtr, allowedPtr, markPtr, bestPtr, touchedPtr, topPtr, lutPtr, gapsPtr, resPtr,
     mark, best: k.f32(bestPtr, nSlots), touched: k.u32(touchedPtr, nSlots), top: k.f64(topPtr, 1),
     lut: k.f32(lutPtr, bpv * 256), gaps: k.u16(gapsPtr, maxEntries), res: k.u8(resPtr, maxRows * bpv),
-    tabPtr, qPtr, scratchPtr, half: vpb >>> 1, rest: vpb - (vpb >>> 1), bpv, query: k.f32(qPtr, dim),
-    docMarkPtr, docRowPtr, docsPtr, gainPtr, entryRowPtr, entryBestPtr, statePtr, entryCap, state: k.i32(statePtr, 2),
+    tabPtr, qPtr, scratchPtr, half: vpb >>> 1, rest: vpb - (vpb >>> 1), bpv, query: k.f32(qPtr, dim), result,
   }
 }
 

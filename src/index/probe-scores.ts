@@ -447,7 +447,7 @@ export function tokenListBound(ivf: Ivf, job: ProbeJob, j: number, nSlots: numbe
 export function scanTokensInto(src: ProbeSource, job: ProbeJob, sc: ProbeScratch, out: ProbeLists): void {
   prepare(sc, src.nSlots, src.codec.bytesPerVector, job.qlen)
   const lo = new Float32Array(16), hi = new Float32Array(16)
-  const w = wasmProbe(src, job, job.from, job.qlen)
+  const w = wasmProbe(src, job, job.from, job.qlen, false)
   const tok = tokenBests(sc, w)
   let o = 0
   for (let j = job.from; j < job.qlen; j++) {
@@ -553,7 +553,7 @@ export function probeScores(
     nEntries = e
   }
   // the arena is laid out after the offer: only this thread's tokens [0, from) are scanned here
-  const wp = wasmProbe(src, job, 0, job.from)
+  const wp = wasmProbe(src, job, 0, job.from, true)
   const tok = tokenBests(sc, wp)
   if (wp === null) {
     for (let j = 0; j < job.from; j++) {
@@ -562,14 +562,14 @@ export function probeScores(
     }
   } else {
     // merged in the kernel (the same values and order as merge, ~3× faster), then copied out of the arena
-    const k = wp.kernels, state = wp.state
+    const k = wp.kernels, res = wp.result!, state = res.state
     state[0] = 0
     state[1] = 0
     for (let j = 0; j < job.from; j++) {
       const n = scanToken(src, job, j, sc, lo, hi, wp, tok)
-      if (state[0] + n > wp.entryCap) throw new AppError('INTERNAL_ERROR', `probe entries: token ${j} reached ${state[0] + n}, room for ${wp.entryCap}`)
+      if (state[0] + n > res.entryCap) throw new AppError('INTERNAL_ERROR', `probe entries: token ${j} reached ${state[0] + n}, room for ${res.entryCap}`)
       start[j] = state[0]
-      k.probeMerge(wp.touchedPtr, n, wp.bestPtr, wp.docMarkPtr, docEpoch, wp.docRowPtr, wp.docsPtr, wp.gainPtr, wp.entryRowPtr, wp.entryBestPtr, wp.statePtr, floor[j])
+      k.probeMerge(wp.touchedPtr, n, wp.bestPtr, res.docMarkPtr, docEpoch, res.docRowPtr, res.docsPtr, res.gainPtr, res.entryRowPtr, res.entryBestPtr, res.statePtr, floor[j])
       counts[j] = sc.tokCells
     }
     nEntries = state[0]
@@ -579,10 +579,10 @@ export function probeScores(
       entryRow = new Uint32Array(room)
       entryBest = new Float32Array(room)
     }
-    entryRow.set(k.u32(wp.entryRowPtr, nEntries))
-    entryBest.set(k.f32(wp.entryBestPtr, nEntries))
-    touched.set(k.u32(wp.docsPtr, nTouched))
-    gain.set(k.f64(wp.gainPtr, nTouched))
+    entryRow.set(k.u32(res.entryRowPtr, nEntries))
+    entryBest.set(k.f32(res.entryBestPtr, nEntries))
+    touched.set(k.u32(res.docsPtr, nTouched))
+    gain.set(k.f64(res.gainPtr, nTouched))
     // lists scanned elsewhere are merged below in TypeScript, which finds the documents met so far by their marks
     if (job.from < qlen) {
       for (let r = 0; r < nTouched; r++) {

@@ -30,7 +30,7 @@ t.test(`dim ${dim}, nbits ${nbits}: a token's probe table built in WebAssembly e
   const query = Float32Array.from({ length: 3 * dim }, () => (rng.next() - 0.5) * 0.4)
   const job = { query, qlen: 3, chosen: new Uint32Array(3), stride: 1, counts: new Uint32Array(3).fill(1), bases: new Float64Array(3), stop: undefined, from: 0, room: 0, allowed: view.live }
   const src = { ivf: view.ivf!, codec, residuals: view.residuals, docStart: view.docStart, nSlots: view.nSlots, allowed: view.live, arena: { kernels: createSimdArena(1 << 16)!, at: 32 } }
-  const w = wasmProbe(src, job, 0, 3)
+  const w = wasmProbe(src, job, 0, 3, false)
   if (codec.bytesPerVector % 4 !== 0) {
     t.equal(w, null, `${codec.bytesPerVector} bytes per vector: no WebAssembly scan`)
     return
