@@ -53,6 +53,8 @@ const op = {
   f32fromI32: [0xb2], f32mul: [0x94], fx4fromI32: [0xfd, ...uleb(250)],
   shrU: [0x76], ne: [0x47], eq: [0x46], ret: [0x0f], eqz: [0x45], if: [0x04, 0x40], f32load: [0x2a, 2, 0], fx4pmax: [0xfd, ...uleb(235)], f64promote: [0xbb], f64add: [0xa0], f32demote: [0xb6], f64const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0], and: [0x71], f32sqrt: [0x91], f32div: [0x95], f32max: [0x97], f32const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   vstore: [0xfd, 0x0b, 4, 0], splat: [0xfd, 0x13], fx4gt: [0xfd, 0x44], i32store: [0x36, 2, 0], ix4bitmask: [0xfd, ...uleb(164)], or: [0x72],
+  vloadAt: (off: number) => [0xfd, 0x00, 4, ...uleb(off)], vstoreAt: (off: number) => [0xfd, 0x0b, 4, ...uleb(off)],
+  f64load: [0x2b, 3, 0], f64store: [0x39, 3, 0], f64sub: [0xa1],
   vload: [0xfd, 0x00, 4, 0], load64zero: [0xfd, 0x5d, 3, 0], load64lane: (l: number) => [0xfd, 0x57, 3, 0, l],
   splat16: [0xfd, 0x10], shuffle: [0xfd, 0x0d], store32lane: (l: number) => [0xfd, 0x5a, 2, 0, l], q15mul: [0xfd, ...uleb(130)], i16addSat: [0xfd, ...uleb(143)], vzero: [0xfd, 0x0c, ...new Array(16).fill(0)], select: [0x1b],
   i16x8extendLowS: [0xfd, ...uleb(135)], i16x8extendHighS: [0xfd, ...uleb(136)],
@@ -262,7 +264,7 @@ function approxBody(): number[] {
     ...op.i32(0), ...op.set(V), ...op.i32(0), ...op.set(D),
     ...op.block, ...op.loop,
     ...op.get(D), ...op.get(ND), ...op.geS, ...op.brIf(1),
-    ...srcRow, ...groups.flatMap((g) => [...op.get(SRC), ...vloadAt(16 * g), ...op.set(R + g)]),
+    ...srcRow, ...groups.flatMap((g) => [...op.get(SRC), ...op.vloadAt(16 * g), ...op.set(R + g)]),
     ...op.get(ENDS), ...op.get(D), ...op.i32(2), ...op.shl, ...op.add, ...op.i32load, ...op.set(END),
     ...op.get(V), ...op.set(W), ...op.get(V), ...op.set(RD),
     ...op.block, ...op.loop,
@@ -275,7 +277,7 @@ function approxBody(): number[] {
     ...op.block, ...op.loop,
     ...op.get(V), ...op.get(W), ...op.geS, ...op.brIf(1),
     ...op.get(S), ...codeAt(V), ...op.load16u, ...op.get(QB), ...op.mul, ...op.add, ...op.set(ROW),
-    ...groups.flatMap((g) => [...op.get(R + g), ...op.get(ROW), ...vloadAt(16 * g), ...op.fx4pmax, ...op.set(R + g)]),
+    ...groups.flatMap((g) => [...op.get(R + g), ...op.get(ROW), ...op.vloadAt(16 * g), ...op.fx4pmax, ...op.set(R + g)]),
     ...op.get(V), ...op.i32(1), ...op.add, ...op.set(V), ...op.br(0),
     ...op.end, ...op.end,
     ...op.get(END), ...op.set(V),
@@ -320,8 +322,6 @@ function approxBody(): number[] {
 
 /** Query tokens / 4 of the queries whose approx maxima stay in registers (32 tokens: ColBERT's query length). */
 const REG_GROUPS = 8
-const vloadAt = (off: number): number[] => [0xfd, 0x00, 4, ...uleb(off)]
-const vstoreAt = (off: number): number[] => [0xfd, 0x0b, 4, ...uleb(off)]
 /** Query tokens / 4 in each of best_codes' two walks over the codes of 32-token queries. */
 const HALF_GROUPS = 4
 
@@ -388,7 +388,7 @@ function bestCodesBody(): number[] {
     onCode: [...op.get(V), ...op.ix4splat, ...op.set(VIDX)],
     skipCode: [],
     perCode: groups.flatMap((g) => [
-      ...op.get(ROW), ...vloadAt(64 * h + 16 * g), ...op.set(X),
+      ...op.get(ROW), ...op.vloadAt(64 * h + 16 * g), ...op.set(X),
       // pos = x > best ? v : pos; best = pmax(best, x)
       ...op.get(VIDX), ...op.get(PR + g), ...op.get(X), ...op.get(BR + g), ...op.fx4gt, ...op.bitselect, ...op.set(PR + g),
       ...op.get(BR + g), ...op.get(X), ...op.fx4pmax, ...op.set(BR + g),
@@ -396,8 +396,8 @@ function bestCodesBody(): number[] {
     docEnd: [
       ...op.get(D), ...op.get(QB), ...op.mul, ...op.i32(64 * h), ...op.add, ...op.set(OB),
       ...groups.flatMap((g) => [
-        ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(BR + g), ...vstoreAt(16 * g),
-        ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(PR + g), ...vstoreAt(16 * g),
+        ...op.get(BEST), ...op.get(OB), ...op.add, ...op.get(BR + g), ...op.vstoreAt(16 * g),
+        ...op.get(POS), ...op.get(OB), ...op.add, ...op.get(PR + g), ...op.vstoreAt(16 * g),
       ]),
     ],
   })
@@ -535,7 +535,8 @@ function blockMaxBody(): number[] {
 function probeMergeBody(): number[] {
   const [SLOTS, N, BEST, MARK, EPOCH, ROWP, DOCS, GAIN, EROW, EBEST, STATE, FLOOR] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
   const [I, SLOT, ROW, E, T, B] = [12, 13, 14, 15, 16, 17] // B: f32
-  const f64load = [0x2b, 3, 0], f64store = [0x39, 3, 0], f64sub = [0xa1], els = [0x05]
+  const { f64load, f64store, f64sub } = op
+  const els = [0x05]
   const at = (base: number, index: number, shift: number) => [...op.get(base), ...op.get(index), ...op.i32(shift), ...op.shl, ...op.add]
   return [
     ...vec([[5, I32], [1, F32]]),
@@ -753,7 +754,8 @@ function probeScanBody(): number[] {
   const [S0, S1, S2, S3, SC, TOP] = [26, 27, 28, 29, 30, 31]
   const NEW = 32
   const F64 = 0x7c
-  const f64load = [0x2b, 3, 0], f64store = [0x39, 3, 0], f64gt = [0x64], f64const0 = op.f64const0
+  const { f64load, f64store, f64const0 } = op
+  const f64gt = [0x64]
   const f32loadAt = (off: number) => [0x2a, 2, ...uleb(off)]
   const load16uAt = (off: number) => [0x2f, 1, ...uleb(off)]
   const i32loadAt = (off: number) => [0x28, 2, ...uleb(off)]
@@ -838,8 +840,6 @@ function lutBuildBody(): number[] {
   const [L0, L1, L2, L3, HV] = [14, 15, 16, 17, 18]
   const F64 = 0x7c
   const f64mul = [0xa2]
-  const vstoreAt = (off: number) => [0xfd, 0x0b, 4, ...uleb(off)]
-  const vloadAt = (off: number) => [0xfd, 0x00, 4, ...uleb(off)]
   // 16 partials of `len` values each, from T on (T advanced past them), query values from QB + qOff·4, into SCR + at
   const partials = (len: number, qOff: number, at: number) => [
     ...op.i32(0), ...op.set(N),
@@ -864,15 +864,15 @@ function lutBuildBody(): number[] {
     ...op.block, ...op.loop,
     ...op.get(B), ...op.get(BPV), ...op.geS, ...op.brIf(1),
     ...partials(HALF, 0, 0), ...partials(REST, HALF, 64),
-    ...op.get(SCR), ...vloadAt(0), ...op.set(L0), ...op.get(SCR), ...vloadAt(16), ...op.set(L1),
-    ...op.get(SCR), ...vloadAt(32), ...op.set(L2), ...op.get(SCR), ...vloadAt(48), ...op.set(L3),
+    ...op.get(SCR), ...op.vloadAt(0), ...op.set(L0), ...op.get(SCR), ...op.vloadAt(16), ...op.set(L1),
+    ...op.get(SCR), ...op.vloadAt(32), ...op.set(L2), ...op.get(SCR), ...op.vloadAt(48), ...op.set(L3),
     ...op.i32(0), ...op.set(N),
     ...op.loop,
     ...op.get(SCR), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.i32(64), ...op.add, ...op.f32load, ...op.splat, ...op.set(HV),
-    ...op.get(O), ...op.get(HV), ...op.get(L0), ...op.fx4add, ...vstoreAt(0),
-    ...op.get(O), ...op.get(HV), ...op.get(L1), ...op.fx4add, ...vstoreAt(16),
-    ...op.get(O), ...op.get(HV), ...op.get(L2), ...op.fx4add, ...vstoreAt(32),
-    ...op.get(O), ...op.get(HV), ...op.get(L3), ...op.fx4add, ...vstoreAt(48),
+    ...op.get(O), ...op.get(HV), ...op.get(L0), ...op.fx4add, ...op.vstoreAt(0),
+    ...op.get(O), ...op.get(HV), ...op.get(L1), ...op.fx4add, ...op.vstoreAt(16),
+    ...op.get(O), ...op.get(HV), ...op.get(L2), ...op.fx4add, ...op.vstoreAt(32),
+    ...op.get(O), ...op.get(HV), ...op.get(L3), ...op.fx4add, ...op.vstoreAt(48),
     ...op.get(O), ...op.i32(64), ...op.add, ...op.set(O),
     ...op.get(N), ...op.i32(1), ...op.add, ...op.tee(N), ...op.i32(16), ...op.ltS, ...op.brIf(0),
     ...op.end,
