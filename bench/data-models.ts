@@ -159,6 +159,14 @@ export function findPreset(name: string): Preset {
   if (p !== undefined) return p
   const drawn = /^drawn-(\d{1,9})$/.exec(name)
   if (drawn !== null) return drawnPreset(Number(drawn[1]))
+  // `<preset>-d<dim>`: the same model in another dimension (a checkpoint projecting to 96 or 64, not 128)
+  const other = /^(.+)-d(\d{1,4})$/.exec(name)
+  if (other !== null) {
+    const dim = Number(other[2])
+    if (dim < 8 || dim % 8 !== 0) throw new Error(`${name}: the dimension must be a multiple of 8, at least 8`)
+    const { exactSuccessAt10: _measured, ...base } = findPreset(other[1])
+    return { ...base, name, about: `${base.about}; dimension ${dim}`, model: { ...base.model, dim } }
+  }
   throw new Error(`unknown preset ${name} (known: ${PRESETS.map((x) => x.name).join(', ')}, or drawn-<seed>)`)
 }
 

@@ -1,0 +1,18 @@
+import t from 'tap'
+import { findPreset, modelKey } from '../../bench/data-models.js'
+
+t.test('<name>-d<dim>: the same model in another dimension, under its own data key', async (t) => {
+  const base = findPreset('short-12k')
+  const d96 = findPreset('short-12k-d96')
+  t.equal(d96.name, 'short-12k-d96')
+  t.equal(d96.model.dim, 96)
+  t.equal(d96.seed, base.seed)
+  t.same({ ...d96.model, dim: base.model.dim }, base.model, 'only the dimension differs')
+  t.equal(d96.exactSuccessAt10, undefined, 'the base preset\'s measured exact figure does not carry over')
+  t.not(modelKey(d96.model, d96.seed), modelKey(base.model, base.seed), 'another data set, cached apart')
+  const drawn = findPreset('drawn-7-d64')
+  t.equal(drawn.model.dim, 64)
+  t.same({ ...drawn.model, dim: 128 }, findPreset('drawn-7').model)
+  t.throws(() => findPreset('short-12k-d100'), /multiple of 8/)
+  t.throws(() => findPreset('nothing-d96'), /unknown preset/)
+})
