@@ -159,13 +159,18 @@ export function findPreset(name: string): Preset {
   if (p !== undefined) return p
   const drawn = /^drawn-(\d{1,9})$/.exec(name)
   if (drawn !== null) return drawnPreset(Number(drawn[1]))
-  // `<preset>-d<dim>`: the same model in another dimension (a checkpoint projecting to 96 or 64, not 128)
-  const other = /^(.+)-d(\d{1,4})$/.exec(name)
+  // `<preset>-d<dim>`: the same model in another dimension (a checkpoint projecting to 96 or 64, not 128);
+  // `<preset>-q<len>`: queries of another length (64: the dynamic query length of a long query)
+  const other = /^(.+)-([dq])(\d{1,4})$/.exec(name)
   if (other !== null) {
-    const dim = Number(other[2])
-    if (dim < 8 || dim % 8 !== 0) throw new Error(`${name}: the dimension must be a multiple of 8, at least 8`)
+    const n = Number(other[3])
     const { exactSuccessAt10: _measured, ...base } = findPreset(other[1])
-    return { ...base, name, about: `${base.about}; dimension ${dim}`, model: { ...base.model, dim } }
+    if (other[2] === 'd') {
+      if (n < 8 || n % 8 !== 0) throw new Error(`${name}: the dimension must be a multiple of 8, at least 8`)
+      return { ...base, name, about: `${base.about}; dimension ${n}`, model: { ...base.model, dim: n } }
+    }
+    if (n < 1 || n > 512) throw new Error(`${name}: the query length must be 1 to 512`)
+    return { ...base, name, about: `${base.about}; queries of ${n} tokens`, model: { ...base.model, queryLen: n } }
   }
   throw new Error(`unknown preset ${name} (known: ${PRESETS.map((x) => x.name).join(', ')}, or drawn-<seed>)`)
 }

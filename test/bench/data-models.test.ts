@@ -16,3 +16,13 @@ t.test('<name>-d<dim>: the same model in another dimension, under its own data k
   t.throws(() => findPreset('short-12k-d100'), /multiple of 8/)
   t.throws(() => findPreset('nothing-d96'), /unknown preset/)
 })
+
+t.test('<name>-q<len>: queries of another length; both suffixes combine', async (t) => {
+  const q64 = findPreset('zipf-quarter-q64')
+  t.equal(q64.model.queryLen, 64)
+  t.same({ ...q64.model, queryLen: 32 }, findPreset('zipf-quarter').model)
+  const both = findPreset('short-12k-d96-q64')
+  t.equal(both.model.dim, 96)
+  t.equal(both.model.queryLen, 64)
+  t.throws(() => findPreset('short-12k-q0'), /query length/)
+})
