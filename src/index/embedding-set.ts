@@ -9,7 +9,7 @@
  * Reading checks every size against the manifest and the doclens against n_tokens, so a bench never runs on a
  * truncated set.
  */
-import { mkdir, open, readFile, rm } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { join, resolve, sep } from 'node:path'
 import { AppError } from '../errors.js'
@@ -50,18 +50,39 @@ async function readTyped<T extends Float32Array | Int32Array>(
   if (typeof spec !== 'object' || spec === null || typeof spec.path !== 'string') bad(join(dir, 'manifest.json'), `files.${key}.path missing`)
   const path = resolve(dir, spec.path)
   if (!path.startsWith(resolve(dir) + sep)) bad(join(dir, 'manifest.json'), `files.${key}.path leaves the folder`)
-  let buf: Buffer
+  const want = length * Ctor.BYTES_PER_ELEMENT
+  let fh: FileHandle
   try {
-    buf = await readFile(path)
+    fh = await open(path, 'r')
   } catch (err) {
     return bad(path, `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
   }
-  const want = length * Ctor.BYTES_PER_ELEMENT
-  if (buf.byteLength !== want) bad(path, `${buf.byteLength} bytes, the manifest implies ${want}`)
-  if (buf.byteOffset % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(buf.buffer as ArrayBuffer, buf.byteOffset, length)
-  const out = new Ctor(length)
-  new Uint8Array(out.buffer).set(buf)
-  return out
+  try {
+    const { size } = await fh.stat()
+    if (size !== want) bad(path, `${size} bytes, the manifest implies ${want}`)
+    // read into the array in pieces: readFile stops at 2 GiB, and a 50k-document set of 128-dimensional vectors is 4.6
+    const out = new Ctor(length)
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, want)
+    for (let at = 0; at < want;) {
+      const { bytesRead } = await fh.read(bytes, at, Math.min(READ_PIECE, want - at), at)
+      if (bytesRead === 0) bad(path, `ended at byte ${at} of ${want}`)
+      at += bytesRead
+    }
+    return out
+  } catch (err) {
+    if (err instanceof AppError) throw err
+    return bad(path, `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Bytes per read of an embedding set's file. */
+let READ_PIECE = 1 << 30
+
+/** Test hook: small pieces make the piecewise read run on small files. */
+export function setReadPieceForTests(bytes: number): void {
+  READ_PIECE = bytes
 }
 
 /** Reads and validates an embedding set folder. */

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppError } from '../../src/errors.js'
-import { readEmbeddingSet, writeEmbeddingSet } from '../../src/index/embedding-set.js'
+import { readEmbeddingSet, setReadPieceForTests, writeEmbeddingSet } from '../../src/index/embedding-set.js'
 
 const base = await mkdtemp(join(tmpdir(), 'embedding-set-'))
 t.teardown(() => rm(base, { recursive: true, force: true }))
@@ -30,6 +30,19 @@ t.test('round trip, with documents written in chunks that straddle documents', a
   t.same(Array.from(set.docOffsets), [0, 2, 2, 5])
   t.same(Array.from(set.queries), Array.from(queries))
   t.same(Array.from(set.qrels ?? []), [2, 0])
+})
+
+t.test('files are read in pieces (readFile stops at 2 GiB): pieces not aligned to floats give the same arrays', async (t) => {
+  const dir = join(base, 'pieces')
+  await writeEmbeddingSet(dir, { dim, doclens, docs, queryLen: 3, queries, qrels })
+  for (const piece of [1, 7, 13]) {
+    setReadPieceForTests(piece)
+    const set = await readEmbeddingSet(dir)
+    t.same(Array.from(set.docs), Array.from(docs), `docs in ${piece}-byte pieces`)
+    t.same(Array.from(set.queries), Array.from(queries), `queries in ${piece}-byte pieces`)
+    t.same(Array.from(set.qrels ?? []), [2, 0])
+  }
+  setReadPieceForTests(1 << 30)
 })
 
 t.test('qrels are optional', async (t) => {
