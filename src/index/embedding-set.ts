@@ -60,11 +60,12 @@ async function readTyped<T extends Float32Array | Int32Array>(
   try {
     const { size } = await fh.stat()
     if (size !== want) bad(path, `${size} bytes, the manifest implies ${want}`)
-    // read into the array in pieces: readFile stops at 2 GiB, and a 50k-document set of 128-dimensional vectors is 4.6
+    // read into the array in pieces, each through its own byte view: readFile stops at 2 GiB, a byte view stops at
+    // 2^32 bytes, and a 50k-document set of 128-dimensional vectors is 4.6 GB
     const out = new Ctor(length)
-    const bytes = new Uint8Array(out.buffer, out.byteOffset, want)
     for (let at = 0; at < want;) {
-      const { bytesRead } = await fh.read(bytes, at, Math.min(READ_PIECE, want - at), at)
+      const piece = new Uint8Array(out.buffer, out.byteOffset + at, Math.min(READ_PIECE, want - at))
+      const { bytesRead } = await fh.read(piece, 0, piece.length, at)
       if (bytesRead === 0) bad(path, `ended at byte ${at} of ${want}`)
       at += bytesRead
     }
