@@ -13,6 +13,7 @@ import { type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { join, resolve, sep } from 'node:path'
 import { AppError } from '../errors.js'
+import { readInPieces } from './read-in-pieces.js'
 
 export interface EmbeddingSet {
   dim: number
@@ -60,15 +61,9 @@ async function readTyped<T extends Float32Array | Int32Array>(
   try {
     const { size } = await fh.stat()
     if (size !== want) bad(path, `${size} bytes, the manifest implies ${want}`)
-    // read into the array in pieces, each through its own byte view: readFile stops at 2 GiB, a byte view stops at
-    // 2^32 bytes, and a 50k-document set of 128-dimensional vectors is 4.6 GB
     const out = new Ctor(length)
-    for (let at = 0; at < want;) {
-      const piece = new Uint8Array(out.buffer, out.byteOffset + at, Math.min(READ_PIECE, want - at))
-      const { bytesRead } = await fh.read(piece, 0, piece.length, at)
-      if (bytesRead === 0) bad(path, `ended at byte ${at} of ${want}`)
-      at += bytesRead
-    }
+    const got = await readInPieces(fh, out.buffer, out.byteOffset, want)
+    if (got < want) bad(path, `ended at byte ${got} of ${want}`)
     return out
   } catch (err) {
     if (err instanceof AppError) throw err
@@ -76,14 +71,6 @@ async function readTyped<T extends Float32Array | Int32Array>(
   } finally {
     await fh.close()
   }
-}
-
-/** Bytes per read of an embedding set's file. */
-let READ_PIECE = 1 << 30
-
-/** Test hook: small pieces make the piecewise read run on small files. */
-export function setReadPieceForTests(bytes: number): void {
-  READ_PIECE = bytes
 }
 
 /** Reads and validates an embedding set folder. */

@@ -13,6 +13,7 @@ import { endianness } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { AppError } from '../errors.js'
+import { readInPieces } from './read-in-pieces.js'
 import type { IndexSettings, IndexState, Metadata } from './types.js'
 import { writeFileDurable, type SnapshotHooks } from './snapshot-atomic.js'
 
@@ -125,9 +126,6 @@ function invalid(file: string, problem: string): never {
   throw new AppError('SNAPSHOT_INVALID', `snapshot file ${file}: ${problem}`, { file })
 }
 
-/** Largest single read; fs.readFile refuses files over 2 GiB, so big arrays are read in chunks into their final memory. */
-const READ_CHUNK = 1 << 30
-
 /**
  * Reads `file` into a fresh, 8-byte-aligned ArrayBuffer after checking its size, and verifies its CRC-32 as it goes.
  * Cost: one sequential read and one CRC pass, no extra copy.
@@ -144,16 +142,12 @@ async function readChecked(dir: string, file: string, bytes: number, crc: number
   try {
     const size = (await fh.stat()).size
     if (size !== bytes) invalid(path, `size ${size} bytes, manifest says ${bytes} (truncated or foreign)`)
-    const out = new Uint8Array(new ArrayBuffer(bytes))
+    const buffer = new ArrayBuffer(bytes)
     let value = 0
-    for (let off = 0; off < bytes;) {
-      const { bytesRead } = await fh.read(out, off, Math.min(READ_CHUNK, bytes - off), off)
-      if (bytesRead === 0) invalid(path, `ended after ${off} of ${bytes} bytes (truncated while reading)`)
-      value = crc32(out.subarray(off, off + bytesRead), value)
-      off += bytesRead
-    }
+    const got = await readInPieces(fh, buffer, 0, bytes, (piece) => { value = crc32(piece, value) })
+    if (got < bytes) invalid(path, `ended after ${got} of ${bytes} bytes (truncated while reading)`)
     if (value !== crc) invalid(path, 'CRC-32 mismatch (corrupt)')
-    return out
+    return new Uint8Array(buffer)
   } finally {
     await fh.close()
   }

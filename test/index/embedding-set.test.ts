@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppError } from '../../src/errors.js'
-import { readEmbeddingSet, setReadPieceForTests, writeEmbeddingSet } from '../../src/index/embedding-set.js'
+import { readEmbeddingSet, writeEmbeddingSet } from '../../src/index/embedding-set.js'
+import { setReadPieceForTests } from '../../src/index/read-in-pieces.js'
 
 const base = await mkdtemp(join(tmpdir(), 'embedding-set-'))
 t.teardown(() => rm(base, { recursive: true, force: true }))

@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib'
 import { AppError } from '../../src/errors.js'
 import type { IndexState } from '../../src/index/types.js'
 import { recoverSnapshotDir, replaceDirAtomically, removeSnapshotDir, type SnapshotStep } from '../../src/index/snapshot-atomic.js'
+import { setReadPieceForTests } from '../../src/index/read-in-pieces.js'
 import { readSnapshotFiles, readStateFiles, writeStateFiles } from '../../src/index/snapshot-format.js'
 import { fakeState, sameState } from './snapshot-fake-state.js'
 
@@ -63,6 +64,24 @@ t.test('round trip is bit-identical and files are little-endian with matching CR
   const docs = (await readFile(join(dir, 'documents.jsonl'), 'utf8')).trimEnd().split('\n')
   t.equal(docs.length, state.ids.length, 'one line per document even with newlines and U+2028 inside')
   t.same((await readdir(dirname(dir))).sort(), ['idx'], 'no temp or .old folder left')
+})
+
+t.test('arrays read in pieces (readFile stops at 2 GiB): the same state, and the CRC still checks every piece', async (t) => {
+  const dir = fresh()
+  const state = fakeState(4)
+  await save(state, dir)
+  const codes = join(dir, 'codes.bin')
+  const good = await readFile(codes)
+  t.teardown(() => setReadPieceForTests(1 << 30))
+  for (const piece of [1, 5, 64]) {
+    setReadPieceForTests(piece)
+    sameState(t, await load(dir), state, `${piece}-byte pieces`)
+    const bad = Buffer.from(good)
+    bad[bad.length - 1] ^= 0x10 // in the last piece
+    await writeFile(codes, bad)
+    await rejects(t, load(dir), codes, /CRC-32 mismatch/)
+    await writeFile(codes, good)
+  }
 })
 
 t.test('an empty state round-trips', async (t) => {
