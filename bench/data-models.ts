@@ -160,8 +160,9 @@ export function findPreset(name: string): Preset {
   const drawn = /^drawn-(\d{1,9})$/.exec(name)
   if (drawn !== null) return drawnPreset(Number(drawn[1]))
   // `<preset>-d<dim>`: the same model in another dimension (a checkpoint projecting to 96 or 64, not 128);
-  // `<preset>-q<len>`: queries of another length (64: the dynamic query length of a long query)
-  const other = /^(.+)-([dq])(\d{1,4})$/.exec(name)
+  // `<preset>-q<len>`: queries of another length (64: the dynamic query length of a long query);
+  // `<preset>-l<max>`: documents scaled to at most max tokens (short passages, titles, FAQ entries), the same shape
+  const other = /^(.+)-([dql])(\d{1,4})$/.exec(name)
   if (other !== null) {
     const n = Number(other[3])
     const { exactSuccessAt10: _measured, ...base } = findPreset(other[1])
@@ -169,10 +170,23 @@ export function findPreset(name: string): Preset {
       if (n < 8 || n % 8 !== 0) throw new Error(`${name}: the dimension must be a multiple of 8, at least 8`)
       return { ...base, name, about: `${base.about}; dimension ${n}`, model: { ...base.model, dim: n } }
     }
+    if (other[2] === 'l') {
+      if (n < 2 || n > 4096) throw new Error(`${name}: the longest document must be 2 to 4096 tokens`)
+      return { ...base, name, about: `${base.about}; documents of at most ${n} tokens`, model: scaledLengths(base.model, n) }
+    }
     if (n < 1 || n > 512) throw new Error(`${name}: the query length must be 1 to 512`)
     return { ...base, name, about: `${base.about}; queries of ${n} tokens`, model: { ...base.model, queryLen: n } }
   }
   throw new Error(`unknown preset ${name} (known: ${PRESETS.map((x) => x.name).join(', ')}, or drawn-<seed>)`)
+}
+
+/** The model with every document length scaled by max / (its longest): minimum (at least 1) and median alike. */
+function scaledLengths(model: DataModel, max: number): DataModel {
+  const oldMax = model.kind === 'uniform' ? model.maxLen : model.lengths.max
+  const scale = (x: number): number => Math.max(1, Math.min(max, Math.round(x * max / oldMax)))
+  if (model.kind === 'uniform') return { ...model, minLen: scale(model.minLen), maxLen: max }
+  const l = model.lengths
+  return { ...model, lengths: l.kind === 'uniform' ? { ...l, min: scale(l.min), max } : { ...l, min: scale(l.min), max, median: scale(l.median) } }
 }
 
 /**

@@ -26,3 +26,16 @@ t.test('<name>-q<len>: queries of another length; both suffixes combine', async 
   t.equal(both.model.queryLen, 64)
   t.throws(() => findPreset('short-12k-q0'), /query length/)
 })
+
+t.test('<name>-l<max>: documents scaled to at most max tokens, the same shape', async (t) => {
+  const l40 = findPreset('zipf-quarter-l40')
+  const base = findPreset('zipf-quarter').model
+  t.same(l40.model.kind === 'mixture' && l40.model.lengths, { kind: 'uniform', min: 8, max: 40 }, '60-300 scaled by 40/300')
+  t.same({ ...l40.model, lengths: base.kind === 'mixture' && base.lengths }, base, 'only the lengths differ')
+  const short = findPreset('short-12k-l32').model
+  t.same(short.kind === 'mixture' && short.lengths, { kind: 'lognormal', min: 6, max: 32, median: 14, sigma: 0.5 }, '30-160 median 70 scaled by 32/160')
+  const legacy = findPreset('uniform-l30').model
+  t.same(legacy.kind === 'uniform' && [legacy.minLen, legacy.maxLen], [6, 30])
+  t.equal(findPreset('drawn-3-l20-d64').model.dim, 64, 'combines with the other suffixes')
+  t.throws(() => findPreset('uniform-l1'), /longest document/)
+})
