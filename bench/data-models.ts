@@ -69,7 +69,17 @@ export interface MixtureModel extends DimensionSpread {
    * sub-centre (the same particles and punctuation in every text); 0 = none
    */
   background: number
+  /**
+   * share of each document's first tokens that repeat the previous document's last ones (a text chunked in overlapping
+   * windows, the usual way RAG corpora are cut), each copy drawn near its original (OVERLAP_NOISE: the context
+   * around a repeated token differs). Queries are drawn after the overlap, so a query may copy a repeated token.
+   * Absent or 0: none.
+   */
+  overlap?: number
 }
+
+/** Noise of a repeated token around its original in the previous chunk (cosine ≈ 0.98). */
+const OVERLAP_NOISE = 0.2
 
 export type DataModel = UniformModel | MixtureModel
 
@@ -161,14 +171,20 @@ export function findPreset(name: string): Preset {
   if (drawn !== null) return drawnPreset(Number(drawn[1]))
   // `<preset>-d<dim>`: the same model in another dimension (a checkpoint projecting to 96 or 64, not 128);
   // `<preset>-q<len>`: queries of another length (64: the dynamic query length of a long query);
-  // `<preset>-l<max>`: documents scaled to at most max tokens (short passages, titles, FAQ entries), the same shape
-  const other = /^(.+)-([dql])(\d{1,4})$/.exec(name)
+  // `<preset>-l<max>`: documents scaled to at most max tokens (short passages, titles, FAQ entries), the same shape;
+  // `<preset>-o<percent>`: chunks overlapping their predecessor by that share of their tokens (mixture models)
+  const other = /^(.+)-([dqlo])(\d{1,4})$/.exec(name)
   if (other !== null) {
     const n = Number(other[3])
     const { exactSuccessAt10: _measured, ...base } = findPreset(other[1])
     if (other[2] === 'd') {
       if (n < 8 || n % 8 !== 0) throw new Error(`${name}: the dimension must be a multiple of 8, at least 8`)
       return { ...base, name, about: `${base.about}; dimension ${n}`, model: { ...base.model, dim: n } }
+    }
+    if (other[2] === 'o') {
+      if (base.model.kind !== 'mixture') throw new Error(`${name}: overlap needs a mixture preset`)
+      if (n < 1 || n > 90) throw new Error(`${name}: the overlap must be 1 to 90 percent`)
+      return { ...base, name, about: `${base.about}; chunks overlapping by ${n} %`, model: { ...base.model, overlap: n / 100 } }
     }
     if (other[2] === 'l') {
       if (n < 2 || n > 4096) throw new Error(`${name}: the longest document must be 2 to 4096 tokens`)
@@ -299,6 +315,10 @@ function generateMixture(m: MixtureModel, seed: number): GeneratedSet {
   const rnd = createRandom(seed)
   // queries have their own stream: changing a query parameter must not change the documents
   const qrnd = createRandom((seed ^ 0x5bd1e995) >>> 0)
+  // and the overlap its own: without it the documents are the model's without overlap, token for token
+  const orng = createRandom((seed ^ 0x0c3a5e17) >>> 0)
+  const overlap = m.overlap ?? 0
+  if (!(overlap >= 0 && overlap < 1)) throw new RangeError('overlap must be in [0, 1)')
   const nTopics = Math.max(64, Math.round(nDocs / m.docsPerTopic))
   if (tMax > nTopics) throw new RangeError('topicsPerDoc exceeds the number of topics')
   const topics = new Float32Array(nTopics * dim)
@@ -331,6 +351,8 @@ function generateMixture(m: MixtureModel, seed: number): GeneratedSet {
   function* documents(): Generator<Float32Array> {
     const subs = new Float32Array(tMax * dim)
     const positions = new Int32Array(4096)
+    // the previous document as generated (a consumer may change the yielded array in place)
+    let prev = new Float32Array(0)
     for (let d = 0; d < nDocs; d++) {
       const nSub = tMin + rnd.int(tMax - tMin + 1)
       const chosen = distinctTopics(nSub, rnd)
@@ -345,6 +367,12 @@ function generateMixture(m: MixtureModel, seed: number): GeneratedSet {
         } else {
           noisyUnit(vecs, i * dim, subs, drawIndex(w, rnd) * dim, dim, tokenNoise, rnd)
         }
+      }
+      if (overlap > 0) {
+        const prevLen = prev.length / dim
+        const n = Math.min(prevLen, Math.round(overlap * len))
+        for (let i = 0; i < n; i++) noisyUnit(vecs, i * dim, prev, (prevLen - n + i) * dim, dim, OVERLAP_NOISE, orng)
+        prev = vecs.slice()
       }
       for (const q of queriesOf.get(d) ?? []) {
         const share = m.queryShare[0] + qrnd.uniform() * (m.queryShare[1] - m.queryShare[0])

@@ -20,7 +20,8 @@
  * held-out checks (bench/data-models.ts `drawnPreset`); `--list --drawn 1,2` prints drawn models too.
  * <name>-d<dim> (e.g. short-12k-d96, drawn-7-d64): any of these in another dimension, for checkpoints that project to
  * other than 128; <name>-q<len> (zipf-quarter-q64): with queries of another length; <name>-l<max> (zipf-quarter-l40): with
- * documents scaled to at most max tokens. They combine (short-12k-d96-q64).
+ * documents scaled to at most max tokens; <name>-o<percent> (zipf-quarter-o25): chunks overlapping their predecessor. They
+ * combine (short-12k-d96-q64).
  * A preset's data are fixed by its seed; overriding --docs/--queries/--seed/--*-noise gives another set (the exact
  * figure no longer applies).
  */
@@ -32,7 +33,8 @@ const HELP = `usage: npm run bench:gen -- --preset NAME --out DIR [--docs N] [--
        npm run bench:gen -- --docs N --out DIR [--seed 1] [--dim 128] [--queries 500] [--query-len 32]
          [--topic-noise 0.2] [--token-noise 0.7] [--query-noise 1.6] [--min-len 60] [--max-len 300]   (original uniform model)
 presets: ${PRESETS.map((p) => p.name).join(', ')}, drawn-<seed> (parameters drawn from the seed: held-out data),
-  <name>-d<dim> (the same model in dimension dim, a multiple of 8: short-12k-d96), <name>-q<len> (queries of len tokens), <name>-l<max> (documents of at most max tokens)`
+  <name>-d<dim> (the same model in dimension dim, a multiple of 8: short-12k-d96), <name>-q<len> (queries of len tokens), <name>-l<max> (documents of at most max tokens),
+  <name>-o<percent> (each chunk repeating the end of the previous one)`
 
 function describe(model: DataModel): string {
   const spread = model.dimensionSpread === undefined || model.dimensionSpread === 1 ? '' : `, dimension spread ${model.dimensionSpread}`

@@ -55,7 +55,7 @@ import { PRESETS, findPreset, modelKey, writeGeneratedSet, type Preset } from '.
 import { createSearchPool, type SearchPool } from '../src/search-workers/search-pool.js'
 import { exactScores, topK } from './exact-maxsim.js'
 
-const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')},drawn-<seed>,<name>-d<dim>,<name>-q<len>,<name>-l<max>] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
+const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')},drawn-<seed>,<name>-d<dim>,<name>-q<len>,<name>-l<max>,<name>-o<percent>] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
   [--modes ours,reference] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
   [--json FILE] [--md FILE] [--rebuild] [--index-key HASH] [--pool N]`
 
