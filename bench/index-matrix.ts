@@ -29,6 +29,9 @@
  * Modes (each run at k=10 and k=100, one query at a time after --warmup queries):
  *   ours       the engine's defaults (SearchParams { k } only)
  *   reference  Stanford ColBERT PLAID's defaults: k ≤ 10: ncells 1, threshold 0.5, ndocs 256; k ≤ 100: 2, 0.45, 1024
+ *   ours-decoded, reference-decoded  the same on an index without original vectors (keepOriginals false, built and
+ *              cached beside the other): the final ranking decodes the residuals, as Stanford's PLAID does (it keeps
+ *              no originals), so reference-decoded is the reference's defaults ranked the way the reference ranks
  *   --candidates 'name:key=value,…;…'  any SearchParams fields (threshold = centroidScoreThreshold; numbers and
  *              true/false are converted, other values passed as strings), e.g. an adaptive mode the engine exposes:
  *              'adaptive:mode=adaptive'. A key prefixed k10./k100. applies to that k only (k100.ndocs=1024).
@@ -56,7 +59,7 @@ import { createSearchPool, type SearchPool } from '../src/search-workers/search-
 import { exactScores, topK } from './exact-maxsim.js'
 
 const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')},drawn-<seed>,<name>-d<dim>,<name>-q<len>,<name>-l<max>,<name>-o<percent>] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
-  [--modes ours,reference] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
+  [--modes ours,reference,ours-decoded,reference-decoded] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
   [--json FILE] [--md FILE] [--rebuild] [--index-key HASH] [--pool N]`
 
 /** The reference implementation's (Stanford ColBERT PLAID 0.2.x) defaults, by k. */
@@ -64,7 +67,19 @@ export function referenceParams(k: number): Partial<SearchParams> {
   return k <= 10 ? { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 } : { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 }
 }
 
-export interface Mode { name: string; params(k: number): Partial<SearchParams> }
+/** decoded: searched on a second index of the preset that keeps no original vectors (its final ranking decodes residuals) */
+export interface Mode { name: string; params(k: number): Partial<SearchParams>; decoded?: boolean }
+
+/** The named modes of --modes (see the header), in order. */
+export function parseModes(spec: string): Mode[] {
+  return spec.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map((m): Mode => {
+    if (m === 'ours') return { name: m, params: () => ({}) }
+    if (m === 'reference') return { name: m, params: referenceParams }
+    if (m === 'ours-decoded') return { name: m, params: () => ({}), decoded: true }
+    if (m === 'reference-decoded') return { name: m, params: referenceParams, decoded: true }
+    throw new Error(`unknown mode ${m} (ours, reference, ours-decoded, reference-decoded; others via --candidates)`)
+  })
+}
 
 /** Parses `name:key=value,key=value;name2:…` into modes (see the header). */
 export function parseCandidates(spec: string): Mode[] {
@@ -99,6 +114,8 @@ interface StageTrace { candidates?: string[]; pruned?: string[]; unpruned?: stri
 
 interface Cell {
   preset: string; mode: string; k: number; params: Record<string, unknown>; queries: number
+  /** what the searched index's final ranking reads: its original vectors, or the decoded residuals (no originals) */
+  final_ranking: 'originals' | 'decoded'
   p50_ms: number; p95_ms: number
   /** per query, 1 when the target is in the top 10 (as a string of 0/1, for the per-query comparison) */
   found_at_10: string
@@ -205,9 +222,9 @@ async function ensureExact(cache: string, key: string, set: EmbeddingSet, n: num
 }
 
 async function ensureIndex(
-  cache: string, key: string, set: EmbeddingSet, nbits: 1 | 2 | 4, rebuild: boolean, log: (s: string) => void, codeKey?: string,
+  cache: string, key: string, set: EmbeddingSet, nbits: 1 | 2 | 4, rebuild: boolean, log: (s: string) => void, codeKey?: string, decoded = false,
 ): Promise<{ index: PlaidIndex; buildS: number; cached: boolean }> {
-  const dir = join(cache, 'index', `${key}-nbits${nbits}-${codeKey ?? await indexCodeHash()}`)
+  const dir = join(cache, 'index', `${key}-nbits${nbits}-${codeKey ?? await indexCodeHash()}${decoded ? '-decoded' : ''}`)
   const meta = join(dir, 'bench-build.json')
   if (codeKey !== undefined) {
     if (!(await exists(meta))) throw new Error(`--index-key ${codeKey}: no cached snapshot in ${dir}`)
@@ -227,8 +244,10 @@ async function ensureIndex(
   }))
   await mkdir(dir, { recursive: true })
   const t0 = performance.now()
-  // the original vectors in a file beside the snapshot, as the service keeps them
-  const index = createPlaidIndex({ dim: set.dim, nbits }, { originalsDir: originalsDirOf(join(dir, 'snapshot')) })
+  // the original vectors in a file beside the snapshot, as the service keeps them (none for a decoded mode's index)
+  const index = decoded
+    ? createPlaidIndex({ dim: set.dim, nbits, keepOriginals: false })
+    : createPlaidIndex({ dim: set.dim, nbits }, { originalsDir: originalsDirOf(join(dir, 'snapshot')) })
   index.upsert(docs)
   const buildS = (performance.now() - t0) / 1000
   await saveIndexSnapshot(index, join(dir, 'snapshot'))
@@ -239,7 +258,7 @@ async function ensureIndex(
 async function runCell(
   index: PlaidIndex, set: EmbeddingSet, n: number, k: number, params: Partial<SearchParams>, exactTop: number[][], warmup: number,
   pool?: SearchPool,
-): Promise<Omit<Cell, 'preset' | 'mode' | 'params' | 'stages'>> {
+): Promise<Omit<Cell, 'preset' | 'mode' | 'params' | 'stages' | 'final_ranking'>> {
   const { dim, queryLen: L } = set
   const query = (q: number): Float32Array => set.queries.subarray(q * L * dim, (q + 1) * L * dim)
   const p = { ...params, k } as SearchParams
@@ -458,12 +477,7 @@ export async function matrixMain(argv: string[]): Promise<number> {
   if (![1, 2, 4].includes(nbits)) throw new Error('--nbits must be 1, 2 or 4')
   const warmup = Number(values.warmup)
   const cache = resolve(values.cache)
-  const modes: Mode[] = []
-  for (const m of values.modes.split(',').map((x) => x.trim()).filter((x) => x.length > 0)) {
-    if (m === 'ours') modes.push({ name: 'ours', params: () => ({}) })
-    else if (m === 'reference') modes.push({ name: 'reference', params: referenceParams })
-    else throw new Error(`unknown mode ${m} (ours, reference; others via --candidates)`)
-  }
+  const modes = parseModes(values.modes)
   if (values.candidates !== undefined) modes.push(...parseCandidates(values.candidates))
   const poolWorkers = values.pool === undefined ? 0 : Number(values.pool)
   if (!Number.isInteger(poolWorkers) || poolWorkers < 0) throw new Error('--pool must be a number of workers')
@@ -499,7 +513,13 @@ async function runMatrix(
     const exact100 = exactTop.filter((t, q) => t.includes(set.qrels![q])).length / n
     log(`${preset.name}: ${set.nDocs} docs, ${set.nTokens} vectors; exact MaxSim success@10 ${exact10.toFixed(3)}, success@100 ${exact100.toFixed(3)} ` +
       `on ${n} queries (${exact.cached ? 'cached' : `${exact.seconds.toFixed(0)} s`})`)
-    const built = await ensureIndex(cache, key, set, nbits, values.rebuild === true, log, values['index-key'])
+    const indexes = new Map<boolean, Awaited<ReturnType<typeof ensureIndex>>>()
+    for (const decoded of [false, true]) {
+      if (!modes.some((m) => (m.decoded === true) === decoded)) continue
+      indexes.set(decoded, await ensureIndex(cache, key, set, nbits, values.rebuild === true, log, values['index-key'], decoded))
+    }
+    // the preset's build figures are those of the index with originals when a mode uses it
+    const built = indexes.get(false) ?? indexes.get(true)!
     const stats = built.index.stats()
     const info: PresetInfo = {
       preset: preset.name, seed: preset.seed, key, docs: set.nDocs, vectors: set.nTokens, queries: n,
@@ -511,11 +531,20 @@ async function runMatrix(
     }
     infos.push(info)
     log(`  index: build ${info.build_s.toFixed(1)} s${built.cached ? ' (cached snapshot)' : ''}, ${stats.centroids} centroids, ${info.bytes_per_vector.toFixed(1)} bytes/vector`)
+    const decodedIndex = indexes.get(true)
+    if (decodedIndex !== undefined && decodedIndex !== built) {
+      const ds = decodedIndex.index.stats()
+      log(`  index without originals (decoded modes): build ${decodedIndex.buildS.toFixed(1)} s${decodedIndex.cached ? ' (cached snapshot)' : ''}, ${ds.centroids} centroids`)
+    }
     for (const mode of modes) {
       for (const k of [10, 100]) {
         const params = mode.params(k)
-        const cell: Cell = { preset: preset.name, mode: mode.name, params: { ...params }, ...await runCell(built.index, set, n, k, params, exactTop, warmup, pool) }
-        if (values.stages === true) cell.stages = stageReport(built.index, set, n, k, params, exactTop, exact.scores)
+        const index = indexes.get(mode.decoded === true)!.index
+        const cell: Cell = {
+          preset: preset.name, mode: mode.name, params: { ...params }, final_ranking: (index.stats().originals?.home ?? 'none') === 'none' ? 'decoded' : 'originals',
+          ...await runCell(index, set, n, k, params, exactTop, warmup, pool),
+        }
+        if (values.stages === true) cell.stages = stageReport(index, set, n, k, params, exactTop, exact.scores)
         cells.push(cell)
         const st = cell.stages
         log(`  ${mode.name.padEnd(10)} k=${String(k).padEnd(3)} success@10 ${f3(cell.success_at_10)} (exact ${f3(exact10)}) overlap@10 ${f3(cell.overlap_at_10)}` +

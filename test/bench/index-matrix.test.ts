@@ -1,5 +1,9 @@
 import t from 'tap'
-import { discordant, rankSummary, signTestP, targetRanks } from '../../bench/index-matrix.js'
+import { readdir, readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { discordant, matrixMain, parseModes, rankSummary, signTestP, targetRanks } from '../../bench/index-matrix.js'
+import { loadIndexSnapshot, originalsDirOf } from '../../src/index/snapshot.js'
 
 t.test('sign test: exact binomial tails under p = 1/2', async (t) => {
   // 6 discordant queries all one way: 2 · (1/2)^6
@@ -37,4 +41,32 @@ t.test('target ranks count the documents strictly above the target', async (t) =
 t.test('rank summary', async (t) => {
   t.equal(rankSummary([]), '–')
   t.equal(rankSummary([14, 11, 1, 12]), 'median 12 (1–14), 1 of them ≤ 10')
+})
+
+t.test('decoded modes: searched on a second index that keeps no original vectors', async (t) => {
+  t.same(parseModes('ours, reference-decoded').map((m) => [m.name, m.decoded === true]), [['ours', false], ['reference-decoded', true]])
+  t.same(parseModes('reference-decoded')[0].params(10), parseModes('reference')[0].params(10))
+  t.throws(() => parseModes('ours,decoded'), /unknown mode decoded/)
+
+  const dir = t.testdir()
+  const json = join(dir, 'out.json')
+  const quiet = console.log
+  console.log = () => {}
+  try {
+    t.equal(await matrixMain(['--presets', 'zipf-quarter-l40', '--docs', '400', '--queries', '6', '--warmup', '1', '--cache', join(dir, 'cache'),
+      '--modes', 'ours,ours-decoded', '--json', json, '--md', join(dir, 'out.md')]), 0)
+  } finally {
+    console.log = quiet
+  }
+  const out = JSON.parse(await readFile(json, 'utf8')) as { cells: { mode: string; k: number; final_ranking: string }[] }
+  t.same(out.cells.map((c) => `${c.mode}@${c.k} ${c.final_ranking}`), ['ours@10 originals', 'ours@100 originals', 'ours-decoded@10 decoded', 'ours-decoded@100 decoded'])
+  const folders = (await readdir(join(dir, 'cache', 'index'))).sort()
+  t.equal(folders.length, 2, 'two indexes of the preset')
+  t.ok(folders[1].endsWith('-decoded') && folders[1].startsWith(folders[0]), folders.join(' '))
+  const kept = await loadIndexSnapshot(join(dir, 'cache', 'index', folders[0], 'snapshot'))
+  const decoded = await loadIndexSnapshot(join(dir, 'cache', 'index', folders[1], 'snapshot'))
+  t.equal(kept.stats().originals?.home, 'file')
+  t.equal(decoded.stats().originals?.home, 'none', 'no original vectors')
+  t.notOk(existsSync(originalsDirOf(join(dir, 'cache', 'index', folders[1], 'snapshot'))))
+  t.equal(decoded.stats().centroids, kept.stats().centroids, 'trained alike')
 })
