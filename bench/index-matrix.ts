@@ -70,14 +70,14 @@ export function referenceParams(k: number): Partial<SearchParams> {
 /** decoded: searched on a second index of the preset that keeps no original vectors (its final ranking decodes residuals) */
 export interface Mode { name: string; params(k: number): Partial<SearchParams>; decoded?: boolean }
 
-/** The named modes of --modes (see the header), in order. */
+const NAMED_MODES: Record<string, Mode['params']> = { ours: () => ({}), reference: referenceParams }
+
+/** The named modes of --modes (see the header), in order; `<name>-decoded` is that mode on the index without originals. */
 export function parseModes(spec: string): Mode[] {
   return spec.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map((m): Mode => {
-    if (m === 'ours') return { name: m, params: () => ({}) }
-    if (m === 'reference') return { name: m, params: referenceParams }
-    if (m === 'ours-decoded') return { name: m, params: () => ({}), decoded: true }
-    if (m === 'reference-decoded') return { name: m, params: referenceParams, decoded: true }
-    throw new Error(`unknown mode ${m} (ours, reference, ours-decoded, reference-decoded; others via --candidates)`)
+    const base = m.endsWith('-decoded') ? m.slice(0, -'-decoded'.length) : m
+    if (!Object.hasOwn(NAMED_MODES, base)) throw new Error(`unknown mode ${m} (ours, reference, ours-decoded, reference-decoded; others via --candidates)`)
+    return base === m ? { name: m, params: NAMED_MODES[base] } : { name: m, params: NAMED_MODES[base], decoded: true }
   })
 }
 
