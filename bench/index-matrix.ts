@@ -110,7 +110,10 @@ export function parseCandidates(spec: string): Mode[] {
 }
 
 /** The engine's opt-in trace (SearchParams.trace), read structurally so that an engine without it still runs. */
-interface StageTrace { candidates?: string[]; pruned?: string[]; unpruned?: string[]; final?: string[]; budgets?: Record<string, number> }
+interface StageTrace {
+  candidates?: string[]; pruned?: string[]; unpruned?: string[]; final?: string[]; budgets?: Record<string, number>
+  approx?: { ids: string[]; scores: number[] }
+}
 
 interface Cell {
   preset: string; mode: string; k: number; params: Record<string, unknown>; queries: number
@@ -131,6 +134,11 @@ interface StageReport {
   /** targets exact MaxSim ranks in its top 10 (the engine's to lose) */
   exact_found: number
   lost_candidates: number; lost_pruned: number; lost_unpruned: number; lost_final: number
+  /**
+   * Each target lost at the exact stage's cut, where the engine's trace has the approximate order: its rank there
+   * (0-based), how far the approximate score understated its exact MaxSim, and how many documents the stage scored
+   */
+  unpruned_losses?: Array<{ query: number; approx_rank: number; understated_by: number; scored: number }>
   /** median of each budget the engine reported */
   budgets_median?: Record<string, number>
   /**
@@ -342,8 +350,15 @@ function stageReport(
     const final = trace.final ?? res.hits.map((h) => h.id)
     if (trace.candidates !== undefined && !trace.candidates.includes(id)) r.lost_candidates++
     else if (trace.pruned !== undefined && !trace.pruned.includes(id)) r.lost_pruned++
-    else if (trace.unpruned !== undefined && !trace.unpruned.includes(id)) r.lost_unpruned++
-    else if (!final.slice(0, 10).includes(id)) r.lost_final++
+    else if (trace.unpruned !== undefined && !trace.unpruned.includes(id)) {
+      r.lost_unpruned++
+      const rank = trace.approx?.ids.indexOf(id) ?? -1
+      if (rank >= 0) {
+        (r.unpruned_losses ??= []).push({
+          query: q, approx_rank: rank, understated_by: exactScores[q * set.nDocs + target] - trace.approx!.scores[rank], scored: trace.unpruned.length,
+        })
+      }
+    } else if (!final.slice(0, 10).includes(id)) r.lost_final++
   }
   if (budgets.size > 0) r.budgets_median = Object.fromEntries([...budgets].map(([b, v]) => [b, median(v)]))
   if (r.traced) { r.rescored_success_at_10 = rescoredSuccess / n; r.rescored_overlap_at_10 = rescoredOverlap / n }
@@ -391,6 +406,12 @@ export function signTestP(a: number, b: number): number {
     logTerm += Math.log((m - i) / (i + 1))
   }
   return Math.min(1, 2 * tail)
+}
+
+/** " (q32: approximate rank 59 of which 48 scored, understated by 1.296; …)" for the exact stage's losses, or "". */
+export function unprunedDetail(s: Pick<StageReport, 'unpruned_losses'>): string {
+  if (s.unpruned_losses === undefined || s.unpruned_losses.length === 0) return ''
+  return ` (${s.unpruned_losses.map((l) => `q${l.query}: approximate rank ${l.approx_rank + 1}, ${l.scored} scored, understated by ${l.understated_by.toFixed(3)}`).join('; ')})`
 }
 
 const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3)
@@ -447,7 +468,7 @@ function markdown(infos: PresetInfo[], cells: Cell[], header: string): string {
     for (const c of staged) {
       const s = c.stages!
       lines.push(s.traced
-        ? `| ${c.preset} | ${c.mode} | ${c.k} | ${s.exact_found} | ${s.lost_candidates} | ${s.lost_pruned} | ${s.lost_unpruned} | ${s.lost_final} | ` +
+        ? `| ${c.preset} | ${c.mode} | ${c.k} | ${s.exact_found} | ${s.lost_candidates} | ${s.lost_pruned} | ${s.lost_unpruned}${unprunedDetail(s)} | ${s.lost_final} | ` +
           `${f3(s.rescored_success_at_10)} / ${f3(s.rescored_overlap_at_10)} | ${Object.entries(s.budgets_median ?? {}).map(([b, v]) => `${b} ${v}`).join(', ')} |`
         : `| ${c.preset} | ${c.mode} | ${c.k} | ${s.exact_found} | no trace from this engine | | | ${s.lost_final} (not in top 10) | | |`)
     }
@@ -552,7 +573,7 @@ async function runMatrix(
           ` p50 ${cell.p50_ms.toFixed(2)} p95 ${cell.p95_ms.toFixed(2)} ms` +
           (cell.pool_p50_ms === undefined ? '' : `; pool p50 ${cell.pool_p50_ms.toFixed(2)} p95 ${cell.pool_p95_ms!.toFixed(2)} ms, ${cell.pool_differ} differ`) +
           (st === undefined ? '' : st.traced
-            ? `; of ${st.exact_found} exact-found targets lost at candidates ${st.lost_candidates}, pruned ${st.lost_pruned}, unpruned ${st.lost_unpruned}, ` +
+            ? `; of ${st.exact_found} exact-found targets lost at candidates ${st.lost_candidates}, pruned ${st.lost_pruned}, unpruned ${st.lost_unpruned}${unprunedDetail(st)}, ` +
               `final ${st.lost_final}; rescored with the originals s@10 ${f3(st.rescored_success_at_10)} ov@10 ${f3(st.rescored_overlap_at_10)}`
             : `; stages: no trace from this engine (${st.lost_final} of ${st.exact_found} exact-found targets not in the top 10)`))
       }

@@ -317,7 +317,11 @@ export function searchIndex(
     query, qlen, S: () => (Sv = sView(view, Sv, sPtr, K, qlen)), cells: { chosen, stride, counts }, flat,
     pool, approx, init: probeInit, m: p.ndocs, noise: { sigma, z: rule.z }, arena: refineArena, offload: offload?.refine,
   })
-  if (trace !== undefined && pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
+  if (trace !== undefined) {
+    if (pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
+    const order = topIndices(approx, pool, pool.length, pool.length, new Uint32Array(pool.length))
+    trace.approx = { ids: Array.from(order, (i) => view.ids[pool[i]]), scores: Array.from(order, (i) => approx[i]) }
+  }
   now = performance.now()
   timingsMs.approx = now - t
   t = now

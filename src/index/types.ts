@@ -55,6 +55,8 @@ export interface SearchTrace {
   unpruned?: string[]
   /** the returned top k */
   final?: string[]
+  /** the exact stage's pool in approximate order (best first) with those scores: where a lost target ranked */
+  approx?: { ids: string[]; scores: number[] }
   /** the budgets chosen for this query */
   budgets?: Record<string, number>
 }

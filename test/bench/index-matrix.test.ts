@@ -2,7 +2,7 @@ import t from 'tap'
 import { readdir, readFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { discordant, matrixMain, parseModes, rankSummary, signTestP, targetRanks } from '../../bench/index-matrix.js'
+import { discordant, matrixMain, parseModes, rankSummary, signTestP, targetRanks, unprunedDetail } from '../../bench/index-matrix.js'
 import { loadIndexSnapshot, originalsDirOf } from '../../src/index/snapshot.js'
 
 t.test('sign test: exact binomial tails under p = 1/2', async (t) => {
@@ -69,4 +69,28 @@ t.test('decoded modes: searched on a second index that keeps no original vectors
   t.equal(decoded.stats().originals?.home, 'none', 'no original vectors')
   t.notOk(existsSync(originalsDirOf(join(dir, 'cache', 'index', folders[1], 'snapshot'))))
   t.equal(decoded.stats().centroids, kept.stats().centroids, 'trained alike')
+})
+
+t.test('stage report: each target lost at the exact stage\'s cut ranked past the documents the stage scored', async (t) => {
+  t.equal(unprunedDetail({}), '')
+  t.equal(unprunedDetail({ unpruned_losses: [{ query: 3, approx_rank: 58, understated_by: 1.2961, scored: 48 }] }),
+    ' (q3: approximate rank 59, 48 scored, understated by 1.296)')
+
+  const dir = t.testdir()
+  const json = join(dir, 'out.json')
+  const quiet = console.log
+  console.log = () => {}
+  try {
+    // a tiny exact stage (ndocs 40: 10 documents, at most 20) so that the cut loses targets on a 1,000-document set
+    t.equal(await matrixMain(['--presets', 'drawn-11', '--docs', '1000', '--queries', '100', '--warmup', '1', '--cache', join(dir, 'cache'),
+      '--modes', 'ours', '--candidates', 'tight:ncells=2,threshold=0.4,ndocs=40', '--stages', '--json', json, '--md', join(dir, 'out.md')]), 0)
+  } finally {
+    console.log = quiet
+  }
+  const out = JSON.parse(await readFile(json, 'utf8')) as { cells: { mode: string; k: number; stages: { lost_unpruned: number; unpruned_losses?: { approx_rank: number; scored: number }[] } }[] }
+  const tight = out.cells.find((c) => c.mode === 'tight' && c.k === 10)!.stages
+  t.ok(tight.lost_unpruned > 0, `${tight.lost_unpruned} lost at the cut`)
+  t.equal(tight.unpruned_losses?.length, tight.lost_unpruned, 'each loss located in the approximate order')
+  for (const l of tight.unpruned_losses ?? []) t.ok(l.approx_rank >= l.scored, `rank ${l.approx_rank} past ${l.scored} scored`)
+  t.match(await readFile(join(dir, 'out.md'), 'utf8'), /approximate rank \d+, \d+ scored, understated by/)
 })

@@ -55,6 +55,13 @@ t.test('the trace nests the stages and does not change the results', async (t) =
     t.equal(b.ndocs, 64)
     t.equal(b.candidates, trace.candidates!.length)
     t.equal(b.exact, exact.size)
+    // the pool in approximate order: scores non-increasing, and the exact stage scored a prefix of it
+    const approx = trace.approx!
+    t.equal(approx.ids.length, approx.scores.length)
+    t.equal(new Set(approx.ids).size, approx.ids.length, 'no document twice')
+    t.ok(approx.scores.every((x, i) => i === 0 || x <= approx.scores[i - 1]), 'approximate scores descending')
+    t.same(new Set(approx.ids.slice(0, b.exact)), exact, 'exactly scored = the best by approximate score')
+    t.ok([...cut].every((id) => approx.ids.includes(id)) || trace.pruned === undefined, 'pruned ⊆ pool')
     if (trace.pruned !== undefined) {
       pruned++
       t.equal(trace.pruned.length, 64)
@@ -111,6 +118,7 @@ t.test('adaptive budgets are deterministic: repeated calls, a restored state and
         t.same(again.hits, first.hits)
         t.same(again.trace.budgets, first.trace.budgets)
         t.same(again.trace.unpruned, first.trace.unpruned)
+        t.same(again.trace.approx, first.trace.approx)
       }
     }
   }
