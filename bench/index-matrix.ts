@@ -408,7 +408,7 @@ export function signTestP(a: number, b: number): number {
   return Math.min(1, 2 * tail)
 }
 
-/** " (q32: approximate rank 59 of which 48 scored, understated by 1.296; …)" for the exact stage's losses, or "". */
+/** " (q32: approximate rank 60, 48 scored, understated by 1.296; …)" for the exact stage's losses (ranks 1-based), or "". */
 export function unprunedDetail(s: Pick<StageReport, 'unpruned_losses'>): string {
   if (s.unpruned_losses === undefined || s.unpruned_losses.length === 0) return ''
   return ` (${s.unpruned_losses.map((l) => `q${l.query}: approximate rank ${l.approx_rank + 1}, ${l.scored} scored, understated by ${l.understated_by.toFixed(3)}`).join('; ')})`

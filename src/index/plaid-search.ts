@@ -318,9 +318,10 @@ export function searchIndex(
     pool, approx, init: probeInit, m: p.ndocs, noise: { sigma, z: rule.z }, arena: refineArena, offload: offload?.refine,
   })
   if (trace !== undefined) {
-    if (pool.length > p.ndocs) trace.pruned = slotIds(view, topSlots(pool, approx, p.ndocs))
+    // one ranking of the pool (score, then slot, as topIndices ranks any prefix): the pruned cut is its first ndocs
     const order = topIndices(approx, pool, pool.length, pool.length, new Uint32Array(pool.length))
     trace.approx = { ids: Array.from(order, (i) => view.ids[pool[i]]), scores: Array.from(order, (i) => approx[i]) }
+    if (pool.length > p.ndocs) trace.pruned = trace.approx.ids.slice(0, p.ndocs)
   }
   now = performance.now()
   timingsMs.approx = now - t
@@ -571,14 +572,6 @@ export function probeArenaOf(cset: CentroidSet, qlen: number): ProbeArena | unde
 function sView(view: SearchView, S: Float32Array, sPtr: number, K: number, qlen: number): Float32Array {
   const ca = view.cset!.arena
   return sPtr >= 0 && ca !== null ? ca.arena.f32(sPtr, K * qlen) : S
-}
-
-/** The m slots with the best scores (ties by slot), best first. */
-function topSlots(slots: Uint32Array, scores: Float32Array, m: number): Uint32Array {
-  const top = topIndices(scores, slots, slots.length, m, new Uint32Array(slots.length))
-  const out = new Uint32Array(top.length)
-  for (let i = 0; i < top.length; i++) out[i] = slots[top[i]]
-  return out
 }
 
 function listAllowed(allowed: Uint8Array, nSlots: number, n: number): Uint32Array {

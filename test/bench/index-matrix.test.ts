@@ -5,6 +5,17 @@ import { join } from 'node:path'
 import { discordant, matrixMain, parseModes, rankSummary, signTestP, targetRanks, unprunedDetail } from '../../bench/index-matrix.js'
 import { loadIndexSnapshot, originalsDirOf } from '../../src/index/snapshot.js'
 
+/** Runs f with console.log silenced (the matrix logs its progress), restoring it however f ends. */
+async function quietly<T>(f: () => Promise<T>): Promise<T> {
+  const log = console.log
+  console.log = () => {}
+  try {
+    return await f()
+  } finally {
+    console.log = log
+  }
+}
+
 t.test('sign test: exact binomial tails under p = 1/2', async (t) => {
   // 6 discordant queries all one way: 2 · (1/2)^6
   t.ok(Math.abs(signTestP(0, 6) - 2 / 64) < 1e-12)
@@ -50,14 +61,8 @@ t.test('decoded modes: searched on a second index that keeps no original vectors
 
   const dir = t.testdir()
   const json = join(dir, 'out.json')
-  const quiet = console.log
-  console.log = () => {}
-  try {
-    t.equal(await matrixMain(['--presets', 'zipf-quarter-l40', '--docs', '400', '--queries', '6', '--warmup', '1', '--cache', join(dir, 'cache'),
-      '--modes', 'ours,ours-decoded', '--json', json, '--md', join(dir, 'out.md')]), 0)
-  } finally {
-    console.log = quiet
-  }
+  t.equal(await quietly(() => matrixMain(['--presets', 'zipf-quarter-l40', '--docs', '400', '--queries', '6', '--warmup', '1', '--cache', join(dir, 'cache'),
+    '--modes', 'ours,ours-decoded', '--json', json, '--md', join(dir, 'out.md')])), 0)
   const out = JSON.parse(await readFile(json, 'utf8')) as { cells: { mode: string; k: number; final_ranking: string }[] }
   t.same(out.cells.map((c) => `${c.mode}@${c.k} ${c.final_ranking}`), ['ours@10 originals', 'ours@100 originals', 'ours-decoded@10 decoded', 'ours-decoded@100 decoded'])
   const folders = (await readdir(join(dir, 'cache', 'index'))).sort()
@@ -78,15 +83,9 @@ t.test('stage report: each target lost at the exact stage\'s cut ranked past the
 
   const dir = t.testdir()
   const json = join(dir, 'out.json')
-  const quiet = console.log
-  console.log = () => {}
-  try {
-    // a tiny exact stage (ndocs 40: 10 documents, at most 20) so that the cut loses targets on a 1,000-document set
-    t.equal(await matrixMain(['--presets', 'drawn-11', '--docs', '1000', '--queries', '100', '--warmup', '1', '--cache', join(dir, 'cache'),
-      '--modes', 'ours', '--candidates', 'tight:ncells=2,threshold=0.4,ndocs=40', '--stages', '--json', json, '--md', join(dir, 'out.md')]), 0)
-  } finally {
-    console.log = quiet
-  }
+  // a tiny exact stage (ndocs 40: 10 documents, at most 20) so that the cut loses targets on a 1,000-document set
+  t.equal(await quietly(() => matrixMain(['--presets', 'drawn-11', '--docs', '1000', '--queries', '100', '--warmup', '1', '--cache', join(dir, 'cache'),
+    '--modes', 'ours', '--candidates', 'tight:ncells=2,threshold=0.4,ndocs=40', '--stages', '--json', json, '--md', join(dir, 'out.md')])), 0)
   const out = JSON.parse(await readFile(json, 'utf8')) as { cells: { mode: string; k: number; stages: { lost_unpruned: number; unpruned_losses?: { approx_rank: number; scored: number }[] } }[] }
   const tight = out.cells.find((c) => c.mode === 'tight' && c.k === 10)!.stages
   t.ok(tight.lost_unpruned > 0, `${tight.lost_unpruned} lost at the cut`)
