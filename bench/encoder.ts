@@ -11,7 +11,8 @@
  * queries/s (32 tokens) at several batch sizes for the fused (com.microsoft ops) and plain graphs; the achieved FLOP/s
  * of document encoding as a fraction of what onnxruntime reaches on one large fp32 MatMul (the FFN's shape) with the
  * same threads in the same run; and one end-to-end figure through createEncoder (worker thread + batching).
- * int8 (ENCODER_PRECISION=int8): the int8-fused graph is measured beside fp32-fused, then head to head (the two
+ * int8 (ENCODER_PRECISION=int8): the int8-fused graph (and int8-u8u8-fused, what CPUs without VNNI get) is measured
+ * beside fp32-fused, then int8-fused head to head (the two
  * sessions alternate, so load drift on this shared machine hits both alike) for the speed-up; its accuracy is the
  * cosine per token against fp32-fused on the same batch, and, when ../shared is present, the top-10 agreement of exact
  * MaxSim retrieval on JSQuAD with the tiny fixture model (first --jsquad-questions questions, default 1000).
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   hasher.digest()
   const coldHashMs = performance.now() - th
   log(`  cold hash of the weights: ${coldHashMs.toFixed(0)} ms`)
-  const variants: GraphVariant[] = ['fp32-fused', 'int8-fused', 'fp32']
+  const variants: GraphVariant[] = ['fp32-fused', 'int8-fused', 'int8-u8u8-fused', 'fp32']
 
   // Start-up: conversion (first start) vs cache hit (second start), each followed by session creation.
   const startup: Record<string, { firstStartMs: number; convertMs: number; cachedStartMs: number; cacheCheckMs: number; sessionMs: number; graphBytes: number }> = {}

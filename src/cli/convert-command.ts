@@ -15,7 +15,10 @@ graph variants:
   fp32-fused   onnxruntime com.microsoft fused ops, fp32 (what the CPU provider runs; always written)
   fp16-fused   the same in fp16 (what the CUDA provider runs; with --fp16)
   fp32         standard ONNX ops only (portable; with --variant fp32)
-  int8-fused   int8 weights for the CPU provider (ENCODER_PRECISION=int8; with --variant int8-fused)
+  int8-fused   int8 weights for the CPU provider (ENCODER_PRECISION=int8 on CPUs with VNNI; with --variant int8-fused)
+  int8-u8u8-fused
+               the same weights stored unsigned (ENCODER_PRECISION=int8 on CPUs without VNNI, where signed int8
+               GEMMs saturate; with --variant int8-u8u8-fused)
 
 options:
   --model DIR    checkpoint folder (default: $MODEL)

@@ -14,12 +14,15 @@ export type EncoderPrecision = 'fp32' | 'int8'
 
 /**
  * int8 applies to the CPU provider only: its integer GEMMs are where the speed-up is (VNNI), while CUDA already runs
- * fp16 and onnxruntime's CUDA kernels for the quantised ops are not faster than its fp16 path.
+ * fp16 and onnxruntime's CUDA kernels for the quantised ops are not faster than its fp16 path. Signed weights are
+ * the fast form but only where the CPU's u8·s8 GEMM is exact (`signedInt8Exact`, see int8-gemm-probe.ts); elsewhere
+ * the weights are stored unsigned with a zero point, which every CPU multiplies exactly.
  */
-export function variantFor(provider: string, override?: GraphVariant, precision: EncoderPrecision = 'fp32'): GraphVariant {
+export function variantFor(provider: string, override?: GraphVariant, precision: EncoderPrecision = 'fp32', signedInt8Exact = true): GraphVariant {
   if (override) return override
   if (provider === 'cuda') return 'fp16-fused'
-  return precision === 'int8' ? 'int8-fused' : 'fp32-fused'
+  if (precision !== 'int8') return 'fp32-fused'
+  return signedInt8Exact ? 'int8-fused' : 'int8-u8u8-fused'
 }
 
 /** Folders where onnxruntime-node looks for provider libraries (next to its native binding). */

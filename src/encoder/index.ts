@@ -1,7 +1,8 @@
 /**
  * The ColBERT encoder: text -> tokenizer (main thread) -> dynamic batching -> ONNX worker threads -> per-text
  * L2-normalised vectors. This folder is the only importer of onnxruntime-node (in onnx-worker.ts, on worker threads,
- * so `session.run()` never blocks the event loop).
+ * so `session.run()` never blocks the event loop; with ENCODER_PRECISION=int8 also once on the main thread at start,
+ * for int8-gemm-probe.ts).
  *
  * Batching: concurrent requests queue per text; a batch is taken when a worker is free and either the oldest text
  * has waited batchWaitMs or enough tokens of its kind wait to fill maxBatchTokens (see batch-scheduler.ts). The
@@ -16,6 +17,7 @@ import type { ColbertSettings } from '../tokenizer/colbert-settings.js'
 import { loadColbertTokenizer, type ColbertTokenizer, type TokenizedText } from '../tokenizer/colbert-tokenizer.js'
 import { chooseAnchor, pickBatch, waitingTokens } from './batch-scheduler.js'
 import { providerUnavailableReason, variantFor, type EncoderPrecision } from './graph-selection.js'
+import { signedInt8GemmIsExact } from './int8-gemm-probe.js'
 import { startOnnxWorker, type OnnxWorker } from './worker-pool.js'
 
 export interface EncodedText { vectors: Float32Array /* n×dim row-major, L2-normalised */; n: number; dim: number; tokens?: string[] }
@@ -46,7 +48,7 @@ export interface EncoderOptions {
   logger?: EncoderLogger
   /** Force one graph variant for every provider (benchmarks, tests); default fp16-fused on cuda, fp32-fused on cpu. */
   graphVariant?: GraphVariant
-  /** CPU provider graph precision (ENCODER_PRECISION): fp32 (default) or int8-fused. Ignored with graphVariant. */
+  /** CPU provider graph precision (ENCODER_PRECISION): fp32 (default) or int8 (int8-fused or int8-u8u8-fused, whichever this CPU runs exactly). Ignored with graphVariant. */
   precision?: EncoderPrecision
   /** Where converted graphs are cached (default <modelDir>/onnx). */
   graphCacheDir?: string
@@ -97,7 +99,10 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
       log.warn({ provider: p, reason: why }, `execution provider ${p} unavailable; falling back`)
       continue
     }
-    const variant = variantFor(p, opts.graphVariant, opts.precision)
+    const probeInt8 = p === 'cpu' && opts.precision === 'int8' && !opts.graphVariant
+    const signedInt8Exact = probeInt8 ? await signedInt8GemmIsExact() : true
+    if (probeInt8 && !signedInt8Exact) log.info({ provider: p }, "this CPU's u8·s8 integer GEMM saturates (no VNNI): int8 weights stored unsigned, exact but slower")
+    const variant = variantFor(p, opts.graphVariant, opts.precision, signedInt8Exact)
     const t0 = performance.now()
     const g = await ensureConvertedGraph(ckpt, variant, opts.graphCacheDir ? { cacheDir: opts.graphCacheDir } : {})
     log.info({ provider: p, variant, graph: g.path, converted: g.converted, ms: Math.round(performance.now() - t0) }, g.converted ? 'converted checkpoint to ONNX' : 'using cached ONNX graph')

@@ -3,12 +3,15 @@ import t from 'tap'
 import { join } from 'node:path'
 import { createEncoder } from '../../src/encoder/index.js'
 import { variantFor } from '../../src/encoder/graph-selection.js'
+import { signedInt8GemmIsExact } from '../../src/encoder/int8-gemm-probe.js'
 import { makeRandomCheckpoint } from '../helpers/make-checkpoint.js'
 import { syntheticTokenizer } from '../helpers/synthetic-tokenizer.js'
 
 t.test('variant per provider and precision', async (t) => {
   t.equal(variantFor('cpu'), 'fp32-fused')
   t.equal(variantFor('cpu', undefined, 'int8'), 'int8-fused')
+  t.equal(variantFor('cpu', undefined, 'int8', false), 'int8-u8u8-fused', 'unsigned weights where u8·s8 GEMMs saturate')
+  t.equal(variantFor('cpu', undefined, 'fp32', false), 'fp32-fused')
   t.equal(variantFor('cuda', undefined, 'int8'), 'fp16-fused', 'int8 is a CPU-provider setting')
   t.equal(variantFor('cpu', 'fp32', 'int8'), 'fp32', 'an explicit variant wins')
 })
@@ -22,7 +25,8 @@ t.test('precision int8 loads the int8 graph and gives vectors close to fp32 ones
   t.teardown(() => fp32.close())
   const int8 = await createEncoder({ ...common, precision: 'int8', logger })
   t.teardown(() => int8.close())
-  t.ok(logs.some((o) => o.variant === 'int8-fused' && typeof o.graph === 'string' && (o.graph as string).includes('int8-fused-')), 'the int8-fused graph is converted and cached')
+  const expected = (await signedInt8GemmIsExact()) ? 'int8-fused' : 'int8-u8u8-fused'
+  t.ok(logs.some((o) => o.variant === expected && typeof o.graph === 'string' && (o.graph as string).includes(`${expected}-`)), `the ${expected} graph, the one this CPU runs exactly, is converted and cached`)
   const texts = ['300:1', '120:2', '40:3']
   const a = await fp32.encodeDocuments(texts)
   const b = await int8.encodeDocuments(texts)

@@ -16,13 +16,16 @@
  *    embeddings, LayerNorm, softmax (inside QAttention), GELU, the ColBERT projection and the final normalisation.
  *    The error it adds depends on the model's activations (trained BERTs have outlier channels that random weights
  *    lack), so it is opt-in (ENCODER_PRECISION=int8) and meant to be checked with `jacolbert eval` on the real model.
+ *  - `int8-u8u8-fused`: the same quantised values stored as uint8 with zero point 128, so onnxruntime runs u8·u8
+ *    GEMMs. On x86 CPUs without VNNI its u8·s8 kernels add pairs of products in int16 with saturation (see
+ *    src/encoder/int8-gemm-probe.ts); u8·u8 ones widen first and stay exact, so this is what those CPUs get.
  * The token-type embedding of segment 0 is folded into the position table (every ColBERT input is one segment).
  */
 import type { BertConfig, ColbertWeights } from '../checkpoint.js'
 import { createGraphBuilder, DataType, type ElemType, type OnnxModel } from './graph-builder.js'
 
-export type GraphVariant = 'fp32' | 'fp32-fused' | 'fp16-fused' | 'int8-fused'
-export const GRAPH_VARIANTS: GraphVariant[] = ['fp32', 'fp32-fused', 'fp16-fused', 'int8-fused']
+export type GraphVariant = 'fp32' | 'fp32-fused' | 'fp16-fused' | 'int8-fused' | 'int8-u8u8-fused'
+export const GRAPH_VARIANTS: GraphVariant[] = ['fp32', 'fp32-fused', 'fp16-fused', 'int8-fused', 'int8-u8u8-fused']
 /** Bump when the graph changes: it is part of the cache key. */
 export const CONVERTER_VERSION = 1
 
@@ -50,6 +53,15 @@ export function quantizeColumns(w: Float32Array, rows: number, cols: number): { 
   return { q, scale }
 }
 
+/** The zero point of unsigned weights: symmetric int8 values shifted into 1…255. */
+const UNSIGNED_ZERO = 128
+
+function toUnsigned(q: Int8Array): Uint8Array {
+  const u = new Uint8Array(q.length)
+  for (let i = 0; i < q.length; i++) u[i] = q[i]! + UNSIGNED_ZERO
+  return u
+}
+
 /** Position table with token_type_embeddings[0] added to every row. */
 function foldTypeIntoPositions(pos: Float32Array, type: Float32Array, hidden: number): Float32Array {
   const out = new Float32Array(pos.length)
@@ -66,12 +78,19 @@ export function buildColbertGraph(cfg: BertConfig, w: ColbertWeights, dim: numbe
   const eps = { float: cfg.layerNormEps }
   const fused = variant !== 'fp32'
   const t: ElemType = variant === 'fp16-fused' ? 'float16' : 'float32'
-  const int8 = variant === 'int8-fused'
+  const int8 = variant === 'int8-fused' || variant === 'int8-u8u8-fused'
+  const unsignedWeights = variant === 'int8-u8u8-fused'
+  /** Quantised weights as graph inputs: [values, zero point] (the zero point is '' for signed weights, whose zero is 0). */
+  const quantizedWeights = (name: string, rows: number, cols: number, q: Int8Array): [string, string] => {
+    if (!unsignedWeights) return [g.int8s(`${name}_q`, [rows, cols], q), '']
+    return [g.uint8s(`${name}_q`, [rows, cols], toUnsigned(q)), g.uint8s(`${name}_zp`, [], new Uint8Array([UNSIGNED_ZERO]))]
+  }
   /** x·W for W given as [rows, cols]: float MatMul, or int8 weights with activations quantised at run time. */
   const matmul = (inp: string, name: string, wT: Float32Array, rows: number, cols: number): string => {
     if (!int8) return g.op('MatMul', [inp, g.floats(name, [rows, cols], wT, t)])
     const { q, scale } = quantizeColumns(wT, rows, cols)
-    return g.op('DynamicQuantizeMatMul', [inp, g.int8s(`${name}_q`, [rows, cols], q), g.floats(`${name}_scale`, [cols], scale)], {}, MS)
+    const [wq, wzp] = quantizedWeights(name, rows, cols, q)
+    return g.op('DynamicQuantizeMatMul', [inp, wq, g.floats(`${name}_scale`, [cols], scale), ...(wzp ? [wzp] : [])], {}, MS)
   }
 
   g.input('input_ids', DataType.INT64, ['batch', 'seq'])
@@ -99,7 +118,8 @@ export function buildColbertGraph(cfg: BertConfig, w: ColbertWeights, dim: numbe
         // QAttention takes the input already quantised (uint8 + scale + zero point, per tensor, computed per batch).
         const [xq, xs, xzp] = g.node('DynamicQuantizeLinear', [x], {}, { outputs: 3 }) as [string, string, string]
         const { q, scale } = quantizeColumns(qkv, H, 3 * H)
-        att = g.node('QAttention', [xq, g.int8s(`${p}qkv_q`, [H, 3 * H], q), g.floats(`${p}qkv_b`, [3 * H], qkvB), xs, g.floats(`${p}qkv_scale`, [3 * H], scale), mask32, xzp], { num_heads: nh }, { domain: MS })[0]!
+        const [wq, wzp] = quantizedWeights(`${p}qkv`, H, 3 * H, q)
+        att = g.node('QAttention', [xq, wq, g.floats(`${p}qkv_b`, [3 * H], qkvB), xs, g.floats(`${p}qkv_scale`, [3 * H], scale), mask32, xzp, ...(wzp ? [wzp] : [])], { num_heads: nh }, { domain: MS })[0]!
       } else {
         att = g.node('Attention', [x, g.floats(`${p}qkv_w`, [H, 3 * H], qkv, t), g.floats(`${p}qkv_b`, [3 * H], qkvB, t), mask32], { num_heads: nh, mask_filter_value: { float: MASK_VALUE } }, { domain: MS })[0]!
       }

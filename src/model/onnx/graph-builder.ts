@@ -22,6 +22,8 @@ export interface GraphBuilder {
   int64s(name: string, dims: number[], data: number[]): string
   /** An int8 initializer (quantised weights, zero points). */
   int8s(name: string, dims: number[], data: Int8Array): string
+  /** A uint8 initializer (quantised weights with a zero point). */
+  uint8s(name: string, dims: number[], data: Uint8Array): string
   input(name: string, elem: number, shape: Array<number | string>): void
   output(name: string, elem: number, shape: Array<number | string>): void
   build(opts: { graphName: string; opsets: Record<string, number>; docString?: string; metadata?: Record<string, string> }): OnnxModel
@@ -86,6 +88,10 @@ export function createGraphBuilder(): GraphBuilder {
     },
     int8s(name, dims, data) {
       initializers.push(onnx.TensorProto.create({ name, dims, dataType: DataType.INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
+      return name
+    },
+    uint8s(name, dims, data) {
+      initializers.push(onnx.TensorProto.create({ name, dims, dataType: DataType.UINT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
       return name
     },
     input(name, elem, shape) {
