@@ -32,14 +32,19 @@ t.test('the probe agrees with the CPU flags: u8·s8 is exact exactly where there
   t.equal(await signedInt8GemmIsExact(), exact, 'asked again: the same answer (measured once per process)')
 })
 
+const EMULATED_CPU = ['-cpu', 'Haswell-v4']
+
+/** Why this machine cannot run Node on an emulated CPU, or false when it can (checked by running one). */
 function qemuUnavailable(): string | false {
   if (process.arch !== 'x64') return `emulating an x86 CPU needs an x64 host (this is ${process.arch})`
-  const r = spawnSync('qemu-x86_64', ['-version'], { encoding: 'utf8' })
-  return r.status === 0 ? false : 'qemu-x86_64 not found (Debian package qemu-user; .ci/run installs it)'
+  const v = spawnSync('qemu-x86_64', ['-version'], { encoding: 'utf8' })
+  if (v.status !== 0) return 'qemu-x86_64 not found (Debian package qemu-user; .ci/run installs it)'
+  const r = spawnSync('qemu-x86_64', [...EMULATED_CPU, process.execPath, '-e', 'process.stdout.write("up")'], { encoding: 'utf8', timeout: 60_000 })
+  return r.status === 0 && r.stdout === 'up' ? false : `qemu-x86_64 cannot run node on this machine (status ${r.status}, ${r.error?.message ?? r.stderr.split('\n').filter((l) => l && !l.includes('TCG doesn')).slice(-1)[0] ?? ''})`
 }
 
 t.test('on a CPU without VNNI (emulated Haswell) the probe sees saturation and the encoder picks exact unsigned weights', { ...sharedOnly(), skip: sharedOnly().skip || qemuUnavailable() }, async (t) => {
-  const r = spawnSync('qemu-x86_64', ['-cpu', 'Haswell-v4', process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/helpers/int8-emulated-child.ts')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 })
+  const r = spawnSync('qemu-x86_64', [...EMULATED_CPU, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/helpers/int8-emulated-child.ts')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 })
   t.equal(r.status, 0, `child exited cleanly${r.status === 0 ? '' : `: ${r.stderr.split('\n').filter((l) => !l.includes('TCG doesn')).join('\n').slice(-2000)}`}`)
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { signedExact: boolean; chosen: string; signed: GoldenAgreement; unsigned: GoldenAgreement }
   t.equal(out.signedExact, false, 'the probe finds the int16 saturation of AVX2 u8·s8 GEMMs')
