@@ -9,7 +9,8 @@
  * are widened to int16 before multiplying on every x86 path, so they stay exact, at ~0.6× the VNNI speed.
  *
  * Rather than guess the kernel from CPU flags (which a VM or an emulator may misreport), ask the runtime: one
- * MatMulInteger whose pairs of products overflow int16, compared with the exact sum. Once per process, ~10 ms.
+ * MatMulInteger whose pairs of products overflow int16, compared with the exact sum. Once per process, ~100 ms (most of
+ * it loading onnxruntime on the main thread), and only with ENCODER_PRECISION=int8.
  */
 import { createGraphBuilder, DataType, encodeModel } from '../model/onnx/graph-builder.js'
 

@@ -57,6 +57,11 @@ export function createGraphBuilder(): GraphBuilder {
         },
       },
     })
+  /** An initializer of one-byte elements, stored as raw_data over the same bytes. */
+  const byteInitializer = (name: string, dims: number[], dataType: number, data: Int8Array | Uint8Array): string => {
+    initializers.push(onnx.TensorProto.create({ name, dims, dataType, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
+    return name
+  }
   const b: GraphBuilder = {
     node(op, ins, attrs = {}, opts = {}) {
       const name = opts.name ?? fresh(op)
@@ -87,12 +92,10 @@ export function createGraphBuilder(): GraphBuilder {
       return name
     },
     int8s(name, dims, data) {
-      initializers.push(onnx.TensorProto.create({ name, dims, dataType: DataType.INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
-      return name
+      return byteInitializer(name, dims, DataType.INT8, data)
     },
     uint8s(name, dims, data) {
-      initializers.push(onnx.TensorProto.create({ name, dims, dataType: DataType.UINT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
-      return name
+      return byteInitializer(name, dims, DataType.UINT8, data)
     },
     input(name, elem, shape) {
       inputs.push(valueInfo(name, elem, shape))
