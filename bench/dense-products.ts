@@ -17,7 +17,7 @@
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import * as ort from 'onnxruntime-node'
-import { createGraphBuilder, encodeModel } from '../src/model/onnx/graph-builder.js'
+import { createGraphBuilder, DataType, encodeModel } from '../src/model/onnx/graph-builder.js'
 import { createSimdArena } from '../src/index/simd-kernels.js'
 import { createPrng } from '../src/index/prng.js'
 
@@ -32,7 +32,6 @@ const K = Number(values.k), Q = Number(values.qlen), D = Number(values.dim), N =
 const reps = Number(values.reps), rounds = Number(values.rounds)
 if (D % 8 !== 0) throw new Error('--dim must be a multiple of 8 (the int16 kernel)')
 
-const FLOAT = 1, UINT8 = 2, INT8 = 3, INT32 = 6
 const rng = createPrng(21)
 const unitRows = (n: number): Float32Array => {
   const x = new Float32Array(n * D)
@@ -44,12 +43,14 @@ const unitRows = (n: number): Float32Array => {
   }
   return x
 }
-const C = unitRows(K), q = unitRows(Q), V = unitRows(N)
 const transpose = (x: Float32Array, rows: number): Float32Array => {
   const t = new Float32Array(x.length)
   for (let r = 0; r < rows; r++) for (let d = 0; d < D; d++) t[d * rows + r] = x[r * D + d]
   return t
 }
+const C = unitRows(K), Ct = transpose(C, K), q = unitRows(Q), V = unitRows(N)
+/** 8-bit steps per unit for the MatMulInteger variant (unit vectors' components stay well within ±1/4) */
+const INT8_STEPS = 127 * 4
 
 // the engine's kernel: int16 rows (× 2^14 here; the engine scales centroids and queries alike), int32 sums
 const SCALE = 1 << 14
@@ -71,31 +72,30 @@ async function session(build: (b: ReturnType<typeof createGraphBuilder>) => void
   return ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' })
 }
 const cqT = await session((b) => {
-  b.input('qt', FLOAT, [D, Q])
+  b.input('qt', DataType.FLOAT, [D, Q])
   b.node('MatMul', [b.floats('c', [K, D], C), 'qt'], {}, { outputs: ['s'] })
-  b.output('s', FLOAT, [K, Q])
+  b.output('s', DataType.FLOAT, [K, Q])
 })
 const qcT = await session((b) => {
-  b.input('q', FLOAT, [Q, D])
-  b.node('MatMul', ['q', b.floats('ct', [D, K], transpose(C, K))], {}, { outputs: ['s'] })
-  b.output('s', FLOAT, [Q, K])
+  b.input('q', DataType.FLOAT, [Q, D])
+  b.node('MatMul', ['q', b.floats('ct', [D, K], Ct)], {}, { outputs: ['s'] })
+  b.output('s', DataType.FLOAT, [Q, K])
 })
 const qcTInt = await session((b) => {
-  b.input('q', UINT8, [Q, D])
-  const ct = transpose(C, K)
-  const c8 = b.int8s('ct', [D, K], Int8Array.from(ct, (x) => Math.max(-127, Math.min(127, Math.round(x * 127 * 4)))))
+  b.input('q', DataType.UINT8, [Q, D])
+  const c8 = b.int8s('ct', [D, K], Int8Array.from(Ct, (x) => Math.max(-127, Math.min(127, Math.round(x * INT8_STEPS)))))
   b.node('MatMulInteger', ['q', c8, b.uint8s('zq', [], Uint8Array.of(128))], {}, { outputs: ['s'] })
-  b.output('s', INT32, [Q, K])
+  b.output('s', DataType.INT32, [Q, K])
 })
 const vqT = await session((b) => {
-  b.input('v', FLOAT, ['n', D])
-  b.input('qt', FLOAT, [D, Q])
+  b.input('v', DataType.FLOAT, ['n', D])
+  b.input('qt', DataType.FLOAT, [D, Q])
   b.node('MatMul', ['v', 'qt'], {}, { outputs: ['s'] })
-  b.output('s', FLOAT, ['n', Q])
+  b.output('s', DataType.FLOAT, ['n', Q])
 })
 const qtTensor = new ort.Tensor('float32', transpose(q, Q), [D, Q])
 const qTensor = new ort.Tensor('float32', q, [Q, D])
-const qU8 = new ort.Tensor('uint8', Uint8Array.from(q, (x) => Math.max(0, Math.min(255, Math.round(128 + x * 127 * 4)))), [Q, D])
+const qU8 = new ort.Tensor('uint8', Uint8Array.from(q, (x) => Math.max(0, Math.min(255, Math.round(128 + x * INT8_STEPS)))), [Q, D])
 const vTensor = new ort.Tensor('float32', V, [N, D])
 
 type Variant = { name: string; stage: 'centroids' | 'exact'; run: () => Promise<unknown> | unknown }
@@ -121,8 +121,8 @@ const gap = (wasmRows: number, ptr: number, got: Float32Array | Int32Array, tran
 const agreement = {
   'onnxruntime f32 C·Qᵀ': gap(K, cPtr, (await cqT.run({ qt: qtTensor })).s.data as Float32Array, false, 1),
   'onnxruntime f32 Q·Cᵀ': gap(K, cPtr, (await qcT.run({ q: qTensor })).s.data as Float32Array, true, 1),
-  // int8 centroids × (uint8 query − 128), both at 127·4 per unit
-  'onnxruntime u8·s8 Q·Cᵀ': gap(K, cPtr, (await qcTInt.run({ q: qU8 })).s.data as Int32Array, true, 1 / (127 * 4) ** 2),
+  // int8 centroids × (uint8 query − 128), both at INT8_STEPS per unit
+  'onnxruntime u8·s8 Q·Cᵀ': gap(K, cPtr, (await qcTInt.run({ q: qU8 })).s.data as Int32Array, true, 1 / INT8_STEPS ** 2),
   'onnxruntime f32 V·Qᵀ': gap(N, vPtr, (await vqT.run({ v: vTensor, qt: qtTensor })).s.data as Float32Array, false, 1),
 }
 for (const [name, worst] of Object.entries(agreement)) {
