@@ -25,6 +25,8 @@ export interface Config {
   readonly hfToken: string | undefined
   readonly ortProviders: readonly string[]
   readonly ortThreads: number | undefined
+  /** on (default, onnxruntime's own): its threads spin-wait for work after each run; off: they sleep (less CPU, slower encodes). */
+  readonly ortSpinning: 'on' | 'off'
   readonly encoderWorkers: number
   readonly encoderMaxBatchTokens: number | undefined
   readonly encoderBatchWaitMs: number | undefined
@@ -154,6 +156,7 @@ export const CONFIG_VARS: readonly VarSpec[] = [
   { env: 'HF_TOKEN', key: 'hfToken', parse: optionalStr, secret: true, help: 'Hugging Face token for gated/private repos' },
   { env: 'ORT_PROVIDERS', key: 'ortProviders', def: 'cuda,cpu', parse: providers, help: 'onnxruntime execution providers, in order of preference' },
   { env: 'ORT_THREADS', key: 'ortThreads', parse: int(1, 1024), help: 'intra-op threads per encoder session' },
+  { env: 'ORT_SPINNING', key: 'ortSpinning', def: 'on', parse: oneOf(['on', 'off'] as const), help: "on: onnxruntime's threads spin-wait for work between and after runs (faster encodes); off: they sleep (a third less CPU per query, encodes slower)" },
   { env: 'ENCODER_WORKERS', key: 'encoderWorkers', def: '1', parse: int(1, 64), help: 'encoder worker threads' },
   { env: 'ENCODER_MAX_BATCH_TOKENS', key: 'encoderMaxBatchTokens', parse: int(1, 10_000_000), help: 'most tokens in one encoder batch' },
   { env: 'ENCODER_BATCH_WAIT_MS', key: 'encoderBatchWaitMs', parse: int(0, 10_000), help: 'how long a batch waits to fill' },

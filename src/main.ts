@@ -121,6 +121,7 @@ export async function runServer(config: Config, opts: { logger?: Logger; handleS
       tokenizer: loadColbertTokenizer(modelDir, { segmenter }),
       providers: [...config.ortProviders],
       ...(config.ortThreads !== undefined ? { threads: config.ortThreads } : {}),
+      spinning: config.ortSpinning === 'on',
       workers: config.encoderWorkers,
       precision: config.encoderPrecision,
       ...(config.encoderMaxBatchTokens !== undefined ? { maxBatchTokens: config.encoderMaxBatchTokens } : {}),

@@ -105,6 +105,13 @@ t.test('ENCODER_PRECISION: fp32 by default, int8 on request, anything else named
   t.throws(() => loadConfig({ ENCODER_PRECISION: 'fp16' }), { code: 'VALIDATION_ERROR', message: /^ENCODER_PRECISION must be one of/ })
 })
 
+t.test('ORT_SPINNING: on by default, off on request, anything else named', async (t) => {
+  t.equal(loadConfig({}).ortSpinning, 'on')
+  t.equal(loadConfig({ ORT_SPINNING: 'off' }).ortSpinning, 'off')
+  t.equal(loadConfig({}, ['--ort-spinning', 'off']).ortSpinning, 'off')
+  t.throws(() => loadConfig({ ORT_SPINNING: 'yes' }), { code: 'VALIDATION_ERROR', message: /^ORT_SPINNING must be one of/ })
+})
+
 t.test('SEARCH_WORKERS: unset = automatic, 0 = in-process, bounded', async (t) => {
   t.equal(loadConfig({}).searchWorkers, undefined)
   t.equal(loadConfig({ SEARCH_WORKERS: '0' }).searchWorkers, 0)

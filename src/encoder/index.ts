@@ -40,6 +40,12 @@ export interface EncoderOptions {
   dicdir?: string
   providers?: string[]
   threads?: number
+  /**
+   * Whether onnxruntime's threads spin-wait for work between and after runs (ORT_SPINNING; default true, onnxruntime's
+   * own). On 2 cores, sleeping instead cost a query encode a third less CPU but made requests 1.08–1.15× slower
+   * (BENCHMARKS.md § A search request on a CPU encoder).
+   */
+  spinning?: boolean
   workers?: number
   maxBatchTokens?: number
   maxQueueTexts?: number
@@ -116,7 +122,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   let closed = false
   const startWorker = async (): Promise<OnnxWorker> => {
     let w: OnnxWorker | undefined
-    const init = { graphs, providers, threads, ...(opts.testWorkerExitOnTokenId !== undefined ? { exitOnTokenId: opts.testWorkerExitOnTokenId } : {}) }
+    const init = { graphs, providers, threads, spinning: opts.spinning ?? true, ...(opts.testWorkerExitOnTokenId !== undefined ? { exitOnTokenId: opts.testWorkerExitOnTokenId } : {}) }
     w = await startOnnxWorker(init, (err) => {
       log.warn({ err: err.message }, 'encoder worker stopped; starting a new one')
       const i = w ? workers.indexOf(w) : -1
@@ -137,7 +143,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   const provider = workers[0]!.provider
   const maxBatchTokens = opts.maxBatchTokens ?? (provider === 'cpu' ? ENCODER_DEFAULTS.maxBatchTokens : ENCODER_DEFAULTS.maxBatchTokensGpu)
   for (const f of workers[0]!.failures) log.warn({ provider: f.provider, reason: f.error }, `execution provider ${f.provider} failed to load; falling back`)
-  log.info({ provider, workers: nWorkers, threads, dim: settings.dim, maxBatchTokens }, `encoder running on ${provider}`)
+  log.info({ provider, workers: nWorkers, threads, spinning: opts.spinning ?? true, dim: settings.dim, maxBatchTokens }, `encoder running on ${provider}`)
 
   const queue: Job[] = []
   let timer: NodeJS.Timeout | undefined

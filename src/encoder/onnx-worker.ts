@@ -21,6 +21,8 @@ function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
     executionMode: 'sequential',
     enableCpuMemArena: true,
     enableMemPattern: true,
+    // sleeping threads save the CPU that spinning burns while the encoder idles, at some latency per parallel section
+    extra: { session: { intra_op: { allow_spinning: init.spinning ? '1' : '0' }, inter_op: { allow_spinning: init.spinning ? '1' : '0' } } },
   }
 }
 

@@ -4,6 +4,8 @@ export interface WorkerInit {
   graphs: Record<string, string>
   providers: string[]
   threads: number | undefined
+  /** onnxruntime's session.intra_op / inter_op.allow_spinning */
+  spinning: boolean
   /**
    * Test hook: a worker that receives a batch holding this token id exits at once (process.exit), as a crash of the
    * native runtime would end it, so tests can kill a worker for real in the middle of a batch. Unset in production.

@@ -297,7 +297,7 @@ t.test('every service setting can be set from values, and only those', async (t)
       ortProviders: 'cpu', ortThreads: 4, encoderWorkers: 2, encoderMaxBatchTokens: 8192, encoderBatchWaitMs: 0,
       encoderMaxQueue: 1000, maxBodyBytes: 1048576, maxBatchTexts: 64, maxIndexDocuments: 5000, maxTextChars: 4000,
       snapshotIntervalS: 0, indexNbits: 4, logLevel: 'debug', queryLength: 'dynamic',
-      durability: 'snapshot', walSegmentBytes: 1048576, encoderPrecision: 'int8', searchWorkers: 2, searchSharing: 'off',
+      durability: 'snapshot', walSegmentBytes: 1048576, encoderPrecision: 'int8', searchWorkers: 2, searchSharing: 'off', ortSpinning: 'off',
     },
   }
   const r = renderChart(CHART_DIR, { overrides: [values] })

@@ -154,6 +154,7 @@ cpu
 {{- include "jacolbert.optionalEnv" (list "ENCODER_PRECISION" $c.encoderPrecision) }}
 {{- include "jacolbert.optionalEnv" (list "SEARCH_WORKERS" $c.searchWorkers) }}
 {{- include "jacolbert.optionalEnv" (list "SEARCH_SHARING" $c.searchSharing) }}
+{{- include "jacolbert.optionalEnv" (list "ORT_SPINNING" $c.ortSpinning) }}
 {{- if include "jacolbert.shared" . }}
 - name: DATABASE_URL
   valueFrom:
