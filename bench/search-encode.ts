@@ -24,7 +24,7 @@ import { createEncoder, type Encoder } from '../src/encoder/index.js'
 import { readEmbeddingSet } from '../src/index/embedding-set.js'
 import { loadIndexSnapshot } from '../src/index/snapshot.js'
 import { createSearchPool } from '../src/search-workers/search-pool.js'
-import type { ColbertTokenizer, TokenizedText } from '../src/tokenizer/colbert-tokenizer.js'
+import { syntheticTokenizer } from '../test/helpers/synthetic-tokenizer.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({
@@ -38,23 +38,13 @@ if (values.data === undefined || values.snapshot === undefined) {
   console.error('usage: npm run bench:search-encode -- --data DIR --snapshot DIR [--model DIR] [--queries 100] [--rounds 2] [--concurrency 4] [--seconds 10] [--workers 2] [--k 10] [--json FILE]')
   process.exit(2)
 }
-const QUERY_LEN = 32
 const k = Number(values.k)
-
-/** Token ids of a 32-token query, varied by the text (what the ids mean does not change the encoder's cost). */
-function queryTokenizer(dim: number, vocabSize: number): ColbertTokenizer {
-  const settings = { dim, queryMaxlen: QUERY_LEN, docMaxlen: 300, queryToken: '[unused0]', docToken: '[unused1]', attendToMaskTokens: false, maskPunctuation: true, similarity: 'cosine' as const }
-  const make = (text: string): TokenizedText => {
-    const ids = Int32Array.from({ length: QUERY_LEN }, (_, i) => (i === 0 ? 2 : i === QUERY_LEN - 1 ? 3 : 1000 + ((i * 7919 + text.length * 31) % (vocabSize - 1000))))
-    return { words: [], tokens: [], ids, attentionMask: new Uint8Array(QUERY_LEN).fill(1), keepMask: new Uint8Array(QUERY_LEN).fill(1) }
-  }
-  return { settings, vocabSize, padId: 0, tokenizeQuery: make, tokenizeDocument: make }
-}
 
 const set = await readEmbeddingSet(values.data)
 const index = await loadIndexSnapshot(values.snapshot)
 const modelDir = resolve(values.model ?? join(ROOT, 'bench', 'results', 'encoder-bert-base'))
-const tokenizer = queryTokenizer(set.dim, 32768)
+// texts "32:<seed>": 32 token ids each (what the ids mean does not change the encoder's cost)
+const tokenizer = syntheticTokenizer(set.dim, 32768)
 const encoders: Record<'off' | 'on', Encoder> = {
   off: await createEncoder({ modelDir, providers: ['cpu'], tokenizer, spinning: false }),
   on: await createEncoder({ modelDir, providers: ['cpu'], tokenizer, spinning: true }),
@@ -63,7 +53,7 @@ const pool = await createSearchPool({ workers: Number(values.workers) })
 const n = Math.min(set.nQueries, Number(values.queries))
 const L = set.queryLen, dim = set.dim
 const vectors = (q: number): Float32Array => set.queries.subarray(q * L * dim, (q + 1) * L * dim)
-const text = (q: number): string => 'q'.repeat(1 + (q % 200))
+const text = (q: number): string => `32:${q + 1}`
 
 interface Config { name: string; spinning: 'off' | 'on'; pool: boolean }
 const CONFIGS: Config[] = [

@@ -90,6 +90,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   const batchWaitMs = opts.batchWaitMs ?? ENCODER_DEFAULTS.batchWaitMs
   const nWorkers = Math.max(1, opts.workers ?? ENCODER_DEFAULTS.workers)
   const threads = opts.threads ?? Math.max(1, Math.floor(availableParallelism() / nWorkers))
+  const spinning = opts.spinning ?? true
 
   const ckpt = await loadCheckpoint(opts.modelDir)
   const settings = ckpt.settings
@@ -122,7 +123,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   let closed = false
   const startWorker = async (): Promise<OnnxWorker> => {
     let w: OnnxWorker | undefined
-    const init = { graphs, providers, threads, spinning: opts.spinning ?? true, ...(opts.testWorkerExitOnTokenId !== undefined ? { exitOnTokenId: opts.testWorkerExitOnTokenId } : {}) }
+    const init = { graphs, providers, threads, spinning, ...(opts.testWorkerExitOnTokenId !== undefined ? { exitOnTokenId: opts.testWorkerExitOnTokenId } : {}) }
     w = await startOnnxWorker(init, (err) => {
       log.warn({ err: err.message }, 'encoder worker stopped; starting a new one')
       const i = w ? workers.indexOf(w) : -1
@@ -143,7 +144,7 @@ export async function createEncoder(opts: EncoderOptions): Promise<Encoder> {
   const provider = workers[0]!.provider
   const maxBatchTokens = opts.maxBatchTokens ?? (provider === 'cpu' ? ENCODER_DEFAULTS.maxBatchTokens : ENCODER_DEFAULTS.maxBatchTokensGpu)
   for (const f of workers[0]!.failures) log.warn({ provider: f.provider, reason: f.error }, `execution provider ${f.provider} failed to load; falling back`)
-  log.info({ provider, workers: nWorkers, threads, spinning: opts.spinning ?? true, dim: settings.dim, maxBatchTokens }, `encoder running on ${provider}`)
+  log.info({ provider, workers: nWorkers, threads, spinning, dim: settings.dim, maxBatchTokens }, `encoder running on ${provider}`)
 
   const queue: Job[] = []
   let timer: NodeJS.Timeout | undefined

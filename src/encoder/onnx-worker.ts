@@ -12,6 +12,7 @@ if (!port) throw new Error('onnx-worker must run in a worker thread')
 const init = workerData as WorkerInit
 
 function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
+  const allowSpinning = init.spinning ? '1' : '0'
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
@@ -22,7 +23,7 @@ function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
     enableCpuMemArena: true,
     enableMemPattern: true,
     // sleeping threads save the CPU that spinning burns while the encoder idles, at some latency per parallel section
-    extra: { session: { intra_op: { allow_spinning: init.spinning ? '1' : '0' }, inter_op: { allow_spinning: init.spinning ? '1' : '0' } } },
+    extra: { session: { intra_op: { allow_spinning: allowSpinning }, inter_op: { allow_spinning: allowSpinning } } },
   }
 }
 
