@@ -204,13 +204,20 @@ t.test('large /index batches run as jobs with progress; wait:true waits', async 
 t.test('graceful close: in-flight requests finish, new connections are refused', async (t) => {
   let release: () => void = () => {}
   const gate = new Promise<void>((r) => (release = r))
-  // The real encoder behind a gate, so the request is surely in flight when close() begins.
+  let entered: () => void = () => {}
+  const reached = new Promise<void>((r) => (entered = r))
+  // The real encoder behind a gate, so the request is surely in flight when close() begins: close begins once the
+  // request has reached the encoder (a fixed wait let a loaded machine begin closing first, answering it 503).
   const encoder = parts.encoder
-  const slow = { ...encoder, modelName: encoder.modelName, dim: encoder.dim, provider: encoder.provider, queueDepth: () => encoder.queueDepth(), encodeDocuments: async (texts: string[]) => (await gate, encoder.encodeDocuments(texts)), encodeQueries: (texts: string[]) => encoder.encodeQueries(texts) }
+  const slow = {
+    ...encoder, modelName: encoder.modelName, dim: encoder.dim, provider: encoder.provider, queueDepth: () => encoder.queueDepth(),
+    encodeDocuments: async (texts: string[]) => (entered(), await gate, encoder.encodeDocuments(texts)),
+    encodeQueries: (texts: string[]) => encoder.encodeQueries(texts),
+  }
   const app = buildApp({ config: config(), encoder: slow, indexStore: parts.makeStore(), compileFilter })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   const inflight = fetch(`${url}/encode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts":["slow"]}' })
-  await new Promise((r) => setTimeout(r, 50))
+  await reached
   app.jacolbert.beginClose()
   const closed = app.close()
   await new Promise((r) => setTimeout(r, 50))
