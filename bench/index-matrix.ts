@@ -26,6 +26,10 @@
  * --docs N generates a smaller collection of each preset's model (another data set, cached under its own key) for
  * quick runs; the figures then do not compare with the 10k table.
  *
+ * A preset `set:DIR` is an embedding set made elsewhere (e.g. `npm run bench:encode-set`: real text through an
+ * encoder), with qrels; it is read in place, and its exact scores and indexes are cached under a hash of its files.
+ * --docs does not apply to it.
+ *
  * Modes (each run at k=10 and k=100, one query at a time after --warmup queries):
  *   ours       the engine's defaults (SearchParams { k } only)
  *   reference  Stanford ColBERT PLAID's defaults: k ≤ 10: ncells 1, threshold 0.5, ndocs 256; k ≤ 100: 2, 0.45, 1024
@@ -48,8 +52,9 @@
  * trace leaves the object empty and the report says "no trace".
  */
 import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readEmbeddingSet, type EmbeddingSet } from '../src/index/embedding-set.js'
 import { createPlaidIndex, type PlaidIndex, type SearchParams } from '../src/index/plaid-index.js'
@@ -58,7 +63,7 @@ import { PRESETS, findPreset, modelKey, writeGeneratedSet, type Preset } from '.
 import { createSearchPool, type SearchPool } from '../src/search-workers/search-pool.js'
 import { exactScores, topK } from './exact-maxsim.js'
 
-const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')},drawn-<seed>,<name>-d<dim>,<name>-q<len>,<name>-l<max>,<name>-o<percent>] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
+const HELP = `usage: npm run bench:matrix -- [--presets ${PRESETS.map((p) => p.name).join(',')},drawn-<seed>,<name>-d<dim>,<name>-q<len>,<name>-l<max>,<name>-o<percent>,set:<dir>] [--queries 500] [--docs N] [--cache /tmp/jacolbert-matrix]
   [--modes ours,reference,ours-decoded,reference-decoded] [--candidates 'name:ncells=2,threshold=0.45,ndocs=512;...'] [--stages] [--nbits 2] [--warmup 10]
   [--json FILE] [--md FILE] [--rebuild] [--index-key HASH] [--pool N]`
 
@@ -188,7 +193,32 @@ export async function indexCodeHash(): Promise<string> {
   return h.digest('hex').slice(0, 12)
 }
 
-async function ensureData(cache: string, preset: Preset, log: (s: string) => void): Promise<{ dir: string; seconds?: number }> {
+/** A preset of the matrix: a generated one, or an embedding set made elsewhere (`set:DIR`), read in place. */
+type MatrixPreset = Preset | ExternalSet
+interface ExternalSet { name: string; dir: string; seed: 0 }
+
+function externalSet(spec: string): ExternalSet {
+  const dir = resolve(spec.slice('set:'.length))
+  return { name: `set-${basename(dir)}`, dir, seed: 0 }
+}
+
+/**
+ * The cache key of a preset's data: its parameters, or for an external set a hash of its files (two encoders give the
+ * same manifest and lengths for the same texts, and a set may be re-encoded in place).
+ */
+async function dataKey(preset: MatrixPreset): Promise<string> {
+  if (!('dir' in preset)) return `${preset.name}-${modelKey(preset.model, preset.seed)}`
+  const h = createHash('sha256')
+  for (const f of (await readdir(preset.dir)).sort()) {
+    if (!/\.(json|f32|i32)$/.test(f)) continue
+    h.update(f)
+    for await (const chunk of createReadStream(join(preset.dir, f))) h.update(chunk as Buffer)
+  }
+  return `${preset.name}-${h.digest('hex').slice(0, 8)}`
+}
+
+async function ensureData(cache: string, preset: MatrixPreset, log: (s: string) => void): Promise<{ dir: string; seconds?: number }> {
+  if ('dir' in preset) return { dir: preset.dir }
   const dir = join(cache, 'data', `${preset.name}-${modelKey(preset.model, preset.seed)}`)
   if (await exists(join(dir, 'manifest.json'))) return { dir }
   await mkdir(join(cache, 'data'), { recursive: true })
@@ -491,9 +521,13 @@ export async function matrixMain(argv: string[]): Promise<number> {
     return 0
   }
   const log = (s: string): void => console.log(s)
-  const chosen = values.presets === undefined ? PRESETS : values.presets.split(',').map((x) => findPreset(x.trim()))
+  const chosen: MatrixPreset[] = values.presets === undefined
+    ? PRESETS
+    : values.presets.split(',').map((x) => (x.trim().startsWith('set:') ? externalSet(x.trim()) : findPreset(x.trim())))
   // --docs: a smaller (or larger) collection of the same model, for quick runs; a different data set (own cache key)
-  const presets = values.docs === undefined ? chosen : chosen.map((p) => ({ ...p, model: { ...p.model, docs: Number(values.docs) }, exactSuccessAt10: undefined }))
+  const presets = values.docs === undefined
+    ? chosen
+    : chosen.map((p) => ('dir' in p ? p : { ...p, model: { ...p.model, docs: Number(values.docs) }, exactSuccessAt10: undefined }))
   const nbits = Number(values.nbits) as 1 | 2 | 4
   if (![1, 2, 4].includes(nbits)) throw new Error('--nbits must be 1, 2 or 4')
   const warmup = Number(values.warmup)
@@ -512,7 +546,7 @@ export async function matrixMain(argv: string[]): Promise<number> {
 }
 
 async function runMatrix(
-  values: { stages?: boolean; queries: string; rebuild?: boolean; 'index-key'?: string; json?: string; md?: string }, presets: Preset[], modes: Mode[],
+  values: { stages?: boolean; queries: string; rebuild?: boolean; 'index-key'?: string; json?: string; md?: string }, presets: MatrixPreset[], modes: Mode[],
   nbits: 1 | 2 | 4, warmup: number, cache: string, pool: SearchPool | undefined, poolWorkers: number, log: (s: string) => void,
 ): Promise<number> {
   const started = new Date()
@@ -523,7 +557,7 @@ async function runMatrix(
   const infos: PresetInfo[] = []
   const cells: Cell[] = []
   for (const preset of presets) {
-    const key = `${preset.name}-${modelKey(preset.model, preset.seed)}`
+    const key = await dataKey(preset)
     const data = await ensureData(cache, preset, log)
     const set = await readEmbeddingSet(data.dir)
     if (set.qrels === undefined) throw new Error(`${data.dir} has no qrels`)
