@@ -3,7 +3,8 @@
  * and encoder (MeCab, WordPiece, [MASK]-padded 32-token queries, punctuation dropped from documents), written in the
  * layout bench:index and bench:matrix read (src/index/embedding-set.ts), with each question's passage as its target.
  *
- *   npm run bench:encode-set -- --out DIR (--model DIR | --random bert-init|lexical [--seed N]) [--data PATH]
+ *   npm run bench:encode-set -- --out DIR (--model DIR | --random bert-init|lexical [--seed N] [--position-scale F]
+ *                               [--layer-scale F]) [--data PATH]
  *                               [--format squad|beir] [--queries N] [--dic DIR] [--threads N]
  *   npm run bench:matrix -- --presets set:DIR …
  *
@@ -14,11 +15,12 @@
  * sharing words with their passage), so an index built on it meets the skew the generators only imitate.
  *
  * --random makes a BERT-base-shaped checkpoint with random weights (12 layers, hidden 768, dim 128, the real
- * vocabulary; written to DIR.model) instead of reading one, since no trained weights are reachable here:
+ * vocabulary; written beside DIR, named by the recipe) instead of reading one, since no trained weights are reachable here:
  *   bert-init  weights N(0, 0.02), as BERT starts training: every vector shares one direction (mean cosine ~0.6
  *              between vectors of different texts) and MaxSim separates the passages by little;
  *   lexical    the same with position and segment embeddings ×0.15 and each layer's output projections ×0.5: a
- *              vector is mostly its token's, so MaxSim behaves like word matching, as trained ColBERT models largely do.
+ *              vector is mostly its token's, so MaxSim behaves like word matching, as trained ColBERT models largely do;
+ *              --position-scale and --layer-scale set the two factors (1 and 1: bert-init).
  * With random weights the vectors mean nothing: the targets say little of retrieval quality, but exact MaxSim over the
  * set is the reference the index must follow, whatever the model.
  */
@@ -30,10 +32,11 @@ import { writeEmbeddingSet } from '../src/index/embedding-set.js'
 import { makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
 import { IPADIC_DIR, JSQUAD_PATH, VOCAB_PATH } from '../test/helpers/shared.js'
 
-const USAGE = 'usage: npm run bench:encode-set -- --out DIR (--model DIR | --random bert-init|lexical [--seed N]) [--data PATH] [--format squad|beir] [--queries N] [--dic DIR] [--threads N]'
+const USAGE = 'usage: npm run bench:encode-set -- --out DIR (--model DIR | --random bert-init|lexical [--seed N] [--position-scale F] [--layer-scale F]) [--data PATH] [--format squad|beir] [--queries N] [--dic DIR] [--threads N]'
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, random: { type: 'string' }, seed: { type: 'string', default: '2025' }, out: { type: 'string' }, data: { type: 'string' }, format: { type: 'string', default: 'squad' },
+    'position-scale': { type: 'string', default: '0.15' }, 'layer-scale': { type: 'string', default: '0.5' },
     queries: { type: 'string' }, dic: { type: 'string' }, threads: { type: 'string' }, batch: { type: 'string', default: '32' },
   },
 })
@@ -49,9 +52,9 @@ if (!existsSync(data)) fail(`bench:encode-set: ${data} does not exist (pass --da
 const log = (s: string): void => void process.stderr.write(`${s}\n`)
 
 /** The --random checkpoint (see the header), made once: the same recipe and seed give the same weights. */
-async function randomModel(kind: 'bert-init' | 'lexical', seed: number, dir: string): Promise<string> {
+async function randomModel(kind: 'bert-init' | 'lexical', seed: number, dir: string, positionScale: number, layerScale: number): Promise<string> {
   if (existsSync(`${dir}/model.safetensors`)) return dir
-  log(`making a random ${kind} checkpoint (seed ${seed}) in ${dir} …`)
+  log(`making a random ${kind} checkpoint (seed ${seed}${kind === 'lexical' ? `, positions ×${positionScale}, layer outputs ×${layerScale}` : ''}) in ${dir} …`)
   const lexical = kind === 'lexical'
   return makeRandomCheckpoint(dir, {
     vocabSize: 32768, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512, dim: 128, dtype: 'F32', seed,
@@ -59,7 +62,7 @@ async function randomModel(kind: 'bert-init' | 'lexical', seed: number, dir: str
     ...(lexical
       ? {
         transform: (name: string, w: Float32Array) => {
-          const f = /embeddings\.(position|token_type)_embeddings/.test(name) ? 0.15 : /output\.dense\.weight$/.test(name) ? 0.5 : 1
+          const f = /embeddings\.(position|token_type)_embeddings/.test(name) ? positionScale : /output\.dense\.weight$/.test(name) ? layerScale : 1
           if (f !== 1) for (let i = 0; i < w.length; i++) w[i] *= f
           return w
         },
@@ -68,7 +71,11 @@ async function randomModel(kind: 'bert-init' | 'lexical', seed: number, dir: str
   })
 }
 
-const modelDir = values.model ?? await randomModel(values.random as 'bert-init' | 'lexical', Number(values.seed), `${values.out}.model`)
+const scales = [Number(values['position-scale']), Number(values['layer-scale'])]
+if (scales.some((x) => !(x > 0))) fail('--position-scale and --layer-scale must be positive numbers')
+const recipe = values.random === 'lexical' ? `lexical-s${values.seed}-p${scales[0]}-l${scales[1]}` : `${values.random}-s${values.seed}`
+// named by its recipe: a checkpoint made for other settings is never taken for this one
+const modelDir = values.model ?? await randomModel(values.random as 'bert-init' | 'lexical', Number(values.seed), `${values.out}.model-${recipe}`, scales[0], scales[1])
 const ds = await readEvalDataset({ format: values.format as 'squad' | 'beir', path: data })
 const docIds = [...ds.docs.keys()]
 const docIndex = new Map(docIds.map((id, i) => [id, i]))

@@ -208,6 +208,7 @@ function externalSet(spec: string): ExternalSet {
  */
 async function dataKey(preset: MatrixPreset): Promise<string> {
   if (!('dir' in preset)) return `${preset.name}-${modelKey(preset.model, preset.seed)}`
+  if (!(await exists(join(preset.dir, 'manifest.json')))) throw new Error(`${preset.name}: ${preset.dir} is not an embedding set (no manifest.json)`)
   const h = createHash('sha256')
   for (const f of (await readdir(preset.dir)).sort()) {
     if (!/\.(json|f32|i32)$/.test(f)) continue
