@@ -964,7 +964,7 @@ export interface operations {
                     params?: {
                         /** @description centroid cells each query vector probes (unset: at least 8, more where its best cells score alike and are small; set: exactly this many) */
                         ncells?: number;
-                        /** @description centroids scoring below this are pruned */
+                        /** @description centroids scoring below this are pruned (unset: 0.4 at k ≤ 10, 0.45 at k ≤ 100, raised per query to its mean centroid score + 0.25 where that is higher) */
                         centroid_score_threshold?: number;
                         /** @description candidates kept for exact scoring */
                         ndocs?: number;
@@ -1069,7 +1069,7 @@ export interface operations {
                     params?: {
                         /** @description centroid cells each query vector probes (unset: at least 8, more where its best cells score alike and are small; set: exactly this many) */
                         ncells?: number;
-                        /** @description centroids scoring below this are pruned */
+                        /** @description centroids scoring below this are pruned (unset: 0.4 at k ≤ 10, 0.45 at k ≤ 100, raised per query to its mean centroid score + 0.25 where that is higher) */
                         centroid_score_threshold?: number;
                         /** @description candidates kept for exact scoring */
                         ndocs?: number;

@@ -41,6 +41,7 @@ import { type RefineOffload, refineUnprobed } from './unprobed-refine.js'
 import { centroidQ15, decodeUnitStride } from './simd-kernels.js'
 import { bestIndices, topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
+import { adaptiveThreshold } from './score-threshold.js'
 
 /** The parts of an index that search reads. */
 export interface SearchView {
@@ -72,7 +73,9 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
  *           every preset but single-topic (4 loses 0.21 there); a fixed 16 or 32 gains 0.04–0.09 there and nothing
  *           elsewhere at 1.5–3× the probe time, so tokens go deeper one by one instead (probe-depth.ts, BENCHMARKS.md
  *           § Probe depth per token).
- *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4).
+ *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4); left
+ *           unset, raised per query to its mean centroid score + 0.25 where that is higher, as it is for vectors that
+ *           all lean one way (score-threshold.ts).
  *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2) to the exact stage;
  *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
  * The remaining gap to exact MaxSim (0.012–0.056 at k=10 on 500 queries per preset) is mostly the 2-bit codec's:
@@ -207,8 +210,10 @@ export function searchIndex(
   // small (probe-depth.ts); an explicit ncells probes exactly that many
   const depth = params.ncells === undefined ? defaultProbeDepthRule(ncells, K) : null
   let stride = ncells
+  // unset, the threshold rises where this query's centroid scores all sit high (score-threshold.ts)
+  const threshold = params.centroidScoreThreshold === undefined ? adaptiveThreshold(sView(view, S, sPtr, K, qlen), K, qlen, p.threshold) : p.threshold
   // each token's top-ncells centroids, and which centroids some token scores ≥ threshold (kept, for pruning)
-  let chosen = scanScores(S, qlen, K, ncells, p.threshold, kept, cset.arena, sPtr)
+  let chosen = scanScores(S, qlen, K, ncells, threshold, kept, cset.arena, sPtr)
   let counts: Uint32Array = new Uint32Array(qlen).fill(ncells)
   let stop: ProbeStop | undefined
   // the tokens whose first ncells cells are within residual noise of their best (probe-depth.ts flatTokens)
@@ -250,7 +255,7 @@ export function searchIndex(
   // few tokens well (single-topic 0.76 -> 0.42, many-topics 0.80 -> 0.69); this floor: 0.81, 0.78, 0.75, 0.80.
   const floor = new Float32Array(qlen)
   const setFloor = (): void => {
-    for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(p.threshold, Sv[chosen[j * stride + counts[j] - 1] * qlen + j])
+    for (let j = 0; j < qlen; j++) floor[j] = w * Math.min(threshold, Sv[chosen[j * stride + counts[j] - 1] * qlen + j])
   }
   setFloor()
   const arena = probeArenaOf(cset, qlen)
@@ -283,7 +288,7 @@ export function searchIndex(
     trace.candidates = slotIds(view, cands)
     let cells = 0
     for (let j = 0; j < qlen; j++) cells += counts[j]
-    trace.budgets = { ncells, cells: cells / qlen, threshold: p.threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
+    trace.budgets = { ncells, cells: cells / qlen, threshold, ndocs: p.ndocs, exact: need, candidates: cands.length }
   }
 
   // Approximate score of every candidate: per token, the best of its probe score and the centroid scores of its
