@@ -29,10 +29,10 @@ import { parseArgs } from 'node:util'
 import { openEncoder } from '../src/cli/encoder-flags.js'
 import { readEvalDataset } from '../src/eval/datasets.js'
 import { writeEmbeddingSet } from '../src/index/embedding-set.js'
-import { makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
+import { BERT_BASE_SHAPE, makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
 import { IPADIC_DIR, JSQUAD_PATH, VOCAB_PATH } from '../test/helpers/shared.js'
 
-const USAGE = 'usage: npm run bench:encode-set -- --out DIR (--model DIR | --random bert-init|lexical [--seed N] [--position-scale F] [--layer-scale F]) [--data PATH] [--format squad|beir] [--queries N] [--dic DIR] [--threads N]'
+const USAGE = 'usage: npm run bench:encode-set -- --out DIR (--model DIR | --random bert-init|lexical [--seed N] [--position-scale F] [--layer-scale F]) [--data PATH] [--format squad|beir] [--queries N] [--dic DIR] [--threads N] [--batch N]'
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, random: { type: 'string' }, seed: { type: 'string', default: '2025' }, out: { type: 'string' }, data: { type: 'string' }, format: { type: 'string', default: 'squad' },
@@ -40,7 +40,7 @@ const { values } = parseArgs({
     queries: { type: 'string' }, dic: { type: 'string' }, threads: { type: 'string' }, batch: { type: 'string', default: '32' },
   },
 })
-const fail = (msg: string): never => {
+function fail(msg: string): never {
   console.error(msg)
   process.exit(2)
 }
@@ -57,7 +57,7 @@ async function randomModel(kind: 'bert-init' | 'lexical', seed: number, dir: str
   log(`making a random ${kind} checkpoint (seed ${seed}${kind === 'lexical' ? `, positions ×${positionScale}, layer outputs ×${layerScale}` : ''}) in ${dir} …`)
   const lexical = kind === 'lexical'
   return makeRandomCheckpoint(dir, {
-    vocabSize: 32768, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512, dim: 128, dtype: 'F32', seed,
+    ...BERT_BASE_SHAPE, dtype: 'F32', seed,
     std: 0.002, docMaxlen: 300, queryMaxlen: 32, ...(existsSync(VOCAB_PATH) ? { vocabPath: VOCAB_PATH } : {}),
     ...(lexical
       ? {
@@ -87,9 +87,8 @@ const targetOf = (id: string): number | undefined => {
 const withTarget = ds.queries.filter((q) => targetOf(q.id) !== undefined)
 const queries = withTarget.slice(0, values.queries === undefined ? withTarget.length : Number(values.queries))
 
-const enc = await openEncoder('bench:encode-set', modelDir, { dic: values.dic ?? process.env.MECAB_DICDIR ?? IPADIC_DIR, threads: values.threads }, 1 << 16)
-if (typeof enc === 'string') fail(enc)
-const encoder = enc as Exclude<typeof enc, string>
+const encoder = await openEncoder('bench:encode-set', modelDir, { dic: values.dic ?? process.env.MECAB_DICDIR ?? IPADIC_DIR, threads: values.threads }, 1 << 16)
+if (typeof encoder === 'string') fail(encoder)
 const { dim } = encoder
 const batch = Number(values.batch)
 const t0 = performance.now()

@@ -35,7 +35,7 @@ import type { GraphVariant } from '../src/model/onnx/colbert-graph.js'
 import { createGraphBuilder, DataType, encodeModel } from '../src/model/onnx/graph-builder.js'
 import { ensureConvertedGraph } from '../src/model/onnx/onnx-cache.js'
 import type { ColbertTokenizer, TokenizedText } from '../src/tokenizer/colbert-tokenizer.js'
-import { makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
+import { BERT_BASE_SHAPE, makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: args } = parseArgs({
@@ -52,7 +52,7 @@ const quick = !!args.quick
 const threads = Number(args.threads ?? availableParallelism())
 const dir = resolve(args.dir ?? join(ROOT, 'bench', 'results', 'encoder-bert-base'))
 const jsonPath = resolve(args.json ?? join(ROOT, 'bench', 'results', 'encoder.json'))
-const CFG = { vocabSize: 32768, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512, dim: 128 }
+const CFG = BERT_BASE_SHAPE
 const DOC_LEN = 300
 const QUERY_LEN = 32
 

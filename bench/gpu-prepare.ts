@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { ensureConvertedGraph } from '../src/model/onnx/onnx-cache.js'
-import { makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
+import { BERT_BASE_SHAPE, makeRandomCheckpoint } from '../test/helpers/make-checkpoint.js'
 import { GOLDEN_PATH, TINY_MODEL_DIR } from '../test/helpers/shared.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -24,7 +24,7 @@ for (const v of ['fp32-fused', 'fp16-fused'] as const) {
 copyFileSync(GOLDEN_PATH, join(out, 'golden.json'))
 const zeroDir = join(ROOT, 'bench', 'results', 'zero-bert-base')
 if (!existsSync(join(zeroDir, 'model.safetensors'))) {
-  await makeRandomCheckpoint(zeroDir, { vocabSize: 32768, hidden: 768, layers: 12, heads: 12, intermediate: 3072, dim: 128, dtype: 'F16', transform: (_n, d) => new Float32Array(d.length) })
+  await makeRandomCheckpoint(zeroDir, { ...BERT_BASE_SHAPE, dtype: 'F16', transform: (_n, d) => new Float32Array(d.length) })
 }
 for (const v of ['fp32-fused', 'fp16-fused'] as const) {
   const g = await ensureConvertedGraph(zeroDir, v, { cacheDir: join(zeroDir, 'onnx') })

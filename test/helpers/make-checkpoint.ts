@@ -69,6 +69,9 @@ export function tensorList(o: Required<Pick<RandomCheckpointOptions, 'vocabSize'
   return list
 }
 
+/** BERT-base's shape with JaColBERT's vocabulary size and 128-dimension projection (the benches' larger checkpoints). */
+export const BERT_BASE_SHAPE = { vocabSize: 32768, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512, dim: 128 } as const
+
 /** Write a random checkpoint folder into `dir`; returns dir. */
 export async function makeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions = {}): Promise<string> {
   const o = {
