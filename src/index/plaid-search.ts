@@ -14,7 +14,8 @@
  *                 cell, from the residual (unprobed-refine.ts; ndocs · flat tokens pairs).
  *  4. exact:      MaxSim over the decompressed vectors of the best ndocs/4 by the approximate score, growing in steps
  *                 while approx + the largest error seen (exact − approx) can still reach the k-th exact score, at
- *                 most 2·ndocs/4 documents; top k (see adaptiveExact).
+ *                 most 2·ndocs/4 documents; then up to ndocs/8 more by approx + a per-query credit for the tokens no
+ *                 probed vector reaches (unreached-credit.ts); top k (see adaptiveExact).
  * Stage-by-stage survivors for a diagnostic: SearchParams.trace (bench/index-stages.ts, bench/index-matrix.ts --stages).
  * A filter is applied first (an allowed bitset over live slots); when it leaves no more documents than stage 4
  * would score anyway, those documents are scored exactly, and when the candidates that pass it are too few, ncells
@@ -42,6 +43,7 @@ import { centroidQ15, decodeUnitStride } from './simd-kernels.js'
 import { bestIndices, topIndices } from './top-k.js'
 import type { Metadata, SearchHit, SearchParams, SearchStage, SearchTrace } from './types.js'
 import { adaptiveThreshold } from './score-threshold.js'
+import { type ProbeRows, unreachedCount, unreachedCredit } from './unreached-credit.js'
 
 /** The parts of an index that search reads. */
 export interface SearchView {
@@ -76,7 +78,8 @@ export interface ResolvedParams { k: number; ncells: number; threshold: number; 
  *   threshold  which codes' centroid scores count for the tokens a document's probed vectors do not reach (0.4); left
  *           unset, raised per query to its mean centroid score + 0.25 where that is higher, as it is for vectors that
  *           all lean one way (score-threshold.ts).
- *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2) to the exact stage;
+ *   ndocs   4·ndocs candidates by probe score go to the centroid pass, ndocs/4 (up to ndocs/2, and ndocs/8 more by
+ *           the unreached-token credit) to the exact stage;
  *           384 instead of 192 gains 0–0.04 (single-topic) at twice the exact stage.
  * The remaining gap to exact MaxSim (0.012–0.056 at k=10 on 500 queries per preset) is mostly the 2-bit codec's:
  * targets scored exactly on their decompressed vectors and outranked (6–18 of ~400 per preset), which also bounds the
@@ -331,7 +334,7 @@ export function searchIndex(
   now = performance.now()
   timingsMs.approx = now - t
   t = now
-  const { scored, scores } = adaptiveExact(view, query, qlen, pool, approx, need, p.k, offload?.exact)
+  const { scored, scores } = adaptiveExact(view, query, qlen, pool, approx, { rows: probeInit, floor, qlen }, need, p.k, offload?.exact)
   if (trace !== undefined) {
     trace.unpruned = slotIds(view, scored)
     trace.budgets!.exact = scored.length
@@ -380,19 +383,33 @@ function tokenGates(
  * score are scored exactly first; their errors e = exact − approx tell how far the approximation can understate a
  * document for this query and index. A document not yet scored can still enter the top k only if approx + max e
  * reaches the current k-th exact score, so the next documents in approximate order are scored, in batches of need/2,
- * while that holds (at most 2·need documents, which bounds the stage at twice its former cost). Where the approximation separates the top k clearly this
- * stops at `need`; where it is loose (skewed data, noisy queries) the stage grows instead of losing the target.
- * Deterministic: the order is the approximate ranking with ties by slot, and the bound uses only the scored set.
+ * while that holds (at most 2·need documents, which bounds the stage at twice its former cost). Where the
+ * approximation separates the top k clearly this stops at `need`; where it is loose (skewed data, noisy queries) the
+ * stage grows instead of losing the target.
+ * Then, where the first batch shows that tokens no probed vector reaches scored above their floor (unreached-credit.ts),
+ * up to need/2 more documents: those the approximate order passed over whose approx + credit × unreached tokens, plus
+ * the largest error of that estimate seen, still reaches the k-th exact score, best estimate first. Only documents are
+ * added, so the top k can only move toward exact MaxSim's.
+ * Deterministic: the orders are by score with ties by slot, and the bound and credit use only the scored set.
  */
 function adaptiveExact(
-  view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, need: number, k: number, offload?: ExactOffload,
+  view: SearchView, query: Float32Array, qlen: number, pool: Uint32Array, approx: Float32Array, probe: ProbeRows, need: number, k: number,
+  offload?: ExactOffload,
 ): { scored: Uint32Array; scores: Float32Array } {
   const n = Math.min(pool.length, 2 * need)
-  const order = topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length))
-  const slots = new Uint32Array(n)
+  const extra = Math.min(pool.length - n, Math.ceil(need / 2))
+  const order = new Uint32Array(n + extra)
+  order.set(topIndices(approx, pool, pool.length, n, new Uint32Array(pool.length)))
+  const slots = new Uint32Array(n + extra)
   for (let i = 0; i < n; i++) slots[i] = pool[order[i]]
-  const scores = new Float32Array(n)
+  const scores = new Float32Array(n + extra)
   const kth = new Float32Array(k).fill(-Infinity) // the k best exact scores so far, descending
+  const enter = (x: number): void => {
+    if (x <= kth[k - 1]) return
+    let j = k - 1
+    while (j > 0 && kth[j - 1] < x) { kth[j] = kth[j - 1]; j-- }
+    kth[j] = x
+  }
   let errMax = -Infinity
   let done = 0
   let next = Math.min(n, need)
@@ -402,12 +419,7 @@ function adaptiveExact(
     for (let i = done; i < next; i++) {
       const e = scores[i] - approx[order[i]]
       if (e > errMax) errMax = e
-      const x = scores[i]
-      if (x > kth[k - 1]) {
-        let j = k - 1
-        while (j > 0 && kth[j - 1] < x) { kth[j] = kth[j - 1]; j-- }
-        kth[j] = x
-      }
+      enter(scores[i])
     }
     done = next
     let end = done
@@ -416,7 +428,31 @@ function adaptiveExact(
     if (end === done) break
     next = end
   }
-  return { scored: slots.subarray(0, done), scores: scores.subarray(0, done) }
+  if (extra === 0) return { scored: slots.subarray(0, done), scores: scores.subarray(0, done) }
+
+  const first = Math.min(done, need)
+  const counts = new Uint16Array(first)
+  const errors = new Float64Array(first)
+  for (let i = 0; i < first; i++) {
+    counts[i] = unreachedCount(probe, order[i])
+    errors[i] = scores[i] - approx[order[i]]
+  }
+  const credit = unreachedCredit(errors, counts, first)
+  if (credit === 0) return { scored: slots.subarray(0, done), scores: scores.subarray(0, done) }
+  const estimate = new Float32Array(pool.length)
+  for (let i = 0; i < pool.length; i++) estimate[i] = approx[i] + credit * unreachedCount(probe, i)
+  let estErrMax = -Infinity
+  for (let i = 0; i < done; i++) estErrMax = Math.max(estErrMax, scores[i] - estimate[order[i]])
+  const rest = Float32Array.from(estimate)
+  for (let i = 0; i < done; i++) rest[order[i]] = -Infinity
+  const more = topIndices(rest, pool, pool.length, extra, new Uint32Array(pool.length))
+  let end = done
+  for (let i = 0; i < extra && estimate[more[i]] + estErrMax >= kth[k - 1]; i++, end++) {
+    order[end] = more[i]
+    slots[end] = pool[more[i]]
+  }
+  scoreBatch(view, query, qlen, slots, done, end, scores, offload)
+  return { scored: slots.subarray(0, end), scores: scores.subarray(0, end) }
 }
 
 /**

@@ -83,13 +83,15 @@ t.test('stage report: each target lost at the exact stage\'s cut ranked past the
 
   const dir = t.testdir()
   const json = join(dir, 'out.json')
-  // a tiny exact stage (ndocs 40: 10 documents, at most 20) so that the cut loses targets on a 1,000-document set
+  // a tiny exact stage (ndocs 40: 10 documents, at most 20, + at most 5 by the unreached-token credit) so that the
+  // cut loses targets on a 1,000-document set
   t.equal(await quietly(() => matrixMain(['--presets', 'drawn-11', '--docs', '1000', '--queries', '100', '--warmup', '1', '--cache', join(dir, 'cache'),
     '--modes', 'ours', '--candidates', 'tight:ncells=2,threshold=0.4,ndocs=40', '--stages', '--json', json, '--md', join(dir, 'out.md')])), 0)
   const out = JSON.parse(await readFile(json, 'utf8')) as { cells: { mode: string; k: number; stages: { lost_unpruned: number; unpruned_losses?: { approx_rank: number; scored: number }[] } }[] }
   const tight = out.cells.find((c) => c.mode === 'tight' && c.k === 10)!.stages
   t.ok(tight.lost_unpruned > 0, `${tight.lost_unpruned} lost at the cut`)
   t.equal(tight.unpruned_losses?.length, tight.lost_unpruned, 'each loss located in the approximate order')
-  for (const l of tight.unpruned_losses ?? []) t.ok(l.approx_rank >= l.scored, `rank ${l.approx_rank} past ${l.scored} scored`)
+  // the stage scores a prefix of the approximate order, then up to 5 documents past it: a loss ranks past that prefix
+  for (const l of tight.unpruned_losses ?? []) t.ok(l.approx_rank >= l.scored - 5, `rank ${l.approx_rank} past the prefix of ${l.scored} scored`)
   t.match(await readFile(join(dir, 'out.md'), 'utf8'), /approximate rank \d+, \d+ scored, understated by/)
 })
