@@ -5,9 +5,9 @@
  * Why: the approximate score credits such a token with a floor, w·min(threshold, the token's last probed centroid
  * score) (plaid-search.ts). The floor is one guess for every document, collection and model, and the guess that fits
  * one collection misfits another (BENCHMARKS.md § The floor for unreached tokens): a floor from a shallower cell gains
- * 0.01–0.02 success@10 on real Japanese text through BERT-base-shaped encoders, whose padded [MASK] query tokens score
- * many passages alike, and loses up to 0.04 on the many-topics preset, where a document that matches few tokens well
- * should rank below one that matches many. So the exact stage measures it: over the documents it scores first (the
+ * 0.01–0.02 success@10 on real Japanese text through BERT-base-shaped encoders (whose padded [MASK] query tokens,
+ * we read, score many passages alike), and loses up to 0.04 on the many-topics preset, where a document that matches
+ * few tokens well should rank below one that matches many. So the exact stage measures it: over the documents it scores first (the
  * best `need` by approximate score), the least-squares slope of the error (exact − approximate) on the count of
  * unreached tokens is what each such token scored above its floor on average, for this query and index. Where that
  * slope is positive, the exact stage adds documents by approximate score + slope × unreached count (plaid-search.ts
