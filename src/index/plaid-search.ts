@@ -404,12 +404,6 @@ function adaptiveExact(
   for (let i = 0; i < n; i++) slots[i] = pool[order[i]]
   const scores = new Float32Array(n + extra)
   const kth = new Float32Array(k).fill(-Infinity) // the k best exact scores so far, descending
-  const enter = (x: number): void => {
-    if (x <= kth[k - 1]) return
-    let j = k - 1
-    while (j > 0 && kth[j - 1] < x) { kth[j] = kth[j - 1]; j-- }
-    kth[j] = x
-  }
   let errMax = -Infinity
   let done = 0
   let next = Math.min(n, need)
@@ -419,7 +413,12 @@ function adaptiveExact(
     for (let i = done; i < next; i++) {
       const e = scores[i] - approx[order[i]]
       if (e > errMax) errMax = e
-      enter(scores[i])
+      const x = scores[i]
+      if (x > kth[k - 1]) {
+        let j = k - 1
+        while (j > 0 && kth[j - 1] < x) { kth[j] = kth[j - 1]; j-- }
+        kth[j] = x
+      }
     }
     done = next
     let end = done
@@ -441,11 +440,13 @@ function adaptiveExact(
   if (credit === 0) return { scored: slots.subarray(0, done), scores: scores.subarray(0, done) }
   const estimate = new Float32Array(pool.length)
   for (let i = 0; i < pool.length; i++) estimate[i] = approx[i] + credit * unreachedCount(probe, i)
+  // the largest error of the estimate among the scored, which then drop out of its ranking
   let estErrMax = -Infinity
-  for (let i = 0; i < done; i++) estErrMax = Math.max(estErrMax, scores[i] - estimate[order[i]])
-  const rest = Float32Array.from(estimate)
-  for (let i = 0; i < done; i++) rest[order[i]] = -Infinity
-  const more = topIndices(rest, pool, pool.length, extra, new Uint32Array(pool.length))
+  for (let i = 0; i < done; i++) {
+    estErrMax = Math.max(estErrMax, scores[i] - estimate[order[i]])
+    estimate[order[i]] = -Infinity
+  }
+  const more = topIndices(estimate, pool, pool.length, extra, new Uint32Array(pool.length))
   let end = done
   for (let i = 0; i < extra && estimate[more[i]] + estErrMax >= kth[k - 1]; i++, end++) {
     order[end] = more[i]
