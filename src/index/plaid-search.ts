@@ -8,8 +8,9 @@
  *                 from its packed residual (lookup tables, no decompression); the candidates are the documents they
  *                 reach (cost: Σ probed cell sizes × bytes/vector lookups, plus qlen tables of bytes/vector × 256).
  *  3. approx:     the best 4·ndocs candidates by probe scores alone, then per token the best of the probe score and
- *                 the centroid scores of the document's other codes (those whose best S ≥ threshold), centroid scores
- *                 weighted as in decoding (SIMD kernel: one f32x4.max per 4 tokens per code). Then the best ndocs are
+ *                 the centroid scores of the document's codes that token did not probe (those whose best S ≥
+ *                 threshold), centroid scores weighted as in decoding (SIMD kernel: one f32x4.max per 4 tokens per
+ *                 code; the probed (cell, token) pairs hidden as −∞ in S meanwhile). Then the best ndocs are
  *                 refined: each token with flat centroid scores is scored on the document's vector in its best unprobed
  *                 cell, from the residual (unprobed-refine.ts; ndocs · flat tokens pairs).
  *  4. exact:      MaxSim over the decompressed vectors of the best ndocs/4 by the approximate score, growing in steps
@@ -31,6 +32,7 @@ import { type Ivf, liveVectorsInCell } from './ivf.js'
 import { rowCopier, searchRowsOf } from './residual-rows.js'
 import { CENTROID_SCALE, type CentroidArena, type CentroidSet, centroidArena, centroidsF32, installDecodeTable, quantizeRows } from './kmeans.js'
 import { maxSim } from './maxsim.js'
+import { hideProbed, type ProbedCells, restoreProbed } from './probed-cells.js'
 import { dequantizeOriginalRow, type OriginalRowsReader } from './original-rows.js'
 import { defaultProbeDepthRule, flatTokens, gateScores, probeDepths, type ProbeDepthRule, residualVariance, widenChosen } from './probe-depth.js'
 import type { ProbeArena } from './probe-arena.js'
@@ -295,11 +297,10 @@ export function searchIndex(
   }
 
   // Approximate score of every candidate: per token, the best of its probe score and the centroid scores of its
-  // other vectors (codes not probed, with a best score ≥ threshold), centroid scores weighted by centroidWeight like
-  // the probe scores' centroid part, so that both estimate the same undecompressed vector score. (Unweighted, a
-  // centroid score overstates a vector's by ~1/centroidWeight ≈ 1.3 and the ranking favours long documents of popular
-  // topics over the one whose vectors the query matches.)
-  for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) kept[chosen[j * stride + i]] = 0
+  // other vectors (codes with a best score ≥ threshold in cells this token did not probe: probed-cells.ts), centroid
+  // scores weighted by centroidWeight like the probe scores' centroid part, so that both estimate the same
+  // undecompressed vector score. (Unweighted, a centroid score overstates a vector's by ~1/centroidWeight ≈ 1.3 and the
+  // ranking favours long documents of popular topics over the one whose vectors the query matches.)
   // The candidates beyond the best 4·ndocs by probe scores alone are dropped before the centroid pass (on skewed
   // data nearly every document is a candidate: a function-word cell is probed by some token).
   let pool = cands
@@ -316,13 +317,15 @@ export function searchIndex(
   } else init = probeRows(probe, qlen)
   const probeInit = Float32Array.from(init)
   for (let i = 0; i < init.length; i++) init[i] /= w
-  const approx = approxScores(view, Sv, sPtr, qlen, pool, kept, floor, init)
+  const probed: ProbedCells = { chosen, stride, counts }
+  const approx = approxUnprobed(view, Sv, sPtr, qlen, pool, kept, floor, init, probed)
+  Sv = sView(view, Sv, sPtr, K, qlen)
   for (let i = 0; i < approx.length; i++) approx[i] *= w
   // the best ndocs by approximate score: each flat token is scored on one more vector of the document, from its
   // residual (unprobed-refine.ts); the arena's memory past S is free again (the approximate stage is done)
   const refineArena = sPtr >= 0 && cset.arena !== null ? { kernels: cset.arena.arena, sPtr, at: probeArenaOf(cset, qlen)!.at } : null
   refineUnprobed(view, {
-    query, qlen, S: () => (Sv = sView(view, Sv, sPtr, K, qlen)), cells: { chosen, stride, counts }, flat,
+    query, qlen, S: () => (Sv = sView(view, Sv, sPtr, K, qlen)), cells: probed, flat,
     pool, approx, init: probeInit, m: p.ndocs, noise: { sigma, z: rule.z }, arena: refineArena, offload: offload?.refine,
   })
   if (trace !== undefined) {
@@ -644,6 +647,23 @@ export function topCentroidsPerToken(S: Float32Array, qlen: number, K: number, n
     }
   }
   return out
+}
+
+/**
+ * approxScores with each token's probed cells hidden (probed-cells.ts): per token j the best of init (the probe score)
+ * and the centroid scores of the document's kept codes in cells token j did not probe. S is as it was afterwards (take
+ * a fresh view: the kernel's scratch may have grown the arena).
+ */
+export function approxUnprobed(
+  view: SearchView, S: Float32Array, sPtr: number, qlen: number, slots: Uint32Array, kept: Uint8Array, floor: Float32Array, init: Float32Array,
+  probed: ProbedCells,
+): Float32Array {
+  const hidden = hideProbed(S, qlen, probed)
+  try {
+    return approxScores(view, S, sPtr, qlen, slots, kept, floor, init)
+  } finally {
+    restoreProbed(sView(view, S, sPtr, view.cset!.k, qlen), qlen, probed, hidden)
+  }
 }
 
 /**

@@ -38,14 +38,12 @@
  * index and the query.
  */
 import { codeRuns, copyRunCodes } from './document-codes.js'
+import { hideProbed, type ProbedCells, restoreProbed } from './probed-cells.js'
 import { LITTLE_ENDIAN, nibbleScores } from './probe-scores.js'
 import { residualRows, rowCopier } from './residual-rows.js'
 import type { SimdArena } from './simd-kernels.js'
 import type { SearchView } from './plaid-search.js'
 import { topIndices } from './top-k.js'
-
-/** The probe's cells per token: token j probed chosen[j·stride .. j·stride + counts[j]). */
-export interface ProbedCells { chosen: Uint32Array; stride: number; counts: Uint32Array }
 
 /** Where the kernels may run: the centroid arena, S at sPtr (K × qlen floats), free memory from `at`. */
 export interface RefineArena { kernels: SimdArena; sPtr: number; at: number }
@@ -243,24 +241,6 @@ export function distinctVectors(all: Uint32Array): { vecs: Uint32Array; of: Uint
     of[x] = table[h]
   }
   return { vecs: vecs.subarray(0, u), of }
-}
-
-function hideProbed(S: Float32Array, qlen: number, cells: ProbedCells): Float32Array {
-  const { chosen, stride, counts } = cells
-  const saved = new Float32Array(qlen * stride)
-  for (let j = 0; j < qlen; j++) {
-    for (let i = 0; i < counts[j]; i++) {
-      const at = chosen[j * stride + i] * qlen + j
-      saved[j * stride + i] = S[at]
-      S[at] = -Infinity
-    }
-  }
-  return saved
-}
-
-function restoreProbed(S: Float32Array, qlen: number, cells: ProbedCells, saved: Float32Array): void {
-  const { chosen, stride, counts } = cells
-  for (let j = 0; j < qlen; j++) for (let i = 0; i < counts[j]; i++) S[chosen[j * stride + i] * qlen + j] = saved[j * stride + i]
 }
 
 /**
