@@ -9,7 +9,7 @@ import { centroidArena } from '../../src/index/kmeans.js'
 import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { approxUnprobed, centroidScoreRows } from '../../src/index/plaid-search.js'
 import { createPrng } from '../../src/index/prng.js'
-import { makeDocs, queryFor } from './synthetic-vectors.js'
+import { makeDocs, queryFor, probedBestCells } from './synthetic-vectors.js'
 
 const dim = 32, qlen = 12, K = 48
 const set = makeDocs({ seed: 7, dim, nDocs: 160, nTopics: 6, minLen: 6, maxLen: 30, noise: 0.8 })
@@ -25,12 +25,7 @@ interface Case {
 function makeCase(S: Float32Array, query: Float32Array): Case {
   // each token probed its best 1–4 cells; kept: the codes some token scores ≥ 0.2
   const stride = 4
-  const chosen = new Uint32Array(qlen * stride), counts = new Uint32Array(qlen)
-  for (let j = 0; j < qlen; j++) {
-    const byScore = Array.from({ length: K }, (_, c) => c).sort((a, b) => S[b * qlen + j] - S[a * qlen + j] || a - b)
-    counts[j] = 1 + rng.int(stride)
-    for (let i = 0; i < counts[j]; i++) chosen[j * stride + i] = byScore[i]
-  }
+  const { chosen, counts } = probedBestCells(S, qlen, K, stride, rng)
   const kept = new Uint8Array(K)
   for (let c = 0; c < K; c++) for (let j = 0; j < qlen; j++) if (S[c * qlen + j] >= 0.2) kept[c] = 1
   const floor = Float32Array.from({ length: qlen }, () => 0.1 + 0.2 * rng.next())

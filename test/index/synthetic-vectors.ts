@@ -179,3 +179,17 @@ function liveRows(state: IndexState, all: Float32Array): Array<{ id: string; vec
   }
   return out
 }
+
+/**
+ * A probe's cells for tests: each token "probed" its best 1…stride cells by S (K × qlen), how many drawn from rng.
+ * Token j's cells are chosen[j·stride .. j·stride + counts[j]), best first (ties by cell).
+ */
+export function probedBestCells(S: Float32Array, qlen: number, K: number, stride: number, rng: Prng): { chosen: Uint32Array; counts: Uint32Array } {
+  const chosen = new Uint32Array(qlen * stride), counts = new Uint32Array(qlen)
+  for (let j = 0; j < qlen; j++) {
+    const byScore = Array.from({ length: K }, (_, c) => c).sort((a, b) => S[b * qlen + j] - S[a * qlen + j] || a - b)
+    counts[j] = 1 + rng.int(stride)
+    for (let i = 0; i < counts[j]; i++) chosen[j * stride + i] = byScore[i]
+  }
+  return { chosen, counts }
+}

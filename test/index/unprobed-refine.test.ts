@@ -11,7 +11,7 @@ import { createPlaidIndex } from '../../src/index/plaid-index.js'
 import { createPrng } from '../../src/index/prng.js'
 import { createSimdArena } from '../../src/index/simd-kernels.js'
 import { distinctVectors, refineUnprobed } from '../../src/index/unprobed-refine.js'
-import { decodeAllFromState, makeDocs, queryFor } from './synthetic-vectors.js'
+import { decodeAllFromState, makeDocs, queryFor, probedBestCells } from './synthetic-vectors.js'
 
 const dim = 32, qlen = 12, K = 48
 const set = makeDocs({ seed: 5, dim, nDocs: 160, nTopics: 12, minLen: 6, maxLen: 30, noise: 0.8 })
@@ -39,12 +39,7 @@ function makeCase(): Case {
   }
   // each token "probed" its best 1–3 cells
   const stride = 3
-  const chosen = new Uint32Array(qlen * stride), counts = new Uint32Array(qlen)
-  for (let j = 0; j < qlen; j++) {
-    const byScore = Array.from({ length: K }, (_, c) => c).sort((a, b) => S[b * qlen + j] - S[a * qlen + j] || a - b)
-    counts[j] = 1 + rng.int(stride)
-    for (let i = 0; i < counts[j]; i++) chosen[j * stride + i] = byScore[i]
-  }
+  const { chosen, counts } = probedBestCells(S, qlen, K, stride, rng)
   const flat = Uint8Array.from({ length: qlen }, () => (rng.next() < 0.7 ? 1 : 0))
   const pool = Uint32Array.from({ length: 90 }, (_, i) => (i * 7) % view.nSlots)
   // approximate scores with ties, and per-token probe scores around the centroid scores' range
